@@ -1,0 +1,3 @@
+from oauthcli.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""The Typer application: global options and the command groups.
+
+Command modules import only typer at module level; everything heavier
+(cryptography through PyJWT, httpx, fastapi) is imported inside the command
+that needs it, so ``--help``, ``--version`` and ``user list`` start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oauthcli import __version__
+from oauthcli.cli import users
+
+app = typer.Typer(
+    name="oauthcli",
+    help="Issue, inspect and verify OAuth2 tokens and JWTs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(users.app, name="user")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"oauthcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="User store file (env OAUTHCLI_STORE, default ./users.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile", help="Token cache profile (env OAUTHCLI_PROFILE).", show_default=False
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Issue, inspect and verify OAuth2 tokens and JWTs.
+
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 authentication failed,
+    4 token invalid, 5 token expired or not yet valid, 6 network or remote
+    server error, 7 store or configuration error.
+    """
+    ctx.obj = {"store": store, "profile": profile, "debug": debug}

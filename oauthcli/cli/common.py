@@ -1,0 +1,81 @@
+"""Options and input helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oauthcli import settings
+from oauthcli.errors import UsageError
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="User store file (env OAUTHCLI_STORE, default ./users.toml).",
+        show_default=False,
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Token cache profile (env OAUTHCLI_PROFILE, default 'default').",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of standard input instead of prompting.",
+    ),
+]
+
+
+def _global(name: str) -> object:
+    ctx = typer.get_current_context(silent=True)
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get(name) is not None:
+            return ctx.obj[name]
+        ctx = ctx.parent
+    return None
+
+
+def resolve_store_path(store: Path | None) -> Path:
+    """The command's ``--store``, else the global one, else the environment or default."""
+    chosen = store or _global("store")
+    return settings.store_path(chosen)  # type: ignore[arg-type]
+
+
+def resolve_profile(profile: str | None) -> str:
+    return settings.profile_name(profile or _global("profile"))  # type: ignore[arg-type]
+
+
+def read_stdin_line(what: str) -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError(
+            f"--password-stdin given but standard input is empty (expected the {what})"
+        )
+    return line.rstrip("\r\n")
+
+
+def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "password") -> str:
+    """The password from stdin or a hidden prompt; never from argv."""
+    if password_stdin:
+        return read_stdin_line(what)
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"cannot prompt for the {what}: standard input is not a terminal (use --password-stdin)"
+        )
+    import getpass
+
+    password = getpass.getpass(f"{what.capitalize()}: ")
+    if confirm and getpass.getpass(f"Repeat {what}: ") != password:
+        raise UsageError(f"the two {what}s do not match")
+    return password

@@ -1,0 +1,238 @@
+"""``oauthcli user ...``: manage the TOML user store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oauthcli.cli import output
+from oauthcli.cli.common import (
+    JsonOption,
+    PasswordStdinOption,
+    StoreOption,
+    read_password,
+    resolve_store_path,
+)
+
+app = typer.Typer(help="Manage users in the TOML user store.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="Username.", show_default=False)]
+ScopeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope", "-s", help="Scope the user may be granted (repeatable).", show_default=False
+    ),
+]
+
+
+def _store(store: Path | None):
+    from oauthcli.store import UserStore
+
+    return UserStore(resolve_store_path(store))
+
+
+def _rounds(data) -> int:
+    from oauthcli import settings
+
+    return settings.bcrypt_rounds(data.bcrypt_rounds)
+
+
+def _new_hash(store_obj, password_stdin: bool) -> str:
+    from oauthcli.passwords import check_password_policy, hash_password
+
+    password = read_password(password_stdin, confirm=True)
+    check_password_policy(password)
+    rounds = _rounds(store_obj.load()) if store_obj.exists() else _rounds_default()
+    return hash_password(password, rounds)
+
+
+def _rounds_default() -> int:
+    from oauthcli import settings
+
+    return settings.bcrypt_rounds(None)
+
+
+def _after_credentials_change(store_path: Path, username: str) -> None:
+    """Disabling a user or changing their password ends their refresh-token sessions."""
+    from oauthcli.sessions import SessionStore
+
+    SessionStore.for_store(store_path).revoke_user(username)
+
+
+@app.command("add")
+def add(
+    name: NameArg,
+    full_name: Annotated[str | None, typer.Option("--full-name", help="Display name.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="E-mail address.")] = None,
+    scope: ScopeOption = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create the user disabled.")] = False,
+    password_stdin: PasswordStdinOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Add a user; the password is prompted for (or read with --password-stdin)."""
+    from oauthcli.store import User, validate_name, validate_scopes
+
+    validate_name(name)
+    scopes = validate_scopes(scope or [])
+    user_store = _store(store)
+    if user_store.exists() and name in user_store.load().users:
+        from oauthcli.errors import UsageError
+
+        raise UsageError(f"user {name!r} already exists")
+    hashed = _new_hash(user_store, password_stdin)
+    user_store.add_user(
+        User(
+            username=name,
+            hashed_password=hashed,
+            full_name=full_name,
+            email=email,
+            disabled=disabled,
+            scopes=scopes,
+        )
+    )
+    output.note(f"added user {name!r} to {user_store.path}")
+
+
+@app.command("list")
+def list_users(json_output: JsonOption = False, store: StoreOption = None) -> None:
+    """List users (never their password hashes)."""
+    users = list(_store(store).load().users.values())
+    if json_output:
+        output.print_json([user.public() for user in users])
+        return
+    output.table(
+        ["USERNAME", "FULL NAME", "EMAIL", "STATUS", "SCOPES"],
+        [
+            [
+                u.username,
+                u.full_name or "-",
+                u.email or "-",
+                "disabled" if u.disabled else "active",
+                " ".join(u.scopes) or "-",
+            ]
+            for u in users
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    name: NameArg,
+    json_output: JsonOption = False,
+    show_hash: Annotated[
+        bool, typer.Option("--show-hash", help="Include the password hash.")
+    ] = False,
+    store: StoreOption = None,
+) -> None:
+    """Show one user."""
+    user = _store(store).load().user(name)
+    data = user.public(include_hash=show_hash)
+    if json_output:
+        output.print_json(data)
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = " ".join(value) or "-"
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        output.echo(f"{key + ':':<17}{value if value is not None else '-'}")
+
+
+@app.command("passwd")
+def passwd(
+    name: NameArg, password_stdin: PasswordStdinOption = False, store: StoreOption = None
+) -> None:
+    """Set a user's password; their refresh tokens stop working."""
+    user_store = _store(store)
+    user_store.load().user(name)
+    hashed = _new_hash(user_store, password_stdin)
+    with user_store.edit() as data:
+        data.user(name).hashed_password = hashed
+    _after_credentials_change(user_store.path, name)
+    output.note(f"password of {name!r} changed")
+
+
+@app.command("set")
+def set_fields(
+    name: NameArg,
+    full_name: Annotated[str | None, typer.Option("--full-name", help="New display name.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="New e-mail address.")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope", "-s", help="Replace the scopes with these (repeatable).", show_default=False
+        ),
+    ] = None,
+    add_scope: Annotated[
+        list[str] | None,
+        typer.Option("--add-scope", help="Grant a scope (repeatable).", show_default=False),
+    ] = None,
+    remove_scope: Annotated[
+        list[str] | None,
+        typer.Option("--remove-scope", help="Withdraw a scope (repeatable).", show_default=False),
+    ] = None,
+    no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove every scope.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Change a user's name, e-mail or scopes."""
+    from oauthcli.errors import UsageError
+    from oauthcli.store import validate_scopes
+
+    if scope is not None and no_scopes:
+        raise UsageError("--scope and --no-scopes contradict each other")
+    if (
+        full_name is None
+        and email is None
+        and scope is None
+        and not (add_scope or remove_scope or no_scopes)
+    ):
+        raise UsageError(
+            "nothing to change: give --full-name, --email, --scope, --add-scope, --remove-scope or --no-scopes"
+        )
+    with _store(store).edit() as data:
+        user = data.user(name)
+        if full_name is not None:
+            user.full_name = full_name or None
+        if email is not None:
+            user.email = email or None
+        if no_scopes:
+            user.scopes = []
+        if scope is not None:
+            user.scopes = validate_scopes(scope)
+        if add_scope:
+            user.scopes = validate_scopes([*user.scopes, *add_scope])
+        if remove_scope:
+            user.scopes = [s for s in user.scopes if s not in set(remove_scope)]
+    output.note(f"updated user {name!r}")
+
+
+def _set_disabled(name: str, disabled: bool, store: Path | None) -> None:
+    user_store = _store(store)
+    with user_store.edit() as data:
+        data.user(name).disabled = disabled
+    if disabled:
+        _after_credentials_change(user_store.path, name)
+    output.note(f"{'disabled' if disabled else 'enabled'} user {name!r}")
+
+
+@app.command("disable")
+def disable(name: NameArg, store: StoreOption = None) -> None:
+    """Disable a user: logins fail and their refresh tokens stop working."""
+    _set_disabled(name, True, store)
+
+
+@app.command("enable")
+def enable(name: NameArg, store: StoreOption = None) -> None:
+    """Enable a disabled user."""
+    _set_disabled(name, False, store)
+
+
+@app.command("remove")
+def remove(name: NameArg, store: StoreOption = None) -> None:
+    """Remove a user from the store."""
+    user_store = _store(store)
+    user_store.remove_user(name)
+    _after_credentials_change(user_store.path, name)
+    output.note(f"removed user {name!r}")

@@ -1,0 +1,58 @@
+"""Durations for people: ``"30s"``, ``"15m"``, ``"1h30m"``, ``"7d"`` <-> seconds."""
+
+from __future__ import annotations
+
+import re
+
+from oauthcli.errors import UsageError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"([0-9]+)([smhdw])")
+_WHOLE = re.compile(r"(?:[0-9]+[smhdw])+")
+_SECONDS = re.compile(r"[0-9]+")
+
+
+def parse_duration(text: str | int, *, what: str = "duration") -> int:
+    """Seconds in ``text``; a bare number is seconds. Raises ``UsageError`` on anything else."""
+    if isinstance(text, int):
+        if text < 0:
+            raise UsageError(f"{what} must not be negative")
+        return text
+    value = text.strip().lower()
+    if _SECONDS.fullmatch(value):
+        return int(value)
+    if not _WHOLE.fullmatch(value):
+        raise UsageError(
+            f"invalid {what} {text!r}: use a number of seconds or units like 30s, 15m, 2h, 7d, 1h30m"
+        )
+    return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(value))
+
+
+def format_duration(seconds: int) -> str:
+    """Compact form that ``parse_duration`` reads back: 5400 -> ``"1h30m"``."""
+    if seconds == 0:
+        return "0s"
+    parts = []
+    rest = seconds
+    for unit in ("d", "h", "m", "s"):
+        count, rest = divmod(rest, _UNITS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def humanize_delta(seconds: float) -> str:
+    """Rough size of a span for a person: ``"14 min"``, ``"3 h"``, ``"2 days"``."""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"
+
+
+def relative_time(when: float, now: float, *, past: str = "{} ago", future: str = "in {}") -> str:
+    delta = when - now
+    return (future if delta >= 0 else past).format(humanize_delta(delta))

@@ -1,0 +1,78 @@
+"""The error family of oauthcli and the exit code each one maps to.
+
+Core modules raise these with a message meant for a person; ``oauthcli.cli.main``
+is the one place that turns them into a line on stderr and an exit code::
+
+    OAuthCliError                 1  internal error (also the fallback)
+    ├── UsageError                2  bad option value, unsafe request refused before sending
+    ├── AuthenticationError       3  wrong credentials, inactive user, scope not granted
+    ├── TokenError                4  token malformed, bad signature, wrong iss/aud/scope ...
+    │   └── TokenTimeError        5  token expired, not yet valid, or older than --max-age
+    ├── RemoteError               6  network failure or unusable answer from a server
+    └── StoreError                7  user store or configuration unreadable or inconsistent
+        └── ConfigError           7  missing key material, bad [issuer] settings
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    AUTH = 3
+    TOKEN_INVALID = 4
+    TOKEN_TIME = 5
+    REMOTE = 6
+    STORE = 7
+
+
+class OAuthCliError(Exception):
+    """Root of every error oauthcli raises on purpose; ``str()`` is the message for people."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(OAuthCliError):
+    exit_code = ExitCode.USAGE
+
+
+class AuthenticationError(OAuthCliError):
+    exit_code = ExitCode.AUTH
+
+
+class TokenError(OAuthCliError):
+    """A token failed a check; ``reason`` is a stable machine code (``--json`` ``error``)."""
+
+    exit_code = ExitCode.TOKEN_INVALID
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TokenTimeError(TokenError):
+    """Expired, not yet valid, or issued longer ago than allowed."""
+
+    exit_code = ExitCode.TOKEN_TIME
+
+
+class RemoteError(OAuthCliError):
+    exit_code = ExitCode.REMOTE
+
+
+class StoreError(OAuthCliError):
+    exit_code = ExitCode.STORE
+
+
+class ConfigError(StoreError):
+    pass

@@ -1,0 +1,79 @@
+"""Password hashing: bcrypt for new hashes, older schemes still verified and upgraded.
+
+passlib's ``CryptContext`` (from the maintained ``libpass`` fork) lets a store
+holding pbkdf2_sha256 or sha256_crypt hashes keep working: those verify, and
+``verify`` hands back a bcrypt replacement for the caller to save.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from oauthcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from passlib.context import CryptContext
+
+# bcrypt only reads the first 72 bytes; longer input must be refused, never truncated.
+MAX_PASSWORD_BYTES = 72
+SCHEMES = ("bcrypt", "pbkdf2_sha256", "sha512_crypt", "sha256_crypt")
+
+
+@lru_cache(maxsize=8)
+def _context(rounds: int) -> CryptContext:
+    from passlib.context import CryptContext
+
+    return CryptContext(schemes=list(SCHEMES), deprecated="auto", bcrypt__rounds=rounds)
+
+
+def check_password_policy(password: str) -> None:
+    """Raise ``UsageError`` for a password that cannot be stored faithfully."""
+    if not password:
+        raise UsageError("the password is empty")
+    size = len(password.encode("utf-8"))
+    if size > MAX_PASSWORD_BYTES:
+        raise UsageError(
+            f"the password is {size} bytes long; bcrypt uses at most {MAX_PASSWORD_BYTES} bytes "
+            "(multi-byte characters count more than one): choose a shorter one"
+        )
+    if "\x00" in password:
+        raise UsageError("the password contains a NUL character")
+
+
+def hash_password(password: str, rounds: int = 12) -> str:
+    check_password_policy(password)
+    return _context(rounds).hash(password)
+
+
+def verify_password(password: str, hashed: str, rounds: int = 12) -> tuple[bool, str | None]:
+    """``(matches, replacement_hash)``; the replacement is set when the stored hash is outdated.
+
+    Never raises for bad input: an over-long password or an unreadable hash is a
+    plain mismatch, so a login fails the same way whatever was wrong.
+    """
+    if not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES or "\x00" in password:
+        dummy_verify(rounds)
+        return False, None
+    try:
+        return _context(rounds).verify_and_update(password, hashed)
+    except (ValueError, TypeError):
+        dummy_verify(rounds)
+        return False, None
+
+
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(rounds: int) -> str:
+    # Built, not hashed: the first unknown-user login must not cost two bcrypt rounds.
+    salt = "".join(secrets.choice(_BCRYPT_ALPHABET) for _ in range(22))
+    checksum = "".join(secrets.choice(_BCRYPT_ALPHABET) for _ in range(30))
+    return f"$2b${rounds:02d}${salt[:21]}e{checksum}e"
+
+
+def dummy_verify(rounds: int = 12) -> None:
+    """Spend the time of one real verification, so unknown users can't be told apart."""
+    _context(rounds).verify("not-the-password", _dummy_hash(rounds))

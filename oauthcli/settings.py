@@ -1,0 +1,86 @@
+"""The only place that reads environment variables and default paths.
+
+Every other module takes paths and values as arguments, so tests and library
+users can pass them directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from oauthcli.errors import ConfigError
+
+ENV_STORE = "OAUTHCLI_STORE"
+ENV_PROFILE = "OAUTHCLI_PROFILE"
+ENV_CACHE_DIR = "OAUTHCLI_CACHE_DIR"
+ENV_SECRET = "OAUTHCLI_SECRET"
+ENV_TOKEN = "OAUTHCLI_TOKEN"
+ENV_CLIENT_SECRET = "OAUTHCLI_CLIENT_SECRET"
+ENV_BCRYPT_ROUNDS = "OAUTHCLI_BCRYPT_ROUNDS"
+ENV_DEBUG = "OAUTHCLI_DEBUG"
+
+DEFAULT_STORE = "users.toml"
+DEFAULT_PROFILE = "default"
+DEFAULT_BCRYPT_ROUNDS = 12
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--store``, else ``$OAUTHCLI_STORE``, else ``./users.toml``."""
+    return Path(explicit or _env(ENV_STORE) or DEFAULT_STORE)
+
+
+def profile_name(explicit: str | None = None) -> str:
+    return explicit or _env(ENV_PROFILE) or DEFAULT_PROFILE
+
+
+def cache_dir() -> Path:
+    """``$OAUTHCLI_CACHE_DIR``, else the platform's per-user cache directory."""
+    explicit = _env(ENV_CACHE_DIR)
+    if explicit:
+        return Path(explicit)
+    home = Path.home()
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "oauthcli"
+    if os.name == "nt":
+        base = _env("LOCALAPPDATA")
+        return Path(base) / "oauthcli" / "Cache" if base else home / "oauthcli"
+    xdg = _env("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else home / ".cache") / "oauthcli"
+
+
+def env_secret() -> bytes | None:
+    value = _env(ENV_SECRET)
+    return value.encode() if value else None
+
+
+def env_token() -> str | None:
+    return _env(ENV_TOKEN)
+
+
+def env_client_secret() -> str | None:
+    return _env(ENV_CLIENT_SECRET)
+
+
+def bcrypt_rounds(configured: int | None = None) -> int:
+    """``$OAUTHCLI_BCRYPT_ROUNDS`` overrides the store's ``[passwords] bcrypt_rounds``."""
+    raw = _env(ENV_BCRYPT_ROUNDS)
+    if raw is None:
+        return configured if configured is not None else DEFAULT_BCRYPT_ROUNDS
+    try:
+        rounds = int(raw)
+    except ValueError:
+        rounds = -1
+    if not 4 <= rounds <= 31:
+        raise ConfigError(f"{ENV_BCRYPT_ROUNDS} must be a whole number from 4 to 31, not {raw!r}")
+    return rounds
+
+
+def debug_enabled() -> bool:
+    return _env(ENV_DEBUG) not in (None, "0", "false", "no")

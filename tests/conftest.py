@@ -1,0 +1,145 @@
+"""Shared fixtures: an isolated HOME/cache/store per test, and ways to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oauthcli.cli import main
+from oauthcli.passwords import hash_password
+from oauthcli.store import User, UserStore
+
+# Tests hash at the lowest bcrypt cost; one test checks the default of 12 separately.
+TEST_ROUNDS = 4
+TEST_SECRET = "test-secret-of-at-least-32-bytes-for-hs256!!"
+
+DEMO_USERS = {
+    # name: (password, scopes, disabled)
+    "alice": ("secret", ["me", "items"], False),
+    "johndoe": ("secret", ["me"], False),
+    "carol": ("wonderland", ["me", "items"], True),
+}
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own HOME, cache dir and working directory, and no OAUTHCLI_* leaks in."""
+    for name in list(os.environ):
+        if name.startswith("OAUTHCLI_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("OAUTHCLI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OAUTHCLI_BCRYPT_ROUNDS", str(TEST_ROUNDS))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+Runner = Callable[..., Result]
+
+
+@pytest.fixture
+def cli() -> Runner:
+    """Run oauthcli in-process through ``main`` (the real error boundary)."""
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        runner = CliRunner()
+        with runner.isolation(input=input, env=env) as (out, err, *_):
+            code = main(list(args))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return Result(code, out.getvalue().decode(), err.getvalue().decode())
+
+    return run
+
+
+@pytest.fixture
+def run_oauthcli() -> Runner:
+    """Run the installed CLI as a subprocess, as a CI pipeline does."""
+
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "oauthcli", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            timeout=60,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+def write_store(
+    path: Path,
+    users: dict[str, tuple[str, list[str], bool]] = DEMO_USERS,
+    issuer: dict | None = None,
+) -> UserStore:
+    store = UserStore(path)
+    with store.edit(create=True) as data:
+        if issuer is not None:
+            data.other["issuer"] = issuer
+        for name, (password, scopes, disabled) in users.items():
+            data.users[name] = User(
+                username=name,
+                hashed_password=hash_password(password, TEST_ROUNDS),
+                full_name=name.title(),
+                email=f"{name}@example.com",
+                disabled=disabled,
+                scopes=list(scopes),
+            )
+    return store
+
+
+@pytest.fixture
+def store_path(isolated_env: Path) -> Path:
+    """``users.toml`` in the working directory with the demo users and an HS256 issuer."""
+    path = isolated_env / "users.toml"
+    secret = isolated_env / "hs256.secret"
+    secret.write_text(TEST_SECRET)
+    secret.chmod(0o600)
+    write_store(path, issuer={"algorithm": "HS256", "secret_file": "hs256.secret"})
+    return path
+
+
+def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("oauthcli: error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment.lower() in lines[0].lower(), (fragment, lines[0])
+
+
+def argv_options(args: Sequence[str]) -> list[str]:
+    return [a for a in args if a.startswith("--")]

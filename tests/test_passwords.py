@@ -1,0 +1,79 @@
+import time
+from importlib import metadata
+
+import pytest
+
+from oauthcli.errors import UsageError
+from oauthcli.passwords import dummy_verify, hash_password, verify_password
+
+
+def test_passlib_distribution_is_not_installed_beside_libpass():
+    # passlib 1.7.4 breaks with bcrypt 5 and shadows libpass's `passlib` package.
+    assert metadata.version("libpass")
+    with pytest.raises(metadata.PackageNotFoundError):
+        metadata.distribution("passlib")
+
+
+def test_hash_is_real_bcrypt_with_default_cost_12():
+    hashed = hash_password("secret")
+    assert hashed.startswith("$2b$12$")
+    assert verify_password("secret", hashed, 12) == (True, None)
+    assert verify_password("Secret", hashed, 12) == (False, None)
+
+
+def test_cost_is_configurable():
+    assert hash_password("pw", rounds=5).startswith("$2b$05$")
+
+
+@pytest.mark.parametrize("password", ["x" * 73, "é" * 37, "🔑" * 19])
+def test_password_over_72_bytes_is_refused_when_set(password):
+    with pytest.raises(UsageError, match="72 bytes"):
+        hash_password(password, 4)
+
+
+def test_72_bytes_exactly_is_accepted():
+    hashed = hash_password("é" * 36, 4)
+    assert verify_password("é" * 36, hashed, 4)[0]
+
+
+def test_over_long_password_at_login_is_a_plain_failure_not_valueerror():
+    hashed = hash_password("x" * 72, 4)
+    assert verify_password("x" * 100, hashed, 4) == (False, None)
+
+
+def test_garbage_hash_is_a_plain_failure():
+    assert verify_password("secret", "not-a-hash", 4) == (False, None)
+
+
+def test_empty_password_refused():
+    with pytest.raises(UsageError):
+        hash_password("", 4)
+
+
+@pytest.mark.parametrize("scheme", ["pbkdf2_sha256", "sha256_crypt", "sha512_crypt"])
+def test_other_schemes_verify_and_are_upgraded_to_bcrypt(scheme):
+    from passlib import hash as passlib_hash
+
+    legacy = getattr(passlib_hash, scheme).hash("secret")
+    ok, replacement = verify_password("secret", legacy, 4)
+    assert ok
+    assert replacement is not None and replacement.startswith("$2b$04$")
+    assert verify_password("wrong", legacy, 4) == (False, None)
+
+
+def test_lower_cost_bcrypt_is_upgraded():
+    ok, replacement = verify_password("pw", hash_password("pw", 4), 5)
+    assert ok and replacement.startswith("$2b$05$")
+
+
+def test_dummy_verify_costs_about_as_much_as_a_real_one():
+    hashed = hash_password("secret", 10)
+    verify_password("warm-up", hashed, 10)
+    dummy_verify(10)
+    start = time.perf_counter()
+    verify_password("wrong", hashed, 10)
+    real = time.perf_counter() - start
+    start = time.perf_counter()
+    dummy_verify(10)
+    dummy = time.perf_counter() - start
+    assert dummy > real / 3
