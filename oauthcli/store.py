@@ -229,10 +229,7 @@ class UserStore:
             raise StoreError(f"directory {self.path.parent} of user store does not exist")
         try:
             with exclusive_lock(self.path):
-                if create and not self.path.exists():
-                    data = StoreData()
-                else:
-                    data = self.load()
+                data = StoreData() if create and not self.path.exists() else self.load()
                 yield data
                 import tomli_w
 
