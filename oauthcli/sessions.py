@@ -52,7 +52,9 @@ class SessionStore:
         live = {fid: fam for fid, fam in families.items() if fam["expires_at"] > now}
         atomic_write(self.path, json.dumps({"families": live}, indent=1).encode())
 
-    def start(self, sub: str, jti: str, expires_at: int, now: float | None = None) -> str:
+    def start(
+        self, sub: str, jti: str, expires_at: int, scope: str = "", now: float | None = None
+    ) -> str:
         """Record a new family whose first refresh token has ``jti``; return the family id."""
         now = time.time() if now is None else now
         family_id = secrets.token_urlsafe(16)
@@ -60,6 +62,7 @@ class SessionStore:
             families = self._read()
             families[family_id] = {
                 "sub": sub,
+                "scope": scope,
                 "current_jti": jti,
                 "expires_at": expires_at,
                 "revoked": False,
@@ -74,10 +77,11 @@ class SessionStore:
         new_jti: str,
         expires_at: int,
         now: float | None = None,
-    ) -> str:
+    ) -> dict[str, Any]:
         """Redeem ``presented_jti`` and make ``new_jti`` the family's only valid token.
 
-        Returns the family's subject. Reuse of an older token revokes the family.
+        Returns the family record (``sub``, ``scope``). Reuse of an older token
+        revokes the family.
         """
         now = time.time() if now is None else now
         with exclusive_lock(self.path):
@@ -97,7 +101,7 @@ class SessionStore:
             family["current_jti"] = new_jti
             family["expires_at"] = expires_at
             self._write(families, now)
-            return str(family["sub"])
+            return dict(family)
 
     def is_active(self, family_id: str, now: float | None = None) -> bool:
         now = time.time() if now is None else now

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from oauthcli import __version__
-from oauthcli.cli import users
+from oauthcli.cli import http_cmd, inspect_cmd, keys_cmd, serve_cmd, tokens_cmd, users
 
 app = typer.Typer(
     name="oauthcli",
@@ -24,6 +24,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(users.app, name="user")
+for module in (tokens_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd):
+    module.register(app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,108 @@
+"""Token cache, one JSON file per profile: ``<cache dir>/<profile>.json``.
+
+The directory is 0700 and files 0600, written atomically. A cache that others
+can read is refused rather than used: tokens are credentials. Each entry
+records where its tokens came from (a local store or a remote token URL) so a
+token is only ever sent back to where it belongs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oauthcli.errors import StoreError, UsageError
+from oauthcli.fileio import (
+    PRIVATE_DIR,
+    atomic_write,
+    ensure_private_dir,
+    exclusive_lock,
+    is_private,
+)
+
+_PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass
+class CacheEntry:
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: int | None = None
+    refresh_token: str | None = None
+    scope: str = ""
+    # "local": store is the absolute store path; "remote": token_url is the token endpoint
+    source: str = "local"
+    store: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_auth: str | None = None
+    username: str | None = None
+    allowed_origins: list[str] = field(default_factory=list)
+    obtained_at: int = field(default_factory=lambda: int(time.time()))
+
+    def expired(self, now: float | None = None, margin: int = 0) -> bool:
+        if self.expires_at is None:
+            return False
+        return (time.time() if now is None else now) + margin >= self.expires_at
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CacheEntry:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def validate_profile(name: str) -> str:
+    if not _PROFILE.fullmatch(name):
+        raise UsageError(f"invalid profile name {name!r}: use letters, digits, '.', '_' or '-'")
+    return name
+
+
+class TokenCache:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def path(self, profile: str) -> Path:
+        return self.directory / f"{validate_profile(profile)}.json"
+
+    def _check_private(self, path: Path) -> None:
+        for target, kind in ((self.directory, "directory"), (path, "file")):
+            if target.exists() and not is_private(target):
+                mode = stat.S_IMODE(target.stat().st_mode)
+                fix = f"chmod {'700' if kind == 'directory' else '600'} {target}"
+                raise StoreError(
+                    f"token cache {kind} {target} is accessible to other users (mode {mode:o}); "
+                    f"refusing to use it: run '{fix}' or 'oauthcli logout'"
+                )
+
+    def load(self, profile: str) -> CacheEntry | None:
+        path = self.path(profile)
+        if not path.exists():
+            return None
+        self._check_private(path)
+        try:
+            data = json.loads(path.read_bytes())
+            return CacheEntry.from_dict(data)
+        except (ValueError, TypeError):
+            raise StoreError(
+                f"token cache {path} is corrupt; run 'oauthcli logout --profile {profile}'"
+            ) from None
+
+    def save(self, profile: str, entry: CacheEntry) -> Path:
+        path = self.path(profile)
+        ensure_private_dir(self.directory)
+        self._check_private(path)
+        with exclusive_lock(path):
+            atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
+        return path
+
+    def delete(self, profile: str) -> bool:
+        path = self.path(profile)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".lock").unlink(missing_ok=True)
+        return existed

@@ -1,0 +1,287 @@
+"""Signing keys: generate, load, RFC 7638 key ids and RFC 7517 JWKS.
+
+An algorithm belongs to one family (HMAC, RSA, EC, OKP) and a key is checked
+against it before use, so an RSA key can never sign HS256 or an EC P-384 key
+ES256. ``cryptography`` is imported only here, when a key is actually needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oauthcli.errors import ConfigError, UsageError
+from oauthcli.fileio import atomic_write
+
+HMAC = "HMAC"
+RSA = "RSA"
+EC = "EC"
+OKP = "OKP"
+
+FAMILIES: dict[str, str] = {
+    "HS256": HMAC,
+    "HS384": HMAC,
+    "HS512": HMAC,
+    "RS256": RSA,
+    "RS384": RSA,
+    "RS512": RSA,
+    "PS256": RSA,
+    "PS384": RSA,
+    "PS512": RSA,
+    "ES256": EC,
+    "ES384": EC,
+    "ES512": EC,
+    "EdDSA": OKP,
+}
+SUPPORTED_ALGORITHMS = tuple(FAMILIES)
+# RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
+HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+RSA_MIN_BITS = 2048
+
+
+def family_of(algorithm: str) -> str:
+    try:
+        return FAMILIES[algorithm]
+    except KeyError:
+        raise UsageError(
+            f"unsupported algorithm {algorithm!r}; choose one of {', '.join(SUPPORTED_ALGORITHMS)}"
+        ) from None
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256) of the key's required members."""
+    required = {
+        "RSA": ("e", "kty", "n"),
+        "EC": ("crv", "kty", "x", "y"),
+        "OKP": ("crv", "kty", "x"),
+        "oct": ("k", "kty"),
+    }
+    members = required.get(jwk.get("kty", ""))
+    if members is None:
+        raise ConfigError(f"cannot compute a key id for key type {jwk.get('kty')!r}")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key bound to one algorithm. ``key`` is a cryptography key object or HMAC bytes."""
+
+    algorithm: str
+    key: Any
+    kid: str
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.algorithm]
+
+    def public_jwk(self) -> dict[str, Any] | None:
+        """The public half as a JWK, or None for HMAC secrets (they have no public half)."""
+        if self.family == HMAC:
+            return None
+        return public_jwk(self.key, self.algorithm)
+
+    def verification_key(self) -> Any:
+        return self.key if self.family == HMAC else self.key.public_key()
+
+
+def public_jwk(key: Any, algorithm: str) -> dict[str, Any]:
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+    public = key.public_key() if hasattr(key, "private_bytes") else key
+    converter = {RSA: RSAAlgorithm, EC: ECAlgorithm, OKP: OKPAlgorithm}[FAMILIES[algorithm]]
+    jwk: dict[str, Any] = dict(converter.to_jwk(public, as_dict=True))
+    jwk.update({"kid": thumbprint(jwk), "alg": algorithm, "use": "sig"})
+    return jwk
+
+
+def check_key_matches(key: Any, algorithm: str) -> None:
+    """Raise ``ConfigError`` unless ``key`` is of ``algorithm``'s family (and curve)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    family = family_of(algorithm)
+    expected: dict[str, tuple[type, ...]] = {
+        RSA: (rsa.RSAPrivateKey, rsa.RSAPublicKey),
+        EC: (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey),
+        OKP: (
+            ed25519.Ed25519PrivateKey,
+            ed25519.Ed25519PublicKey,
+            ed448.Ed448PrivateKey,
+            ed448.Ed448PublicKey,
+        ),
+    }
+    if family == HMAC:
+        if not isinstance(key, bytes):
+            raise ConfigError(f"{algorithm} needs a shared secret, not a {_describe(key)}")
+        return
+    if not isinstance(key, expected[family]):
+        raise ConfigError(f"{algorithm} needs a {family} key, not a {_describe(key)}")
+    if family == EC:
+        curve = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(
+            key.curve.name
+        )
+        if curve != EC_CURVES[algorithm]:
+            raise ConfigError(
+                f"{algorithm} needs a {EC_CURVES[algorithm]} key, not {curve or key.curve.name}"
+            )
+    if family == RSA and key.key_size < RSA_MIN_BITS:
+        raise ConfigError(
+            f"RSA key of {key.key_size} bits is too small; use at least {RSA_MIN_BITS}"
+        )
+
+
+def _describe(key: Any) -> str:
+    if isinstance(key, bytes):
+        return "shared secret"
+    name = type(key).__name__.lstrip("_")
+    for family in ("RSA", "EllipticCurve", "Ed25519", "Ed448"):
+        if family in name:
+            return f"{family} key".replace("EllipticCurve", "EC")
+    return name
+
+
+def generate(algorithm: str) -> bytes:
+    """New key material for ``algorithm``: PKCS#8 PEM, or a random secret for HMAC."""
+    family = family_of(algorithm)
+    if family == HMAC:
+        # URL-safe text so the secret can also live in OAUTHCLI_SECRET; 64 random bytes.
+        return secrets.token_urlsafe(64).encode() + b"\n"
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    if family == RSA:
+        key: Any = rsa.generate_private_key(
+            public_exponent=65537, key_size=3072 if algorithm.endswith("512") else 2048
+        )
+    elif family == EC:
+        curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[
+            algorithm
+        ]
+        key = ec.generate_private_key(curve)
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def write_new_key(path: Path, algorithm: str, *, overwrite: bool = False) -> None:
+    """Generate key material for ``algorithm`` into ``path`` (mode 0600, atomic)."""
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} already exists (use --force to replace it)")
+    if not path.parent.is_dir():
+        raise UsageError(f"directory {path.parent} does not exist")
+    atomic_write(path, generate(algorithm), mode=0o600)
+
+
+def read_secret_file(path: Path) -> bytes:
+    try:
+        secret = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"secret file {path} not found (create one with 'oauthcli keys generate --alg HS256 --out {path}')"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+    if not secret:
+        raise ConfigError(f"secret file {path} is empty")
+    return secret
+
+
+def check_secret_length(secret: bytes, algorithm: str) -> str | None:
+    """A warning text when ``secret`` is shorter than RFC 7518 requires, else None."""
+    needed = HMAC_MIN_BYTES[algorithm]
+    if len(secret) < needed:
+        return f"the {algorithm} secret is {len(secret)} bytes; RFC 7518 requires at least {needed}"
+    return None
+
+
+def hmac_signing_key(secret: bytes, algorithm: str) -> SigningKey:
+    """An HMAC key for signing: secrets shorter than the digest size are refused."""
+    problem = check_secret_length(secret, algorithm)
+    if problem:
+        raise ConfigError(
+            f"{problem} (generate one with 'oauthcli keys generate --alg {algorithm}')"
+        )
+    return SigningKey(algorithm, secret, thumbprint({"kty": "oct", "k": b64url(secret)}))
+
+
+def load_pem(data: bytes, source: str) -> Any:
+    """A private or public key object from PEM bytes (or an X.509 certificate's public key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        if b"PRIVATE KEY" in data:
+            return serialization.load_pem_private_key(data, password=None)
+        if b"CERTIFICATE" in data:
+            return x509.load_pem_x509_certificate(data).public_key()
+        return serialization.load_pem_public_key(data)
+    except TypeError:
+        raise ConfigError(f"{source}: encrypted private keys are not supported") from None
+    except ValueError as exc:
+        raise ConfigError(f"{source}: not a usable PEM key ({exc})") from None
+
+
+def load_private_key_file(path: Path, algorithm: str) -> SigningKey:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"key file {path} not found (create one with 'oauthcli keys generate --alg {algorithm} --out {path}')"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
+    if family_of(algorithm) == HMAC:
+        return hmac_signing_key(data.strip(), algorithm)
+    key = load_pem(data, str(path))
+    if not hasattr(key, "private_bytes"):
+        raise ConfigError(f"{path} holds a public key; signing needs the private key")
+    check_key_matches(key, algorithm)
+    jwk = public_jwk(key, algorithm)
+    return SigningKey(algorithm, key, jwk["kid"])
+
+
+def guess_algorithm(key: Any) -> str:
+    """The natural algorithm of an asymmetric key (RS256, ES256/384/512, EdDSA)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        by_curve = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+        if key.curve.name in by_curve:
+            return by_curve[key.curve.name]
+        raise ConfigError(f"unsupported EC curve {key.curve.name}")
+    return "EdDSA"
+
+
+def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str, Any]:
+    """The public JWKS of PEM key files (each key's algorithm guessed unless given)."""
+    keys = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
+        if b"-----BEGIN" not in data:
+            raise ConfigError(
+                f"{path}: not a PEM key (HMAC secrets have no public JWK and are never published)"
+            )
+        key = load_pem(data, str(path))
+        alg = algorithm or guess_algorithm(key)
+        check_key_matches(key, alg)
+        keys.append(public_jwk(key, alg))
+    return {"keys": keys}

@@ -1,0 +1,231 @@
+"""Issue and redeem this tool's own JWTs over PyJWT.
+
+Access tokens carry ``typ: at+jwt`` (RFC 9068) and refresh tokens ``typ: rt+jwt``;
+each decoder demands its own type, so one can never stand in for the other.
+Refresh tokens also carry no scope claim and no audience, so an API that ignores
+``typ`` still refuses them. The clock and the key are passed in, never global.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
+from oauthcli.issuer import IssuerSettings
+from oauthcli.keys import SigningKey
+from oauthcli.sessions import SessionStore
+from oauthcli.store import User
+
+ACCESS_TYP = "at+jwt"
+REFRESH_TYP = "rt+jwt"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+    token_type: str = "bearer"
+
+    def as_response(self) -> dict[str, Any]:
+        """The RFC 6749 section 5.1 token response."""
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        body["scope"] = self.scope
+        return body
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def scopes_of(claims: dict[str, Any]) -> list[str]:
+    """Scopes as real providers carry them: ``scope`` (string), ``scp`` or ``scopes`` (lists)."""
+    for name in ("scope", "scp", "scopes"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            return value.split()
+        if isinstance(value, list):
+            return [s for s in value if isinstance(s, str)]
+    return []
+
+
+class TokenService:
+    def __init__(
+        self,
+        settings: IssuerSettings,
+        key: SigningKey,
+        sessions: SessionStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.key = key
+        self.sessions = sessions
+        self.clock = clock
+
+    def _encode(self, claims: dict[str, Any], typ: str) -> str:
+        import jwt
+
+        headers = {"typ": typ, "kid": self.key.kid}
+        return jwt.encode(claims, self.key.key, algorithm=self.key.algorithm, headers=headers)
+
+    def access_token(
+        self,
+        sub: str,
+        scopes: list[str],
+        *,
+        ttl: int | None = None,
+        audience: str | list[str] | None = None,
+        issuer: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Sign an access token; ``extra`` claims are added last and win over the defaults."""
+        now = int(self.clock())
+        lifetime = self.settings.access_ttl if ttl is None else ttl
+        claims: dict[str, Any] = {}
+        iss = issuer or self.settings.issuer
+        if iss:
+            claims["iss"] = iss
+        claims["sub"] = sub
+        aud = audience or self.settings.audience
+        if aud:
+            claims["aud"] = aud
+        claims.update({"iat": now, "nbf": now, "exp": now + lifetime, "jti": new_jti()})
+        if self.settings.scope_claim == "scopes":
+            claims["scopes"] = list(scopes)
+        else:
+            claims["scope"] = " ".join(scopes)
+        claims.update(extra or {})
+        return self._encode(claims, ACCESS_TYP), claims
+
+    def _refresh_token(self, sub: str, family: str, jti: str, expires_at: int) -> str:
+        now = int(self.clock())
+        claims: dict[str, Any] = {}
+        if self.settings.issuer:
+            claims["iss"] = self.settings.issuer
+        claims.update({"sub": sub, "iat": now, "exp": expires_at, "jti": jti, "fam": family})
+        return self._encode(claims, REFRESH_TYP)
+
+    def _require_sessions(self) -> SessionStore:
+        if self.sessions is None:
+            raise RuntimeError("refresh tokens need a SessionStore")
+        return self.sessions
+
+    def login(self, sub: str, scopes: list[str]) -> TokenPair:
+        """An access token and the first refresh token of a new session family."""
+        sessions = self._require_sessions()
+        access, _ = self.access_token(sub, scopes)
+        jti = new_jti()
+        expires_at = int(self.clock()) + self.settings.refresh_ttl
+        family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
+        refresh = self._refresh_token(sub, family, jti, expires_at)
+        return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
+
+    def refresh(
+        self,
+        refresh_token: str,
+        find_user: Callable[[str], User | None],
+        scopes: list[str] | None = None,
+    ) -> TokenPair:
+        """Redeem a refresh token: rotate it and issue a new pair.
+
+        The user must still exist and be active; the new scopes are those of the
+        session that the user still holds (``scopes`` may narrow them further).
+        """
+        sessions = self._require_sessions()
+        claims = self.decode(refresh_token, REFRESH_TYP)
+        family, jti, sub = claims.get("fam"), claims.get("jti"), claims.get("sub")
+        if not (isinstance(family, str) and isinstance(jti, str) and isinstance(sub, str)):
+            raise TokenError("refresh token lacks its session claims", "claims")
+        new_id = new_jti()
+        expires_at = int(self.clock()) + self.settings.refresh_ttl
+        record = sessions.rotate(family, jti, new_id, expires_at, now=self.clock())
+        user = find_user(sub)
+        if user is None or user.disabled:
+            sessions.revoke_family(family)
+            raise AuthenticationError("inactive user" if user else "the user no longer exists")
+        granted = [s for s in str(record.get("scope", "")).split() if s in user.scopes]
+        if scopes is not None:
+            missing = [s for s in scopes if s not in granted]
+            if missing:
+                raise AuthenticationError(f"scope not granted: {' '.join(missing)}")
+            granted = [s for s in granted if s in scopes]
+        access, _ = self.access_token(sub, granted)
+        refresh = self._refresh_token(sub, family, new_id, expires_at)
+        return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
+
+    def decode(self, token: str, expected_typ: str = ACCESS_TYP, leeway: int = 0) -> dict[str, Any]:
+        """Verify one of our own tokens (signature, type, exp/nbf/iat, iss, aud)."""
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenError("token is not a well-formed JWT", "malformed") from None
+        if header.get("typ") != expected_typ:
+            kind = "an access" if expected_typ == ACCESS_TYP else "a refresh"
+            raise TokenError(f"token is not {kind} token (typ {header.get('typ')!r})", "type")
+        options: dict[str, Any] = {"require": ["exp", "iat", "sub"]}
+        audience = self.settings.audience if expected_typ == ACCESS_TYP else None
+        if audience is None:
+            options["verify_aud"] = False
+        try:
+            return jwt.decode(
+                token,
+                self.key.verification_key(),
+                algorithms=[self.key.algorithm],
+                audience=audience,
+                issuer=self.settings.issuer,
+                leeway=leeway,
+                options=options,  # type: ignore[arg-type]
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenTimeError("token has expired", "expired") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenTimeError("token is not yet valid", "not_yet_valid") from None
+        except jwt.InvalidSignatureError:
+            raise TokenError("token signature is invalid", "signature") from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"token rejected: {exc}", "invalid") from None
+
+
+def authenticate(
+    users: dict[str, User], username: str, password: str, rounds: int
+) -> tuple[User, str | None]:
+    """Check a username and password the way the tutorial's ``/token`` does.
+
+    Returns the user and, when the stored hash is outdated, its replacement.
+    Unknown users cost one dummy verification so they can't be told apart.
+    """
+    from oauthcli.passwords import dummy_verify, verify_password
+
+    user = users.get(username)
+    if user is None:
+        dummy_verify(rounds)
+        raise AuthenticationError("incorrect username or password")
+    ok, replacement = verify_password(password, user.hashed_password, rounds)
+    if not ok:
+        raise AuthenticationError("incorrect username or password")
+    if user.disabled:
+        raise AuthenticationError("inactive user")
+    return user, replacement
+
+
+def grant_scopes(allowed: list[str], requested: list[str] | None) -> list[str]:
+    """The scopes to grant: all allowed when none asked, else exactly those asked."""
+    if not requested:
+        return list(allowed)
+    missing = [s for s in requested if s not in allowed]
+    if missing:
+        raise AuthenticationError(f"scope not granted: {' '.join(missing)}")
+    return list(dict.fromkeys(requested))
