@@ -18,7 +18,6 @@ from typing import Any
 
 from oauthcli.errors import StoreError, UsageError
 from oauthcli.fileio import (
-    PRIVATE_DIR,
     atomic_write,
     ensure_private_dir,
     exclusive_lock,
