@@ -33,8 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         output.error(str(exc))
         return int(exc.exit_code)
-    except click_exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        sys.stderr.write(exc.format_message() + "\n")
+        return int(ExitCode.USAGE)
     except click_exceptions.UsageError as exc:
         hint = ""
         if exc.ctx is not None:
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click_exceptions.ClickException as exc:
         output.error(exc.format_message())
         return exc.exit_code
-    except (click_exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("\noauthcli: aborted\n")
         return 130
     except BrokenPipeError:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from oauthcli import __version__
-from oauthcli.cli import http_cmd, inspect_cmd, keys_cmd, serve_cmd, tokens_cmd, users
+from oauthcli.cli import common, http_cmd, inspect_cmd, keys_cmd, serve_cmd, tokens_cmd, users
 
 app = typer.Typer(
     name="oauthcli",
@@ -36,7 +36,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    ctx: typer.Context,
     store: Annotated[
         Path | None,
         typer.Option(
@@ -67,4 +66,5 @@ def root(
     4 token invalid, 5 token expired or not yet valid, 6 network or remote
     server error, 7 store or configuration error.
     """
-    ctx.obj = {"store": store, "profile": profile, "debug": debug}
+    common.global_options.clear()
+    common.global_options.update(store=store, profile=profile, debug=debug)

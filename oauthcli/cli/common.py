@@ -37,13 +37,12 @@ PasswordStdinOption = Annotated[
 ]
 
 
+# Set by the root callback on every run: the options given before the command name.
+global_options: dict[str, object] = {}
+
+
 def _global(name: str) -> object:
-    ctx = typer.get_current_context(silent=True)
-    while ctx is not None:
-        if isinstance(ctx.obj, dict) and ctx.obj.get(name) is not None:
-            return ctx.obj[name]
-        ctx = ctx.parent
-    return None
+    return global_options.get(name)
 
 
 def resolve_store_path(store: Path | None) -> Path:

@@ -1,0 +1,223 @@
+import json
+import stat
+import tomllib
+
+import pytest
+
+from oauthcli.store import UserStore
+from tests.conftest import assert_one_line_error
+
+
+def add(cli, name, password="pw-" + "x" * 8, *extra, store="users.toml"):
+    return cli(
+        "user", "add", name, "--password-stdin", "--store", store, *extra, input=password + "\n"
+    )
+
+
+def test_add_then_list_and_show(cli, isolated_env):
+    result = add(
+        cli,
+        "alice",
+        "secret",
+        "--full-name",
+        "Alice L",
+        "--email",
+        "a@example.com",
+        "--scope",
+        "me",
+        "-s",
+        "items",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "secret" not in result.output
+    listed = cli("user", "list", "--store", "users.toml", "--json")
+    assert listed.exit_code == 0
+    assert json.loads(listed.stdout) == [
+        {
+            "username": "alice",
+            "full_name": "Alice L",
+            "email": "a@example.com",
+            "disabled": False,
+            "scopes": ["me", "items"],
+        }
+    ]
+    shown = cli("user", "show", "alice", "--json", "--store", "users.toml")
+    assert json.loads(shown.stdout)["scopes"] == ["me", "items"]
+    assert "hashed_password" not in shown.stdout
+    human = cli("user", "list", "--store", "users.toml")
+    assert "alice" in human.stdout and "Alice L" in human.stdout and "$2b$" not in human.stdout
+    path = isolated_env / "users.toml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert tomllib.loads(path.read_text())["users"]["alice"]["hashed_password"].startswith(
+        "$2b$04$"
+    )
+
+
+def test_show_hash_only_when_asked(cli, store_path):
+    plain = cli("user", "show", "alice")
+    assert "$2b$" not in plain.stdout and "alice" in plain.stdout
+    shown = cli("user", "show", "alice", "--show-hash", "--json")
+    assert json.loads(shown.stdout)["hashed_password"].startswith("$2b$")
+
+
+def test_store_from_env_and_global_option(cli, tmp_path):
+    path = tmp_path / "elsewhere.toml"
+    assert add(cli, "bob", store=str(path)).exit_code == 0
+    via_env = cli("user", "list", "--json", env={"OAUTHCLI_STORE": str(path)})
+    assert [u["username"] for u in json.loads(via_env.stdout)] == ["bob"]
+    via_global = cli("--store", str(path), "user", "show", "bob", "--json")
+    assert json.loads(via_global.stdout)["username"] == "bob"
+
+
+def test_passwd_changes_the_hash(cli, store_path):
+    before = UserStore(store_path).get_user("alice").hashed_password
+    result = cli("user", "passwd", "alice", "--password-stdin", input="new-password\n")
+    assert result.exit_code == 0, result.stderr
+    after = UserStore(store_path).get_user("alice")
+    assert after.hashed_password != before
+    from oauthcli.passwords import verify_password
+
+    assert verify_password("new-password", after.hashed_password, 4)[0]
+
+
+def test_set_disable_enable_remove(cli, store_path):
+    assert (
+        cli(
+            "user",
+            "set",
+            "alice",
+            "--add-scope",
+            "admin",
+            "--remove-scope",
+            "items",
+            "--email",
+            "new@example.com",
+        ).exit_code
+        == 0
+    )
+    alice = UserStore(store_path).get_user("alice")
+    assert alice.scopes == ["me", "admin"] and alice.email == "new@example.com"
+    assert cli("user", "set", "alice", "--scope", "x", "--scope", "y").exit_code == 0
+    assert UserStore(store_path).get_user("alice").scopes == ["x", "y"]
+    assert cli("user", "disable", "alice").exit_code == 0
+    assert UserStore(store_path).get_user("alice").disabled is True
+    assert cli("user", "enable", "alice").exit_code == 0
+    assert UserStore(store_path).get_user("alice").disabled is False
+    assert cli("user", "remove", "alice").exit_code == 0
+    assert UserStore(store_path).get_user("alice") is None
+
+
+def test_add_existing_user_is_usage_error(cli, store_path):
+    result = cli("user", "add", "alice", "--password-stdin", input="whatever\n")
+    assert_one_line_error(result, 2, "already exists")
+
+
+@pytest.mark.parametrize("command", ["show", "passwd", "disable", "enable", "remove"])
+def test_missing_user_is_usage_error(cli, store_path, command):
+    extra = ["--password-stdin"] if command == "passwd" else []
+    result = cli("user", command, "nobody", *extra, input="password1\n")
+    assert_one_line_error(result, 2, "no user 'nobody'")
+
+
+def test_missing_store_is_exit_7(cli):
+    assert_one_line_error(
+        cli("user", "list", "--store", "missing.toml"), 7, "missing.toml", "not found"
+    )
+
+
+def test_corrupt_store_exit_7_with_position_and_untouched(cli, isolated_env):
+    path = isolated_env / "users.toml"
+    path.write_text('[users.alice]\nhashed_password = "x"\nscopes = [me]\n')
+    before = path.read_bytes()
+    for args in (
+        ["user", "list"],
+        ["user", "add", "bob", "--password-stdin"],
+        ["user", "disable", "alice"],
+    ):
+        result = cli(*args, input="password1\n")
+        assert_one_line_error(result, 7, "users.toml:3:")
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["user", "add", "bad name", "--password-stdin"], 2, "invalid username"),
+        (["user", "add", "bob", "--scope", "a b", "--password-stdin"], 2, "invalid scope"),
+        (["user", "add", "bob", "--password"], 2, "no such option"),
+        (["user", "frobnicate"], 2, "no such command"),
+        (["user", "set", "alice"], 2, "nothing to change"),
+        (["user", "add", "bob"], 2, "--password-stdin"),
+    ],
+)
+def test_bad_input_one_line_errors(cli, store_path, args, code, fragment):
+    assert_one_line_error(
+        cli(*args, input="password1\n" if "--password-stdin" in args else None), code, fragment
+    )
+
+
+def test_password_too_long_refused_at_add_and_passwd(cli, store_path):
+    long_password = "é" * 37  # 74 bytes, 37 characters
+    result = cli("user", "add", "bob", "--password-stdin", input=long_password + "\n")
+    assert_one_line_error(result, 2, "72 bytes")
+    assert long_password not in result.output
+    result = cli("user", "passwd", "alice", "--password-stdin", input="x" * 73 + "\n")
+    assert_one_line_error(result, 2, "72 bytes")
+
+
+def test_empty_stdin_password(cli, store_path):
+    assert_one_line_error(
+        cli("user", "add", "bob", "--password-stdin", input=""), 2, "standard input is empty"
+    )
+
+
+def test_no_option_takes_a_password_on_argv():
+    import typer.main
+
+    from oauthcli.cli.app import app
+
+    def walk(command):
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from walk(sub)
+
+    for command in walk(typer.main.get_command(app)):
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                lowered = opt.lower()
+                if "password" in lowered or "secret" in lowered:
+                    assert param.is_flag or lowered.endswith(("-stdin", "-file")), (
+                        command.name,
+                        opt,
+                    )
+
+
+def test_internal_error_is_one_line_without_traceback_unless_debug(cli, store_path, monkeypatch):
+    from oauthcli import store as store_module
+
+    def boom(self):
+        raise KeyError("unexpected")
+
+    monkeypatch.setattr(store_module.UserStore, "load", boom)
+    result = cli("user", "list")
+    assert_one_line_error(result, 1, "internal error", "--debug")
+    with pytest.raises(KeyError):
+        cli("--debug", "user", "list")
+
+
+def test_version_and_help(cli):
+    from oauthcli import __version__
+
+    assert cli("--version").stdout.strip() == f"oauthcli {__version__}"
+    helped = cli("user", "--help")
+    assert helped.exit_code == 0 and "passwd" in helped.stdout
+
+
+def test_subprocess_end_to_end(run_oauthcli, isolated_env):
+    result = run_oauthcli(
+        "user", "add", "eve", "--password-stdin", "--scope", "me", input="hunter22\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    listed = run_oauthcli("user", "list", "--json")
+    assert json.loads(listed.stdout)[0]["username"] == "eve"
+    assert "hunter22" not in result.output + listed.output
