@@ -1,0 +1,67 @@
+"""The interactive path: a hidden prompt with confirmation on a real terminal (a pty)."""
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+from oauthcli.passwords import verify_password
+from oauthcli.store import UserStore
+
+
+def run_on_terminal(args, answers, env=None, timeout=30.0):
+    """Run oauthcli with a pty as its terminal; send each answer after its prompt appears."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oauthcli", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+                if pending and seen.rstrip().endswith(b":"):
+                    os.write(leader, pending.pop(0).encode() + b"\n")
+                    seen += b"\n"
+            elif proc.poll() is not None:
+                break
+        proc.wait(timeout=5)
+    finally:
+        os.close(leader)
+    return proc.returncode, seen.decode(errors="replace")
+
+
+def test_add_prompts_twice_and_hides_the_password(isolated_env):
+    code, screen = run_on_terminal(
+        ["user", "add", "bob", "--scope", "me"], ["typed-secret", "typed-secret"]
+    )
+    assert code == 0, screen
+    assert "Password:" in screen and "Repeat password:" in screen
+    assert "typed-secret" not in screen  # not echoed
+    assert verify_password(
+        "typed-secret", UserStore("users.toml").get_user("bob").hashed_password, 4
+    )[0]
+
+
+def test_mismatched_confirmation_is_refused(isolated_env):
+    code, screen = run_on_terminal(["user", "add", "bob"], ["first-one", "second-one"])
+    assert code == 2, screen
+    assert "do not match" in screen
+    assert not (isolated_env / "users.toml").exists()
