@@ -40,6 +40,8 @@ class CacheEntry:
     token_url: str | None = None
     client_id: str | None = None
     client_auth: str | None = None
+    # where to read the client secret again at refresh time; the secret itself is never cached
+    client_secret_file: str | None = None
     username: str | None = None
     allowed_origins: list[str] = field(default_factory=list)
     obtained_at: int = field(default_factory=lambda: int(time.time()))
