@@ -1,0 +1,215 @@
+"""Cached credentials in use: keep a profile's token fresh and send it only where it belongs.
+
+``call``, ``header`` and ``refresh`` share this: a token from a local store is
+refreshed against that store, a remote one against its token URL; a token is
+sent to its own origin only (loopback hosts for local tokens) unless the user
+widened the list with ``--allow-origin``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Generator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from oauthcli import settings
+from oauthcli.cache import CacheEntry, TokenCache
+from oauthcli.errors import AuthenticationError, ConfigError, UsageError
+
+# Refresh a little before expiry, so the token doesn't lapse on its way to the server.
+EXPIRY_MARGIN = 30
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` in canonical form (lower case, default port dropped)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"not a valid URL or origin: {url!r}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise UsageError(f"not an http(s) URL or origin: {url!r}")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_destination(entry: CacheEntry, url: str, extra_origins: list[str] = ()) -> None:  # type: ignore[assignment]
+    """Refuse to send ``entry``'s token to an origin it was not issued for."""
+    target = origin_of(url)
+    allowed = {origin_of(o) for o in [*entry.allowed_origins, *extra_origins]}
+    if entry.source == "remote" and entry.token_url:
+        allowed.add(origin_of(entry.token_url))
+        where = f"its token endpoint's origin {origin_of(entry.token_url)}"
+    else:
+        if is_loopback_host(urlsplit(url).hostname or ""):
+            return
+        where = "loopback hosts (it came from a local store)"
+    if target not in allowed:
+        raise UsageError(
+            f"refusing to send this profile's token to {target}: it is only sent to {where}; "
+            f"add --allow-origin {target} to allow it"
+        )
+
+
+def client_secret_for(entry: CacheEntry) -> str | None:
+    secret = settings.env_client_secret()
+    if secret is None and entry.client_secret_file:
+        try:
+            secret = Path(entry.client_secret_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read client secret file {entry.client_secret_file}: {exc.strerror}"
+            ) from None
+    return secret
+
+
+def refresh(
+    entry: CacheEntry,
+    *,
+    scopes: list[str] | None = None,
+    client_factory: Callable[[], httpx.Client] | None = None,
+) -> CacheEntry:
+    """A new cache entry from ``entry``'s refresh token (rotation honoured)."""
+    if not entry.refresh_token:
+        raise AuthenticationError(
+            "the cached token cannot be refreshed (no refresh token): log in again"
+        )
+    if entry.source == "remote":
+        return _refresh_remote(entry, scopes, client_factory)
+    return _refresh_local(entry, scopes)
+
+
+def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
+    from oauthcli.issuer import settings_for_store
+    from oauthcli.sessions import SessionStore
+    from oauthcli.store import UserStore
+    from oauthcli.tokens import TokenService
+
+    if not entry.store:
+        raise ConfigError("the cached token does not say which store issued it: log in again")
+    store = UserStore(entry.store)
+    data = store.load()
+    issuer = settings_for_store(store.path, data.issuer)
+    service = TokenService(issuer, issuer.signing_key(), SessionStore.for_store(store.path))
+    pair = service.refresh(entry.refresh_token or "", data.users.get, scopes)
+    return replace(
+        entry,
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_at=int(time.time()) + pair.expires_in,
+        scope=pair.scope,
+        obtained_at=int(time.time()),
+    )
+
+
+def _refresh_remote(
+    entry: CacheEntry, scopes: list[str] | None, client_factory: Callable[[], httpx.Client] | None
+) -> CacheEntry:
+    from oauthcli import remote
+
+    if not entry.token_url:
+        raise ConfigError("the cached token does not record its token URL: log in again")
+    make = client_factory or remote.make_client
+    with make() as client:
+        response = remote.refresh_grant(
+            client,
+            entry.token_url,
+            entry.refresh_token or "",
+            scopes,
+            client_id=entry.client_id,
+            client_secret=client_secret_for(entry),
+            client_auth=entry.client_auth or "basic",  # type: ignore[arg-type]
+            # the URL passed this check at login; --insecure-http then is remembered as an allowed origin
+            insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
+        )
+    now = int(time.time())
+    return replace(
+        entry,
+        access_token=response.access_token,
+        token_type=response.token_type.lower(),
+        # RFC 6749 6: the server may rotate the refresh token, or keep the old one valid
+        refresh_token=response.refresh_token or entry.refresh_token,
+        expires_at=now + response.expires_in if response.expires_in is not None else None,
+        scope=response.scope if response.scope is not None else entry.scope,
+        obtained_at=now,
+    )
+
+
+class ProfileToken:
+    """The token of one cache profile, refreshed (and saved) when it has expired or is refused."""
+
+    def __init__(
+        self,
+        cache: TokenCache,
+        profile: str,
+        client_factory: Callable[[], httpx.Client] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.profile = profile
+        self.client_factory = client_factory
+        entry = cache.load(profile)
+        if entry is None:
+            raise AuthenticationError(
+                f"no token cached for profile {profile!r}: run 'oauthcli login' first"
+            )
+        self.entry: CacheEntry = entry
+
+    def refresh(self) -> CacheEntry:
+        self.entry = refresh(self.entry, client_factory=self.client_factory)
+        self.cache.save(self.profile, self.entry)
+        return self.entry
+
+    def fresh(self) -> CacheEntry:
+        """The entry, refreshed first if its access token has (nearly) expired."""
+        if self.entry.expired(margin=EXPIRY_MARGIN):
+            if not self.entry.refresh_token:
+                raise AuthenticationError(
+                    f"the token of profile {self.profile!r} has expired and cannot be refreshed: log in again"
+                )
+            self.refresh()
+        return self.entry
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self.entry.refresh_token)
+
+
+class BearerAuth(httpx.Auth):
+    """Attach ``Authorization: Bearer``; on a 401, refresh once and retry once."""
+
+    requires_request_body = True
+
+    def __init__(self, token: str, refresher: Callable[[], str] | None = None) -> None:
+        self.token = token
+        self.refresher = refresher
+        self.refreshed = False
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401 and self.refresher is not None and not self.refreshed:
+            self.refreshed = True
+            self.token = self.refresher()
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
