@@ -14,6 +14,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one line on stderr and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or settings.debug_enabled()
+    if args == ["--version"]:
+        # CI scripts probe this in loops; answer before building the command tree.
+        from oauthcli import __version__
+
+        sys.stdout.write(f"oauthcli {__version__}\n")
+        return int(ExitCode.OK)
 
     import typer
 
