@@ -1,0 +1,552 @@
+"""OAuth2 token endpoint client: password, client_credentials and refresh_token grants.
+
+Network code lives here and only here. The caller passes an ``httpx.Client``
+(``make_client`` builds a safe one), so tests point it at a real server on
+127.0.0.1. Every failure becomes an ``OAuthCliError`` with a one-line message:
+``UsageError`` for a request refused before sending, ``AuthenticationError``
+when the server turns the credentials down, ``RemoteError`` for anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import re
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote_plus, urlsplit
+
+import httpx
+
+from oauthcli import __version__
+from oauthcli.errors import AuthenticationError, RemoteError, UsageError
+
+ClientAuth = Literal["basic", "post"]
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_SERVER_TEXT = 200
+# ANSI CSI sequences whole, then any C0/C1 control and the bidi overrides that reorder text.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """A successful token endpoint answer (RFC 6749 5.1); tokens are kept out of ``repr``."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_in: int | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    scope: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def make_client(timeout: float = 10.0, cacert: str | None = None) -> httpx.Client:
+    """An ``httpx.Client`` that verifies TLS (against ``cacert`` alone if given) and never follows redirects."""
+    verify: ssl.SSLContext | bool = True
+    if cacert is not None:
+        try:
+            verify = ssl.create_default_context(cafile=cacert)
+        except (OSError, ssl.SSLError) as exc:
+            raise UsageError(f"cannot use CA bundle {cacert!r}: {_clean(str(exc))}") from exc
+    return httpx.Client(
+        timeout=timeout,
+        verify=verify,
+        follow_redirects=False,
+        headers={"User-Agent": f"oauthcli/{__version__}"},
+    )
+
+
+def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
+    """Refuse, before any connection, a URL that would expose credentials.
+
+    https is always fine; plain http only to this machine (localhost, 127.0.0.0/8,
+    [::1]) unless ``insecure_http``. URLs with a user name or password are refused
+    because they end up in logs and error messages.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise UsageError(f"not a valid URL: {_clean(url)}") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UsageError(f"only http and https URLs are supported, not {_clean(url)}")
+    if not host:
+        raise UsageError(f"the URL has no host: {_clean(url)}")
+    if parts.username is not None or parts.password is not None:
+        # The URL itself is not echoed: the userinfo may be a password.
+        raise UsageError("the URL must not contain a user name or password (user@host)")
+    if scheme == "http" and not insecure_http and not _is_loopback(host):
+        raise UsageError(
+            f"refusing to send credentials over plain http to {_display_url(url)}: "
+            "use https, or pass --insecure-http if you accept the risk"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def password_grant(
+    client: httpx.Client,
+    token_url: str,
+    username: str,
+    password: str,
+    scopes: Iterable[str] | str | None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    client_auth: ClientAuth = "basic",
+    *,
+    insecure_http: bool = False,
+) -> TokenResponse:
+    """Resource owner password grant (RFC 6749 4.3), as FastAPI's ``OAuth2PasswordRequestForm`` reads it."""
+    form = {"grant_type": "password", "username": username, "password": password}
+    return _token_request(
+        client,
+        token_url,
+        form,
+        scopes,
+        client_id,
+        client_secret,
+        client_auth,
+        grant="password",
+        secrets=(password,),
+        insecure_http=insecure_http,
+    )
+
+
+def client_credentials_grant(
+    client: httpx.Client,
+    token_url: str,
+    client_id: str,
+    client_secret: str,
+    scopes: Iterable[str] | str | None,
+    client_auth: ClientAuth = "basic",
+    *,
+    insecure_http: bool = False,
+) -> TokenResponse:
+    """Client credentials grant (RFC 6749 4.4)."""
+    return _token_request(
+        client,
+        token_url,
+        {"grant_type": "client_credentials"},
+        scopes,
+        client_id,
+        client_secret,
+        client_auth,
+        grant="client_credentials",
+        secrets=(),
+        insecure_http=insecure_http,
+    )
+
+
+def refresh_grant(
+    client: httpx.Client,
+    token_url: str,
+    refresh_token: str,
+    scopes: Iterable[str] | str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    client_auth: ClientAuth = "basic",
+    *,
+    insecure_http: bool = False,
+) -> TokenResponse:
+    """Refresh grant (RFC 6749 6); no ``scopes`` keeps the originally granted scope."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    return _token_request(
+        client,
+        token_url,
+        form,
+        scopes,
+        client_id,
+        client_secret,
+        client_auth,
+        grant="refresh_token",
+        secrets=(refresh_token,),
+        insecure_http=insecure_http,
+    )
+
+
+def _token_request(
+    client: httpx.Client,
+    token_url: str,
+    form: dict[str, str],
+    scopes: Iterable[str] | str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    client_auth: str,
+    *,
+    grant: str,
+    secrets: tuple[str, ...],
+    insecure_http: bool,
+) -> TokenResponse:
+    check_url_safe(token_url, insecure_http=insecure_http)
+    if client_auth not in ("basic", "post"):
+        raise UsageError(f"client authentication must be 'basic' or 'post', not {client_auth!r}")
+    scope = scope_string(scopes)
+    if scope:
+        form["scope"] = scope
+    headers = {"Accept": "application/json"}
+    if client_id is not None and client_secret is not None and client_auth == "basic":
+        headers["Authorization"] = _basic_auth(client_id, client_secret)
+    elif client_id is not None:
+        # A public client (no secret) identifies itself in the form (RFC 6749 3.2.1).
+        form["client_id"] = client_id
+        if client_secret is not None:
+            form["client_secret"] = client_secret
+    secrets = tuple(s for s in (*secrets, client_secret) if s)
+    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets)
+    return _interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
+
+
+def scope_string(scopes: Iterable[str] | str | None) -> str:
+    """Scopes as the space-separated ``scope`` parameter; ``["me items", "x"]`` is three scopes."""
+    if scopes is None:
+        return ""
+    if isinstance(scopes, str):
+        scopes = [scopes]
+    tokens: list[str] = []
+    for item in scopes:
+        for token in item.split():
+            if not _SCOPE_TOKEN.fullmatch(token):
+                raise UsageError(
+                    f"invalid scope {_clean(token)!r}: quotes and backslashes are not allowed"
+                )
+            if token not in tokens:
+                tokens.append(token)
+    return " ".join(tokens)
+
+
+def _basic_auth(client_id: str, client_secret: str) -> str:
+    # RFC 6749 2.3.1: form-urlencode each part before joining with ":" and base64.
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+def _post_form(
+    client: httpx.Client,
+    url: str,
+    form: Mapping[str, str],
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...],
+) -> tuple[int, str, bytes, str]:
+    """POST once (no retry, no redirect) and read at most ``MAX_BODY_BYTES`` of the answer."""
+    shown = _display_url(url)
+    try:
+        with client.stream(
+            "POST", url, data=form, headers=headers, follow_redirects=False
+        ) as response:
+            if 300 <= response.status_code < 400:
+                location = response.headers.get("location", "")
+                raise RemoteError(
+                    f"{shown} answered {response.status_code} redirecting to "
+                    f"{_display_url(location, secrets) or '(no location)'}: not following it, "
+                    "as that would resend the credentials; use the final URL"
+                )
+            body = _read_capped(response, shown, _overall_timeout(client))
+            content_type = response.headers.get("content-type", "")
+            return response.status_code, response.reason_phrase, body, content_type
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"not a valid URL: {shown}") from exc
+    except httpx.TimeoutException as exc:
+        raise RemoteError(
+            f"timed out after {_timeout_for(client, exc):g} s contacting {shown}"
+        ) from exc
+    except httpx.RequestError as exc:
+        tls = _ssl_error(exc)
+        if tls is not None:
+            raise RemoteError(f"TLS error contacting {shown}: {_clean(_ssl_reason(tls))}") from exc
+        if isinstance(exc, httpx.ConnectError):
+            raise RemoteError(f"could not connect to {shown}: {_clean(str(exc), secrets)}") from exc
+        raise RemoteError(
+            f"network error talking to {shown}: {_clean(str(exc) or type(exc).__name__, secrets)}"
+        ) from exc
+
+
+def _read_capped(response: httpx.Response, shown: str, overall: float | None) -> bytes:
+    too_big = (
+        f"the answer from {shown} is larger than {MAX_BODY_BYTES // 1024} KiB: refusing to read it"
+    )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RemoteError(too_big)
+    # httpx's timeout is per read, so a server trickling bytes could stall us for ever.
+    deadline = None if overall is None else time.monotonic() + overall
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RemoteError(too_big)
+        chunks.append(chunk)
+        if deadline is not None and time.monotonic() > deadline:
+            raise RemoteError(f"timed out after {overall:g} s reading the answer from {shown}")
+    return b"".join(chunks)
+
+
+def _overall_timeout(client: httpx.Client) -> float | None:
+    values = [v for v in (client.timeout.read, client.timeout.connect) if v is not None]
+    return max(values) if values else None
+
+
+def _timeout_for(client: httpx.Client, exc: httpx.TimeoutException) -> float:
+    timeout = client.timeout
+    value = {
+        httpx.ConnectTimeout: timeout.connect,
+        httpx.ReadTimeout: timeout.read,
+        httpx.WriteTimeout: timeout.write,
+        httpx.PoolTimeout: timeout.pool,
+    }.get(type(exc))
+    return value if value is not None else (_overall_timeout(client) or 0.0)
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _ssl_reason(error: ssl.SSLError) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
+        return f"certificate verify failed: {error.verify_message} (pass --cacert for a private CA)"
+    # "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)" -> the words only
+    text = re.sub(r"^\[SSL(: [A-Z0-9_]+)?\]\s*|\s*\(_ssl\.c:\d+\)$", "", str(error))
+    text = text or error.reason or type(error).__name__
+    if error.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"):
+        text += " (does the server speak plain http on that port?)"
+    return text
+
+
+def _interpret(
+    status: int,
+    reason: str,
+    body: bytes,
+    content_type: str,
+    *,
+    grant: str,
+    secrets: tuple[str, ...],
+) -> TokenResponse:
+    data = _parse_json_object(body)
+    if 200 <= status < 300:
+        if data is None:
+            raise RemoteError(
+                f"the token endpoint answered {status} with {_describe_body(body, content_type)}; "
+                "expected a JSON object"
+            )
+        return _token_response(data)
+    _raise_for_error(status, reason, data, body, content_type, grant=grant, secrets=secrets)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _parse_json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _describe_body(body: bytes, content_type: str) -> str:
+    if not body.strip():
+        return "an empty body"
+    kind = content_type.split(";")[0].strip().lower()
+    if "html" in kind or body.lstrip()[:1] == b"<":
+        return "an HTML page"
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return f"a non-JSON body ({_clean(kind) or 'no content type'})"
+    return "JSON that is not an object"
+
+
+def _token_response(data: dict[str, Any]) -> TokenResponse:
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise RemoteError("the token endpoint's answer has no access_token")
+    token_type = data.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        shown = _clean(token_type) if isinstance(token_type, str) else "(missing)"
+        raise RemoteError(f"unsupported token_type {shown!r}: only Bearer tokens are supported")
+    refresh_token = data.get("refresh_token")
+    if refresh_token is not None and not isinstance(refresh_token, str):
+        raise RemoteError("the token endpoint's refresh_token is not a string")
+    scope = data.get("scope")
+    if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+        scope = " ".join(scope)  # some servers send a list despite RFC 6749 5.1
+    elif scope is not None and not isinstance(scope, str):
+        raise RemoteError("the token endpoint's scope is not a string")
+    return TokenResponse(
+        access_token=access_token,
+        token_type="Bearer",
+        expires_in=_expires_in(data.get("expires_in")),
+        refresh_token=refresh_token or None,
+        scope=scope,
+        raw=data,
+    )
+
+
+def _expires_in(value: object) -> int | None:
+    if value is None:
+        return None
+    # RFC 6749 says a number, but numeric strings ("3600") are common in the wild.
+    numeric_string = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
+    number_ok = isinstance(value, int | float) and not isinstance(value, bool)
+    number = float(value) if numeric_string or number_ok else None  # type: ignore[arg-type]
+    if number is None or not 0 <= number < 10**12:
+        shown = _clean(str(value))
+        raise RemoteError(f"the token endpoint's expires_in {shown!r} is not a number of seconds")
+    return int(number)
+
+
+_REMOTE_CODES = {"server_error", "temporarily_unavailable"}
+
+
+def _raise_for_error(
+    status: int,
+    reason: str,
+    data: dict[str, Any] | None,
+    body: bytes,
+    content_type: str,
+    *,
+    grant: str,
+    secrets: tuple[str, ...],
+) -> None:
+    code, description = _error_fields(data, secrets)
+    said = f": {description}" if description else ""
+    status_text = f"{status} {_clean(reason)}".strip()
+    grant_name = f"{grant} grant"
+
+    if code == "invalid_client":
+        raise AuthenticationError(
+            "client authentication failed: " + (description or "check the client id and secret")
+        )
+    if code == "invalid_scope":
+        raise AuthenticationError("scope not granted: " + (description or "the server refused it"))
+    if code == "unauthorized_client":
+        raise AuthenticationError(f"the client may not use the {grant_name}{said}")
+    if code == "unsupported_grant_type":
+        raise RemoteError(f"the server does not support the {grant_name}{said}")
+    if code == "invalid_request":
+        raise RemoteError(f"the server rejected the request as malformed{said}")
+    if data is None:
+        if status == 401 and not body.strip():
+            raise AuthenticationError(_refusal_message(grant, None))  # a bare Basic challenge
+        # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint.
+        raise RemoteError(
+            f"the token endpoint answered {status_text} with {_describe_body(body, content_type)}"
+        )
+    if status >= 500 or code in _REMOTE_CODES:
+        raise RemoteError(f"the token endpoint failed with {status_text}{said}")
+    if code == "invalid_grant" or status in (400, 401):
+        # FastAPI apps answer 400/401 {"detail": ...}; an unknown code there is still a refusal.
+        raise AuthenticationError(_refusal_message(grant, description))
+    raise RemoteError(f"the token endpoint answered {status_text}{said}")
+
+
+def _refusal_message(grant: str, description: str | None) -> str:
+    if grant == "refresh_token":
+        said = f" ({description})" if description else ""
+        return f"refresh token rejected (expired or revoked): log in again{said}"
+    if grant == "client_credentials":
+        return "client authentication failed: " + (description or "credentials rejected")
+    return description or "incorrect username or password"
+
+
+def _error_fields(
+    data: dict[str, Any] | None, secrets: tuple[str, ...]
+) -> tuple[str | None, str | None]:
+    """``(error code, description)`` from an RFC 6749 5.2 or FastAPI ``detail`` body."""
+    if data is None:
+        return None, None
+    code = data.get("error")
+    code = code.strip().lower() if isinstance(code, str) and code.strip() else None
+    text = data.get("error_description")
+    if not isinstance(text, str) or not text.strip():
+        text = _detail_text(data.get("detail"))
+    description = _clean(text, secrets) if text else None
+    return (_clean(code) if code else None), (description or None)
+
+
+def _detail_text(detail: object) -> str | None:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        # FastAPI 422: [{"loc": ["body", "username"], "msg": "Field required", ...}]
+        parts = []
+        for item in detail[:5]:
+            if isinstance(item, dict) and isinstance(item.get("msg"), str):
+                loc = item.get("loc")
+                where = str(loc[-1]) if isinstance(loc, list) and loc else ""
+                parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+        return "; ".join(parts) or None
+    return None
+
+
+def _clean(text: str, secrets: Iterable[str] = ()) -> str:
+    """Server-sent text made safe for a one-line message: no control characters, secrets masked, capped."""
+    secrets = [s for s in secrets if s]
+    text = _mask(text, secrets)
+    # Line breaks become spaces first, so "a\r\nb" stays two words; other controls just go.
+    text = " ".join(_CONTROL.sub("", " ".join(text.split())).split())
+    text = _mask(text, secrets)  # again: stripping may have joined a secret back together
+    if len(text) > MAX_SERVER_TEXT:
+        text = text[: MAX_SERVER_TEXT - 1] + "…"
+    return text
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _display_url(url: str, secrets: Iterable[str] = ()) -> str:
+    """``scheme://host[:port]/path``: userinfo, query and fragment may carry secrets."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return _clean(url, secrets)
+    if not parts.scheme or not host:
+        return _clean(url.split("?")[0], secrets)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    if parts.query:
+        shown += "?…"
+    return _clean(shown, secrets)
+
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "TokenResponse",
+    "check_url_safe",
+    "client_credentials_grant",
+    "make_client",
+    "password_grant",
+    "refresh_grant",
+    "scope_string",
+]
