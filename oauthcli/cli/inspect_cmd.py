@@ -1,9 +1,333 @@
-"""oauthcli decode / verify (issue 4)."""
+"""``oauthcli decode`` and ``oauthcli verify`` (single token or ``--batch``).
+
+``decode`` must stay cheap: it imports neither PyJWT nor cryptography.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from oauthcli.cli import output
+from oauthcli.cli.common import JsonOption, ProfileOption, StoreOption
+
+TokenArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="The token ('-' reads stdin). Default: $OAUTHCLI_TOKEN, else the profile's cached access token.",
+        show_default=False,
+    ),
+]
+
+
+def read_token(token: str | None, profile: str | None) -> str:
+    """The raw token text from the argument, stdin, OAUTHCLI_TOKEN or the token cache."""
+    from oauthcli import settings
+    from oauthcli.errors import UsageError
+    from oauthcli.inspect import MAX_TOKEN_BYTES
+
+    if token == "-":
+        return sys.stdin.read(MAX_TOKEN_BYTES * 2 + 1)
+    if token is not None:
+        return token
+    env = settings.env_token()
+    if env:
+        return env
+    from oauthcli.cache import TokenCache
+    from oauthcli.cli.common import resolve_profile
+
+    name = resolve_profile(profile)
+    entry = TokenCache(settings.cache_dir()).load(name)
+    if entry is None:
+        raise UsageError(
+            f"no token given: pass TOKEN (or '-' for stdin), set OAUTHCLI_TOKEN, "
+            f"or log in first (no cached token for profile {name!r})"
+        )
+    return entry.access_token
+
+
+# -- decode ---------------------------------------------------------------------------------
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return output.clean(text)
+
+
+def decode_lines(
+    header: dict[str, Any], payload: dict[str, Any], now: float
+) -> list[tuple[str, str]]:
+    """(text, style) lines of the human view of a decoded token."""
+    from oauthcli.inspect import TIME_CLAIMS, describe_time, lifetime_bar
+    from oauthcli.tokens import scopes_of
+
+    lines: list[tuple[str, str]] = [("Header", "bold")]
+    width = max((len(output.clean(k, 40)) for k in [*header, *payload]), default=3)
+    for key, value in header.items():
+        lines.append((f"  {output.clean(key, 40).ljust(width)}  {_value(value)}", ""))
+    lines.append(("Payload", "bold"))
+    for key, value in payload.items():
+        shown = describe_time(key, value, now) if key in TIME_CLAIMS else _value(value)
+        style = ""
+        if key == "exp" and isinstance(value, int | float) and value <= now:
+            style = "red"
+        lines.append((f"  {output.clean(key, 40).ljust(width)}  {shown}", style))
+    bar = lifetime_bar(payload.get("iat", payload.get("nbf")), payload.get("exp"), now)
+    if bar:
+        lines.append((f"Lifetime  {bar}", ""))
+    scopes = scopes_of(payload)
+    if scopes:
+        lines.append((f"Scopes    {output.clean(', '.join(scopes))}", ""))
+    lines.append(
+        (
+            "Signature NOT verified: anyone can write these claims; check them with 'oauthcli verify'.",
+            "bold yellow",
+        )
+    )
+    return lines
+
+
+def _print_lines(lines: list[tuple[str, str]]) -> None:
+    if not output.stdout_is_terminal():
+        for text, _ in lines:
+            output.echo(text)
+        return
+    from rich.text import Text
+
+    console = output.console()
+    for text, style in lines:
+        console.print(Text(text, style=style or ""), soft_wrap=True)
+
+
+def decode(
+    token: TokenArg = None,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+) -> None:
+    """Show a token's header and claims WITHOUT checking its signature.
+
+    Times are shown as ISO-8601 and relative to now. Encrypted (JWE) and opaque
+    tokens are reported as such (exit 4). Use 'oauthcli verify' to trust a token.
+    """
+    from oauthcli.inspect import decode as decode_token
+
+    parsed = decode_token(read_token(token, profile))
+    if json_output:
+        output.print_json({"header": parsed.header, "payload": parsed.payload, "verified": False})
+        return
+    _print_lines(decode_lines(parsed.header, parsed.payload, time.time()))
+
+
+# -- verify ---------------------------------------------------------------------------------
+
+
+def _progress_callback():
+    if not output.stderr_is_terminal():
+        return None, None
+    state: dict[str, Any] = {}
+
+    def advance(count: int) -> None:
+        if "progress" not in state:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            progress = Progress(
+                SpinnerColumn(),
+                TextColumn("verified {task.completed:,.0f} tokens"),
+                TimeElapsedColumn(),
+                console=output.err_console(),
+                auto_refresh=False,
+                transient=True,
+            )
+            progress.start()
+            state["progress"], state["task"] = progress, progress.add_task("verify", total=None)
+        state["progress"].advance(state["task"], count)
+        state["progress"].refresh()
+
+    def stop() -> None:
+        if "progress" in state:
+            state["progress"].stop()
+
+    return advance, stop
+
+
+def verify(
+    token: TokenArg = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--secret-file", help="HMAC secret file (or env OAUTHCLI_SECRET).", show_default=False
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", help="PEM public key, private key or certificate.", show_default=False
+        ),
+    ] = None,
+    jwks: Annotated[
+        str | None,
+        typer.Option("--jwks", help="JWK Set: a file or an https URL.", show_default=False),
+    ] = None,
+    issuer_url: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer-url",
+            help="Issuer to discover (OIDC / RFC 8414) for its jwks_uri; iss must equal it.",
+            show_default=False,
+        ),
+    ] = None,
+    alg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alg",
+            help="Accepted algorithm (repeatable). Default: the key's own.",
+            show_default=False,
+        ),
+    ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option("--issuer", help="Required iss (exact match).", show_default=False),
+    ] = None,
+    audience: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--audience", help="Accepted aud (repeatable: any one of them).", show_default=False
+        ),
+    ] = None,
+    require_scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require-scope",
+            help="Scope the token must carry (repeatable, all needed).",
+            show_default=False,
+        ),
+    ] = None,
+    require_claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require-claim", help="Claim the token must carry (repeatable).", show_default=False
+        ),
+    ] = None,
+    leeway: Annotated[
+        str, typer.Option("--leeway", help="Clock skew allowed (e.g. 30s, 2m).")
+    ] = "0",
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age", help="Reject tokens issued (iat) longer ago (e.g. 1h).", show_default=False
+        ),
+    ] = None,
+    allow_no_exp: Annotated[
+        bool, typer.Option("--allow-no-exp", help="Accept tokens without exp.")
+    ] = False,
+    token_type: Annotated[
+        str,
+        typer.Option("--token-type", help="access (rejects refresh tokens), refresh or any."),
+    ] = "access",  # noqa: S107
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Verify one token per line of FILE ('-': stdin); prints JSON Lines.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    store: StoreOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Verify a token's signature and claims. Exit 0 valid, 5 expired/not yet valid, 4 invalid.
+
+    Keys: the store's [issuer] settings by default, or --secret-file, --key,
+    --jwks or --issuer-url. Header fields jku/x5u/jwk/x5c are never followed.
+    """
+    from oauthcli import keysource, settings
+    from oauthcli.cli.common import resolve_store_path
+    from oauthcli.durations import parse_duration
+    from oauthcli.errors import TokenTimeError, UsageError
+    from oauthcli.inspect import normalize
+    from oauthcli.verify import TIME_REASONS, Verifier
+
+    leeway_s = parse_duration(leeway, what="--leeway")
+    max_age_s = parse_duration(max_age, what="--max-age") if max_age is not None else None
+    if batch is not None and token is not None:
+        raise UsageError("give either TOKEN or --batch, not both")
+    raw = None if batch is not None else normalize(read_token(token, profile))
+
+    store_path = resolve_store_path(store)
+    choice = keysource.resolve(
+        secret_file=secret_file,
+        key_file=key,
+        jwks=jwks,
+        issuer_url=issuer_url,
+        store_path=store_path,
+        store_explicit=store_path != Path(settings.DEFAULT_STORE),
+    )
+    if issuer_url is not None and issuer is not None and issuer != choice.issuer:
+        raise UsageError(f"--issuer {issuer!r} contradicts the discovered issuer {choice.issuer!r}")
+    verifier = Verifier(
+        choice.keys,
+        alg,
+        issuer=issuer if issuer is not None else choice.issuer,
+        audience=audience or choice.audience,
+        leeway=leeway_s,
+        max_age=max_age_s,
+        required_scopes=require_scope or (),
+        required_claims=require_claim or (),
+        allow_no_exp=allow_no_exp,
+        token_type=token_type,
+    )
+    for note in [*choice.notes, *verifier.warnings]:
+        output.warn(note)
+
+    if batch is not None:
+        _run_batch(verifier, batch)
+        return
+    assert raw is not None
+    _, error, verdict = verifier.evaluate(raw)
+    if json_output:
+        output.print_json(verdict)
+    elif error is None:
+        output.echo(f"valid: {verdict['message']}")
+    if error is not None:
+        if error.reason in TIME_REASONS and not isinstance(error, TokenTimeError):
+            raise TokenTimeError(error.message, error.reason)
+        raise error
+
+
+def _run_batch(verifier: Any, source: str) -> None:
+    from oauthcli.batch import run_batch
+    from oauthcli.errors import UsageError
+
+    if source == "-":
+        stream = sys.stdin
+        close = False
+    else:
+        try:
+            stream = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as exc:
+            raise UsageError(f"cannot read --batch file {source}: {exc.strerror}") from None
+        close = True
+    advance, stop = _progress_callback()
+    try:
+        summary = run_batch(verifier, stream, sys.stdout.write, progress=advance)
+    finally:
+        if stop:
+            stop()
+        if close:
+            stream.close()
+    sys.stdout.flush()
+    error = summary.error()
+    if error is not None:
+        raise error
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("decode")(decode)
+    app.command("verify")(verify)

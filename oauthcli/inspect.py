@@ -1,0 +1,245 @@
+"""Read a token without verifying it: size limit, ``Bearer`` prefix, JWS/JWE/opaque, strict JSON.
+
+Nothing here imports ``cryptography`` (nor PyJWT, which pulls it in), so
+``oauthcli decode`` starts fast. ``oauthcli.verify`` builds on :func:`parse`.
+
+Parsing is strict, because a verifier and the API behind it must agree on what
+a token says: base64url without padding or foreign characters, UTF-8 JSON
+objects, and no repeated member names (RFC 7515 section 5.2 lets a parser
+reject them; two parsers picking different duplicates is an attack).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from oauthcli.durations import humanize_delta
+from oauthcli.errors import TokenError
+
+MAX_TOKEN_BYTES = 64 * 1024
+TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STD = str.maketrans("-_", "+/")
+_BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedToken:
+    """A compact JWS split and decoded, signature NOT checked."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+    header_segment: str = field(repr=False, default="")
+
+
+def normalize(text: str | bytes) -> str:
+    """The bare token: surrounding whitespace and a leading ``Bearer `` removed, size checked."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_TOKEN_BYTES * 2:
+            raise _too_large(len(text))
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise TokenError("token contains non-ASCII bytes", "malformed") from None
+    if len(text) > MAX_TOKEN_BYTES * 2:
+        raise _too_large(len(text))
+    token = text.strip()
+    match = _BEARER.match(token)
+    if match:
+        token = token[match.end() :]
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _too_large(len(token))
+    if not token:
+        raise TokenError("the token is empty", "malformed")
+    return token
+
+
+def _too_large(size: int) -> TokenError:
+    return TokenError(
+        f"token is larger than {MAX_TOKEN_BYTES // 1024} KiB ({size} characters); refusing to decode it",
+        "too_large",
+    )
+
+
+def b64url_decode(segment: str, what: str = "segment") -> bytes:
+    """Strict base64url without padding (RFC 7515 section 2)."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise TokenError(f"token {what} is not valid base64url", "malformed")
+    try:
+        return binascii.a2b_base64(
+            (segment.translate(_TO_STD) + "=" * (-len(segment) % 4)).encode("ascii"),
+            strict_mode=True,
+        )
+    except (binascii.Error, ValueError):
+        raise TokenError(f"token {what} is not valid base64url", "malformed") from None
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
+    """A JSON object from UTF-8 bytes; repeated member names are refused (``duplicate_key``)."""
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except _Duplicate as exc:
+        raise TokenError(
+            f"token {what} repeats the member {exc.key[:100]!r}; refusing an ambiguous token",
+            "duplicate_key",
+        ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise TokenError(f"token {what} is not valid JSON", "malformed") from None
+    if not isinstance(value, dict):
+        raise TokenError(f"token {what} is not a JSON object", "malformed")
+    return value
+
+
+def describe_opaque(token: str) -> str:
+    return (
+        f"token is opaque ({len(token)} characters, not a JWT): only its issuer can "
+        "tell what it means (RFC 7662 token introspection)"
+    )
+
+
+def _encrypted(parts: list[str]) -> TokenError:
+    detail = ""
+    try:
+        header = parse_json_object(b64url_decode(parts[0], "header"), "header")
+        detail = ", ".join(
+            f"{k}={str(header[k])[:40]}" for k in ("alg", "enc", "kid") if k in header
+        )
+    except TokenError:
+        pass
+    return TokenError(
+        "token is encrypted (JWE, 5 parts"
+        + (f"; {detail}" if detail else "")
+        + "): only the holder of the recipient's key can read it",
+        "encrypted",
+    )
+
+
+def parse(token: str, *, header_cache: dict[str, dict[str, Any]] | None = None) -> ParsedToken:
+    """Split a compact JWS and decode header and payload (no signature check).
+
+    ``header_cache`` lets a batch skip re-parsing the header segment it saw before
+    (tokens of one issuer usually share it). Raises ``TokenError`` with reason
+    ``opaque``, ``encrypted`` or ``malformed`` / ``duplicate_key``.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        if len(parts) == 5:
+            raise _encrypted(parts)
+        if len(parts) == 1:
+            raise TokenError(describe_opaque(token), "opaque")
+        raise TokenError(
+            f"token has {len(parts)} dot-separated parts; a JWT has 3 (JWS) or 5 (JWE)",
+            "malformed",
+        )
+    head, body, sig = parts
+    header = header_cache.get(head) if header_cache is not None else None
+    if header is None:
+        header = parse_json_object(b64url_decode(head, "header"), "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or not alg:
+            raise TokenError("token header has no 'alg'", "malformed")
+        if "enc" in header:
+            raise TokenError("token header has 'enc': an encrypted token (JWE)", "encrypted")
+        if header_cache is not None and len(header_cache) < 1024:
+            header_cache[head] = header
+    payload = parse_json_object(b64url_decode(body, "payload"), "payload")
+    signature = b64url_decode(sig, "signature")
+    return ParsedToken(
+        header=header,
+        payload=payload,
+        signing_input=f"{head}.{body}".encode("ascii"),
+        signature=signature,
+        header_segment=head,
+    )
+
+
+def decode(text: str) -> ParsedToken:
+    """``normalize`` then ``parse``: what ``oauthcli decode`` shows."""
+    return parse(normalize(text))
+
+
+# -- times for people -----------------------------------------------------------------------
+
+
+def is_number(value: Any) -> bool:
+    """A NumericDate: an int or float, but not a bool (``True`` is an int in Python)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def iso_time(timestamp: float) -> str:
+    """``2024-05-01T12:00:00Z``; a timestamp out of range is shown as its number."""
+    try:
+        moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{timestamp} (out of range)"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.microsecond == 0 else moment.isoformat()
+
+
+def relative(claim: str, timestamp: float, now: float) -> str:
+    """``expires in 14 min`` / ``expired 3 h ago`` / ``issued 2 min ago`` ..."""
+    ahead = timestamp >= now
+    span = humanize_delta(timestamp - now)
+    if claim == "exp":
+        return f"expires in {span}" if ahead else f"expired {span} ago"
+    if claim == "nbf":
+        return f"valid in {span}" if ahead else f"valid since {span} ago"
+    if claim == "iat":
+        return f"issued in {span} (in the future!)" if ahead else f"issued {span} ago"
+    if claim == "auth_time":
+        return f"authenticated in {span} (in the future!)" if ahead else f"authenticated {span} ago"
+    return f"in {span}" if ahead else f"{span} ago"
+
+
+def describe_time(claim: str, value: Any, now: float) -> str:
+    """ISO-8601 plus relative time; a value that is not a NumericDate says so."""
+    if not is_number(value):
+        return f"{json.dumps(value)[:80]} (not a NumericDate)"
+    return f"{iso_time(value)} ({relative(claim, value, now)})"
+
+
+def lifetime_bar(start: Any, end: Any, now: float, width: int = 30) -> str | None:
+    """``[#########|..........] 45% of 15 min used``, or None without usable iat/nbf and exp."""
+    if not (is_number(start) and is_number(end)) or end <= start:
+        return None
+    fraction = (now - start) / (end - start)
+    position = min(max(int(fraction * width), 0), width)
+    if fraction < 0:
+        bar = "|" + "." * width
+        state = "not started yet"
+    elif fraction >= 1:
+        bar = "#" * width + "|"
+        state = "expired"
+    else:
+        bar = "#" * position + "|" + "." * (width - position)
+        state = f"{int(fraction * 100)}% used"
+    return f"[{bar}] {state} of {humanize_delta(end - start)}"

@@ -1,0 +1,384 @@
+"""Verification keys: from secrets, PEM, key objects, JWK Sets on disk or over HTTP, OIDC discovery.
+
+Every key is bound to the algorithms it may check: its own when it declares one
+(JWK ``alg``, the ``[issuer]`` setting), else those of its family (an RSA key:
+RS256..PS512; a P-256 key: ES256 only). An HMAC algorithm is never paired with
+an asymmetric key, whatever form the key came in. Only the public half of an
+asymmetric key is kept.
+
+Over HTTP (httpx, imported only when needed): https only, or http to a loopback
+address; 10 s timeout; 512 KiB cap; redirects are not followed. A fetched JWKS
+is kept in memory for ``ttl`` seconds and fetched again (at most once per
+unknown ``kid``, and a few times in all) when a token names a key it lacks.
+Header fields ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from oauthcli.errors import ConfigError, RemoteError, UsageError
+from oauthcli.keys import EC, FAMILIES, HMAC, OKP, RSA, check_secret_length, load_pem
+
+FAMILY_ALGORITHMS: dict[str, tuple[str, ...]] = {
+    HMAC: ("HS256", "HS384", "HS512"),
+    RSA: ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+    OKP: ("EdDSA",),
+}
+CURVE_ALGORITHM = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+JWK_CURVE_ALGORITHM = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+_HMAC_DIGEST = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
+_PUBLIC_MEMBERS = {RSA: ("kty", "n", "e"), EC: ("kty", "crv", "x", "y"), OKP: ("kty", "crv", "x")}
+
+HTTP_TIMEOUT = 10.0
+MAX_DOCUMENT_BYTES = 512 * 1024
+
+
+@dataclass
+class VerificationKey:
+    """A public key or shared secret and the algorithms it may verify."""
+
+    family: str
+    key: Any  # bytes (HMAC) or a cryptography public key object
+    algorithms: tuple[str, ...]
+    kid: str | None = None  # only JWKS keys have one; matched against the token's kid
+    source: str = ""
+    warnings: list[str] = field(default_factory=list)
+    _prepared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def describe(self) -> str:
+        name = {HMAC: "shared secret", RSA: "RSA key", EC: "EC key", OKP: "Ed25519 key"}
+        text = name.get(self.family, self.family)
+        return f"{text} {self.kid!r}" if self.kid else text
+
+    def verify(self, algorithm: str, signing_input: bytes, signature: bytes) -> bool:
+        """True when ``signature`` is valid; ``algorithm`` must be one of ``self.algorithms``."""
+        if algorithm not in self.algorithms:
+            return False
+        if self.family == HMAC:
+            expected = hmac.digest(self.key, signing_input, _HMAC_DIGEST[algorithm])
+            return hmac.compare_digest(expected, signature)
+        prepared = self._prepared.get(algorithm)
+        if prepared is None:
+            from jwt.algorithms import get_default_algorithms
+
+            implementation = get_default_algorithms()[algorithm]
+            prepared = (implementation, implementation.prepare_key(self.key))
+            self._prepared[algorithm] = prepared
+        implementation, key = prepared
+        try:
+            return bool(implementation.verify(signing_input, key, signature))
+        except Exception:  # a malformed signature must read as "invalid", never crash
+            return False
+
+
+def _family_of_object(key: Any) -> tuple[str, Any, tuple[str, ...]]:
+    """(family, public key, algorithms) of a cryptography key object."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        key = key.public_key()
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        key = key.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return RSA, key, FAMILY_ALGORITHMS[RSA]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        alg = CURVE_ALGORITHM.get(key.curve.name)
+        if alg is None:
+            raise ConfigError(f"unsupported EC curve {key.curve.name}")
+        return EC, key, (alg,)
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return OKP, key, FAMILY_ALGORITHMS[OKP]
+    raise ConfigError(f"cannot verify with a {type(key).__name__.lstrip('_')}")
+
+
+def _restrict(algorithms: tuple[str, ...], algorithm: str | None, what: str) -> tuple[str, ...]:
+    if algorithm is None:
+        return algorithms
+    if algorithm not in algorithms:
+        family = FAMILIES.get(algorithm, "unknown")
+        raise ConfigError(f"{what} cannot be used with {algorithm} (a {family} algorithm)")
+    return (algorithm,)
+
+
+def key_from_secret(
+    secret: bytes, algorithm: str | None = None, source: str = "secret"
+) -> VerificationKey:
+    """An HMAC key. Short secrets are accepted for verifying, with a warning in ``warnings``."""
+    from jwt.algorithms import HMACAlgorithm
+    from jwt.exceptions import InvalidKeyError
+
+    if algorithm is not None and FAMILIES.get(algorithm) != HMAC:
+        raise ConfigError(f"{source}: a shared secret cannot verify {algorithm} tokens")
+    try:
+        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+    except InvalidKeyError:
+        raise ConfigError(
+            f"{source} holds an asymmetric key, certificate or JWK, not a shared secret "
+            "(use --key or --jwks for those)"
+        ) from None
+    algorithms = (algorithm,) if algorithm else FAMILY_ALGORITHMS[HMAC]
+    warnings = [w for w in (check_secret_length(secret, a) for a in algorithms[:1]) if w]
+    if warnings:
+        warnings = [f"{warnings[0]}; verifying anyway, but such a secret can be brute-forced"]
+    return VerificationKey(HMAC, bytes(secret), algorithms, source=source, warnings=warnings)
+
+
+def key_from_object(
+    key: Any, algorithm: str | None = None, source: str = "key", kid: str | None = None
+) -> VerificationKey:
+    """A key from bytes (an HMAC secret) or a cryptography key object (public half kept)."""
+    if isinstance(key, bytes | bytearray):
+        return key_from_secret(bytes(key), algorithm, source)
+    if isinstance(key, str):
+        raise ConfigError(f"{source}: pass secrets as bytes and PEM keys through key_from_pem")
+    family, public, algorithms = _family_of_object(key)
+    return VerificationKey(
+        family, public, _restrict(algorithms, algorithm, f"{source} ({family} key)"), kid, source
+    )
+
+
+def key_from_pem(data: bytes, source: str = "key", algorithm: str | None = None) -> VerificationKey:
+    """A public (or private: its public half) PEM key or X.509 certificate."""
+    if b"-----BEGIN" not in data:
+        raise ConfigError(f"{source}: not a PEM key (for a shared secret use --secret-file)")
+    return key_from_object(load_pem(data, source), algorithm, source)
+
+
+def _b64url_bytes(value: Any, what: str) -> bytes:
+    from oauthcli.errors import TokenError
+    from oauthcli.inspect import b64url_decode
+
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} is not a base64url string")
+    try:
+        return b64url_decode(value.rstrip("="), what)
+    except TokenError:
+        raise ConfigError(f"{what} is not valid base64url") from None
+
+
+def key_from_jwk(jwk: dict[str, Any], source: str = "JWK") -> VerificationKey:
+    """One JWK (RFC 7517). Raises ``ConfigError`` for keys that cannot verify signatures."""
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+    from jwt.exceptions import PyJWTError
+
+    if not isinstance(jwk, dict):
+        raise ConfigError(f"{source}: a JWK must be a JSON object")
+    kty = jwk.get("kty")
+    kid = jwk.get("kid")
+    kid = kid if isinstance(kid, str) else None
+    where = f"{source} key {kid!r}" if kid else source
+    if jwk.get("use", "sig") != "sig":
+        raise ConfigError(f"{where} is for {jwk.get('use')!r}, not signatures")
+    ops = jwk.get("key_ops")
+    if isinstance(ops, list) and "verify" not in ops:
+        raise ConfigError(f"{where} does not allow 'verify' (key_ops {ops})")
+    alg = jwk.get("alg")
+    if alg is not None and (not isinstance(alg, str) or alg not in FAMILIES):
+        raise ConfigError(f"{where} has unsupported alg {alg!r}")
+    if kty == "oct":
+        secret = _b64url_bytes(jwk.get("k"), f"{where} 'k'")
+        key = key_from_secret(secret, alg, where)
+        key.kid = kid
+        return key
+    converters = {"RSA": (RSA, RSAAlgorithm), "EC": (EC, ECAlgorithm), "OKP": (OKP, OKPAlgorithm)}
+    if kty not in converters:
+        raise ConfigError(f"{where} has unsupported key type {kty!r}")
+    family, converter = converters[kty]
+    public = {m: jwk.get(m) for m in _PUBLIC_MEMBERS[family]}
+    if family == EC and public["crv"] not in JWK_CURVE_ALGORITHM:
+        raise ConfigError(f"{where} has unsupported curve {public['crv']!r}")
+    try:
+        obj = converter.from_jwk(public)
+    except (PyJWTError, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{where} is not a usable {kty} key ({exc})") from None
+    return key_from_object(obj, alg, where, kid)
+
+
+def keys_from_jwks(doc: Any, source: str) -> tuple[list[VerificationKey], list[str]]:
+    """Usable keys of a JWK Set (or of a single JWK) and a note for each key skipped."""
+    if isinstance(doc, dict) and "keys" not in doc and "kty" in doc:
+        doc = {"keys": [doc]}
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise ConfigError(f"{source}: not a JWK Set (expected an object with a 'keys' list)")
+    keys, skipped = [], []
+    for index, jwk in enumerate(doc["keys"]):
+        try:
+            keys.append(key_from_jwk(jwk, f"{source} #{index}"))
+        except ConfigError as exc:
+            skipped.append(str(exc))
+    if not keys:
+        raise ConfigError(
+            f"{source}: no usable signature key"
+            + (f" ({skipped[0]})" if skipped else " (the set is empty)")
+        )
+    return keys, skipped
+
+
+def parse_json_document(data: bytes, source: str, error: type[Exception] = ConfigError) -> Any:
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise error(f"{source} is not valid JSON") from None
+
+
+# -- HTTP -----------------------------------------------------------------------------------
+
+
+def check_url(url: str, what: str) -> str:
+    """Only https, or http to a loopback address (a local dev server)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        return url
+    if parts.scheme == "http" and host:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if loopback:
+            return url
+        raise UsageError(f"{what} {url} must use https (plain http only to localhost)")
+    raise UsageError(f"{what} {url!r} is not an http(s) URL")
+
+
+def fetch_json(url: str, what: str, client: Any = None) -> tuple[int, Any]:
+    """GET ``url`` and parse JSON: (status, document or None). Network failures: ``RemoteError``."""
+    import httpx
+
+    check_url(url, what)
+    own = client is None
+    if own:
+        client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+    try:
+        with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+            if response.is_redirect:
+                raise RemoteError(
+                    f"{what} {url} redirects to {response.headers.get('location', '?')!r}; "
+                    "redirects are not followed: use the final URL"
+                )
+            if response.status_code != 200:
+                return response.status_code, None
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise RemoteError(
+                        f"{what} {url} is larger than {MAX_DOCUMENT_BYTES // 1024} KiB"
+                    )
+    except httpx.HTTPError as exc:
+        raise RemoteError(f"cannot fetch {what} {url}: {exc or type(exc).__name__}") from None
+    finally:
+        if own:
+            client.close()
+    return 200, parse_json_document(bytes(body), f"{what} {url}", RemoteError)
+
+
+class RemoteJWKS:
+    """A JWK Set at a URL, fetched lazily, kept ``ttl`` seconds, refetched on unknown kids."""
+
+    def __init__(
+        self,
+        url: str,
+        client: Any = None,
+        ttl: float = 300.0,
+        max_refetches: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = check_url(url, "JWKS URL")
+        self.client = client
+        self.ttl = ttl
+        self.max_refetches = max_refetches
+        self.clock = clock
+        self.fetches = 0
+        self.skipped: list[str] = []
+        self._keys: list[VerificationKey] | None = None
+        self._fetched_at = 0.0
+        self._refetched_kids: set[str] = set()
+
+    def _fetch(self) -> list[VerificationKey]:
+        self.fetches += 1
+        status, doc = fetch_json(self.url, "JWKS", self.client)
+        if doc is None:
+            raise RemoteError(f"JWKS {self.url} answered HTTP {status}")
+        try:
+            keys, self.skipped = keys_from_jwks(doc, f"JWKS {self.url}")
+        except ConfigError as exc:
+            raise RemoteError(str(exc)) from None
+        self._keys, self._fetched_at = keys, self.clock()
+        return keys
+
+    def keys(self) -> list[VerificationKey]:
+        if self._keys is None or self.clock() - self._fetched_at > self.ttl:
+            return self._fetch()
+        return self._keys
+
+    def refetch_for(self, kid: str) -> bool:
+        """Fetch again because a token names ``kid``; at most once per kid and a few in all."""
+        if kid in self._refetched_kids or len(self._refetched_kids) >= self.max_refetches:
+            return False
+        self._refetched_kids.add(kid)
+        self._fetch()
+        return True
+
+
+@dataclass(frozen=True)
+class Discovery:
+    issuer: str
+    jwks_uri: str
+    document_url: str
+
+
+def discovery_urls(issuer: str) -> list[str]:
+    """OpenID Connect Discovery 1.0 first, then RFC 8414 (well-known before the path)."""
+    parts = urlsplit(issuer)
+    base = f"{parts.scheme}://{parts.netloc}"
+    path = parts.path.rstrip("/")
+    urls = [f"{issuer.rstrip('/')}/.well-known/openid-configuration"]
+    urls.append(f"{base}/.well-known/oauth-authorization-server{path}")
+    if path:
+        urls.append(f"{issuer.rstrip('/')}/.well-known/oauth-authorization-server")
+    return list(dict.fromkeys(urls))
+
+
+def discover(issuer: str, client: Any = None) -> Discovery:
+    """Find the ``jwks_uri`` of ``issuer``; the document must name exactly that issuer."""
+    check_url(issuer, "issuer URL")
+    tried = []
+    for url in discovery_urls(issuer):
+        status, doc = fetch_json(url, "discovery document", client)
+        if doc is None:
+            tried.append(f"{url} (HTTP {status})")
+            if status in (404, 410):
+                continue
+            break
+        if not isinstance(doc, dict):
+            raise RemoteError(f"discovery document {url} is not a JSON object")
+        named = doc.get("issuer")
+        if named != issuer:
+            raise RemoteError(
+                f"discovery document {url} names issuer {str(named)[:200]!r}, not {issuer!r}; "
+                "refusing it (OpenID Connect Discovery 4.3, RFC 8414 3.3)"
+            )
+        jwks_uri = doc.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise RemoteError(f"discovery document {url} has no jwks_uri")
+        try:
+            check_url(jwks_uri, "jwks_uri")
+        except UsageError as exc:
+            raise RemoteError(f"discovery document {url}: {exc}") from None
+        return Discovery(issuer, jwks_uri, url)
+    raise RemoteError(f"no discovery document for {issuer}: tried {', '.join(tried)}")
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """A short, non-reversible label for a secret (never the secret itself)."""
+    return hashlib.sha256(secret).hexdigest()[:8]

@@ -1,0 +1,390 @@
+"""Verify JWTs: signature against an algorithm allow-list, then type, times, iss, aud, scopes.
+
+``Verifier(keys, ...).verify(token)`` returns a :class:`VerifiedToken` or raises
+``TokenError`` (exit 4) / ``TokenTimeError`` (exit 5) whose ``reason`` is one of
+these stable codes (``--json`` ``"error"``)::
+
+    too_large      token over 64 KiB (refused before decoding)
+    opaque         not a JWT at all (no dots)
+    encrypted      a JWE (5 parts): cannot be verified without decrypting
+    malformed      bad base64url / JSON / structure, missing alg, non-string kid
+    duplicate_key  header or payload JSON repeats a member name
+    algorithm      alg is none (any casing), unsupported or not in the allow-list
+    crit           header lists critical extensions (none are understood)
+    key            no key for this alg / kid
+    signature      signature does not verify
+    type           typ says another kind of token (a refresh token where an access token is due)
+    claim          exp missing/not a number, nbf/iat not numbers, required claim absent
+    expired        exp has passed                       (exit 5)
+    not_yet_valid  nbf or iat is in the future          (exit 5)
+    too_old        iat older than max_age               (exit 5)
+    issuer         iss is not exactly the expected one
+    audience       aud does not contain an expected audience
+    scope          a required scope is missing
+
+Checks run in that order; claims are only read once the signature holds. The
+key never comes from the token: ``jku``, ``x5u``, ``jwk``, ``x5c`` are ignored and
+``kid`` is only ever a dictionary key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from oauthcli.errors import TokenError, TokenTimeError, UsageError
+from oauthcli.inspect import (
+    ParsedToken,
+    is_number,
+    iso_time,
+    normalize,
+    parse,
+)
+from oauthcli.jwks import RemoteJWKS, VerificationKey
+from oauthcli.keys import FAMILIES, HMAC
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, scopes_of
+
+TIME_REASONS = frozenset({"expired", "not_yet_valid", "too_old"})
+TOKEN_TYPES = ("access", "refresh", "any")
+_ACCEPTED_TYP: dict[str, frozenset[str | None]] = {
+    "access": frozenset({None, "jwt", ACCESS_TYP}),
+    "refresh": frozenset({REFRESH_TYP}),
+}
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    algorithm: str
+    key: VerificationKey
+    expires_in: int | None
+    scopes: list[str] = field(default_factory=list)
+
+
+def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
+    """Validate an explicit allow-list: supported names only, ``none`` never."""
+    result = []
+    for alg in algorithms:
+        if alg.lower() == "none":
+            raise UsageError("the 'none' algorithm is never accepted")
+        if alg not in FAMILIES:
+            raise UsageError(f"unsupported algorithm {alg!r}; choose from {', '.join(FAMILIES)}")
+        result.append(alg)
+    return tuple(dict.fromkeys(result))
+
+
+def _typ(header: dict[str, Any]) -> str | None:
+    typ = header.get("typ")
+    if not isinstance(typ, str):
+        return None if typ is None else "?"
+    typ = typ.lower()
+    return typ[len("application/") :] if typ.startswith("application/") else typ
+
+
+def _span(seconds: float) -> str:
+    from oauthcli.durations import humanize_delta
+
+    return humanize_delta(seconds)
+
+
+class Verifier:
+    """Checks tokens against fixed keys (or a remote JWKS) and fixed expectations.
+
+    ``keys``: ``VerificationKey`` objects (see ``oauthcli.jwks``), or a ``RemoteJWKS``.
+    ``algorithms``: explicit allow-list; by default each key's own algorithms.
+    ``audience``: one or several accepted values; the token must carry one of them.
+    ``now``: the clock (``time.time``), injectable for tests.
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[VerificationKey] | RemoteJWKS,
+        algorithms: Iterable[str] | None = None,
+        *,
+        issuer: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        leeway: float = 0,
+        max_age: float | None = None,
+        required_scopes: Sequence[str] = (),
+        required_claims: Sequence[str] = (),
+        allow_no_exp: bool = False,
+        token_type: str = "access",  # noqa: S107 (a kind of token, not a password)
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if token_type not in TOKEN_TYPES:
+            raise UsageError(f"token type must be one of {', '.join(TOKEN_TYPES)}")
+        if leeway < 0 or (max_age is not None and max_age < 0):
+            raise UsageError("leeway and max age must not be negative")
+        self.remote = keys if isinstance(keys, RemoteJWKS) else None
+        self._static = None if self.remote else list(keys)
+        if self._static is not None and not self._static:
+            raise UsageError("no key to verify with")
+        self.algorithms = check_algorithms(algorithms) if algorithms is not None else None
+        if self.algorithms is not None and self._static is not None:
+            usable = {a for k in self._static for a in k.algorithms}
+            unusable = [a for a in self.algorithms if a not in usable]
+            if unusable:
+                kinds = ", ".join(sorted({k.describe() for k in self._static}))
+                raise UsageError(
+                    f"--alg {unusable[0]} cannot be used with the key given ({kinds})"
+                    + (
+                        "; HMAC is never paired with a public key"
+                        if FAMILIES[unusable[0]] == HMAC
+                        else ""
+                    )
+                )
+        self.issuer = issuer
+        if isinstance(audience, str):
+            audience = [audience]
+        self.audience = frozenset(audience) if audience else None
+        self.leeway = leeway
+        self.max_age = max_age
+        self.required_scopes = list(required_scopes)
+        self.required_claims = list(required_claims)
+        self.allow_no_exp = allow_no_exp
+        self.token_type = token_type
+        self.now = now
+        self._header_cache: dict[str, dict[str, Any]] = {}
+        self._index: Any = None
+        self._index_source: list[VerificationKey] | None = None
+
+    # -- keys ------------------------------------------------------------------------------
+
+    @property
+    def warnings(self) -> list[str]:
+        keys = self._static if self._static is not None else []
+        return [w for k in keys for w in k.warnings]
+
+    def keys(self) -> list[VerificationKey]:
+        return self.remote.keys() if self.remote is not None else self._static  # type: ignore[return-value]
+
+    def _indexes(
+        self,
+    ) -> tuple[
+        dict[str, list[VerificationKey]], dict[tuple[str, str | None], list[VerificationKey]]
+    ]:
+        keys = self.keys()
+        if self._index is None or self._index_source is not keys:
+            by_alg: dict[str, list[VerificationKey]] = {}
+            by_kid: dict[tuple[str, str | None], list[VerificationKey]] = {}
+            for key in keys:
+                for a in key.algorithms:
+                    by_alg.setdefault(a, []).append(key)
+                    by_kid.setdefault((a, key.kid), []).append(key)
+            self._index, self._index_source = (by_alg, by_kid), keys
+        return self._index
+
+    def _lookup(self, alg: str, kid: str | None) -> list[VerificationKey]:
+        by_alg, by_kid = self._indexes()
+        if kid is None:
+            return by_alg.get(alg, [])
+        # keys without a kid (PEM, secrets) serve any kid; JWKS keys must match exactly
+        return by_kid.get((alg, kid), []) + by_kid.get((alg, None), [])
+
+    def _candidates(self, alg: str, kid: str | None) -> list[VerificationKey]:
+        if self.algorithms is not None and alg not in self.algorithms:
+            raise TokenError(
+                f"algorithm {alg} is not allowed (allowed: {', '.join(self.algorithms)})",
+                "algorithm",
+            )
+        found = self._lookup(alg, kid)
+        if not found and kid is not None and self.remote and self.remote.refetch_for(kid):
+            found = self._lookup(alg, kid)
+        if found:
+            return found
+        by_alg, _ = self._indexes()
+        if alg not in by_alg:
+            if self.algorithms is None:
+                allowed = ", ".join(sorted(by_alg))
+                raise TokenError(
+                    f"algorithm {alg} is not allowed for the key given (allowed: {allowed})",
+                    "algorithm",
+                )
+            kinds = ", ".join(sorted({k.describe() for k in self.keys()}))
+            raise TokenError(f"no key can verify {alg} (keys: {kinds})", "key")
+        raise TokenError(f"no key with kid {kid!r:.100} for {alg}", "key")
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def parse(self, token: str) -> ParsedToken:
+        return parse(normalize(token), header_cache=self._header_cache)
+
+    def verify(self, token: str) -> VerifiedToken:
+        return self.check(self.parse(token))
+
+    def check(self, parsed: ParsedToken) -> VerifiedToken:
+        header = parsed.header
+        alg = header["alg"]
+        if alg.lower() == "none":
+            raise TokenError("algorithm 'none' (an unsigned token) is never accepted", "algorithm")
+        if alg not in FAMILIES:
+            raise TokenError(f"unsupported algorithm {alg[:40]!r}", "algorithm")
+        if "crit" in header:
+            crit = header["crit"]
+            names = ", ".join(str(c)[:40] for c in crit) if isinstance(crit, list) else "?"
+            raise TokenError(
+                f"token requires extensions this verifier does not understand (crit: {names})",
+                "crit",
+            )
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenError("token header kid is not a string", "malformed")
+        for key in self._candidates(alg, kid):
+            if key.verify(alg, parsed.signing_input, parsed.signature):
+                break
+        else:
+            raise TokenError("token signature is invalid", "signature")
+        return self._claims(parsed, alg, key)
+
+    def _claims(self, parsed: ParsedToken, alg: str, key: VerificationKey) -> VerifiedToken:
+        header, payload = parsed.header, parsed.payload
+        if self.token_type != "any":
+            typ = _typ(header)
+            if typ not in _ACCEPTED_TYP[self.token_type]:
+                shown = header.get("typ")
+                if typ == REFRESH_TYP:
+                    raise TokenError(
+                        "this is a refresh token (typ rt+jwt), not an access token "
+                        "(use --token-type refresh to check it)",
+                        "type",
+                    )
+                raise TokenError(
+                    f"token type {str(shown)[:40]!r} is not a{'n access' if self.token_type == 'access' else ' refresh'} token "
+                    "(use --token-type any to accept it)",
+                    "type",
+                )
+        now = self.now()
+        leeway = self.leeway
+        exp = payload.get("exp")
+        if exp is None:
+            if "exp" in payload:
+                raise TokenError("token exp claim is null", "claim")
+            if not self.allow_no_exp:
+                raise TokenError(
+                    "token has no exp claim, so it never expires (use --allow-no-exp to accept that)",
+                    "claim",
+                )
+        elif not is_number(exp):
+            raise TokenError("token exp claim is not a number", "claim")
+        elif now >= exp + leeway:
+            raise TokenTimeError(
+                f"token expired {_span(now - exp)} ago (exp {iso_time(exp)})", "expired"
+            )
+        nbf = payload.get("nbf")
+        if nbf is not None or "nbf" in payload:
+            if not is_number(nbf):
+                raise TokenError("token nbf claim is not a number", "claim")
+            if nbf > now + leeway:
+                raise TokenTimeError(
+                    f"token is not valid yet: valid in {_span(nbf - now)} (nbf {iso_time(nbf)})",
+                    "not_yet_valid",
+                )
+        iat = payload.get("iat")
+        if iat is not None or "iat" in payload:
+            if not is_number(iat):
+                raise TokenError("token iat claim is not a number", "claim")
+            if iat > now + leeway:
+                raise TokenTimeError(
+                    f"token is issued in the future: in {_span(iat - now)} (iat {iso_time(iat)})",
+                    "not_yet_valid",
+                )
+        if self.max_age is not None:
+            if iat is None:
+                raise TokenError("token has no iat claim, so its age is unknown", "claim")
+            if now - iat > self.max_age + leeway:
+                raise TokenTimeError(
+                    f"token was issued {_span(now - iat)} ago, more than the maximum age of {_span(self.max_age)}",
+                    "too_old",
+                )
+        if self.issuer is not None:
+            iss = payload.get("iss")
+            if iss != self.issuer:
+                got = (
+                    repr(iss[:200])
+                    if isinstance(iss, str)
+                    else ("missing" if iss is None else "not a string")
+                )
+                raise TokenError(f"token issuer {got} is not {self.issuer!r}", "issuer")
+        if self.audience is not None:
+            aud = payload.get("aud")
+            values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
+            if values is None or not any(isinstance(v, str) and v in self.audience for v in values):
+                want = " or ".join(repr(a) for a in sorted(self.audience))
+                raise TokenError(
+                    f"token audience {'is missing' if aud is None else repr(aud)[:200]}; expected {want}",
+                    "audience",
+                )
+        scopes = scopes_of(payload)
+        if self.required_scopes:
+            missing = [s for s in self.required_scopes if s not in scopes]
+            if missing:
+                raise TokenError(f"token lacks required scope: {' '.join(missing)}", "scope")
+        for name in self.required_claims:
+            if payload.get(name) is None:
+                raise TokenError(f"token lacks required claim {name!r}", "claim")
+        expires_in = int(exp - now) if is_number(exp) else None
+        return VerifiedToken(header, payload, alg, key, expires_in, scopes)
+
+    # -- verdicts --------------------------------------------------------------------------
+
+    def evaluate(
+        self, token: str
+    ) -> tuple[VerifiedToken | None, TokenError | None, dict[str, Any]]:
+        """``(result, None, verdict)`` or ``(None, error, verdict)``: never raises ``TokenError``."""
+        parsed = None
+        try:
+            parsed = self.parse(token)
+            result = self.check(parsed)
+        except TokenError as exc:
+            return (
+                None,
+                exc,
+                {
+                    "valid": False,
+                    "error": exc.reason,
+                    "message": exc.message,
+                    "header": parsed.header if parsed else None,
+                    "payload": parsed.payload if parsed else None,
+                    "expires_in": _expires_in(parsed.payload, self.now()) if parsed else None,
+                },
+            )
+        return (
+            result,
+            None,
+            {
+                "valid": True,
+                "error": None,
+                "message": describe_valid(result),
+                "header": result.header,
+                "payload": result.payload,
+                "expires_in": result.expires_in,
+            },
+        )
+
+    def verdict(self, token: str) -> dict[str, Any]:
+        """The ``--json`` verdict of one token (never raises ``TokenError``)."""
+        return self.evaluate(token)[2]
+
+
+def _expires_in(payload: dict[str, Any], now: float) -> int | None:
+    exp = payload.get("exp")
+    return int(exp - now) if is_number(exp) else None
+
+
+def describe_valid(result: VerifiedToken) -> str:
+    payload = result.payload
+    parts = []
+    sub = payload.get("sub")
+    if isinstance(sub, str):
+        parts.append(f"sub {sub[:100]!r}")
+    if result.scopes:
+        parts.append(f"scopes {' '.join(result.scopes)[:200]}")
+    if result.expires_in is not None:
+        parts.append(f"expires in {_span(result.expires_in)}")
+    else:
+        parts.append("never expires")
+    parts.append(f"{result.algorithm}, {result.key.describe()}")
+    return "signature and claims OK: " + ", ".join(parts)
