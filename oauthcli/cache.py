@@ -12,6 +12,7 @@ import json
 import re
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,12 @@ class TokenCache:
     def path(self, profile: str) -> Path:
         return self.directory / f"{validate_profile(profile)}.json"
 
+    def check(self, profile: str) -> Path:
+        """The profile's file path, after checking the name and that the cache is private."""
+        path = self.path(profile)
+        self._check_private(path)
+        return path
+
     def _check_private(self, path: Path) -> None:
         for target, kind in ((self.directory, "directory"), (path, "file")):
             if target.exists() and not is_private(target):
@@ -87,19 +94,54 @@ class TokenCache:
         self._check_private(path)
         try:
             data = json.loads(path.read_bytes())
+            if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+                raise TypeError
             return CacheEntry.from_dict(data)
         except (ValueError, TypeError):
             raise StoreError(
                 f"token cache {path} is corrupt; run 'oauthcli logout --profile {profile}'"
             ) from None
+        except PermissionError:
+            raise StoreError(f"token cache {path} is not readable (permission denied)") from None
+
+    def _write(self, path: Path, entry: CacheEntry) -> None:
+        try:
+            atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
+        except PermissionError as exc:
+            raise StoreError(f"cannot write token cache {path}: {exc.strerror}") from None
+
+    def _prepare(self, profile: str) -> Path:
+        path = self.path(profile)
+        try:
+            ensure_private_dir(self.directory)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create token cache directory {self.directory}: {exc.strerror}"
+            ) from None
+        self._check_private(path)
+        return path
 
     def save(self, profile: str, entry: CacheEntry) -> Path:
-        path = self.path(profile)
-        ensure_private_dir(self.directory)
-        self._check_private(path)
+        path = self._prepare(profile)
         with exclusive_lock(path):
-            atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
+            self._write(path, entry)
         return path
+
+    def update(
+        self, profile: str, change: Callable[[CacheEntry | None], CacheEntry | None]
+    ) -> CacheEntry | None:
+        """Load, ``change`` and save a profile under its lock; return what was saved.
+
+        Refreshing inside ``change`` is what keeps two concurrent refreshes of one
+        profile from presenting the same rotating refresh token twice (which
+        would revoke the session). ``change`` returning None leaves the file alone.
+        """
+        path = self._prepare(profile)
+        with exclusive_lock(path):
+            new = change(self.load(profile))
+            if new is not None:
+                self._write(path, new)
+            return new
 
     def delete(self, profile: str) -> bool:
         path = self.path(profile)

@@ -177,13 +177,30 @@ def generate(algorithm: str) -> bytes:
     )
 
 
-def write_new_key(path: Path, algorithm: str, *, overwrite: bool = False) -> None:
-    """Generate key material for ``algorithm`` into ``path`` (mode 0600, atomic)."""
+def key_id(material: bytes, algorithm: str) -> str:
+    """The ``kid`` tokens signed with ``material`` (as ``generate`` returns it) will carry."""
+    if family_of(algorithm) == HMAC:
+        secret = material.strip()
+        return thumbprint({"kty": "oct", "k": b64url(secret)})
+    key = load_pem(material, "generated key")
+    return str(public_jwk(key, algorithm)["kid"])
+
+
+def write_new_key(path: Path, algorithm: str, *, overwrite: bool = False) -> str:
+    """Generate key material for ``algorithm`` into ``path`` (mode 0600, atomic); return its kid."""
+    family_of(algorithm)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a file name")
     if path.exists() and not overwrite:
         raise UsageError(f"{path} already exists (use --force to replace it)")
     if not path.parent.is_dir():
         raise UsageError(f"directory {path.parent} does not exist")
-    atomic_write(path, generate(algorithm), mode=0o600)
+    material = generate(algorithm)
+    try:
+        atomic_write(path, material, mode=0o600)
+    except PermissionError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    return key_id(material, algorithm)
 
 
 def read_secret_file(path: Path) -> bytes:
@@ -213,7 +230,8 @@ def hmac_signing_key(secret: bytes, algorithm: str) -> SigningKey:
     problem = check_secret_length(secret, algorithm)
     if problem:
         raise ConfigError(
-            f"{problem} (generate one with 'oauthcli keys generate --alg {algorithm}')"
+            f"{problem}; refusing to sign with it "
+            f"(generate one with 'oauthcli keys generate --alg {algorithm} --out FILE')"
         )
     return SigningKey(algorithm, secret, thumbprint({"kty": "oct", "k": b64url(secret)}))
 
@@ -270,7 +288,8 @@ def guess_algorithm(key: Any) -> str:
 
 def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str, Any]:
     """The public JWKS of PEM key files (each key's algorithm guessed unless given)."""
-    keys = []
+    keys: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for path in paths:
         try:
             data = path.read_bytes()
@@ -282,6 +301,11 @@ def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str
             )
         key = load_pem(data, str(path))
         alg = algorithm or guess_algorithm(key)
+        if family_of(alg) == HMAC:
+            raise UsageError(f"{alg} keys are shared secrets: they have no public JWK")
         check_key_matches(key, alg)
-        keys.append(public_jwk(key, alg))
+        jwk = public_jwk(key, alg)
+        if jwk["kid"] not in seen:  # the same key named twice is published once
+            seen.add(jwk["kid"])
+            keys.append(jwk)
     return {"keys": keys}

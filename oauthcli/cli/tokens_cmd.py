@@ -1,9 +1,571 @@
-"""oauthcli login / issue / refresh / logout (issues 3 and 5)."""
+"""``oauthcli login`` / ``issue`` / ``refresh`` / ``logout``: get tokens and keep them.
+
+Local login checks the password against the user store and signs with the
+store's ``[issuer]`` key; ``login --url`` (and refreshing a profile that came
+from a token endpoint) is delegated to ``oauthcli.cli.remote_login``.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from oauthcli.cli import output
+from oauthcli.cli.common import (
+    JsonOption,
+    PasswordStdinOption,
+    ProfileOption,
+    StoreOption,
+    read_password,
+    resolve_profile,
+    resolve_store_path,
+)
+from oauthcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from oauthcli.cache import CacheEntry, TokenCache
+    from oauthcli.issuer import IssuerSettings
+    from oauthcli.keys import SigningKey
+    from oauthcli.store import StoreData
+
+ScopeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        "-s",
+        help="Scope to ask for (repeatable, or space-separated); default: all the user has.",
+        show_default=False,
+    ),
+]
+PrintOption = Annotated[
+    bool, typer.Option("--print", help="Print only the access token (for TOKEN=$(...)).")
+]
+CacertOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cacert", help="CA bundle (PEM) to verify the token endpoint with.", show_default=False
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds to wait for the token endpoint.", min=0.1),
+]
+
+# Header parameters and the claims that have their own option: --claim can't set these.
+_HEADER_PARAMS = {"alg", "typ", "kid", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"}
+_CLAIM_OPTIONS = {
+    "sub": "--sub",
+    "scope": "--scope",
+    "scopes": "--scope",
+    "aud": "--aud",
+    "iss": "--iss",
+}
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _scopes(values: list[str] | None) -> list[str] | None:
+    """``--scope`` values, each possibly space-separated; None when none was given."""
+    if not values:
+        return None
+    from oauthcli.store import validate_scopes
+
+    return validate_scopes([s for value in values for s in value.split()])
+
+
+def _cache() -> TokenCache:
+    from oauthcli import settings
+    from oauthcli.cache import TokenCache
+
+    return TokenCache(settings.cache_dir())
+
+
+def _issuer(store_path: Path, data: StoreData) -> tuple[IssuerSettings, SigningKey]:
+    from oauthcli.issuer import settings_for_store
+
+    issuer = settings_for_store(store_path, data.issuer)
+    return issuer, issuer.signing_key()
+
+
+def _output_mode(print_only: bool, json_output: bool) -> None:
+    if print_only and json_output:
+        raise UsageError("--print and --json contradict each other: choose one")
+
+
+def token_response(entry: CacheEntry, now: float | None = None) -> dict[str, Any]:
+    """The RFC 6749 section 5.1 response for a cache entry (what ``--json`` prints)."""
+    body: dict[str, Any] = {"access_token": entry.access_token, "token_type": entry.token_type}
+    if entry.expires_at is not None:
+        body["expires_in"] = max(0, entry.expires_at - int(time.time() if now is None else now))
+    if entry.refresh_token:
+        body["refresh_token"] = entry.refresh_token
+    body["scope"] = entry.scope
+    return body
+
+
+def _report(
+    entry: CacheEntry,
+    profile: str,
+    cache_path: Path,
+    print_only: bool,
+    json_output: bool,
+    verb: str,
+) -> None:
+    if print_only:
+        output.echo(entry.access_token)
+        return
+    if json_output:
+        output.print_json(token_response(entry))
+        return
+    from datetime import UTC, datetime
+
+    from oauthcli.durations import relative_time
+
+    now = int(time.time())
+    who = entry.username or entry.client_id or "client"
+    origin = entry.store if entry.source == "local" else entry.token_url
+    output.echo(f"{verb} {who} ({origin})")
+    output.echo(f"  scopes:   {entry.scope or '-'}")
+    if entry.expires_at is None:
+        output.echo("  expires:  not stated by the server")
+    else:
+        when = datetime.fromtimestamp(entry.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        output.echo(
+            f"  expires:  {relative_time(entry.expires_at, now, past='expired {} ago')} ({when})"
+        )
+    output.echo(f"  refresh:  {'yes' if entry.refresh_token else 'no'}")
+    output.echo(f"  profile:  {profile} ({cache_path})")
+
+
+# ---------------------------------------------------------------- login
+
+
+def login_local(
+    store_path: Path, username: str, requested: list[str] | None, password_stdin: bool
+) -> CacheEntry:
+    """Check the password against the store and issue a new session's tokens."""
+    from oauthcli import settings
+    from oauthcli.cache import CacheEntry
+    from oauthcli.sessions import SessionStore
+    from oauthcli.store import UserStore
+    from oauthcli.tokens import TokenService, authenticate, grant_scopes
+
+    store = UserStore(store_path)
+    data = store.load()
+    # Key problems are found before anyone types a password.
+    issuer, key = _issuer(store_path, data)
+    password = read_password(password_stdin)
+    user, replacement = authenticate(
+        data.users, username, password, settings.bcrypt_rounds(data.bcrypt_rounds)
+    )
+    del password
+    granted = grant_scopes(user.scopes, requested)
+    if replacement is not None:
+        _upgrade_hash(store, user.username, user.hashed_password, replacement)
+    service = TokenService(issuer, key, SessionStore.for_store(store_path))
+    now = time.time()
+    pair = service.login(user.username, granted)
+    return CacheEntry(
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        expires_at=int(now) + pair.expires_in,
+        refresh_token=pair.refresh_token,
+        scope=pair.scope,
+        source="local",
+        store=str(store_path),
+        username=user.username,
+        obtained_at=int(now),
+    )
+
+
+def _upgrade_hash(store: Any, username: str, old: str, new: str) -> None:
+    """Save a bcrypt hash in place of an outdated one; failing to do so doesn't fail the login."""
+    from oauthcli.errors import StoreError
+
+    try:
+        with store.edit() as data:
+            user = data.users.get(username)
+            if user is not None and user.hashed_password == old:
+                user.hashed_password = new
+    except (StoreError, OSError) as exc:
+        output.warn(f"could not upgrade the password hash of {username!r}: {exc}")
+        return
+    output.note(f"upgraded the password hash of {username!r} to bcrypt")
+
+
+def login(
+    username: Annotated[
+        str | None,
+        typer.Argument(help="User to log in (not needed for --grant client-credentials)."),
+    ] = None,
+    scope: ScopeOption = None,
+    password_stdin: PasswordStdinOption = False,
+    print_only: PrintOption = False,
+    json_output: JsonOption = False,
+    store: StoreOption = None,
+    profile: ProfileOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Token endpoint to log in against instead of the local store.",
+            show_default=False,
+        ),
+    ] = None,
+    grant: Annotated[
+        str,
+        typer.Option("--grant", help="With --url: 'password' or 'client-credentials'."),
+    ] = "password",
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="With --url: OAuth client id.", show_default=False),
+    ] = None,
+    client_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-secret-file",
+            help="With --url: file holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
+            show_default=False,
+        ),
+    ] = None,
+    client_auth: Annotated[
+        str,
+        typer.Option(
+            "--client-auth", help="With --url: send the client secret by 'basic' auth or 'post'."
+        ),
+    ] = "basic",
+    cacert: CacertOption = None,
+    timeout: TimeoutOption = 10.0,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="With --url: allow sending credentials over http:// to a non-loopback host.",
+        ),
+    ] = False,
+) -> None:
+    """Log in and cache the tokens in the profile.
+
+    Without --url the password is checked against the user store and tokens are
+    signed with the store's [issuer] key. The password is prompted for (hidden)
+    or read from the first line of stdin with --password-stdin; never from argv.
+    """
+    _output_mode(print_only, json_output)
+    scopes = _scopes(scope)
+    profile_name = resolve_profile(profile)
+    cache = _cache()
+    cache.check(profile_name)  # a bad profile or an unsafe cache fails before the password
+    if url is None:
+        remote_only = {
+            "--grant": grant != "password",
+            "--client-id": client_id is not None,
+            "--client-secret-file": client_secret_file is not None,
+            "--client-auth": client_auth != "basic",
+            "--cacert": cacert is not None,
+            "--insecure-http": insecure_http,
+        }
+        given = [name for name, used in remote_only.items() if used]
+        if given:
+            raise UsageError(f"{given[0]} only applies with --url (remote login)")
+        if not username:
+            raise UsageError("missing USERNAME: whom to log in")
+        store_path = resolve_store_path(store).resolve()
+        entry = login_local(store_path, username, scopes, password_stdin)
+    else:
+        if grant not in ("password", "client-credentials"):
+            raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
+        if client_auth not in ("basic", "post"):
+            raise UsageError(f"--client-auth must be 'basic' or 'post', not {client_auth!r}")
+        if grant == "password" and not username:
+            raise UsageError("missing USERNAME: the password grant logs a user in")
+        from oauthcli.cli import remote_login
+
+        entry = remote_login.login_remote(
+            token_url=url,
+            username=username,
+            scopes=scopes or [],
+            password_stdin=password_stdin,
+            grant=grant,
+            client_id=client_id,
+            client_secret_file=client_secret_file,
+            client_auth=client_auth,
+            cacert=cacert,
+            timeout=timeout,
+            insecure_http=insecure_http,
+        )
+    cache_path = cache.save(profile_name, entry)
+    _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as")
+
+
+# ---------------------------------------------------------------- refresh
+
+
+def refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
+    """Redeem the entry's refresh token against its store (rotation, reuse detection)."""
+    from dataclasses import replace
+
+    from oauthcli.errors import AuthenticationError, StoreError, TokenError
+    from oauthcli.sessions import SessionStore
+    from oauthcli.store import UserStore
+
+    if not entry.store:
+        raise StoreError("the cached token does not say which store issued it: log in again")
+    store_path = Path(entry.store)
+    data = UserStore(store_path).load()
+    issuer, key = _issuer(store_path, data)
+    from oauthcli.tokens import TokenService
+
+    service = TokenService(issuer, key, SessionStore.for_store(store_path))
+    now = time.time()
+    try:
+        pair = service.refresh(entry.refresh_token or "", data.users.get, scopes)
+    except TokenError as exc:
+        # Whatever is wrong with the refresh token, the way out is a new login: exit 3.
+        messages = {
+            "reused": "refresh token was already used: the session is revoked, log in again",
+            "revoked": "the session has ended (revoked or expired): log in again",
+            "expired": "the refresh token has expired: log in again",
+            "signature": "the refresh token was not signed by the store's current key: log in again",
+        }
+        message = messages.get(exc.reason, f"the refresh token was refused ({exc}): log in again")
+        raise AuthenticationError(message) from None
+    return replace(
+        entry,
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        refresh_token=pair.refresh_token,
+        expires_at=int(now) + pair.expires_in,
+        scope=pair.scope,
+        obtained_at=int(now),
+    )
+
+
+def refresh(
+    scope: ScopeOption = None,
+    print_only: PrintOption = False,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    cacert: CacertOption = None,
+    timeout: TimeoutOption = 10.0,
+) -> None:
+    """Trade the profile's refresh token for a new pair (the old one stops working).
+
+    Presenting a refresh token that was already used revokes its whole session.
+    --scope may narrow the new access token to some of the session's scopes.
+    """
+    from oauthcli.errors import AuthenticationError
+
+    _output_mode(print_only, json_output)
+    scopes = _scopes(scope)
+    profile_name = resolve_profile(profile)
+    cache = _cache()
+
+    def change(entry: CacheEntry | None) -> CacheEntry:
+        if entry is None:
+            raise AuthenticationError(
+                f"no tokens cached for profile {profile_name!r}: run 'oauthcli login' first"
+            )
+        if not entry.refresh_token:
+            raise AuthenticationError(
+                f"profile {profile_name!r} has no refresh token: run 'oauthcli login' again"
+            )
+        if entry.source == "remote":
+            from oauthcli.cli import remote_login
+
+            return remote_login.refresh_remote(entry, scopes=scopes, cacert=cacert, timeout=timeout)
+        return refresh_local(entry, scopes)
+
+    entry = cache.update(profile_name, change)
+    assert entry is not None
+    _report(
+        entry,
+        profile_name,
+        cache.path(profile_name),
+        print_only,
+        json_output,
+        "Refreshed the tokens of",
+    )
+
+
+# ---------------------------------------------------------------- logout
+
+
+def logout(profile: ProfileOption = None) -> None:
+    """Forget a profile's tokens; a local session is also revoked in its store."""
+    from oauthcli.errors import OAuthCliError
+
+    profile_name = resolve_profile(profile)
+    cache = _cache()
+    try:
+        entry = cache.load(profile_name)
+    except OAuthCliError:
+        entry = None  # unreadable or unsafe: still deleted below, just not revoked
+    if entry is not None and entry.source == "local":
+        _revoke_local_session(entry)
+    if cache.delete(profile_name):
+        output.note(f"logged out: forgot the tokens of profile {profile_name!r}")
+    else:
+        output.note(f"nothing to forget: no tokens cached for profile {profile_name!r}")
+
+
+def _revoke_local_session(entry: CacheEntry) -> None:
+    """Best effort: a copy of the refresh token must not outlive the logout."""
+    if not (entry.refresh_token and entry.store):
+        return
+    import jwt
+
+    from oauthcli.errors import OAuthCliError
+    from oauthcli.sessions import SessionStore
+
+    try:
+        # Only the family id is needed, and revoking is harmless: no signature check.
+        claims = jwt.decode(entry.refresh_token, options={"verify_signature": False})
+        family = claims.get("fam")
+        if isinstance(family, str):
+            SessionStore.for_store(entry.store).revoke_family(family)
+    except (jwt.PyJWTError, OAuthCliError, OSError):
+        pass
+
+
+# ---------------------------------------------------------------- issue
+
+
+def parse_claims(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are JSON when they parse as JSON, else strings."""
+    import json
+
+    claims: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"invalid --claim {output.clean(item, 60)!r}: use KEY=VALUE")
+        if name in _HEADER_PARAMS:
+            raise UsageError(
+                f"--claim {name}: {name!r} is a JOSE header parameter, not a claim; "
+                "the header is set from the signing key"
+            )
+        if name in _CLAIM_OPTIONS:
+            raise UsageError(f"--claim {name}: use {_CLAIM_OPTIONS[name]} to set {name!r}")
+        if name in claims:
+            raise UsageError(f"--claim {name} is given twice")
+        try:
+            value = json.loads(raw, parse_constant=_no_constant)
+        except ValueError:
+            value = raw
+        claims[name] = value
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and (
+            isinstance(claims[name], bool) or not isinstance(claims[name], int | float)
+        ):
+            raise UsageError(f"--claim {name} must be a number (seconds since the epoch)")
+    return claims
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN / Infinity are not JSON: keep the text
+
+
+def _issue_settings(store: Path | None) -> tuple[IssuerSettings, SigningKey]:
+    """The store's issuer; with no store file, HS256 over OAUTHCLI_SECRET (handy in CI)."""
+    from oauthcli import settings
+    from oauthcli.issuer import IssuerSettings
+    from oauthcli.store import UserStore
+
+    store_path = resolve_store_path(store)
+    user_store = UserStore(store_path)
+    if not user_store.exists() and settings.env_secret() is not None:
+        issuer = IssuerSettings()
+        return issuer, issuer.signing_key()
+    return _issuer(store_path, user_store.load())
+
+
+def issue(
+    sub: Annotated[str, typer.Option("--sub", help="Subject (sub claim).", show_default=False)],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            "-s",
+            help="Scope to grant (repeatable, or space-separated).",
+            show_default=False,
+        ),
+    ] = None,
+    ttl: Annotated[
+        str | None,
+        typer.Option(
+            "--ttl",
+            help="Lifetime like 30s, 15m, 2h, 7d (default: the issuer's access_token_ttl).",
+            show_default=False,
+        ),
+    ] = None,
+    claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--claim",
+            "-c",
+            help='Extra claim KEY=VALUE (repeatable); VALUE is JSON when it parses (42, true, ["a"]).',
+            show_default=False,
+        ),
+    ] = None,
+    aud: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--aud", help="Audience (repeatable; default: the issuer's).", show_default=False
+        ),
+    ] = None,
+    iss: Annotated[
+        str | None,
+        typer.Option("--iss", help="Issuer (default: the issuer's).", show_default=False),
+    ] = None,
+    json_output: JsonOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Mint an access token without a password, for test fixtures and CI.
+
+    Signed with the store's [issuer] key (with no store file: HS256 and
+    OAUTHCLI_SECRET). Nothing is cached. --claim exp=... / nbf=... / iat=...
+    override the times (e.g. to mint an expired token).
+    """
+    from oauthcli.durations import parse_duration
+    from oauthcli.tokens import TokenService
+
+    if not sub:
+        raise UsageError("--sub must not be empty")
+    scopes = _scopes(scope) or []
+    extra = parse_claims(claim or [])
+    lifetime = None if ttl is None else parse_duration(ttl, what="--ttl")
+    audience: str | list[str] | None = None
+    if aud:
+        audience = aud[0] if len(aud) == 1 else list(aud)
+    issuer, key = _issue_settings(store)
+    service = TokenService(issuer, key)
+    token, claims = service.access_token(
+        sub, scopes, ttl=lifetime, audience=audience, issuer=iss, extra=extra
+    )
+    if json_output:
+        import jwt
+
+        output.print_json(
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": max(0, int(claims["exp"]) - int(time.time())),
+                "header": jwt.get_unverified_header(token),
+                "claims": claims,
+            }
+        )
+        return
+    output.echo(token)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("login")(login)
+    app.command("issue")(issue)
+    app.command("refresh")(refresh)
+    app.command("logout")(logout)
