@@ -77,15 +77,15 @@ def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError as exc:
-        raise UsageError(f"not a valid URL: {_clean(url)}") from exc
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise UsageError(f"only http and https URLs are supported, not {_clean(url)}")
-    if not host:
-        raise UsageError(f"the URL has no host: {_clean(url)}")
+        raise UsageError(f"not a valid URL: {_display_url(url)}") from exc
     if parts.username is not None or parts.password is not None:
         # The URL itself is not echoed: the userinfo may be a password.
         raise UsageError("the URL must not contain a user name or password (user@host)")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UsageError(f"only http and https URLs are supported, not {_display_url(url)}")
+    if not host:
+        raise UsageError(f"the URL has no host: {_display_url(url)}")
     if scheme == "http" and not insecure_http and not _is_loopback(host):
         raise UsageError(
             f"refusing to send credentials over plain http to {_display_url(url)}: "
@@ -264,19 +264,28 @@ def _post_form(
             return response.status_code, response.reason_phrase, body, content_type
     except httpx.InvalidURL as exc:
         raise UsageError(f"not a valid URL: {shown}") from exc
-    except httpx.TimeoutException as exc:
-        raise RemoteError(
-            f"timed out after {_timeout_for(client, exc):g} s contacting {shown}"
-        ) from exc
     except httpx.RequestError as exc:
-        tls = _ssl_error(exc)
-        if tls is not None:
-            raise RemoteError(f"TLS error contacting {shown}: {_clean(_ssl_reason(tls))}") from exc
-        if isinstance(exc, httpx.ConnectError):
-            raise RemoteError(f"could not connect to {shown}: {_clean(str(exc), secrets)}") from exc
-        raise RemoteError(
-            f"network error talking to {shown}: {_clean(str(exc) or type(exc).__name__, secrets)}"
-        ) from exc
+        raise transport_error(exc, url, client, secrets) from exc
+
+
+def transport_error(
+    exc: httpx.RequestError, url: str, client: httpx.Client, secrets: Iterable[str] = ()
+) -> RemoteError:
+    """A one-line ``RemoteError`` for a timeout, TLS, connection or protocol failure.
+
+    Public so other commands that talk to servers word these failures the same way;
+    raise it ``from exc``.
+    """
+    shown = _display_url(url)
+    if isinstance(exc, httpx.TimeoutException):
+        return RemoteError(f"timed out after {_timeout_for(client, exc):g} s contacting {shown}")
+    tls = _ssl_error(exc)
+    if tls is not None:
+        return RemoteError(f"TLS error contacting {shown}: {_clean(_ssl_reason(tls))}")
+    reason = _clean(str(exc) or type(exc).__name__, secrets)
+    if isinstance(exc, httpx.ConnectError):
+        return RemoteError(f"could not connect to {shown}: {reason}")
+    return RemoteError(f"network error talking to {shown}: {reason}")
 
 
 def _read_capped(response: httpx.Response, shown: str, overall: float | None) -> bytes:
@@ -354,7 +363,9 @@ def _interpret(
                 f"the token endpoint answered {status} with {_describe_body(body, content_type)}; "
                 "expected a JSON object"
             )
-        return _token_response(data)
+        # Some servers report errors with a 200; those go through the error mapping below.
+        if "access_token" in data or not isinstance(data.get("error"), str):
+            return _token_response(data)
     _raise_for_error(status, reason, data, body, content_type, grant=grant, secrets=secrets)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -528,9 +539,10 @@ def _display_url(url: str, secrets: Iterable[str] = ()) -> str:
         host = parts.hostname or ""
         port = parts.port
     except ValueError:
-        return _clean(url, secrets)
-    if not parts.scheme or not host:
-        return _clean(url.split("?")[0], secrets)
+        parts, host, port = None, "", None
+    if parts is None or not parts.scheme or not host:
+        # Unparseable or relative: drop anything that looks like userinfo or a query.
+        return _clean(re.sub(r"^([^/?#]*//)?[^/?#@]*@", r"\1", url.split("?")[0]), secrets)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
@@ -549,4 +561,5 @@ __all__ = [
     "password_grant",
     "refresh_grant",
     "scope_string",
+    "transport_error",
 ]

@@ -12,11 +12,13 @@ import ipaddress
 import json
 import re
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote_plus
 
 import httpx
+import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,6 +33,7 @@ from starlette.routing import Route
 
 from oauthcli import remote
 from oauthcli.errors import AuthenticationError, ExitCode, RemoteError, UsageError
+from tests.apps import tutorial_app
 from tests.live_server import LiveServer, live_server, start_server, tutorial_server
 
 __all__ = ["start_server", "tutorial_server"]  # fixtures, imported for pytest to find
@@ -123,6 +126,35 @@ def test_fastapi_validation_errors_are_a_remote_error_naming_the_field(tutorial_
     # The tutorial form only knows password and refresh_token: FastAPI answers 422.
     with pytest.raises(RemoteError, match=r"422.*grant_type: String should match pattern"):
         remote.client_credentials_grant(client, tutorial_server.token_url, "svc", "s3cr3t", None)
+
+
+# --- the tutorial app's own contract, which other tests rely on ----------------------------
+
+
+def test_tutorial_tokens_carry_a_scopes_list_and_bad_tokens_get_a_bearer_challenge(
+    tutorial_server, client
+):
+    token = remote.password_grant(client, tutorial_server.token_url, "alice", "secret", ["me"])
+    claims = jwt.decode(token.access_token, tutorial_app.SECRET_KEY, algorithms=["HS256"])
+    assert claims["sub"] == "alice" and claims["scopes"] == ["me"]
+
+    for bad in ("garbage", token.access_token + "x"):
+        refused = bearer_get(client, tutorial_server.url + "/users/me", bad)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == 'Bearer scope="me"'
+        assert refused.json() == {"detail": "Could not validate credentials"}
+    anonymous = client.get(tutorial_server.url + "/users/me")
+    assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, "Bearer")
+
+
+def test_tutorial_refuses_a_disabled_users_token(tutorial_server, client):
+    forged = jwt.encode(
+        {"sub": "carol", "scopes": ["me"], "exp": int(time.time()) + 60},
+        tutorial_app.SECRET_KEY,
+        algorithm="HS256",
+    )
+    answer = bearer_get(client, tutorial_server.url + "/users/me", forged)
+    assert (answer.status_code, answer.json()) == (400, {"detail": "Inactive user"})
 
 
 # --- client authentication -----------------------------------------------------------------
@@ -289,6 +321,7 @@ CANNED: dict[str, Callable[[], Response]] = {
     ),
     "html-401": lambda: Response("<html>login required</html>", 401, media_type="text/html"),
     "empty-401": lambda: Response(b"", 401, headers={"WWW-Authenticate": "Basic"}),
+    "error-200": lambda: _json(200, {"error": "invalid_grant", "error_description": "nope"}),
     "detail-500": lambda: _json(500, {"detail": "database is down"}),
     "detail-404": lambda: _json(404, {"detail": "Not Found"}),
     "ansi": lambda: _json(
@@ -407,6 +440,11 @@ def test_unusable_answers_are_remote_errors(odd_server, client, name, fragment):
 
 def test_a_body_just_under_the_cap_is_read(odd_server, client):
     assert grant(client, odd_server.url + "/canned/just-under-cap").access_token == "tok"
+
+
+def test_an_error_sent_with_200_is_still_an_error(odd_server, client):
+    with pytest.raises(AuthenticationError, match=r"^nope$"):
+        grant(client, odd_server.url + "/canned/error-200")
 
 
 def test_empty_401_is_a_credentials_refusal(odd_server, client):
@@ -528,6 +566,13 @@ def test_insecure_http_allows_remote_http_but_not_userinfo():
         remote.check_url_safe("ftp://auth.example.com/", insecure_http=True)
 
 
+def test_userinfo_never_appears_in_the_message():
+    for url in ("ftp://bob:pa55word@example.com/", "http://bob:pa55word@[::1/token"):
+        with pytest.raises(UsageError) as caught:
+            remote.check_url_safe(url)
+        assert "pa55word" not in str(caught.value)
+
+
 def test_unsafe_url_is_refused_before_any_connection():
     # No real server can stand in for a remote host; the transport proves nothing was sent.
     sent: list[httpx.Request] = []
@@ -546,6 +591,24 @@ def test_redirect_is_not_followed(odd_server, start_server, client):
     assert f"307 redirecting to {target.url}/token?…" in message
     assert "abc" not in message
     assert target.app.state.seen == []
+
+
+def test_relative_redirect_is_named_too(odd_server, client):
+    with pytest.raises(RemoteError, match="307 redirecting to /login: not following it"):
+        grant(client, odd_server.url + "/redirect?to=/login%3Fnext%3D/token")
+
+
+def test_insecure_http_lets_the_request_through():
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"access_token": "t", "token_type": "bearer"})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as mock_client:
+        url = "http://auth.example.com/token"
+        assert remote.password_grant(mock_client, url, "a", "b", [], insecure_http=True)
+    assert [str(r.url) for r in sent] == ["http://auth.example.com/token"]
 
 
 def test_redirect_is_not_followed_even_by_a_client_that_would(odd_server, start_server):
