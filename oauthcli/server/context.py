@@ -1,0 +1,87 @@
+"""What every endpoint shares: the live store, the token service, revocations, throttling."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from oauthcli import settings as env
+from oauthcli.errors import TokenError
+from oauthcli.issuer import IssuerSettings
+from oauthcli.keys import SigningKey
+from oauthcli.server.state import Denylist, LiveStore
+from oauthcli.server.throttle import LoginThrottle
+from oauthcli.sessions import SessionStore
+from oauthcli.store import StoreData
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenService
+
+
+@dataclass
+class ServerContext:
+    live: LiveStore
+    settings: IssuerSettings
+    key: SigningKey
+    sessions: SessionStore
+    denylist: Denylist
+    throttle: LoginThrottle
+    # [issuer].issuer, else the server's own base URL (None: tokens carry no iss)
+    issuer: str | None
+
+    def __post_init__(self) -> None:
+        issuing = dataclasses.replace(self.settings, issuer=self.issuer)
+        self.service = TokenService(issuing, self.key, self.sessions)
+        # Verifies with the store's own settings: when the store names no issuer,
+        # tokens minted locally by `oauthcli login`/`issue` (no iss) are accepted too.
+        self.verifier = TokenService(self.settings, self.key)
+
+    def rounds(self, data: StoreData) -> int:
+        return env.bcrypt_rounds(data.bcrypt_rounds)
+
+    def decode(self, token: str, typ: str) -> dict[str, Any]:
+        """Verify one of our tokens (``TokenError`` if it is not valid here)."""
+        claims = self.verifier.decode(token, typ)
+        iss = claims.get("iss")
+        if iss is not None and self.issuer is not None and iss != self.issuer:
+            raise TokenError("token was issued by another issuer", "issuer")
+        return claims
+
+    def active_access_claims(self, token: str, data: StoreData) -> dict[str, Any]:
+        """Claims of an access token that is valid, not revoked, and whose subject is active."""
+        claims = self.decode(token, ACCESS_TYP)
+        jti = claims.get("jti")
+        if isinstance(jti, str) and self.denylist.contains(jti):
+            raise TokenError("token has been revoked", "revoked")
+        sub = claims["sub"]
+        if is_client_token(claims):
+            client = data.clients.get(sub)
+            if client is None or client.disabled:
+                raise TokenError("inactive client", "inactive")
+        else:
+            user = data.users.get(sub)
+            if user is None or user.disabled:
+                raise TokenError("inactive user", "inactive")
+        return claims
+
+    def active_refresh_claims(self, token: str, data: StoreData) -> dict[str, Any]:
+        """Blocking (reads the session file): claims of a redeemable refresh token."""
+        claims = self.decode(token, REFRESH_TYP)
+        family = self.sessions._read().get(str(claims.get("fam")))
+        if (
+            family is None
+            or family["revoked"]
+            or family["expires_at"] <= time.time()
+            or family["current_jti"] != claims.get("jti")
+        ):
+            raise TokenError("refresh token is no longer valid", "revoked")
+        user = data.users.get(claims["sub"])
+        if user is None or user.disabled:
+            raise TokenError("inactive user", "inactive")
+        claims["scope"] = str(family.get("scope", ""))
+        return claims
+
+
+def is_client_token(claims: dict[str, Any]) -> bool:
+    """client_credentials tokens name the client as both ``sub`` and ``client_id`` (RFC 9068)."""
+    return claims.get("client_id") is not None and claims.get("client_id") == claims.get("sub")

@@ -1,0 +1,325 @@
+"""``POST /token`` (password, refresh_token, client_credentials), ``/revoke`` and ``/introspect``.
+
+Everything that blocks (bcrypt, the session and revocation files with their
+locks and fsyncs) runs in the thread pool, so the event loop keeps serving
+``/users/me`` while passwords are checked, and bcrypt uses every core. The
+throttle's bookkeeping stays on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from oauthcli.errors import AuthenticationError, OAuthCliError, TokenError
+from oauthcli.server.context import ServerContext, is_client_token
+from oauthcli.server.oauth import (
+    MAX_FIELD_BYTES,
+    NO_STORE,
+    ClientCredentials,
+    Form,
+    OAuthError,
+    check_client,
+    client_credentials,
+    invalid_client,
+    invalid_request,
+    parse_scope,
+    read_form,
+)
+from oauthcli.store import Client, StoreData, User
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair, grant_scopes, scopes_of
+
+log = logging.getLogger("oauthcli.server")
+
+INCORRECT = "Incorrect username or password"
+INACTIVE = "Inactive user"
+GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+
+
+def _throttled(retry_after: int) -> OAuthError:
+    return OAuthError(
+        "slow_down",
+        f"Too many failed attempts; try again in {retry_after} s",
+        429,
+        {"Retry-After": str(retry_after)},
+    )
+
+
+def _invalid_scope(exc: AuthenticationError) -> OAuthError:
+    return OAuthError("invalid_scope", str(exc).capitalize())
+
+
+async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
+    try:
+        form = await read_form(request)
+        grant_type = form.get("grant_type")
+        if grant_type is None:
+            raise invalid_request("missing grant_type")
+        if grant_type == "password":
+            pair = await _password(request, ctx, form)
+        elif grant_type == "refresh_token":
+            pair = await _refresh(request, ctx, form)
+        elif grant_type == "client_credentials":
+            pair = await _client_credentials(request, ctx, form)
+        else:
+            raise OAuthError(
+                "unsupported_grant_type",
+                f"grant_type must be one of {', '.join(GRANT_TYPES)}",
+            )
+    except OAuthError as exc:
+        return exc.response()
+    return JSONResponse(pair.as_response(), headers=NO_STORE)
+
+
+def _optional_client(
+    credentials: ClientCredentials | None, data: StoreData, rounds: int
+) -> Client | None:
+    return check_client(credentials, data.clients, rounds) if credentials else None
+
+
+async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
+    username, password = form.get("username"), form.get("password")
+    if username is None or password is None:
+        raise invalid_request("the password grant needs username and password")
+    requested = parse_scope(form.get("scope"))
+    credentials = client_credentials(request, form)
+    data = ctx.live.current()
+    key = username[:MAX_FIELD_BYTES]
+    retry_after = ctx.throttle.begin(key)
+    if retry_after is not None:
+        raise _throttled(retry_after)
+    try:
+        pair = await run_in_threadpool(
+            _password_blocking,
+            ctx,
+            data,
+            credentials,
+            username,
+            password,
+            form.oversized,
+            requested,
+        )
+    except OAuthError as exc:
+        if exc.error == "invalid_grant" and exc.description == INCORRECT:
+            ctx.throttle.failed(key)
+        elif exc.error == "invalid_scope":
+            ctx.throttle.succeeded(key)  # the password was right
+        else:
+            ctx.throttle.finished(key)
+        raise
+    except BaseException:
+        ctx.throttle.finished(key)
+        raise
+    ctx.throttle.succeeded(key)
+    return pair
+
+
+def _password_blocking(
+    ctx: ServerContext,
+    data: StoreData,
+    credentials: ClientCredentials | None,
+    username: str,
+    password: str,
+    oversized: bool,
+    requested: list[str] | None,
+) -> TokenPair:
+    from oauthcli.passwords import dummy_verify
+    from oauthcli.tokens import authenticate
+
+    rounds = ctx.rounds(data)
+    _optional_client(credentials, data, rounds)
+    if oversized:
+        # Refused without reaching bcrypt, yet as slow as a real check.
+        dummy_verify(rounds)
+        raise OAuthError("invalid_grant", INCORRECT)
+    try:
+        user, replacement = authenticate(data.users, username, password, rounds)
+    except AuthenticationError as exc:
+        inactive = str(exc) == "inactive user"
+        raise OAuthError("invalid_grant", INACTIVE if inactive else INCORRECT) from None
+    if replacement:
+        _upgrade_hash(ctx, user, replacement)
+    try:
+        scopes = grant_scopes(user.scopes, requested)
+    except AuthenticationError as exc:
+        raise _invalid_scope(exc) from None
+    return ctx.service.login(user.username, scopes)
+
+
+def _upgrade_hash(ctx: ServerContext, user: User, replacement: str) -> None:
+    """Save the bcrypt replacement of an outdated hash (best effort: a login never fails on it)."""
+    try:
+        with ctx.live.store.edit() as data:
+            stored = data.users.get(user.username)
+            if stored is not None and stored.hashed_password == user.hashed_password:
+                stored.hashed_password = replacement
+    except OAuthCliError as exc:
+        log.warning("could not upgrade the password hash of %s: %s", user.username, exc)
+
+
+async def _refresh(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
+    token = form.get("refresh_token")
+    if token is None:
+        raise invalid_request("the refresh_token grant needs refresh_token")
+    if form.oversized:
+        raise OAuthError("invalid_grant", "refresh token is not valid")
+    credentials = client_credentials(request, form)
+    data = ctx.live.current()
+    return await run_in_threadpool(
+        _refresh_blocking, ctx, data, credentials, token, parse_scope(form.get("scope"))
+    )
+
+
+def _refresh_blocking(
+    ctx: ServerContext,
+    data: StoreData,
+    credentials: ClientCredentials | None,
+    token: str,
+    requested: list[str] | None,
+) -> TokenPair:
+    _optional_client(credentials, data, ctx.rounds(data))
+    try:
+        return ctx.service.refresh(token, data.users.get, requested)
+    except TokenError as exc:
+        raise OAuthError("invalid_grant", str(exc).capitalize()) from None
+    except AuthenticationError as exc:
+        message = str(exc)
+        if message.startswith("scope not granted"):
+            raise _invalid_scope(exc) from None
+        raise OAuthError(
+            "invalid_grant", INACTIVE if message == "inactive user" else message
+        ) from None
+
+
+async def _client_credentials(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
+    credentials = client_credentials(request, form)
+    if credentials is None:
+        raise invalid_client("the client_credentials grant needs client authentication")
+    requested = parse_scope(form.get("scope"))
+    data = ctx.live.current()
+    key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
+    retry_after = ctx.throttle.begin(key)
+    if retry_after is not None:
+        raise _throttled(retry_after)
+    try:
+        client = await run_in_threadpool(check_client, credentials, data.clients, ctx.rounds(data))
+    except OAuthError:
+        ctx.throttle.failed(key)
+        raise
+    except BaseException:
+        ctx.throttle.finished(key)
+        raise
+    ctx.throttle.succeeded(key)
+    try:
+        scopes = grant_scopes(client.scopes, requested)
+    except AuthenticationError as exc:
+        raise _invalid_scope(exc) from None
+    access, _ = ctx.service.access_token(
+        client.client_id, scopes, extra={"client_id": client.client_id}
+    )
+    return TokenPair(access, ctx.settings.access_ttl, " ".join(scopes))
+
+
+async def revoke_endpoint(request: Request, ctx: ServerContext) -> Response:
+    """RFC 7009: 200 whether or not the token was known; client auth optional but checked."""
+    try:
+        form = await read_form(request)
+        token = form.get("token")
+        if token is None:
+            raise invalid_request("missing token")
+        credentials = client_credentials(request, form)
+        data = ctx.live.current()
+        await run_in_threadpool(_revoke_blocking, ctx, data, credentials, token, form)
+    except OAuthError as exc:
+        return exc.response()
+    return Response(status_code=200, headers=NO_STORE)
+
+
+def _order(hint: str | None) -> tuple[str, str]:
+    return (REFRESH_TYP, ACCESS_TYP) if hint == "refresh_token" else (ACCESS_TYP, REFRESH_TYP)
+
+
+def _revoke_blocking(
+    ctx: ServerContext,
+    data: StoreData,
+    credentials: ClientCredentials | None,
+    token: str,
+    form: Form,
+) -> None:
+    _optional_client(credentials, data, ctx.rounds(data))
+    if form.oversized:
+        return
+    for typ in _order(form.get("token_type_hint")):
+        try:
+            claims = ctx.decode(token, typ)
+        except TokenError:
+            continue
+        if typ == ACCESS_TYP:
+            jti = claims.get("jti")
+            if isinstance(jti, str):
+                ctx.denylist.add(jti, int(claims["exp"]))
+        else:
+            family = claims.get("fam")
+            if isinstance(family, str):
+                ctx.sessions.revoke_family(family)
+        return
+
+
+async def introspect_endpoint(request: Request, ctx: ServerContext) -> Response:
+    """RFC 7662, for authenticated clients only."""
+    try:
+        form = await read_form(request)
+        credentials = client_credentials(request, form)
+        if credentials is None:
+            raise invalid_client("introspection needs client authentication")
+        token = form.get("token")
+        if token is None:
+            raise invalid_request("missing token")
+        data = ctx.live.current()
+        body = await run_in_threadpool(_introspect_blocking, ctx, data, credentials, token, form)
+    except OAuthError as exc:
+        return exc.response()
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _introspect_blocking(
+    ctx: ServerContext,
+    data: StoreData,
+    credentials: ClientCredentials,
+    token: str,
+    form: Form,
+) -> dict[str, Any]:
+    check_client(credentials, data.clients, ctx.rounds(data))
+    if form.oversized:
+        return {"active": False}
+    for typ in _order(form.get("token_type_hint")):
+        try:
+            if typ == ACCESS_TYP:
+                claims = ctx.active_access_claims(token, data)
+            else:
+                claims = ctx.active_refresh_claims(token, data)
+        except TokenError:
+            continue
+        return _introspection(claims, typ)
+    return {"active": False}
+
+
+def _introspection(claims: dict[str, Any], typ: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"active": True}
+    if typ == ACCESS_TYP:
+        body["scope"] = " ".join(scopes_of(claims))
+        if claims.get("client_id") is not None:
+            body["client_id"] = claims["client_id"]
+    else:
+        body["scope"] = claims.get("scope", "")
+    body["token_type"] = "access_token" if typ == ACCESS_TYP else "refresh_token"
+    if not is_client_token(claims):
+        body["username"] = claims["sub"]
+    for name in ("sub", "exp", "iat", "nbf", "iss", "aud", "jti"):
+        if claims.get(name) is not None:
+            body[name] = claims[name]
+    return body

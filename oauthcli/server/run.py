@@ -1,0 +1,168 @@
+"""Run the token server under uvicorn: checks first, our own listening socket, N workers.
+
+Everything that can be wrong with the store or the key is found by
+``prepare()`` before uvicorn starts, so ``oauthcli serve`` fails with one line.
+
+The listening socket is bound here with ``IPPROTO_TCP`` (uvicorn issue #3149:
+a socket bound without it hands accepted connections ``proto == 0``, asyncio
+then skips ``TCP_NODELAY``, and each keep-alive request waits ~40 ms for a
+delayed ACK). Workers get the app through a picklable factory, so no
+environment variable has to carry the options across the process boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oauthcli.errors import ConfigError, UsageError
+from oauthcli.server.throttle import DEFAULT_LOCKOUT, DEFAULT_MAX_FAILURES
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    store_path: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    max_failures: int = DEFAULT_MAX_FAILURES
+    lockout: int = DEFAULT_LOCKOUT
+    # Filled in by prepare(): the base URL, used as iss when [issuer] names none.
+    base_url: str | None = field(default=None)
+
+
+def base_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def build_app(options: ServeOptions) -> Any:
+    """The app factory each worker calls (also the single-process path)."""
+    from oauthcli.issuer import settings_for_store
+    from oauthcli.server.app import create_app
+    from oauthcli.server.throttle import LoginThrottle
+    from oauthcli.store import UserStore
+
+    store = UserStore(options.store_path)
+    data = store.load()
+    settings = settings_for_store(options.store_path, data.issuer)
+    return create_app(
+        store,
+        settings,
+        issuer_url=options.base_url,
+        throttle=LoginThrottle(options.max_failures, options.lockout),
+    )
+
+
+def check(options: ServeOptions) -> None:
+    """Raise ``StoreError``/``ConfigError``/``UsageError`` for anything that would stop a worker."""
+    if options.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if not 0 <= options.port <= 65535:
+        raise UsageError("--port must be from 0 to 65535")
+    if options.max_failures < 0:
+        raise UsageError("--max-failures must not be negative")
+    if options.log_level not in LOG_LEVELS:
+        raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    build_app(options)  # loads the store, the [issuer] settings and the signing key
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket with ``proto = IPPROTO_TCP`` so accepted sockets get TCP_NODELAY."""
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {base_url(host, port)}: {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, minus its access log (it prints query strings); ours instead."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": dict(LOGGING_CONFIG["formatters"]),
+        "handlers": {
+            "default": dict(LOGGING_CONFIG["handlers"]["default"]),
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+            "uvicorn.error": {"level": level.upper()},
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+            "oauthcli": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+        },
+    }
+    return config
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def serve(options: ServeOptions, announce: Any = None) -> None:
+    """Bind, announce the base URL, and serve until SIGINT/SIGTERM (then return normally)."""
+    import dataclasses
+    import functools
+
+    import uvicorn
+
+    check(options)
+    sock = bind(options.host, options.port)
+    port = sock.getsockname()[1]
+    options = dataclasses.replace(
+        options, port=port, base_url=options.base_url or base_url(options.host, port)
+    )
+    config = uvicorn.Config(
+        functools.partial(build_app, options),
+        factory=True,
+        workers=options.workers,
+        log_config=log_config(options.log_level),
+        log_level=options.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    if announce is not None:
+        announce(options.base_url, options.workers)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; end with exit status 0.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        if options.workers == 1:
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+    except (_Terminated, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+    logging.getLogger("oauthcli.server").debug("stopped")

@@ -1,0 +1,630 @@
+"""The token server, run for real under uvicorn on 127.0.0.1 and driven with httpx."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import statistics
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import httpx
+import jwt
+import pytest
+
+from oauthcli.issuer import settings_for_store
+from oauthcli.keys import write_new_key
+from oauthcli.passwords import hash_password
+from oauthcli.server import LoginThrottle, create_app
+from oauthcli.store import User, UserStore
+from oauthcli.tokens import TokenService
+from tests.apps_serve.live import add_client, live_server, login
+from tests.conftest import TEST_SECRET, write_store
+
+
+@pytest.fixture
+def server(store_path: Path):
+    with live_server(store_path) as live:
+        yield live
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def me(server, token: str) -> httpx.Response:
+    with server.client() as http:
+        return http.get("/users/me", headers=bearer(token))
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+# --- password grant ---------------------------------------------------------------------
+
+
+def test_password_grant_issues_rfc6749_response_verifiable_with_pyjwt(server):
+    response = login(server)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
+    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    assert body["scope"] == "me items"
+    claims = jwt.decode(body["access_token"], TEST_SECRET, algorithms=["HS256"], issuer=server.url)
+    assert claims["sub"] == "alice" and claims["scope"] == "me items"
+    assert jwt.get_unverified_header(body["access_token"])["typ"] == "at+jwt"
+
+
+def test_users_me_returns_the_user_without_hash(server):
+    token = login(server).json()["access_token"]
+    response = me(server, token)
+    assert response.status_code == 200
+    assert response.json() == {
+        "username": "alice",
+        "full_name": "Alice",
+        "email": "alice@example.com",
+        "disabled": False,
+        "scopes": ["me", "items"],
+    }
+    assert "$2b$" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "description"),
+    [
+        ("alice", "wrong", "Incorrect username or password"),
+        ("nobody", "secret", "Incorrect username or password"),
+        ("carol", "wonderland", "Inactive user"),
+        ("carol", "wrong", "Incorrect username or password"),
+        ("alice", "x" * 73, "Incorrect username or password"),
+        ("alice", "é" * 40, "Incorrect username or password"),
+        ("a" * 2000, "secret", "Incorrect username or password"),
+    ],
+)
+def test_failed_logins_are_rfc6749_invalid_grant_with_fastapi_detail(
+    server, username, password, description
+):
+    response = login(server, username, password)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_grant",
+        "error_description": description,
+        "detail": description,
+    }
+    assert response.headers["cache-control"] == "no-store"
+    assert password not in response.text
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({}, "invalid_request"),
+        ({"username": "alice", "password": "secret"}, "invalid_request"),
+        ({"grant_type": "password", "username": "alice"}, "invalid_request"),
+        ({"grant_type": "password", "password": "secret"}, "invalid_request"),
+        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "refresh_token"}, "invalid_request"),
+    ],
+)
+def test_malformed_token_requests_are_400_not_422(server, data, error):
+    with server.client() as http:
+        response = http.post("/token", data=data)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == error
+
+
+def test_json_body_and_repeated_parameters_are_invalid_request(server):
+    with server.client() as http:
+        as_json = http.post(
+            "/token", json={"grant_type": "password", "username": "alice", "password": "secret"}
+        )
+        repeated = http.post(
+            "/token",
+            content="grant_type=password&username=alice&username=bob&password=secret",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert as_json.status_code == repeated.status_code == 400
+    assert as_json.json()["error"] == repeated.json()["error"] == "invalid_request"
+
+
+def test_multipart_form_is_accepted_like_oauth2passwordrequestform(server):
+    with server.client() as http:
+        response = http.post(
+            "/token",
+            files={"grant_type": (None, "password"), "username": (None, "alice")},
+            data={"password": "secret"},
+        )
+    assert response.status_code == 200, response.text
+
+
+def test_unknown_user_and_oversized_password_cost_a_bcrypt_verification(tmp_path, monkeypatch):
+    # At cost 10 a verification takes tens of ms: far above the noise of a request.
+    path = tmp_path / "slow.toml"
+    (tmp_path / "hs.secret").write_text(TEST_SECRET)
+    store = UserStore(path)
+    with store.edit(create=True) as data:
+        data.other["issuer"] = {"secret_file": "hs.secret"}
+        data.other["passwords"] = {"bcrypt_rounds": 10}
+        data.users["alice"] = User("alice", hash_password("secret", 10), scopes=["me"])
+
+    def timed(username: str, password: str) -> float:
+        samples = []
+        for _ in range(3):
+            start = time.perf_counter()
+            assert login(live, username, password).status_code == 400
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    monkeypatch.delenv("OAUTHCLI_BCRYPT_ROUNDS")  # dummy verifications at the store's cost
+    with live_server(path, throttle=LoginThrottle(max_failures=0)) as live:
+        wrong = timed("alice", "wrong")
+        unknown = timed("nobody", "wrong")
+        oversized = timed("alice", "x" * 100)
+        huge_field = timed("alice", "y" * 5000)
+    assert wrong > 0.01
+    for other in (unknown, oversized, huge_field):
+        assert other > wrong * 0.5, (wrong, unknown, oversized, huge_field)
+
+
+# --- scopes -------------------------------------------------------------------------------
+
+
+def test_scope_can_be_narrowed(server):
+    response = login(server, scope="me")
+    assert response.json()["scope"] == "me"
+    assert me(server, response.json()["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(("username", "scope"), [("alice", "me admin"), ("johndoe", "items")])
+def test_scope_escalation_is_invalid_scope(server, username, scope):
+    response = login(server, username, "secret", scope=scope)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+    assert "access_token" not in response.text
+
+
+def test_missing_scope_is_403_insufficient_scope_with_challenge(server):
+    token = login(server, scope="items").json()["access_token"]
+    response = me(server, token)
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ") and 'scope="me"' in challenge
+    assert 'error="insufficient_scope"' in challenge
+
+
+def test_scope_removed_from_user_stops_working_at_once(server):
+    token = login(server).json()["access_token"]
+    with server.store.edit() as data:
+        data.users["alice"].scopes = ["items"]
+    assert me(server, token).status_code == 403
+
+
+# --- bearer failures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic YWxpY2U6c2VjcmV0"}, {"Authorization": "Bearer"}],
+)
+def test_missing_token_is_401_with_bearer_challenge(server, headers):
+    with server.client() as http:
+        response = http.get("/users/me", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["detail"] == "Not authenticated"
+
+
+def test_garbage_tampered_and_refresh_tokens_are_401_invalid_token(server):
+    pair = login(server).json()
+    header, payload, signature = pair["access_token"].split(".")
+    tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
+    for token in ("garbage", tampered, pair["refresh_token"]):
+        response = me(server, token)
+        assert response.status_code == 401, token
+        assert response.json()["error"] == "invalid_token"
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+def test_expired_token_is_401(server, store_path):
+    settings = settings_for_store(store_path, server.store.load().issuer)
+    service = TokenService(settings, settings.signing_key())
+    token, _ = service.access_token("alice", ["me"], ttl=-30, issuer=server.url)
+    response = me(server, token)
+    assert response.status_code == 401
+    assert "expired" in response.json()["error_description"]
+
+
+def test_token_of_other_issuer_is_401(server, store_path):
+    settings = settings_for_store(store_path, server.store.load().issuer)
+    service = TokenService(settings, settings.signing_key())
+    token, _ = service.access_token("alice", ["me"], issuer="https://elsewhere.example")
+    assert me(server, token).status_code == 401
+
+
+def test_locally_minted_token_without_iss_is_accepted(server, store_path):
+    # The store names no issuer, so `oauthcli login`/`issue` tokens work against the server.
+    settings = settings_for_store(store_path, server.store.load().issuer)
+    token, claims = TokenService(settings, settings.signing_key()).access_token("alice", ["me"])
+    assert "iss" not in claims
+    assert me(server, token).status_code == 200
+
+
+def test_disabled_user_tokens_stop_working_immediately(server):
+    token = login(server).json()["access_token"]
+    assert me(server, token).status_code == 200
+    with server.store.edit() as data:
+        data.users["alice"].disabled = True
+    response = me(server, token)
+    assert response.status_code == 401
+    assert "inactive" in response.json()["detail"]
+    assert login(server).json()["error_description"] == "Inactive user"
+
+
+def test_store_changes_apply_without_restart(server):
+    with server.store.edit() as data:
+        data.users["dave"] = User("dave", hash_password("pw-dave", 4), scopes=["me"])
+    response = login(server, "dave", "pw-dave")
+    assert response.status_code == 200
+    assert me(server, response.json()["access_token"]).json()["username"] == "dave"
+
+
+def test_broken_store_edit_keeps_serving_last_good_data(server, caplog):
+    token = login(server).json()["access_token"]
+    server.store.path.write_text("[users.alice\nbroken")
+    with caplog.at_level(logging.ERROR, logger="oauthcli.server"):
+        assert me(server, token).status_code == 200
+    assert "keeping the last good user store" in caplog.text
+
+
+# --- refresh --------------------------------------------------------------------------------
+
+
+def refresh(server, token: str, **extra: str) -> httpx.Response:
+    with server.client() as http:
+        return http.post(
+            "/token", data={"grant_type": "refresh_token", "refresh_token": token, **extra}
+        )
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(server):
+    first = login(server).json()
+    second = refresh(server, first["refresh_token"])
+    assert second.status_code == 200, second.text
+    assert second.headers["cache-control"] == "no-store"
+    pair = second.json()
+    assert pair["refresh_token"] != first["refresh_token"]
+    assert me(server, pair["access_token"]).status_code == 200
+
+    reuse = refresh(server, first["refresh_token"])
+    assert reuse.status_code == 400
+    assert reuse.json()["error"] == "invalid_grant"
+    assert "already used" in reuse.json()["error_description"]
+    # The thief's copy and the legitimate newest token are both dead now.
+    after = refresh(server, pair["refresh_token"])
+    assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
+
+
+def test_refresh_can_narrow_but_not_widen(server):
+    pair = login(server, scope="me").json()
+    widened = refresh(server, pair["refresh_token"], scope="me items")
+    assert widened.status_code == 400 and widened.json()["error"] == "invalid_scope"
+    narrowed = refresh(server, login(server).json()["refresh_token"], scope="items")
+    assert narrowed.status_code == 200 and narrowed.json()["scope"] == "items"
+
+
+def test_refresh_for_disabled_user_is_invalid_grant(server):
+    pair = login(server).json()
+    with server.store.edit() as data:
+        data.users["alice"].disabled = True
+    response = refresh(server, pair["refresh_token"])
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Inactive user"
+
+
+def test_access_token_is_not_a_refresh_token(server):
+    pair = login(server).json()
+    response = refresh(server, pair["access_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+
+CLIENT_SECRET = "s3cret:with%odd&chars"
+
+
+@pytest.fixture
+def with_client(server):
+    add_client(server.store, "ci-bot", CLIENT_SECRET, ["items"])
+    return server
+
+
+def client_token(server, headers=None, **data: str) -> httpx.Response:
+    with server.client() as http:
+        return http.post(
+            "/token", data={"grant_type": "client_credentials", **data}, headers=headers or {}
+        )
+
+
+def test_client_credentials_with_basic_and_post(with_client):
+    by_basic = client_token(with_client, basic("ci-bot", CLIENT_SECRET))
+    by_post = client_token(with_client, client_id="ci-bot", client_secret=CLIENT_SECRET)
+    for response in (by_basic, by_post):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "refresh_token" not in body and body["scope"] == "items"
+        claims = jwt.decode(body["access_token"], TEST_SECRET, algorithms=["HS256"])
+        assert claims["sub"] == claims["client_id"] == "ci-bot"
+
+
+@pytest.mark.parametrize(
+    ("headers", "data"),
+    [
+        (basic("ci-bot", "wrong"), {}),
+        (basic("nobody", CLIENT_SECRET), {}),
+        ({}, {"client_id": "ci-bot", "client_secret": "wrong"}),
+        ({}, {}),
+        ({"Authorization": "Basic !!!"}, {}),
+    ],
+)
+def test_bad_client_is_401_invalid_client_with_basic_challenge(with_client, headers, data):
+    response = client_token(with_client, headers, **data)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["www-authenticate"] == 'Basic realm="oauthcli"'
+
+
+def test_disabled_client_and_scope_escalation(with_client):
+    assert client_token(with_client, basic("ci-bot", CLIENT_SECRET), scope="me").json()[
+        "error"
+    ] == ("invalid_scope")
+    with with_client.store.edit() as data:
+        data.clients["ci-bot"].disabled = True
+    assert client_token(with_client, basic("ci-bot", CLIENT_SECRET)).status_code == 401
+
+
+def test_client_token_is_not_a_user_token(with_client):
+    # Even a user of the same name must not be impersonated by a client's token.
+    with with_client.store.edit() as data:
+        data.users["ci-bot"] = User("ci-bot", hash_password("x-pass", 4), scopes=["me"])
+        data.clients["ci-bot"].scopes = ["me"]
+    token = client_token(with_client, basic("ci-bot", CLIENT_SECRET)).json()["access_token"]
+    assert me(with_client, token).status_code == 401
+
+
+def test_password_grant_checks_client_credentials_when_given(with_client):
+    good = login(with_client, client_id="ci-bot", client_secret=CLIENT_SECRET)
+    bad = login(with_client, client_id="ci-bot", client_secret="wrong")
+    assert good.status_code == 200
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+
+
+# --- revocation and introspection ---------------------------------------------------------------
+
+
+def revoke(server, token: str, **extra: str) -> httpx.Response:
+    with server.client() as http:
+        return http.post("/revoke", data={"token": token, **extra})
+
+
+def test_revoked_access_token_is_401(server):
+    token = login(server).json()["access_token"]
+    response = revoke(server, token)
+    assert response.status_code == 200
+    answer = me(server, token)
+    assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
+    # Persisted beside the store, so other workers and restarts see it too.
+    assert (server.store.path.parent / "users.revoked.json").exists()
+
+
+def test_revoking_a_refresh_token_ends_its_family(server):
+    pair = login(server).json()
+    assert revoke(server, pair["refresh_token"], token_type_hint="refresh_token").status_code == 200
+    assert refresh(server, pair["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_revoking_unknown_tokens_is_200_and_missing_token_is_400(server):
+    assert revoke(server, "not-a-token").status_code == 200
+    with server.client() as http:
+        assert http.post("/revoke", data={}).status_code == 400
+
+
+def introspect(server, token: str, auth=True, **extra: str) -> httpx.Response:
+    headers = basic("ci-bot", CLIENT_SECRET) if auth else {}
+    with server.client() as http:
+        return http.post("/introspect", data={"token": token, **extra}, headers=headers)
+
+
+def test_introspection_of_access_and_refresh_tokens(with_client):
+    pair = login(with_client).json()
+    access = introspect(with_client, pair["access_token"])
+    assert access.status_code == 200
+    body = access.json()
+    assert body["active"] is True and body["token_type"] == "access_token"
+    assert body["sub"] == body["username"] == "alice" and body["scope"] == "me items"
+    assert body["iss"] == with_client.url and body["exp"] > body["iat"]
+    refreshing = introspect(with_client, pair["refresh_token"]).json()
+    assert refreshing["active"] is True and refreshing["token_type"] == "refresh_token"
+
+    refresh(with_client, pair["refresh_token"])
+    assert introspect(with_client, pair["refresh_token"]).json() == {"active": False}
+    revoke(with_client, pair["access_token"])
+    assert introspect(with_client, pair["access_token"]).json() == {"active": False}
+    assert introspect(with_client, "garbage").json() == {"active": False}
+
+
+def test_introspection_of_client_token_names_the_client(with_client):
+    token = client_token(with_client, basic("ci-bot", CLIENT_SECRET)).json()["access_token"]
+    body = introspect(with_client, token).json()
+    assert body["active"] is True and body["client_id"] == "ci-bot"
+    assert "username" not in body
+
+
+def test_introspection_requires_client_authentication(with_client):
+    token = login(with_client).json()["access_token"]
+    response = introspect(with_client, token, auth=False)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["www-authenticate"] == 'Basic realm="oauthcli"'
+
+
+# --- discovery, JWKS, docs ------------------------------------------------------------------------
+
+
+def test_discovery_documents(server):
+    with server.client() as http:
+        oidc = http.get("/.well-known/openid-configuration").json()
+        rfc8414 = http.get("/.well-known/oauth-authorization-server").json()
+        jwks = http.get("/.well-known/jwks.json").json()
+    assert oidc == rfc8414
+    assert oidc["issuer"] == server.url
+    assert oidc["token_endpoint"] == server.url + "/token"
+    assert oidc["jwks_uri"] == server.url + "/.well-known/jwks.json"
+    assert oidc["revocation_endpoint"] == server.url + "/revoke"
+    assert oidc["introspection_endpoint"] == server.url + "/introspect"
+    assert oidc["grant_types_supported"] == ["password", "refresh_token", "client_credentials"]
+    assert oidc["scopes_supported"] == ["items", "me"]
+    assert "client_secret_basic" in oidc["token_endpoint_auth_methods_supported"]
+    assert jwks == {"keys": []}  # HMAC secrets are never published
+
+
+@pytest.fixture
+def es256_store(isolated_env: Path) -> Path:
+    path = isolated_env / "es.toml"
+    write_new_key(isolated_env / "signing.pem", "ES256")
+    write_store(
+        path,
+        issuer={"algorithm": "ES256", "key_file": "signing.pem", "issuer": "https://auth.test"},
+    )
+    return path
+
+
+def test_es256_jwks_verifies_tokens_with_plain_pyjwt(es256_store):
+    with live_server(es256_store) as live, live.client() as http:
+        discovery = http.get("/.well-known/openid-configuration").json()
+        assert discovery["issuer"] == "https://auth.test"  # [issuer].issuer wins
+        jwks = http.get(discovery["jwks_uri"].replace(live.url, "")).json()
+        token = login(live).json()["access_token"]
+        assert me(live, token).status_code == 200
+    (jwk,) = jwks["keys"]
+    assert jwk["kty"] == "EC" and jwk["crv"] == "P-256" and jwk["alg"] == "ES256"
+    assert "d" not in jwk
+    assert jwt.get_unverified_header(token)["kid"] == jwk["kid"]
+    claims = jwt.decode(
+        token,
+        jwt.PyJWK(jwk).key,
+        algorithms=["ES256"],
+        issuer=discovery["issuer"],
+    )
+    assert claims["sub"] == "alice"
+
+
+def test_openapi_exposes_password_flow_for_swagger_authorize(server):
+    with server.client() as http:
+        docs = http.get("/docs")
+        schema = http.get("/openapi.json").json()
+    assert docs.status_code == 200 and "swagger-ui" in docs.text
+    flow = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
+    assert flow["tokenUrl"] == "token"
+    assert set(flow["scopes"]) == {"me", "items"}
+    assert schema["paths"]["/users/me"]["get"]["security"] == [{"OAuth2PasswordBearer": ["me"]}]
+    form = schema["paths"]["/token"]["post"]["requestBody"]["content"]
+    assert "application/x-www-form-urlencoded" in form
+
+
+def test_openapi_scopes_follow_the_store(server):
+    with server.store.edit() as data:
+        data.users["alice"].scopes.append("admin")
+    with server.client() as http:
+        schema = http.get("/openapi.json").json()
+    flow = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]
+    assert "admin" in flow["scopes"]
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def test_access_log_has_no_tokens_or_query_strings(server, caplog):
+    pair = login(server).json()
+    with caplog.at_level(logging.INFO, logger="oauthcli.access"), server.client() as http:
+        http.get(f"/users/me?access_token={pair['access_token']}")
+        http.get(f"/anything/{pair['access_token']}")
+        http.get("/users/me", headers=bearer(pair["access_token"]))
+        http.post(
+            "/token",
+            data={"grant_type": "password", "username": "alice", "password": "secret"},
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "oauthcli.access"]
+    assert len(lines) == 4
+    assert '"GET /users/me" 401' in lines[0] and '"GET /users/me" 200' in lines[2]
+    assert '"POST /token" 200' in lines[3]
+    for secret in (pair["access_token"], pair["refresh_token"], "secret", "access_token="):
+        assert not any(secret in line for line in lines), secret
+
+
+def test_bcrypt_runs_off_the_event_loop(tmp_path):
+    """While a slow password check runs, /users/me still answers at once."""
+    path = tmp_path / "slow.toml"
+    (tmp_path / "hs.secret").write_text(TEST_SECRET)
+    store = UserStore(path)
+    with store.edit(create=True) as data:
+        data.other["issuer"] = {"secret_file": "hs.secret"}
+        data.users["slow"] = User("slow", hash_password("pw-slow", 13), scopes=["me"])
+        data.users["fast"] = User("fast", hash_password("pw-fast", 4), scopes=["me"])
+    with live_server(path) as live:
+        token = login(live, "fast", "pw-fast").json()["access_token"]
+        done: list[float] = []
+
+        def slow_login() -> None:
+            start = time.perf_counter()
+            assert login(live, "slow", "pw-slow").status_code == 200
+            done.append(time.perf_counter() - start)
+
+        threads = [threading.Thread(target=slow_login) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.05)
+        with live.client() as http:
+            start = time.perf_counter()
+            assert http.get("/users/me", headers=bearer(token)).status_code == 200
+            fast = time.perf_counter() - start
+        for thread in threads:
+            thread.join()
+    assert len(done) == 2
+    assert fast < min(done) / 3, (fast, done)
+
+
+def test_create_app_works_in_process_with_asgi_transport(store_path):
+    import asyncio
+
+    store = UserStore(store_path)
+    app = create_app(store, settings_for_store(store_path, store.load().issuer))
+
+    async def scenario() -> tuple[int, int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.post(
+                "/token",
+                data={"grant_type": "password", "username": "alice", "password": "secret"},
+            )
+            token = response.json()["access_token"]
+            answer = await http.get("/users/me", headers=bearer(token))
+            return response.status_code, answer.status_code
+
+    assert asyncio.run(scenario()) == (200, 200)
+
+
+def test_create_app_fails_early_without_key(isolated_env):
+    from oauthcli.errors import ConfigError
+
+    path = isolated_env / "nokey.toml"
+    write_store(path, issuer={"algorithm": "ES256", "key_file": "missing.pem"})
+    store = UserStore(path)
+    with pytest.raises(ConfigError, match=r"missing\.pem"):
+        create_app(store, settings_for_store(path, store.load().issuer))
