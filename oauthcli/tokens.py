@@ -175,28 +175,46 @@ class TokenService:
         if header.get("typ") != expected_typ:
             kind = "an access" if expected_typ == ACCESS_TYP else "a refresh"
             raise TokenError(f"token is not {kind} token (typ {header.get('typ')!r})", "type")
-        options: dict[str, Any] = {"require": ["exp", "iat", "sub"]}
+        # Times are checked below against the injected clock, not PyJWT's.
+        options: dict[str, Any] = {
+            "require": ["exp", "iat", "sub"],
+            "verify_exp": False,
+            "verify_nbf": False,
+            "verify_iat": False,
+        }
         audience = self.settings.audience if expected_typ == ACCESS_TYP else None
         if audience is None:
             options["verify_aud"] = False
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 self.key.verification_key(),
                 algorithms=[self.key.algorithm],
                 audience=audience,
                 issuer=self.settings.issuer,
-                leeway=leeway,
                 options=options,  # type: ignore[arg-type]
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenTimeError("token has expired", "expired") from None
-        except jwt.ImmatureSignatureError:
-            raise TokenTimeError("token is not yet valid", "not_yet_valid") from None
         except jwt.InvalidSignatureError:
             raise TokenError("token signature is invalid", "signature") from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"token rejected: {exc}", "invalid") from None
+        self._check_times(claims, leeway)
+        return claims
+
+    def _check_times(self, claims: dict[str, Any], leeway: int) -> None:
+        now = self.clock()
+        times = {}
+        for name in ("exp", "nbf", "iat"):
+            value = claims.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TokenError(f"token claim {name!r} is not a number", "claims")
+            times[name] = value
+        if times["exp"] <= now - leeway:
+            raise TokenTimeError("token has expired", "expired")
+        if times.get("nbf", now) > now + leeway or times["iat"] > now + leeway:
+            raise TokenTimeError("token is not yet valid", "not_yet_valid")
 
 
 def authenticate(

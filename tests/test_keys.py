@@ -1,0 +1,140 @@
+import json
+import stat
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from oauthcli import keys
+from oauthcli.errors import ConfigError, UsageError
+
+ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+def pem(key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def test_rfc7638_thumbprint_example():
+    # RFC 7638 section 3.1: the example RSA key and its thumbprint.
+    jwk = {
+        "kty": "RSA",
+        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+    }
+    assert keys.thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512", *ASYMMETRIC])
+def test_generated_key_loads_and_kid_matches_jwks(tmp_path, alg):
+    path = tmp_path / "key"
+    kid = keys.write_new_key(path, alg)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    signing = keys.load_private_key_file(path, alg)
+    assert signing.algorithm == alg and signing.kid == kid
+    if alg.startswith("HS"):
+        # at least the digest size, as RFC 7518 requires
+        assert len(path.read_bytes().strip()) >= keys.HMAC_MIN_BYTES[alg]
+        assert signing.public_jwk() is None
+        return
+    jwks = keys.jwks_from_files([path], alg)
+    (jwk,) = jwks["keys"]
+    assert jwk["kid"] == kid and jwk["alg"] == alg and jwk["use"] == "sig"
+    assert "d" not in jwk and "p" not in jwk  # public half only
+    # The JWK is usable by plain PyJWT to verify what the key signs.
+    token = jwt.encode({"sub": "x"}, signing.key, algorithm=alg)
+    assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[alg])["sub"] == "x"
+
+
+def test_write_new_key_refuses_to_overwrite_unless_asked(tmp_path):
+    path = tmp_path / "k.pem"
+    first = keys.write_new_key(path, "ES256")
+    with pytest.raises(UsageError, match="already exists"):
+        keys.write_new_key(path, "ES256")
+    assert keys.load_private_key_file(path, "ES256").kid == first
+    second = keys.write_new_key(path, "ES256", overwrite=True)
+    assert second != first
+    with pytest.raises(UsageError, match="does not exist"):
+        keys.write_new_key(tmp_path / "missing" / "k.pem", "ES256")
+
+
+def test_short_hmac_secrets_are_refused_for_signing():
+    with pytest.raises(ConfigError, match="at least 32") as info:
+        keys.hmac_signing_key(b"short-secret", "HS256")
+    assert "short-secret" not in str(info.value)
+    assert "oauthcli keys generate" in str(info.value)
+    with pytest.raises(ConfigError, match="at least 64"):
+        keys.hmac_signing_key(b"x" * 48, "HS512")
+    assert keys.hmac_signing_key(b"x" * 48, "HS384").algorithm == "HS384"
+
+
+def test_a_key_serves_one_family_and_curve(tmp_path):
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    (tmp_path / "rsa.pem").write_bytes(pem(rsa_key))
+    (tmp_path / "p384.pem").write_bytes(pem(p384))
+    with pytest.raises(ConfigError, match="ES256 needs a EC key"):
+        keys.load_private_key_file(tmp_path / "rsa.pem", "ES256")
+    with pytest.raises(ConfigError, match="ES256 needs a P-256 key, not P-384"):
+        keys.load_private_key_file(tmp_path / "p384.pem", "ES256")
+    with pytest.raises(ConfigError, match="EdDSA needs a OKP key"):
+        keys.load_private_key_file(tmp_path / "rsa.pem", "EdDSA")
+    assert keys.load_private_key_file(tmp_path / "p384.pem", "ES384").algorithm == "ES384"
+    # The same RSA key serves RS* and PS* (one family).
+    assert keys.load_private_key_file(tmp_path / "rsa.pem", "PS256").family == keys.RSA
+
+
+def test_small_rsa_keys_are_refused(tmp_path):
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    (tmp_path / "small.pem").write_bytes(pem(small))
+    with pytest.raises(ConfigError, match="too small"):
+        keys.load_private_key_file(tmp_path / "small.pem", "RS256")
+
+
+def test_missing_key_file_says_how_to_create_it(tmp_path):
+    with pytest.raises(ConfigError, match="oauthcli keys generate --alg RS256 --out"):
+        keys.load_private_key_file(tmp_path / "nope.pem", "RS256")
+    with pytest.raises(ConfigError, match="oauthcli keys generate --alg HS256 --out"):
+        keys.read_secret_file(tmp_path / "nope.secret")
+
+
+def test_public_key_cannot_sign(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (tmp_path / "pub.pem").write_bytes(public)
+    with pytest.raises(ConfigError, match="public key"):
+        keys.load_private_key_file(tmp_path / "pub.pem", "ES256")
+    # ... but it can be published: rotation keeps old public keys in the JWKS.
+    assert keys.jwks_from_files([tmp_path / "pub.pem"])["keys"][0]["crv"] == "P-256"
+
+
+def test_jwks_of_several_keys_deduplicates_and_refuses_hmac(tmp_path):
+    a, b = tmp_path / "a.pem", tmp_path / "b.pem"
+    kid_a = keys.write_new_key(a, "ES256")
+    kid_b = keys.write_new_key(b, "EdDSA")
+    jwks = keys.jwks_from_files([a, b, a])
+    assert [k["kid"] for k in jwks["keys"]] == [kid_a, kid_b]
+    assert [k["alg"] for k in jwks["keys"]] == ["ES256", "EdDSA"]
+    json.dumps(jwks)
+    secret = tmp_path / "hs.secret"
+    keys.write_new_key(secret, "HS256")
+    with pytest.raises(ConfigError, match="HMAC secrets have no public JWK") as info:
+        keys.jwks_from_files([secret])
+    assert secret.read_text().strip() not in str(info.value)
+    with pytest.raises(UsageError, match="no public JWK"):
+        keys.jwks_from_files([a], "HS256")
+
+
+def test_unknown_and_none_algorithms_are_refused():
+    for alg in ("none", "HS1", "RS1", ""):
+        with pytest.raises(UsageError, match="unsupported algorithm"):
+            keys.family_of(alg)
