@@ -1,0 +1,208 @@
+"""``oauthcli serve`` as users run it: a subprocess, real sockets, signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import assert_one_line_error, write_store
+
+URL = re.compile(r"at (http://127\.0\.0\.1:\d+)")
+
+
+@contextmanager
+def serve(*args: str, cwd: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
+    """Start ``oauthcli serve --port 0 ...``; yield the process, its base URL and stderr file."""
+    log = cwd / f"serve-{time.monotonic_ns()}.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "oauthcli", "serve", "--port", "0", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=cwd,
+            env=os.environ.copy(),
+        )
+    try:
+        url = wait_for_url(proc, log)
+        wait_until_ready(url)
+        yield proc, url, log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def wait_for_url(proc: subprocess.Popen, log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = URL.search(log.read_text())
+        if match:
+            return match.group(1)
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {log.read_text()}")
+        time.sleep(0.05)
+    raise AssertionError(f"serve did not announce its URL: {log.read_text()}")
+
+
+def wait_until_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/.well-known/jwks.json", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("server never answered")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def password_login(url: str, username: str = "alice", password: str = "secret") -> httpx.Response:
+    return httpx.post(
+        url + "/token",
+        data={"grant_type": "password", "username": username, "password": password},
+        timeout=30,
+    )
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(30)
+
+
+def test_serve_runs_and_stops_cleanly_on_sigterm(store_path):
+    with serve("--store", str(store_path), cwd=store_path.parent) as (proc, url, log):
+        response = password_login(url)
+        assert response.status_code == 200
+        token = response.json()["access_token"]
+        me = httpx.get(url + "/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["username"] == "alice"
+        # The query string (which could carry a token) never reaches the log.
+        httpx.get(f"{url}/users/me?access_token={token}")
+        port = int(url.rsplit(":", 1)[1])
+        assert stop(proc) == 0
+    assert port_is_free(port)
+    text = log.read_text()
+    assert f"serving {store_path} at {url}" in text
+    assert '"POST /token" 200' in text and '"GET /users/me" 200' in text
+    assert token not in text and "secret" not in text and "access_token" not in text
+    assert "Traceback" not in text
+
+
+def test_two_workers_serve_and_stop_cleanly(store_path):
+    with serve("--store", str(store_path), "--workers", "2", cwd=store_path.parent) as (
+        proc,
+        url,
+        log,
+    ):
+        port = int(url.rsplit(":", 1)[1])
+        assert "2 workers" in log.read_text()
+        for _ in range(4):
+            assert password_login(url).status_code == 200
+        # Revocation is shared by all workers through the file beside the store.
+        token = password_login(url).json()["access_token"]
+        assert httpx.post(url + "/revoke", data={"token": token}).status_code == 200
+        for _ in range(6):
+            with httpx.Client() as fresh:  # new connections spread over both workers
+                answer = fresh.get(url + "/users/me", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401
+        assert stop(proc) == 0
+    assert port_is_free(port)
+
+
+def test_user_disable_applies_to_running_server(store_path, run_oauthcli):
+    with serve("--store", str(store_path), cwd=store_path.parent) as (proc, url, _):
+        token = password_login(url).json()["access_token"]
+        disabled = run_oauthcli("user", "disable", "alice", "--store", str(store_path))
+        assert disabled.exit_code == 0, disabled.stderr
+        answer = httpx.get(url + "/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401
+        assert stop(proc) == 0
+
+
+def test_missing_store_fails_before_starting(cli, isolated_env):
+    result = cli("serve", "--store", str(isolated_env / "nope.toml"), "--port", "0")
+    assert_one_line_error(result, 7, "nope.toml", "not found")
+
+
+def test_missing_key_fails_before_starting(run_oauthcli, isolated_env):
+    path = isolated_env / "es.toml"
+    write_store(path, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
+    result = run_oauthcli("serve", "--store", str(path), "--port", "0")
+    assert_one_line_error(result, 7, "signing.pem", "oauthcli keys generate")
+
+
+def test_port_in_use_is_one_line_error(cli, store_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("serve", "--store", str(store_path), "--port", str(port))
+    assert_one_line_error(result, 7, f"127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--workers", "0"], "--workers"),
+        (["--log-level", "loud"], "--log-level"),
+        (["--lockout", "soon"], "--lockout"),
+        (["--max-failures", "-1"], "--max-failures"),
+    ],
+)
+def test_bad_options_are_usage_errors(cli, store_path, args, fragment):
+    result = cli("serve", "--store", str(store_path), "--port", "0", *args)
+    assert_one_line_error(result, 2, fragment)
+
+
+def test_serve_help_lists_options(cli):
+    result = cli("serve", "--help")
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--workers", "--max-failures", "--lockout", "--store"):
+        assert option in result.stdout
+
+
+def test_cli_modules_do_not_import_the_server_stack():
+    code = (
+        "import sys, oauthcli.cli.app; "
+        "heavy = [m for m in ('fastapi', 'uvicorn', 'starlette', 'pydantic') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_listening_socket_carries_ipproto_tcp():
+    """uvicorn #3149: accepted sockets inherit proto; asyncio sets TCP_NODELAY only for TCP."""
+    from oauthcli.server.run import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        with socket.create_connection(sock.getsockname()):
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
