@@ -81,10 +81,13 @@ class TokenCache:
         for target, kind in ((self.directory, "directory"), (path, "file")):
             if target.exists() and not is_private(target):
                 mode = stat.S_IMODE(target.stat().st_mode)
-                fix = f"chmod {'700' if kind == 'directory' else '600'} {target}"
+                if kind == "directory":
+                    fix = f"run 'chmod 700 {target}'"
+                else:
+                    fix = f"run 'chmod 600 {target}' or 'oauthcli logout'"
                 raise StoreError(
                     f"token cache {kind} {target} is accessible to other users (mode {mode:o}); "
-                    f"refusing to use it: run '{fix}' or 'oauthcli logout'"
+                    f"refusing to use it: {fix}"
                 )
 
     def load(self, profile: str) -> CacheEntry | None:
