@@ -55,11 +55,16 @@ def test_success_clears_and_users_are_independent():
     assert throttle.begin("bob") is not None
 
 
-def test_parallel_attempts_count_while_in_flight():
-    throttle = LoginThrottle(max_failures=2, lockout=60, clock=Clock())
+def test_parallel_attempts_count_while_in_flight_after_a_failure():
+    throttle = LoginThrottle(max_failures=3, lockout=60, clock=Clock())
+    for _ in range(10):  # parallel logins of a user with no failures all go ahead
+        assert throttle.begin("alice") is None
+    for _ in range(10):
+        throttle.finished("alice")
+    fail(throttle, "alice", 1)
     assert throttle.begin("alice") is None
     assert throttle.begin("alice") is None
-    assert throttle.begin("alice") == 1  # two guesses already running
+    assert throttle.begin("alice") == 1  # one failure + two guesses still running
     throttle.finished("alice")
     assert throttle.begin("alice") is None
 

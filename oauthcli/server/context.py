@@ -29,7 +29,13 @@ class ServerContext:
     # [issuer].issuer, else the server's own base URL (None: tokens carry no iss)
     issuer: str | None
 
+    # Verified access-token claims by token string: a client that reuses its token
+    # (the common case) pays for the signature check once, not per request.
+    # Expiry, revocation and the subject's status are still checked every time.
+    verified_cache_size: int = 4096
+
     def __post_init__(self) -> None:
+        self._verified: dict[str, dict[str, Any]] = {}
         issuing = dataclasses.replace(self.settings, issuer=self.issuer)
         self.service = TokenService(issuing, self.key, self.sessions)
         # Verifies with the store's own settings: when the store names no issuer,
@@ -49,7 +55,13 @@ class ServerContext:
 
     def active_access_claims(self, token: str, data: StoreData) -> dict[str, Any]:
         """Claims of an access token that is valid, not revoked, and whose subject is active."""
-        claims = self.decode(token, ACCESS_TYP)
+        claims = self._verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            self._verified.pop(token, None)
+            claims = self.decode(token, ACCESS_TYP)
+            if len(self._verified) >= self.verified_cache_size:
+                self._verified.clear()
+            self._verified[token] = claims
         jti = claims.get("jti")
         if isinstance(jti, str) and self.denylist.contains(jti):
             raise TokenError("token has been revoked", "revoked")

@@ -34,6 +34,9 @@ class ServeOptions:
     log_level: str = "info"
     max_failures: int = DEFAULT_MAX_FAILURES
     lockout: int = DEFAULT_LOCKOUT
+    # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
+    loop: str = "auto"
+    http: str = "auto"
     # Filled in by prepare(): the base URL, used as iss when [issuer] names none.
     base_url: str | None = field(default=None)
 
@@ -147,6 +150,8 @@ def serve(options: ServeOptions, announce: Any = None) -> None:
         log_level=options.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        loop=options.loop,  # type: ignore[arg-type]
+        http=options.http,  # type: ignore[arg-type]
         server_header=False,
     )
     if announce is not None:

@@ -7,8 +7,10 @@ against a development server; it is not a distributed rate limiter.
 Failures are counted per username as submitted (known or not, so throttling
 reveals nothing about which users exist). Once ``max_failures`` failures fall
 within ``window`` seconds, the username is locked for ``lockout`` seconds; a
-successful login clears its record. Logins still being checked count as
-failures while they run, so a burst of parallel guesses can't slip past.
+successful login clears its record. Once a username has a recent failure,
+logins still being checked count as failures while they run, so a burst of
+parallel guesses can't slip past; parallel logins with no failure (CI jobs
+sharing a user) are never held back.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ class LoginThrottle:
         record = self._record(key, now)
         if record.locked_until > now:
             return max(1, math.ceil(record.locked_until - now))
-        if len(record.failures) + record.in_flight >= self.max_failures:
-            # Only parallel attempts in flight fill the allowance: ask to come back shortly.
+        if record.failures and len(record.failures) + record.in_flight >= self.max_failures:
+            # Recent failures plus guesses still running fill the allowance: come back shortly.
             return 1
         record.in_flight += 1
         return None
