@@ -126,17 +126,18 @@ def _report(
     from oauthcli.durations import relative_time
 
     now = int(time.time())
+    if 0 <= now - entry.obtained_at <= 5:
+        now = entry.obtained_at  # just obtained: show the lifetime it was issued with
     who = entry.username or entry.client_id or "client"
     origin = entry.store if entry.source == "local" else entry.token_url
     output.echo(f"{verb} {who} ({origin})")
     output.echo(f"  scopes:   {entry.scope or '-'}")
     if entry.expires_at is None:
-        output.echo("  expires:  not stated by the server")
+        output.echo("  expiry:   not stated by the server")
     else:
         when = datetime.fromtimestamp(entry.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        output.echo(
-            f"  expires:  {relative_time(entry.expires_at, now, past='expired {} ago')} ({when})"
-        )
+        rel = relative_time(entry.expires_at, now, past="expired {} ago", future="expires in {}")
+        output.echo(f"  expiry:   {rel} ({when})")
     output.echo(f"  refresh:  {'yes' if entry.refresh_token else 'no'}")
     output.echo(f"  profile:  {profile} ({cache_path})")
 
