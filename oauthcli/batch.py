@@ -17,14 +17,16 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from oauthcli.errors import TokenError, TokenTimeError
-from oauthcli.verify import TIME_REASONS, Verifier
+from oauthcli.verify import TIME_REASONS, Verifier, describe_valid, expires_in_of
 
 PARALLEL_THRESHOLD = 5000
 CHUNK_LINES = 2000
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _WORKER: Verifier | None = None
 
 
@@ -52,18 +54,49 @@ class BatchSummary:
 
 
 def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str, BatchSummary]:
+    """JSON Lines verdicts, the JSON text of repeated headers encoded only once."""
     summary = BatchSummary()
+    failures = summary.failures
     out = []
-    verdict = verifier.verdict
+    parse, check = verifier.parse, verifier.check
+    header_json: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def encode_header(header: dict[str, Any]) -> str:
+        cached = header_json.get(id(header))
+        if cached is None:
+            # the dict itself is kept alive with its text, so its id is never reused
+            cached = (header, _dumps(header))
+            if len(header_json) < 256:
+                header_json[id(header)] = cached
+        return cached[1]
+
     for number, line in enumerate(lines, first):
-        result = verdict(line)
-        result = {"line": number, **result}
-        summary.total += 1
-        if result["valid"]:
-            summary.valid += 1
-        else:
-            summary.failures[result["error"]] += 1
-        out.append(_dumps(result))
+        parsed = None
+        try:
+            parsed = parse(line)
+            result = check(parsed)
+        except TokenError as exc:
+            failures[exc.reason] += 1
+            if parsed is None:
+                out.append(
+                    f'{{"line":{number},"valid":false,"error":{_string(exc.reason)},'
+                    f'"message":{_string(exc.message)},"header":null,"payload":null,"expires_in":null}}'
+                )
+                continue
+            expires = expires_in_of(parsed.payload, verifier.now())
+            out.append(
+                f'{{"line":{number},"valid":false,"error":{_string(exc.reason)},'
+                f'"message":{_string(exc.message)},"header":{encode_header(parsed.header)},'
+                f'"payload":{_dumps(parsed.payload)},"expires_in":{_dumps(expires)}}}'
+            )
+            continue
+        out.append(
+            f'{{"line":{number},"valid":true,"error":null,'
+            f'"message":{_string(describe_valid(result))},"header":{encode_header(result.header)},'
+            f'"payload":{_dumps(result.payload)},"expires_in":{_dumps(result.expires_in)}}}'
+        )
+    summary.total = len(lines)
+    summary.valid = summary.total - sum(failures.values())
     out.append("")
     return "\n".join(out), summary
 

@@ -25,7 +25,7 @@ MAX_TOKEN_BYTES = 64 * 1024
 TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STD = str.maketrans("-_", "+/")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
 _BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
 
 
@@ -75,7 +75,7 @@ def b64url_decode(segment: str, what: str = "segment") -> bytes:
         raise TokenError(f"token {what} is not valid base64url", "malformed")
     try:
         return binascii.a2b_base64(
-            (segment.translate(_TO_STD) + "=" * (-len(segment) % 4)).encode("ascii"),
+            (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STD),
             strict_mode=True,
         )
     except (binascii.Error, ValueError):
@@ -103,11 +103,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
     """A JSON object from UTF-8 bytes; repeated member names are refused (``duplicate_key``)."""
     try:
-        text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = _DECODER.decode(data.decode("utf-8"))
     except _Duplicate as exc:
         raise TokenError(
             f"token {what} repeats the member {exc.key[:100]!r}; refusing an ambiguous token",
@@ -193,7 +195,12 @@ def decode(text: str) -> ParsedToken:
 
 def is_number(value: Any) -> bool:
     """A NumericDate: an int or float, but not a bool (``True`` is an int in Python)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return type(value) in _NUMBER_TYPES or (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    )
+
+
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def iso_time(timestamp: float) -> str:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from oauthcli.durations import humanize_delta
 from oauthcli.errors import TokenError, TokenTimeError, UsageError
 from oauthcli.inspect import (
     ParsedToken,
@@ -84,10 +85,7 @@ def _typ(header: dict[str, Any]) -> str | None:
     return typ[len("application/") :] if typ.startswith("application/") else typ
 
 
-def _span(seconds: float) -> str:
-    from oauthcli.durations import humanize_delta
-
-    return humanize_delta(seconds)
+_span = humanize_delta
 
 
 class Verifier:
@@ -348,7 +346,7 @@ class Verifier:
                     "message": exc.message,
                     "header": parsed.header if parsed else None,
                     "payload": parsed.payload if parsed else None,
-                    "expires_in": _expires_in(parsed.payload, self.now()) if parsed else None,
+                    "expires_in": expires_in_of(parsed.payload, self.now()) if parsed else None,
                 },
             )
         return (
@@ -369,22 +367,20 @@ class Verifier:
         return self.evaluate(token)[2]
 
 
-def _expires_in(payload: dict[str, Any], now: float) -> int | None:
+def expires_in_of(payload: dict[str, Any], now: float) -> int | None:
     exp = payload.get("exp")
     return int(exp - now) if is_number(exp) else None
 
 
 def describe_valid(result: VerifiedToken) -> str:
-    payload = result.payload
-    parts = []
-    sub = payload.get("sub")
-    if isinstance(sub, str):
-        parts.append(f"sub {sub[:100]!r}")
-    if result.scopes:
-        parts.append(f"scopes {' '.join(result.scopes)[:200]}")
-    if result.expires_in is not None:
-        parts.append(f"expires in {_span(result.expires_in)}")
-    else:
-        parts.append("never expires")
-    parts.append(f"{result.algorithm}, {result.key.describe()}")
-    return "signature and claims OK: " + ", ".join(parts)
+    sub = result.payload.get("sub")
+    who = f"sub {sub[:100]!r}, " if isinstance(sub, str) else ""
+    scopes = f"scopes {' '.join(result.scopes)[:200]}, " if result.scopes else ""
+    when = (
+        "never expires"
+        if result.expires_in is None
+        else f"expires in {humanize_delta(result.expires_in)}"
+    )
+    return (
+        f"signature and claims OK: {who}{scopes}{when}, {result.algorithm}, {result.key.describe()}"
+    )

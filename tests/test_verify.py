@@ -440,6 +440,8 @@ def test_batch_verdicts_in_input_order(threshold):
     )
     verdicts = [json.loads(line) for line in "".join(out).splitlines()]
     assert [v["line"] for v in verdicts] == list(range(1, 101))
+    for line, verdict in zip(lines, verdicts, strict=True):
+        assert verdict == {"line": verdict["line"], **verifier.verdict(line)}
     assert [v["error"] for v in verdicts[:5]] == [None, "opaque", "expired", "malformed", None]
     assert summary.total == 100 and summary.valid == 40
     assert isinstance(summary.error(), TokenError)
