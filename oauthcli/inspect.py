@@ -190,6 +190,20 @@ def decode(text: str) -> ParsedToken:
     return parse(normalize(text))
 
 
+def scopes_in(claims: dict[str, Any]) -> list[str]:
+    """Scopes as ``oauthcli.tokens.scopes_of`` reads them (``scope``, ``scp``, ``scopes``).
+
+    Repeated here so that ``decode`` does not import the token service and the store.
+    """
+    for name in ("scope", "scp", "scopes"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            return value.split()
+        if isinstance(value, list):
+            return [s for s in value if isinstance(s, str)]
+    return []
+
+
 # -- times for people -----------------------------------------------------------------------
 
 

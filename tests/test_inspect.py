@@ -202,3 +202,17 @@ def test_fuzzed_segments_only_raise_token_errors(parts):
         decode(".".join(parts))
     except OAuthCliError as exc:
         assert isinstance(exc, TokenError)
+
+
+def test_scopes_in_matches_the_token_service():
+    from oauthcli.inspect import scopes_in
+    from oauthcli.tokens import scopes_of
+
+    for claims in (
+        {"scope": "a b"},
+        {"scp": ["a", 1, "b"]},
+        {"scopes": ["x"]},
+        {"scope": 5, "scp": ["y"]},
+        {},
+    ):
+        assert scopes_in(claims) == scopes_of(claims)
