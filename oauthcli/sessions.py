@@ -12,9 +12,11 @@ lock-and-replace discipline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,17 @@ class SessionStore:
     def for_store(cls, store_path: str | Path) -> SessionStore:
         store_path = Path(store_path)
         return cls(store_path.with_name(store_path.stem + ".sessions.json"))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The state's lock; a directory we cannot write to is a clear ``StoreError``."""
+        try:
+            with exclusive_lock(self.path):
+                yield
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write refresh-token state {self.path}: {exc.strerror or exc}"
+            ) from None
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
@@ -58,7 +71,7 @@ class SessionStore:
         """Record a new family whose first refresh token has ``jti``; return the family id."""
         now = time.time() if now is None else now
         family_id = secrets.token_urlsafe(16)
-        with exclusive_lock(self.path):
+        with self._locked():
             families = self._read()
             families[family_id] = {
                 "sub": sub,
@@ -84,7 +97,7 @@ class SessionStore:
         revokes the family.
         """
         now = time.time() if now is None else now
-        with exclusive_lock(self.path):
+        with self._locked():
             families = self._read()
             family = families.get(family_id)
             if family is None or family["expires_at"] <= now:
@@ -109,7 +122,7 @@ class SessionStore:
         return bool(family) and not family["revoked"] and family["expires_at"] > now  # type: ignore[index]
 
     def revoke_family(self, family_id: str) -> bool:
-        with exclusive_lock(self.path):
+        with self._locked():
             families = self._read()
             family = families.get(family_id)
             if family is None:
@@ -122,7 +135,7 @@ class SessionStore:
         """Revoke every family of ``sub``; return how many were live."""
         if not self.path.exists():
             return 0
-        with exclusive_lock(self.path):
+        with self._locked():
             families = self._read()
             count = 0
             for family in families.values():

@@ -87,3 +87,10 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     # Each thread opens its own lock fd, so flock serialises them like separate processes.
     families = json.loads(store.path.read_text())["families"]
     assert len(families) == 60
+
+
+def test_unwritable_state_is_a_store_error(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    store = SessionStore(tmp_path / "not-a-dir" / "s.json")
+    with pytest.raises(StoreError, match="cannot write refresh-token state"):
+        store.start("alice", "j", LATER, now=NOW)
