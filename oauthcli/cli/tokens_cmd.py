@@ -201,7 +201,11 @@ def _upgrade_hash(store: Any, username: str, old: str, new: str) -> None:
 def login(
     username: Annotated[
         str | None,
-        typer.Argument(help="User to log in (not needed for --grant client-credentials)."),
+        typer.Argument(
+            metavar="USERNAME",
+            help="User to log in (not needed for --grant client-credentials).",
+            show_default=False,
+        ),
     ] = None,
     scope: ScopeOption = None,
     password_stdin: PasswordStdinOption = False,
@@ -252,7 +256,7 @@ def login(
     """Log in and cache the tokens in the profile.
 
     Without --url the password is checked against the user store and tokens are
-    signed with the store's [issuer] key. The password is prompted for (hidden)
+    signed with the key of the store's issuer table. The password is prompted for (hidden)
     or read from the first line of stdin with --password-stdin; never from argv.
     """
     _output_mode(print_only, json_output)
@@ -528,8 +532,8 @@ def issue(
 ) -> None:
     """Mint an access token without a password, for test fixtures and CI.
 
-    Signed with the store's [issuer] key (with no store file: HS256 and
-    OAUTHCLI_SECRET). Nothing is cached. --claim exp=... / nbf=... / iat=...
+    Signed with the key of the store's issuer table (with no store file:
+    HS256 and OAUTHCLI_SECRET). Nothing is cached. --claim exp=... / nbf=... / iat=...
     override the times (e.g. to mint an expired token).
     """
     from oauthcli.durations import parse_duration
