@@ -170,12 +170,18 @@ def verify(
     ] = None,
     jwks: Annotated[
         str | None,
-        typer.Option("--jwks", help="JWK Set: a file or an https URL.", show_default=False),
+        typer.Option(
+            "--jwks",
+            metavar="FILE|URL",
+            help="JWK Set: a file or an https URL.",
+            show_default=False,
+        ),
     ] = None,
     issuer_url: Annotated[
         str | None,
         typer.Option(
             "--issuer-url",
+            metavar="URL",
             help="Issuer to discover (OIDC / RFC 8414) for its jwks_uri; iss must equal it.",
             show_default=False,
         ),
@@ -232,6 +238,7 @@ def verify(
         str | None,
         typer.Option(
             "--batch",
+            metavar="FILE|-",
             help="Verify one token per line of FILE ('-': stdin); prints JSON Lines.",
             show_default=False,
         ),
@@ -242,7 +249,7 @@ def verify(
 ) -> None:
     """Verify a token's signature and claims. Exit 0 valid, 5 expired/not yet valid, 4 invalid.
 
-    Keys: the store's [issuer] settings by default, or --secret-file, --key,
+    Keys: the store's \\[issuer] settings by default, or --secret-file, --key,
     --jwks or --issuer-url. Header fields jku/x5u/jwk/x5c are never followed.
     """
     from oauthcli import keysource, settings

@@ -140,3 +140,13 @@ def test_decode_does_not_import_cryptography(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "alice" in proc.stdout
     assert json.loads(proc.stderr.rsplit("LOADED=", 1)[1]) == []
+
+
+def test_decode_on_a_terminal_uses_rich(cli, monkeypatch):
+    from oauthcli.cli import output
+
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    result = cli("decode", make_token(name="[bold]not markup[/bold]"))
+    assert result.exit_code == 0
+    assert "Signature NOT verified" in result.stdout
+    assert "[bold]not markup[/bold]" in result.stdout  # claims are never read as markup

@@ -242,3 +242,13 @@ def test_large_batch_uses_worker_processes_and_keeps_order(run_oauthcli, store_p
     assert [v["line"] for v in verdicts] == list(range(1, 6001))
     assert [v["valid"] for v in verdicts] == [bool(i % 3) for i in range(6000)]
     assert_one_line_error(result, 4, "2000 of 6000")
+
+
+def test_batch_progress_goes_to_stderr_on_a_terminal(cli, store_path, monkeypatch):
+    from oauthcli.cli import output
+
+    monkeypatch.setattr(output, "stderr_is_terminal", lambda: True)
+    good = access(store_path)
+    result = cli("verify", "--batch", "-", input=f"{good}\n" * 50)
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["valid"] for line in result.stdout.splitlines()] == [True] * 50
