@@ -112,7 +112,12 @@ def main() -> None:
     parser.add_argument("--es", type=int, default=20_000)
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"python {sys.version.split()[0]}, PyJWT {jwt.__version__}, {cores} cores")
+    load = (
+        ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else ""
+    )
+    print(f"python {sys.version.split()[0]}, PyJWT {jwt.__version__}, {cores} cores{load}")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "hs.secret").write_bytes(SECRET)

@@ -255,7 +255,7 @@ def verify(
     from oauthcli import keysource, settings
     from oauthcli.cli.common import resolve_store_path
     from oauthcli.durations import parse_duration
-    from oauthcli.errors import TokenTimeError, UsageError
+    from oauthcli.errors import TokenError, TokenTimeError, UsageError
     from oauthcli.inspect import normalize
     from oauthcli.verify import TIME_REASONS, Verifier
 
@@ -263,7 +263,23 @@ def verify(
     max_age_s = parse_duration(max_age, what="--max-age") if max_age is not None else None
     if batch is not None and token is not None:
         raise UsageError("give either TOKEN or --batch, not both")
-    raw = None if batch is not None else normalize(read_token(token, profile))
+    raw = None
+    if batch is None:
+        try:
+            raw = normalize(read_token(token, profile))
+        except TokenError as exc:
+            if json_output:
+                output.print_json(
+                    {
+                        "valid": False,
+                        "error": exc.reason,
+                        "message": exc.message,
+                        "header": None,
+                        "payload": None,
+                        "expires_in": None,
+                    }
+                )
+            raise
 
     store_path = resolve_store_path(store)
     choice = keysource.resolve(

@@ -76,6 +76,16 @@ def test_invalid_token_exits_4(cli, store_path):
     data = json.loads(result.stdout)
     assert data["error"] == "opaque" and data["header"] is None and data["payload"] is None
     assert_one_line_error(result, 4, "opaque")
+    result = cli("verify", "--json", "x" * 70_000)
+    assert json.loads(result.stdout) == {
+        "valid": False,
+        "error": "too_large",
+        "message": json.loads(result.stdout)["message"],
+        "header": None,
+        "payload": None,
+        "expires_in": None,
+    }
+    assert_one_line_error(result, 4, "64 KiB")
 
 
 def test_store_issuer_and_audience_are_checked_by_default(cli, isolated_env):
