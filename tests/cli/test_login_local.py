@@ -547,3 +547,19 @@ def test_concurrent_refreshes_of_one_profile_do_not_trip_reuse_detection(
     assert [r.exit_code for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
     assert len({r.stdout for r in results}) == 4
     assert run_oauthcli("refresh", "--print").exit_code == 0
+
+
+def test_store_from_global_option_and_environment(cli, store_path, isolated_env):
+    (isolated_env / "sub").mkdir()
+    moved = isolated_env / "sub" / "team.toml"
+    store_path.rename(moved)
+    (isolated_env / "hs256.secret").rename(isolated_env / "sub" / "hs256.secret")
+    result = cli("--store", "sub/team.toml", "login", "alice", "--password-stdin", input="secret\n")
+    assert result.exit_code == 0, result.stderr
+    assert cached(isolated_env)["store"] == str(moved)
+    env = {"OAUTHCLI_STORE": str(moved)}
+    result = cli("login", "johndoe", "--password-stdin", "--print", input="secret\n", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert (isolated_env / "sub" / "team.sessions.json").exists()
+    # refresh finds the store through the cache entry, whatever the working directory
+    assert cli("refresh", "--print").exit_code == 0
