@@ -15,7 +15,6 @@ Header fields ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -26,7 +25,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oauthcli.errors import ConfigError, RemoteError, UsageError
-from oauthcli.keys import EC, FAMILIES, HMAC, OKP, RSA, check_secret_length, load_pem
+from oauthcli.keys import (
+    EC,
+    FAMILIES,
+    HMAC,
+    OKP,
+    RSA,
+    RSA_MIN_BITS,
+    check_secret_length,
+    load_pem,
+)
 
 FAMILY_ALGORITHMS: dict[str, tuple[str, ...]] = {
     HMAC: ("HS256", "HS384", "HS512"),
@@ -141,9 +149,13 @@ def key_from_object(
     if isinstance(key, str):
         raise ConfigError(f"{source}: pass secrets as bytes and PEM keys through key_from_pem")
     family, public, algorithms = _family_of_object(key)
-    return VerificationKey(
-        family, public, _restrict(algorithms, algorithm, f"{source} ({family} key)"), kid, source
-    )
+    warnings = []
+    if family == RSA and public.key_size < RSA_MIN_BITS:
+        warnings.append(
+            f"{source}: RSA key of {public.key_size} bits is weak (use at least {RSA_MIN_BITS})"
+        )
+    restricted = _restrict(algorithms, algorithm, f"{source} ({family} key)")
+    return VerificationKey(family, public, restricted, kid, source, warnings)
 
 
 def key_from_pem(data: bytes, source: str = "key", algorithm: str | None = None) -> VerificationKey:
@@ -377,8 +389,3 @@ def discover(issuer: str, client: Any = None) -> Discovery:
             raise RemoteError(f"discovery document {url}: {exc}") from None
         return Discovery(issuer, jwks_uri, url)
     raise RemoteError(f"no discovery document for {issuer}: tried {', '.join(tried)}")
-
-
-def secret_fingerprint(secret: bytes) -> str:
-    """A short, non-reversible label for a secret (never the secret itself)."""
-    return hashlib.sha256(secret).hexdigest()[:8]
