@@ -494,7 +494,8 @@ def test_weak_rsa_keys_verify_with_a_warning():
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    token = jwt.encode(claims(), weak, algorithm="RS256")
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        token = jwt.encode(claims(), weak, algorithm="RS256")
     verifier = Verifier([key_from_object(weak.public_key())], now=clock())
     assert verifier.verify(token).algorithm == "RS256"
     assert any("1024 bits" in w for w in verifier.warnings)
