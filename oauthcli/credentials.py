@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ import httpx
 
 from oauthcli import settings
 from oauthcli.cache import CacheEntry, TokenCache
-from oauthcli.errors import AuthenticationError, ConfigError, UsageError
+from oauthcli.errors import AuthenticationError, ConfigError, TokenError, UsageError
 
 # Refresh a little before expiry, so the token doesn't lapse on its way to the server.
 EXPIRY_MARGIN = 30
@@ -54,8 +54,12 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_destination(entry: CacheEntry, url: str, extra_origins: list[str] = ()) -> None:  # type: ignore[assignment]
-    """Refuse to send ``entry``'s token to an origin it was not issued for."""
+def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] = ()) -> None:
+    """Refuse (``UsageError``, before any connection) to send ``entry``'s token where it does not belong.
+
+    A remote profile's token goes to its token URL's origin; a local profile's to
+    loopback hosts; either also to ``entry.allowed_origins`` and ``extra_origins``.
+    """
     target = origin_of(url)
     allowed = {origin_of(o) for o in [*entry.allowed_origins, *extra_origins]}
     if entry.source == "remote" and entry.token_url:
@@ -73,14 +77,23 @@ def check_destination(entry: CacheEntry, url: str, extra_origins: list[str] = ()
 
 
 def client_secret_for(entry: CacheEntry) -> str | None:
-    secret = settings.env_client_secret()
-    if secret is None and entry.client_secret_file:
-        try:
-            secret = Path(entry.client_secret_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read client secret file {entry.client_secret_file}: {exc.strerror}"
-            ) from None
+    """The client secret for ``entry``'s client, read afresh (it is never cached).
+
+    The file given at login (``--client-secret-file``) when there was one, else
+    ``$OAUTHCLI_CLIENT_SECRET``; None for a profile without a client id.
+    """
+    if not entry.client_id:
+        return None
+    if not entry.client_secret_file:
+        return settings.env_client_secret()
+    path = Path(entry.client_secret_file)
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"cannot read client secret file {path}: {reason}") from None
+    if not secret:
+        raise ConfigError(f"client secret file {path} is empty")
     return secret
 
 
@@ -100,6 +113,14 @@ def refresh(
     return _refresh_local(entry, scopes)
 
 
+_LOCAL_REFRESH_REFUSALS = {
+    "reused": "refresh token was already used: the session is revoked, log in again",
+    "revoked": "the session has ended (revoked or expired): log in again",
+    "expired": "the refresh token has expired: log in again",
+    "signature": "the refresh token was not signed by the store's current key: log in again",
+}
+
+
 def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
     from oauthcli.issuer import settings_for_store
     from oauthcli.sessions import SessionStore
@@ -112,7 +133,14 @@ def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
     data = store.load()
     issuer = settings_for_store(store.path, data.issuer)
     service = TokenService(issuer, issuer.signing_key(), SessionStore.for_store(store.path))
-    pair = service.refresh(entry.refresh_token or "", data.users.get, scopes)
+    try:
+        pair = service.refresh(entry.refresh_token or "", data.users.get, scopes)
+    except TokenError as exc:
+        # Whatever is wrong with the refresh token, the way out is a new login: exit 3.
+        message = _LOCAL_REFRESH_REFUSALS.get(
+            exc.reason, f"the refresh token was refused ({exc}): log in again"
+        )
+        raise AuthenticationError(message) from None
     return replace(
         entry,
         access_token=pair.access_token,
@@ -131,6 +159,7 @@ def _refresh_remote(
     if not entry.token_url:
         raise ConfigError("the cached token does not record its token URL: log in again")
     make = client_factory or remote.make_client
+    asked = remote.scope_string(scopes)
     with make() as client:
         response = remote.refresh_grant(
             client,
@@ -151,7 +180,8 @@ def _refresh_remote(
         # RFC 6749 6: the server may rotate the refresh token, or keep the old one valid
         refresh_token=response.refresh_token or entry.refresh_token,
         expires_at=now + response.expires_in if response.expires_in is not None else None,
-        scope=response.scope if response.scope is not None else entry.scope,
+        # no scope in the answer: what was asked for, or else what the session had
+        scope=response.scope if response.scope is not None else (asked or entry.scope),
         obtained_at=now,
     )
 
@@ -176,8 +206,34 @@ class ProfileToken:
         self.entry: CacheEntry = entry
 
     def refresh(self) -> CacheEntry:
-        self.entry = refresh(self.entry, client_factory=self.client_factory)
-        self.cache.save(self.profile, self.entry)
+        """Refresh under the profile's lock and save; adopt a refresh another process just made.
+
+        Two commands refreshing one profile at once must not both present the same
+        rotating refresh token: the second would be refused (or revoke the session).
+        """
+        stale = self.entry
+        adopted: CacheEntry | None = None
+
+        def change(current: CacheEntry | None) -> CacheEntry | None:
+            nonlocal adopted
+            if current is None:
+                raise AuthenticationError(
+                    f"profile {self.profile!r} was logged out while in use: log in again"
+                )
+            if _issuer_of(current) != _issuer_of(stale):
+                raise AuthenticationError(
+                    f"profile {self.profile!r} was replaced by another login while in use: "
+                    "run the command again"
+                )
+            if current.access_token != stale.access_token and not current.expired(
+                margin=EXPIRY_MARGIN
+            ):
+                adopted = current
+                return None
+            return refresh(current, client_factory=self.client_factory)
+
+        saved = self.cache.update(self.profile, change)
+        self.entry = saved or adopted or self.entry
         return self.entry
 
     def fresh(self) -> CacheEntry:
@@ -185,14 +241,36 @@ class ProfileToken:
         if self.entry.expired(margin=EXPIRY_MARGIN):
             if not self.entry.refresh_token:
                 raise AuthenticationError(
-                    f"the token of profile {self.profile!r} has expired and cannot be refreshed: log in again"
+                    f"the token of profile {self.profile!r} has expired and cannot be refreshed: "
+                    "log in again"
                 )
             self.refresh()
         return self.entry
 
+    def allow_origins(self, origins: Iterable[str]) -> None:
+        """Remember ``origins`` (``--allow-origin``) in the profile, under its lock."""
+        wanted = [origin_of(o) for o in origins]
+        if not wanted or all(o in self.entry.allowed_origins for o in wanted):
+            return
+
+        def change(current: CacheEntry | None) -> CacheEntry | None:
+            if current is None or _issuer_of(current) != _issuer_of(self.entry):
+                return None  # logged out or replaced meanwhile: nothing of ours to widen
+            current.allowed_origins = list(dict.fromkeys([*current.allowed_origins, *wanted]))
+            return current
+
+        saved = self.cache.update(self.profile, change)
+        if saved is not None:
+            self.entry = saved
+
     @property
     def can_refresh(self) -> bool:
         return bool(self.entry.refresh_token)
+
+
+def _issuer_of(entry: CacheEntry) -> tuple[str, str | None]:
+    """Where an entry's tokens come from, and hence where they may be sent."""
+    return entry.source, entry.token_url if entry.source == "remote" else entry.store
 
 
 class BearerAuth(httpx.Auth):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -76,27 +77,71 @@ def _body(data: str | None, json_body: str | None) -> tuple[bytes | None, str | 
 
 
 def _print_response(response: httpx.Response, include_headers: bool) -> None:
-    out = sys.stdout
+    """Status and headers with ``-i``; the body pretty-printed when JSON on a terminal, else raw."""
     if include_headers:
-        out.write(f"{response.http_version} {response.status_code} {response.reason_phrase}\n")
-        for name, value in response.headers.multi_items():
-            out.write(f"{name}: {value}\n")
-        out.write("\n")
-    content = response.content
-    is_json = "json" in response.headers.get("content-type", "")
-    if is_json and output.stdout_is_terminal() and content:
-        from rich.json import JSON
+        head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
+        head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
+        sys.stdout.write("\n".join(head) + "\n\n")
+    terminal = output.stdout_is_terminal()
+    is_json = "json" in response.headers.get("content-type", "").lower()
+    if terminal and is_json:
+        content = response.read()
+        if content.strip():
+            from rich.json import JSON
 
-        try:
-            output.console().print(JSON(response.text))
-            return
-        except ValueError:
-            pass
+            try:
+                output.console().print(JSON(content.decode(response.encoding or "utf-8")))
+                return
+            except (ValueError, UnicodeDecodeError):
+                pass  # not really JSON: shown as it came
+        _write_raw([content], terminal)
+        return
+    _write_raw(response.iter_bytes(), terminal)
+
+
+def _write_raw(chunks: Iterable[bytes], terminal: bool) -> None:
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    last = b""
+    for chunk in chunks:
+        if chunk:
+            out.write(chunk)
+            last = chunk
+    if terminal and last and not last.endswith(b"\n"):
+        out.write(b"\n")  # keep the shell prompt off the last line
     out.flush()
-    sys.stdout.buffer.write(content)
-    if content and not content.endswith(b"\n") and output.stdout_is_terminal():
-        sys.stdout.buffer.write(b"\n")
-    sys.stdout.buffer.flush()
+
+
+def _shown(url: str) -> str:
+    """The URL for a message: no userinfo, query or fragment (they may carry secrets)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rpartition("@")[2]
+    base = f"{parts.scheme}://{netloc}" if parts.scheme and netloc else ""
+    return output.clean(base + parts.path + ("?…" if parts.query else ""), 200)
+
+
+def _has_userinfo(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return "@" in urlsplit(url).netloc
+
+
+def _split_target(target: list[str]) -> tuple[str | None, str]:
+    from oauthcli.errors import UsageError
+
+    if len(target) == 1:
+        return None, target[0]
+    if len(target) == 2:
+        method = target[0].upper()
+        if method not in METHODS:
+            raise UsageError(
+                f"unknown HTTP method {output.clean(target[0], 40)!r}: use one of "
+                + ", ".join(sorted(METHODS))
+            )
+        return method, target[1]
+    raise UsageError("expected [METHOD] URL")
 
 
 def register(app: typer.Typer) -> None:
@@ -153,7 +198,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds to wait for the server.")
+            float, typer.Option("--timeout", help="Seconds to wait for the server.", min=0.1)
         ] = 10.0,
         cacert: Annotated[
             Path | None,
@@ -166,67 +211,77 @@ def register(app: typer.Typer) -> None:
         Refreshes the token first when it has expired, and once more on a 401.
         Exit 0 for 2xx, 3 when still 401/403, 6 for other statuses and network errors.
         """
+        import httpx
+
         from oauthcli import remote, settings
-        from oauthcli.credentials import BearerAuth, check_destination
+        from oauthcli.credentials import BearerAuth, check_destination, origin_of
         from oauthcli.errors import AuthenticationError, RemoteError, UsageError
 
-        if len(target) == 1:
-            method, url = None, target[0]
-        elif len(target) == 2:
-            method, url = target[0].upper(), target[1]
-            if method not in METHODS:
-                raise UsageError(f"unknown HTTP method {target[0]!r}")
-        else:
-            raise UsageError("expected [METHOD] URL")
+        method, url = _split_target(target)
+        url = url.strip()
         headers = _parse_headers(header or [])
         body, content_type = _body(data, json_body)
         method = method or ("POST" if body is not None else "GET")
         if content_type and not any(n.lower() == "content-type" for n, _ in headers):
             headers.append(("Content-Type", content_type))
-        from oauthcli.credentials import origin_of
-
         origin_of(url)  # a clear usage error for a malformed URL, before any token is touched
+        if _has_userinfo(url):
+            raise UsageError("the URL must not contain a user name or password (user@host)")
+        cafile = str(cacert) if cacert is not None else None
 
         explicit = token or settings.env_token()
+        refreshable = False
         if explicit:
-            auth = BearerAuth(explicit.strip().removeprefix("Bearer ").strip())
+            explicit = explicit.strip().removeprefix("Bearer ").strip()
+            if not explicit or any(c in explicit for c in "\r\n"):
+                raise UsageError(
+                    "the token given with --token or OAUTHCLI_TOKEN is empty or malformed"
+                )
+            auth = BearerAuth(explicit)
         else:
             source = _profile_token(profile, cacert, timeout)
+            # Refused before any refresh or connection: the token must not leave for elsewhere.
             check_destination(source.entry, url, allow_origin or [])
-            if allow_origin:
-                from oauthcli.credentials import origin_of
-
-                merged = [*source.entry.allowed_origins, *(origin_of(o) for o in allow_origin)]
-                source.entry.allowed_origins = list(dict.fromkeys(merged))
-                source.cache.save(source.profile, source.entry)
+            source.allow_origins(allow_origin or [])
             entry = source.fresh()
+            refreshable = source.can_refresh
             auth = BearerAuth(
                 entry.access_token,
                 (lambda: source.refresh().access_token) if source.can_refresh else None,
             )
 
-        with remote.make_client(timeout, str(cacert) if cacert else None) as client:
+        with remote.make_client(timeout, cafile) as client:
             try:
-                response = client.request(method, url, headers=headers, content=body, auth=auth)
-            except httpx_errors() as exc:
-                raise RemoteError(
-                    f"{method} {origin_of(url)} failed: {remote_reason(exc, timeout)}"
-                ) from exc
-        _print_response(response, include)
+                with client.stream(
+                    method, url, headers=headers, content=body, auth=auth
+                ) as response:
+                    _print_response(response, include)
+            except httpx.InvalidURL as exc:
+                raise UsageError(f"not a valid URL: {_shown(url)}") from exc
+            except httpx.RequestError as exc:
+                raise remote.transport_error(exc, url, client) from exc
         status = response.status_code
         if 200 <= status < 300:
             return
-        summary = f"HTTP {status} {response.reason_phrase} from {method} {url}"
+        summary = (
+            f"HTTP {status} {output.clean(response.reason_phrase, 60)} from {method} {_shown(url)}"
+        )
         if status in (401, 403):
-            raise AuthenticationError(
-                summary + (" (after refreshing the token)" if auth.refreshed else "")
-            )
+            if auth.refreshed:
+                summary += " (also after refreshing the token)"
+            elif not explicit and not refreshable:
+                summary += " (the token cannot be refreshed: log in again)"
+            raise AuthenticationError(summary)
+        if 300 <= status < 400:
+            location = response.headers.get("location")
+            where = f" to {_shown(location)}" if location else ""
+            raise RemoteError(f"{summary}: redirect{where} not followed (the token stays here)")
         raise RemoteError(summary)
 
     @app.command("header")
     def header_cmd(
         timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds to wait when refreshing.")
+            float, typer.Option("--timeout", help="Seconds to wait when refreshing.", min=0.1)
         ] = 10.0,
         cacert: Annotated[
             Path | None,
@@ -241,20 +296,3 @@ def register(app: typer.Typer) -> None:
         """
         entry = _profile_token(profile, cacert, timeout).fresh()
         output.echo(f"Authorization: Bearer {entry.access_token}")
-
-
-def httpx_errors() -> type[Exception]:
-    import httpx
-
-    return httpx.HTTPError
-
-
-def remote_reason(exc: Exception, timeout: float) -> str:
-    import httpx
-
-    if isinstance(exc, httpx.TimeoutException):
-        return f"no answer within {timeout:g} s"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc) or "connection failed"
-        return output.clean(text, 200)
-    return output.clean(f"{type(exc).__name__}: {exc}", 200)
