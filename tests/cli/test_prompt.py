@@ -25,6 +25,7 @@ def run_on_terminal(args, answers, env=None, timeout=30.0):
     os.close(follower)
     seen = b""
     pending = list(answers)
+    answered_at = 0  # answer a prompt only once: look at output after the last answer
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -37,13 +38,16 @@ def run_on_terminal(args, answers, env=None, timeout=30.0):
                 if not chunk:
                     break
                 seen += chunk
-                if pending and seen.rstrip().endswith(b":"):
+                if pending and seen[answered_at:].rstrip().endswith(b":"):
                     os.write(leader, pending.pop(0).encode() + b"\n")
-                    seen += b"\n"
+                    answered_at = len(seen)
             elif proc.poll() is not None:
                 break
-        proc.wait(timeout=5)
+        proc.wait(timeout=10)
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         os.close(leader)
     return proc.returncode, seen.decode(errors="replace")
 
