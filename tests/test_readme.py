@@ -63,3 +63,33 @@ def test_documented_commands_exist(cli, words):
         command, path = sub, [*path, word]
     assert path, f"README mentions 'oauthcli {' '.join(words)}' but there is no such command"
     assert cli(*path, "--help").exit_code == 0
+
+
+def test_quickstart_main_command_runs_as_written(tmp_path):
+    """Run the first quickstart line, minus the venv set-up, with this interpreter's oauthcli."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    line = quickstart_lines()[0]
+    setup = "python3 -m venv .venv && .venv/bin/pip install -q -e . && "
+    assert line.startswith(setup)
+    command = line.removeprefix(setup).replace(
+        ".venv/bin/oauthcli", f"'{sys.executable}' -m oauthcli"
+    )
+    shutil.copy(ROOT / "users.example.toml", tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTHCLI_")}
+    env["OAUTHCLI_CACHE_DIR"] = str(tmp_path / "cache")
+    proc = subprocess.run(
+        ["bash", "-c", "set -o pipefail; " + command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sub" in proc.stdout and "alice" in proc.stdout
+    assert "me items" in proc.stdout
+    assert "NOT verified" in proc.stdout
