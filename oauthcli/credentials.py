@@ -225,9 +225,12 @@ class ProfileToken:
                     f"profile {self.profile!r} was replaced by another login while in use: "
                     "run the command again"
                 )
-            if current.access_token != stale.access_token and not current.expired(
-                margin=EXPIRY_MARGIN
-            ):
+            # Compared by both tokens: some servers mint identical JWTs within one second.
+            changed = (current.access_token, current.refresh_token) != (
+                stale.access_token,
+                stale.refresh_token,
+            )
+            if changed and not current.expired(margin=EXPIRY_MARGIN):
                 adopted = current
                 return None
             return refresh(current, client_factory=self.client_factory)
