@@ -19,11 +19,30 @@ import httpx
 
 from oauthcli import settings
 from oauthcli.cache import CacheEntry, TokenCache
-from oauthcli.errors import AuthenticationError, ConfigError, TokenError, UsageError
+from oauthcli.errors import (
+    AuthenticationError,
+    ConfigError,
+    RemoteError,
+    TokenError,
+    UsageError,
+)
 
 # Refresh a little before expiry, so the token doesn't lapse on its way to the server.
 EXPIRY_MARGIN = 30
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def check_header_safe(token: str, what: str = "access token") -> str:
+    """``token`` if it can go in an ``Authorization`` header as is; ``RemoteError`` if not.
+
+    Servers are not trusted here: a token with a line break or a space would
+    inject a header into ``curl -H "$(oauthcli header)"`` or a request.
+    """
+    if not token or any(not 0x21 <= ord(c) <= 0x7E for c in token):
+        raise RemoteError(
+            f"the server's {what} contains spaces or control characters: refusing to use it"
+        )
+    return token
 
 
 def origin_of(url: str) -> str:
@@ -172,6 +191,7 @@ def _refresh_remote(
             # the URL passed this check at login; --insecure-http then is remembered as an allowed origin
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
         )
+    check_header_safe(response.access_token)
     now = int(time.time())
     return replace(
         entry,

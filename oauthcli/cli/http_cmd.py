@@ -214,7 +214,12 @@ def register(app: typer.Typer) -> None:
         import httpx
 
         from oauthcli import remote, settings
-        from oauthcli.credentials import BearerAuth, check_destination, origin_of
+        from oauthcli.credentials import (
+            BearerAuth,
+            check_destination,
+            check_header_safe,
+            origin_of,
+        )
         from oauthcli.errors import AuthenticationError, RemoteError, UsageError
 
         method, url = _split_target(target)
@@ -244,6 +249,7 @@ def register(app: typer.Typer) -> None:
             check_destination(source.entry, url, allow_origin or [])
             source.allow_origins(allow_origin or [])
             entry = source.fresh()
+            check_header_safe(entry.access_token)
             refreshable = source.can_refresh
             auth = BearerAuth(
                 entry.access_token,
@@ -294,5 +300,7 @@ def register(app: typer.Typer) -> None:
         Refreshes the token first if it has expired; prints nothing and exits
         non-zero when no valid token can be had.
         """
+        from oauthcli.credentials import check_header_safe
+
         entry = _profile_token(profile, cacert, timeout).fresh()
-        output.echo(f"Authorization: Bearer {entry.access_token}")
+        output.echo(f"Authorization: Bearer {check_header_safe(entry.access_token)}")

@@ -68,7 +68,7 @@ def login_remote(
     """Run the password or client-credentials grant against ``token_url``; return the entry to cache."""
     from oauthcli import remote
     from oauthcli.cache import CacheEntry
-    from oauthcli.credentials import origin_of
+    from oauthcli.credentials import check_header_safe, origin_of
 
     # Refused before any prompt or connection: a password must not even be typed for these.
     remote.check_url_safe(token_url, insecure_http=insecure_http)
@@ -128,6 +128,7 @@ def login_remote(
                 insecure_http=insecure_http,
             )
 
+    check_header_safe(response.access_token)
     now = int(time.time())
     # Remembered so that refresh and call keep working over the plain http the user accepted.
     allowed = [origin_of(token_url)] if insecure_http and _needs_insecure_http(token_url) else []

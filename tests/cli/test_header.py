@@ -119,3 +119,14 @@ def test_header_in_a_shell_substitution(run_oauthcli, tutorial_server, isolated_
     result = run_oauthcli("header", env=env)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("\n") == 1 and result.stdout.startswith("Authorization: Bearer ")
+
+
+def test_a_token_that_would_inject_a_header_is_not_printed(cli, isolated_env):
+    cache = isolated_env.parent / "cache"
+    cache.mkdir(mode=0o700)
+    entry = {"access_token": "t\r\nX-Evil: 1", "source": "remote", "token_url": "https://x/t"}
+    (cache / "default.json").write_text(json.dumps(entry))
+    (cache / "default.json").chmod(0o600)
+    result = cli("header")
+    assert_one_line_error(result, 6, "control characters")
+    assert result.stdout == ""

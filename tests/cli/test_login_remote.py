@@ -384,6 +384,7 @@ ANSWERS = {
     "not-json": lambda: Response("access_token=tok", 200, media_type="text/plain"),
     "no-access-token": lambda: _json(200, {"token_type": "bearer"}),
     "mac": lambda: _json(200, {"access_token": "tok", "token_type": "mac"}),
+    "injection": lambda: _json(200, {"access_token": "tok\r\nX-Evil: 1", "token_type": "bearer"}),
     "huge": lambda: Response(b" " * (2 * 1024 * 1024), 200, media_type="application/json"),
     "invalid_client": lambda: _json(401, {"error": "invalid_client"}),
     "invalid_scope": lambda: _json(
@@ -456,6 +457,7 @@ def test_no_expires_in_means_no_expiry(cli, odd_server, isolated_env):
         ("no-access-token", "no access_token"),
         ("mac", "unsupported token_type 'mac'"),
         ("huge", "larger than 1024 KiB"),
+        ("injection", "spaces or control characters"),
         ("unsupported_grant_type", "does not support the password grant"),
     ],
 )
