@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from oauthcli import settings
 from oauthcli.cache import CacheEntry, TokenCache
@@ -26,6 +25,11 @@ from oauthcli.errors import (
     TokenError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.bearer import BearerAuth as BearerAuth
 
 # Refresh a little before expiry, so the token doesn't lapse on its way to the server.
 EXPIRY_MARGIN = 30
@@ -296,21 +300,10 @@ def _issuer_of(entry: CacheEntry) -> tuple[str, str | None]:
     return entry.source, entry.token_url if entry.source == "remote" else entry.store
 
 
-class BearerAuth(httpx.Auth):
-    """Attach ``Authorization: Bearer``; on a 401, refresh once and retry once."""
+def __getattr__(name: str) -> Any:
+    # BearerAuth needs httpx, which ``header`` with a valid token never has to import.
+    if name == "BearerAuth":
+        from oauthcli.bearer import BearerAuth
 
-    requires_request_body = True
-
-    def __init__(self, token: str, refresher: Callable[[], str] | None = None) -> None:
-        self.token = token
-        self.refresher = refresher
-        self.refreshed = False
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        response = yield request
-        if response.status_code == 401 and self.refresher is not None and not self.refreshed:
-            self.refreshed = True
-            self.token = self.refresher()
-            request.headers["Authorization"] = f"Bearer {self.token}"
-            yield request
+        return BearerAuth
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

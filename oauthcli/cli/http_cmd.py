@@ -21,15 +21,16 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> ProfileToken:
-    from oauthcli import remote, settings
+    from oauthcli import settings
     from oauthcli.cache import TokenCache
     from oauthcli.credentials import ProfileToken
 
-    return ProfileToken(
-        TokenCache(settings.cache_dir()),
-        resolve_profile(profile),
-        client_factory=lambda: remote.make_client(timeout, str(cacert) if cacert else None),
-    )
+    def client() -> httpx.Client:
+        from oauthcli import remote  # httpx only when a refresh needs the network
+
+        return remote.make_client(timeout, str(cacert) if cacert else None)
+
+    return ProfileToken(TokenCache(settings.cache_dir()), resolve_profile(profile), client)
 
 
 def _parse_headers(raw: list[str]) -> list[tuple[str, str]]:
@@ -151,6 +152,7 @@ def register(app: typer.Typer) -> None:
             list[str],
             typer.Argument(
                 help="[METHOD] URL: the method defaults to GET, or POST with a body.",
+                metavar="[METHOD] URL",
                 show_default=False,
             ),
         ],

@@ -430,7 +430,9 @@ def test_expired_token_with_https_refresh_uses_the_cacert(cli, start_server, tmp
 
 
 def test_call_as_a_subprocess(run_oauthcli, tutorial_server, isolated_env):
-    env = {"OAUTHCLI_CACHE_DIR": str(isolated_env.parent / "cache")}
+    # PYTHONPATH: run this checkout, whatever the venv's editable install points at.
+    root = Path(__file__).resolve().parents[2]
+    env = {"OAUTHCLI_CACHE_DIR": str(isolated_env.parent / "cache"), "PYTHONPATH": str(root)}
     logged = run_oauthcli(
         "login", "alice", "--url", tutorial_server.token_url, "--password-stdin", "-s", "me",
         input="secret\n", env=env,

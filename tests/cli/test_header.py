@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import assert_one_line_error
 from tests.live_server import live_server, tutorial_server
+
+# Subprocesses import this checkout, whatever the venv's editable install points at.
+CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 __all__ = ["tutorial_server"]  # fixture, imported for pytest to find
 
@@ -110,7 +116,7 @@ def test_header_from_a_local_login(cli, store_path, isolated_env):
 
 
 def test_header_in_a_shell_substitution(run_oauthcli, tutorial_server, isolated_env):
-    env = {"OAUTHCLI_CACHE_DIR": str(isolated_env.parent / "cache")}
+    env = {"OAUTHCLI_CACHE_DIR": str(isolated_env.parent / "cache"), **CHECKOUT}
     logged = run_oauthcli(
         "login", "alice", "--url", tutorial_server.token_url, "--password-stdin", "-s", "me",
         input="secret\n", env=env,
@@ -130,3 +136,23 @@ def test_a_token_that_would_inject_a_header_is_not_printed(cli, isolated_env):
     result = cli("header")
     assert_one_line_error(result, 6, "control characters")
     assert result.stdout == ""
+
+
+def test_header_with_a_valid_token_imports_no_network_stack(isolated_env):
+    # CI runs `curl -H "$(oauthcli header)"` in loops: no httpx unless a refresh is due.
+    cache = isolated_env.parent / "cache"
+    cache.mkdir(mode=0o700)
+    entry = {"access_token": "abc", "source": "remote", "token_url": "https://x.example/t"}
+    (cache / "default.json").write_text(json.dumps(entry))
+    (cache / "default.json").chmod(0o600)
+    probe = (
+        "import sys; from oauthcli.cli import main; code = main(['header']); "
+        "heavy = ('httpx', 'jwt', 'cryptography', 'rich', 'pydantic', 'fastapi'); "
+        "print(sorted(m for m in heavy if m in sys.modules)); sys.exit(code)"
+    )
+    env = {**os.environ, **CHECKOUT}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "Authorization: Bearer abc\n[]\n"
