@@ -152,14 +152,14 @@ def login_remote(
     )
 
 
-def refresh_remote(
+def refresh_entry(
     entry: CacheEntry,
     *,
     scopes: list[str] | None,
     cacert: Path | None,
     timeout: float,
 ) -> CacheEntry:
-    """The refreshed entry (rotation honoured); runs under the profile's cache lock."""
+    """The refreshed entry, local or remote (rotation honoured); runs under the cache lock."""
     from oauthcli import credentials, remote
 
     cafile = str(cacert) if cacert is not None else None

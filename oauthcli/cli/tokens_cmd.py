@@ -309,46 +309,6 @@ def login(
 # ---------------------------------------------------------------- refresh
 
 
-def refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
-    """Redeem the entry's refresh token against its store (rotation, reuse detection)."""
-    from dataclasses import replace
-
-    from oauthcli.errors import AuthenticationError, StoreError, TokenError
-    from oauthcli.sessions import SessionStore
-    from oauthcli.store import UserStore
-
-    if not entry.store:
-        raise StoreError("the cached token does not say which store issued it: log in again")
-    store_path = Path(entry.store)
-    data = UserStore(store_path).load()
-    issuer, key = _issuer(store_path, data)
-    from oauthcli.tokens import TokenService
-
-    service = TokenService(issuer, key, SessionStore.for_store(store_path))
-    now = time.time()
-    try:
-        pair = service.refresh(entry.refresh_token or "", data.users.get, scopes)
-    except TokenError as exc:
-        # Whatever is wrong with the refresh token, the way out is a new login: exit 3.
-        messages = {
-            "reused": "refresh token was already used: the session is revoked, log in again",
-            "revoked": "the session has ended (revoked or expired): log in again",
-            "expired": "the refresh token has expired: log in again",
-            "signature": "the refresh token was not signed by the store's current key: log in again",
-        }
-        message = messages.get(exc.reason, f"the refresh token was refused ({exc}): log in again")
-        raise AuthenticationError(message) from None
-    return replace(
-        entry,
-        access_token=pair.access_token,
-        token_type=pair.token_type,
-        refresh_token=pair.refresh_token,
-        expires_at=int(now) + pair.expires_in,
-        scope=pair.scope,
-        obtained_at=int(now),
-    )
-
-
 def refresh(
     scope: ScopeOption = None,
     print_only: PrintOption = False,
@@ -378,11 +338,10 @@ def refresh(
             raise AuthenticationError(
                 f"profile {profile_name!r} has no refresh token: run 'oauthcli login' again"
             )
-        if entry.source == "remote":
-            from oauthcli.cli import remote_login
+        from oauthcli.cli import remote_login
 
-            return remote_login.refresh_remote(entry, scopes=scopes, cacert=cacert, timeout=timeout)
-        return refresh_local(entry, scopes)
+        # One refresh path for local and remote profiles (also used by call/header).
+        return remote_login.refresh_entry(entry, scopes=scopes, cacert=cacert, timeout=timeout)
 
     entry = cache.update(profile_name, change)
     assert entry is not None
