@@ -93,3 +93,78 @@ def test_quickstart_main_command_runs_as_written(tmp_path):
     assert "sub" in proc.stdout and "alice" in proc.stdout
     assert "me items" in proc.stdout
     assert "NOT verified" in proc.stdout
+
+
+def _command_options(path: tuple[str, ...]) -> set[str] | None:
+    import typer.main
+
+    from oauthcli.cli.app import app
+
+    command = typer.main.get_command(app)
+    for word in path:
+        command = getattr(command, "commands", {}).get(word)
+        if command is None:
+            return None
+    return {opt for param in command.params for opt in getattr(param, "opts", [])}
+
+
+def documented_usages() -> list[tuple[tuple[str, ...], str]]:
+    """(command path, option) for every ``--option`` written after ``oauthcli CMD`` in a code span or line."""
+    usages = []
+    snippets = re.findall(r"`(oauthcli [^`]+)`", README) + re.findall(
+        r"^(?:\S+ \| )?(oauthcli .+)$", README, re.M
+    )
+    for snippet in snippets:
+        for segment in re.split(r"\||&&|\$\(|\)", snippet):
+            match = re.search(r"oauthcli ((?:[a-z]+ )*[a-z]+)(.*)", segment)
+            if not match:
+                continue
+            words = tuple(match.group(1).split())
+            for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", match.group(2)):
+                usages.append((words, option))
+    return sorted(set(usages))
+
+
+@pytest.mark.parametrize(("words", "option"), documented_usages())
+def test_documented_options_exist(words, option):
+    # The longest prefix of the words that names a command owns the option.
+    for end in range(len(words), 0, -1):
+        options = _command_options(words[:end])
+        if options is not None:
+            break
+    else:
+        pytest.fail(f"no command for {words}")
+    global_options = _command_options(())
+    assert option in options | global_options, (
+        f"README: 'oauthcli {' '.join(words[:end])} {option}'"
+    )
+
+
+def test_the_tour_runs_as_written(tmp_path):
+    """The README's tour, run by bash with a free port in place of 8000."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    section = README.split("## A tour", 1)[1]
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = script.replace("8000", str(port))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTHCLI_")}
+    env["OAUTHCLI_CACHE_DIR"] = str(tmp_path / "cache")
+    env["OAUTHCLI_BCRYPT_ROUNDS"] = "4"
+    env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"username": "alice"' in proc.stdout or '"username":"alice"' in proc.stdout
+    assert "NOT verified" in proc.stdout
