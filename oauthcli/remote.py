@@ -5,48 +5,34 @@ Network code lives here and only here. The caller passes an ``httpx.Client``
 127.0.0.1. Every failure becomes an ``OAuthCliError`` with a one-line message:
 ``UsageError`` for a request refused before sending, ``AuthenticationError``
 when the server turns the credentials down, ``RemoteError`` for anything else.
+Reading the answer (token or error) is ``oauthcli.remote_answer``'s job.
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
-import json
 import re
 import ssl
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
 from oauthcli import __version__
-from oauthcli.errors import AuthenticationError, RemoteError, UsageError
+from oauthcli.errors import RemoteError, UsageError
+from oauthcli.remote_answer import MAX_SERVER_TEXT, TokenResponse
+from oauthcli.remote_answer import clean as _clean
+from oauthcli.remote_answer import display_url as _display_url
+from oauthcli.remote_answer import interpret as _interpret
 
 ClientAuth = Literal["basic", "post"]
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_SERVER_TEXT = 200
-# ANSI CSI sequences whole, then any C0/C1 control and the bidi overrides that reorder text.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-
-
-@dataclass(frozen=True)
-class TokenResponse:
-    """A successful token endpoint answer (RFC 6749 5.1); tokens are kept out of ``repr``."""
-
-    access_token: str = field(repr=False)
-    token_type: str
-    expires_in: int | None = None
-    refresh_token: str | None = field(default=None, repr=False)
-    scope: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def make_client(timeout: float = 10.0, cacert: str | None = None) -> httpx.Client:
@@ -347,213 +333,9 @@ def _ssl_reason(error: ssl.SSLError) -> str:
     return text
 
 
-def _interpret(
-    status: int,
-    reason: str,
-    body: bytes,
-    content_type: str,
-    *,
-    grant: str,
-    secrets: tuple[str, ...],
-) -> TokenResponse:
-    data = _parse_json_object(body)
-    if 200 <= status < 300:
-        if data is None:
-            raise RemoteError(
-                f"the token endpoint answered {status} with {_describe_body(body, content_type)}; "
-                "expected a JSON object"
-            )
-        # Some servers report errors with a 200; those go through the error mapping below.
-        if "access_token" in data or not isinstance(data.get("error"), str):
-            return _token_response(data)
-    _raise_for_error(status, reason, data, body, content_type, grant=grant, secrets=secrets)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _parse_json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _describe_body(body: bytes, content_type: str) -> str:
-    if not body.strip():
-        return "an empty body"
-    kind = content_type.split(";")[0].strip().lower()
-    if "html" in kind or body.lstrip()[:1] == b"<":
-        return "an HTML page"
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return f"a non-JSON body ({_clean(kind) or 'no content type'})"
-    return "JSON that is not an object"
-
-
-def _token_response(data: dict[str, Any]) -> TokenResponse:
-    access_token = data.get("access_token")
-    if not isinstance(access_token, str) or not access_token:
-        raise RemoteError("the token endpoint's answer has no access_token")
-    token_type = data.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        shown = _clean(token_type) if isinstance(token_type, str) else "(missing)"
-        raise RemoteError(f"unsupported token_type {shown!r}: only Bearer tokens are supported")
-    refresh_token = data.get("refresh_token")
-    if refresh_token is not None and not isinstance(refresh_token, str):
-        raise RemoteError("the token endpoint's refresh_token is not a string")
-    scope = data.get("scope")
-    if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
-        scope = " ".join(scope)  # some servers send a list despite RFC 6749 5.1
-    elif scope is not None and not isinstance(scope, str):
-        raise RemoteError("the token endpoint's scope is not a string")
-    return TokenResponse(
-        access_token=access_token,
-        token_type="Bearer",
-        expires_in=_expires_in(data.get("expires_in")),
-        refresh_token=refresh_token or None,
-        scope=scope,
-        raw=data,
-    )
-
-
-def _expires_in(value: object) -> int | None:
-    if value is None:
-        return None
-    # RFC 6749 says a number, but numeric strings ("3600") are common in the wild.
-    numeric_string = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
-    number_ok = isinstance(value, int | float) and not isinstance(value, bool)
-    number = float(value) if numeric_string or number_ok else None  # type: ignore[arg-type]
-    if number is None or not 0 <= number < 10**12:
-        shown = _clean(str(value))
-        raise RemoteError(f"the token endpoint's expires_in {shown!r} is not a number of seconds")
-    return int(number)
-
-
-_REMOTE_CODES = {"server_error", "temporarily_unavailable"}
-
-
-def _raise_for_error(
-    status: int,
-    reason: str,
-    data: dict[str, Any] | None,
-    body: bytes,
-    content_type: str,
-    *,
-    grant: str,
-    secrets: tuple[str, ...],
-) -> None:
-    code, description = _error_fields(data, secrets)
-    said = f": {description}" if description else ""
-    status_text = f"{status} {_clean(reason)}".strip()
-    grant_name = f"{grant} grant"
-
-    if code == "invalid_client":
-        raise AuthenticationError(
-            "client authentication failed: " + (description or "check the client id and secret")
-        )
-    if code == "invalid_scope":
-        raise AuthenticationError("scope not granted: " + (description or "the server refused it"))
-    if code == "unauthorized_client":
-        raise AuthenticationError(f"the client may not use the {grant_name}{said}")
-    if code == "unsupported_grant_type":
-        raise RemoteError(f"the server does not support the {grant_name}{said}")
-    if code == "invalid_request":
-        raise RemoteError(f"the server rejected the request as malformed{said}")
-    if data is None:
-        if status == 401 and not body.strip():
-            raise AuthenticationError(_refusal_message(grant, None))  # a bare Basic challenge
-        # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint.
-        raise RemoteError(
-            f"the token endpoint answered {status_text} with {_describe_body(body, content_type)}"
-        )
-    if status >= 500 or code in _REMOTE_CODES:
-        raise RemoteError(f"the token endpoint failed with {status_text}{said}")
-    if code == "invalid_grant" or status in (400, 401):
-        # FastAPI apps answer 400/401 {"detail": ...}; an unknown code there is still a refusal.
-        raise AuthenticationError(_refusal_message(grant, description))
-    raise RemoteError(f"the token endpoint answered {status_text}{said}")
-
-
-def _refusal_message(grant: str, description: str | None) -> str:
-    if grant == "refresh_token":
-        said = f" ({description})" if description else ""
-        return f"refresh token rejected (expired or revoked): log in again{said}"
-    if grant == "client_credentials":
-        return "client authentication failed: " + (description or "credentials rejected")
-    return description or "incorrect username or password"
-
-
-def _error_fields(
-    data: dict[str, Any] | None, secrets: tuple[str, ...]
-) -> tuple[str | None, str | None]:
-    """``(error code, description)`` from an RFC 6749 5.2 or FastAPI ``detail`` body."""
-    if data is None:
-        return None, None
-    code = data.get("error")
-    code = code.strip().lower() if isinstance(code, str) and code.strip() else None
-    text = data.get("error_description")
-    if not isinstance(text, str) or not text.strip():
-        text = _detail_text(data.get("detail"))
-    description = _clean(text, secrets) if text else None
-    return (_clean(code) if code else None), (description or None)
-
-
-def _detail_text(detail: object) -> str | None:
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        # FastAPI 422: [{"loc": ["body", "username"], "msg": "Field required", ...}]
-        parts = []
-        for item in detail[:5]:
-            if isinstance(item, dict) and isinstance(item.get("msg"), str):
-                loc = item.get("loc")
-                where = str(loc[-1]) if isinstance(loc, list) and loc else ""
-                parts.append(f"{where}: {item['msg']}" if where else item["msg"])
-        return "; ".join(parts) or None
-    return None
-
-
-def _clean(text: str, secrets: Iterable[str] = ()) -> str:
-    """Server-sent text made safe for a one-line message: no control characters, secrets masked, capped."""
-    secrets = [s for s in secrets if s]
-    text = _mask(text, secrets)
-    # Line breaks become spaces first, so "a\r\nb" stays two words; other controls just go.
-    text = " ".join(_CONTROL.sub("", " ".join(text.split())).split())
-    text = _mask(text, secrets)  # again: stripping may have joined a secret back together
-    if len(text) > MAX_SERVER_TEXT:
-        text = text[: MAX_SERVER_TEXT - 1] + "…"
-    return text
-
-
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-def _display_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """``scheme://host[:port]/path``: userinfo, query and fragment may carry secrets."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        parts, host, port = None, "", None
-    if parts is None or not parts.scheme or not host:
-        # Unparseable or relative: drop anything that looks like userinfo or a query.
-        return _clean(re.sub(r"^([^/?#]*//)?[^/?#@]*@", r"\1", url.split("?")[0]), secrets)
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    if parts.query:
-        shown += "?…"
-    return _clean(shown, secrets)
-
-
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_SERVER_TEXT",
     "TokenResponse",
     "check_url_safe",
     "client_credentials_grant",
