@@ -560,7 +560,15 @@ def test_access_log_has_no_tokens_or_query_strings(server, caplog):
             "/token",
             data={"grant_type": "password", "username": "alice", "password": "secret"},
         )
-    lines = [r.getMessage() for r in caplog.records if r.name == "oauthcli.access"]
+
+    def access_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "oauthcli.access"]
+
+    # The server thread logs a request just after sending its response: wait for it.
+    deadline = time.monotonic() + 5
+    while len(access_lines()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lines = access_lines()
     assert len(lines) == 4
     assert '"GET /users/me" 401' in lines[0] and '"GET /users/me" 200' in lines[2]
     assert '"POST /token" 200' in lines[3]

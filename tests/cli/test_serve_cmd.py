@@ -237,18 +237,9 @@ def test_verify_issuer_url_accepts_tokens_from_serve(cli, es256_server):
     assert elsewhere.exit_code == 6  # the discovered issuer must be the URL asked for
 
 
-def remote(cli, *args: str, input: str | None = None):
-    """Run a remote command; skip while `login --url`/`call` are not built yet (issue 5)."""
-    result = cli(*args, input=input)
-    if "not available yet" in result.stderr:
-        pytest.skip(f"oauthcli {args[0]} against a URL is not available yet")
-    return result
-
-
 def test_login_url_call_and_refresh(cli, es256_server):
     url = es256_server.url
-    login = remote(
-        cli,
+    login = cli(
         "login",
         "alice",
         "--url",
@@ -259,23 +250,22 @@ def test_login_url_call_and_refresh(cli, es256_server):
     )
     assert login.exit_code == 0, login.stderr
     assert json.loads(login.stdout)["scope"] == "me items" and "secret" not in login.output
-    call = remote(cli, "call", url + "/users/me")
+    call = cli("call", url + "/users/me")
     assert call.exit_code == 0, call.stderr
     assert json.loads(call.stdout)["username"] == "alice"
-    refreshed = remote(cli, "refresh")
+    refreshed = cli("refresh")
     assert refreshed.exit_code == 0, refreshed.stderr
-    assert remote(cli, "call", url + "/users/me").exit_code == 0
+    assert cli("call", url + "/users/me").exit_code == 0
 
 
 def test_remote_login_failures_exit_3(cli, es256_server):
     url = es256_server.url + "/token"
-    wrong = remote(cli, "login", "alice", "--url", url, "--password-stdin", input="wrong\n")
+    wrong = cli("login", "alice", "--url", url, "--password-stdin", input="wrong\n")
     assert_one_line_error(wrong, 3)
     assert "incorrect username or password" in wrong.stderr.lower()
-    inactive = remote(cli, "login", "carol", "--url", url, "--password-stdin", input="wonderland\n")
+    inactive = cli("login", "carol", "--url", url, "--password-stdin", input="wonderland\n")
     assert_one_line_error(inactive, 3, "inactive")
-    escalated = remote(
-        cli,
+    escalated = cli(
         "login",
         "johndoe",
         "--url",
@@ -290,8 +280,7 @@ def test_remote_login_failures_exit_3(cli, es256_server):
 
 def test_call_without_the_scope_is_exit_3(cli, es256_server):
     url = es256_server.url
-    login = remote(
-        cli,
+    login = cli(
         "login",
         "alice",
         "--url",
@@ -310,8 +299,7 @@ def test_client_credentials_login_against_serve(cli, es256_server, monkeypatch):
 
     add_client(es256_server.store, "ci-bot", "bot-secret", ["items"])
     monkeypatch.setenv("OAUTHCLI_CLIENT_SECRET", "bot-secret")
-    result = remote(
-        cli,
+    result = cli(
         "login",
         "--url",
         es256_server.url + "/token",
@@ -324,8 +312,7 @@ def test_client_credentials_login_against_serve(cli, es256_server, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert '"scope": "items"' in result.stdout
     monkeypatch.setenv("OAUTHCLI_CLIENT_SECRET", "wrong")
-    bad = remote(
-        cli,
+    bad = cli(
         "login",
         "--url",
         es256_server.url + "/token",
