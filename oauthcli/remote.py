@@ -31,12 +31,18 @@ from oauthcli.remote_answer import interpret as _interpret
 ClientAuth = Literal["basic", "post"]
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_TIMEOUT = 24 * 3600.0
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 def make_client(timeout: float = 10.0, cacert: str | None = None) -> httpx.Client:
     """An ``httpx.Client`` that verifies TLS (against ``cacert`` alone if given) and never follows redirects."""
+    # inf, nan and absurd values would crash deep in the socket layer instead.
+    if not (0 < timeout <= MAX_TIMEOUT):
+        raise UsageError(
+            f"--timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
+        )
     verify: ssl.SSLContext | bool = True
     if cacert is not None:
         try:
@@ -336,6 +342,7 @@ def _ssl_reason(error: ssl.SSLError) -> str:
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_SERVER_TEXT",
+    "MAX_TIMEOUT",
     "TokenResponse",
     "check_url_safe",
     "client_credentials_grant",

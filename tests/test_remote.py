@@ -355,6 +355,12 @@ async def echo_error(request: Request) -> Response:
     return _json(400, {"error": "invalid_grant", "error_description": f"rejected {said}"})
 
 
+async def echo_raw_error(request: Request) -> Response:
+    # A server that repeats the raw request body: the secrets arrive form-encoded.
+    body = (await request.body()).decode()
+    return _json(400, {"error": "invalid_grant", "error_description": f"rejected {body}"})
+
+
 async def redirect(request: Request) -> Response:
     return RedirectResponse(request.query_params["to"], status_code=307)
 
@@ -379,6 +385,7 @@ def misbehaving_app() -> Starlette:
             Route("/canned/{name}", canned, methods=["POST"]),
             Route("/rfc/{code}", rfc_error, methods=["POST"]),
             Route("/echo-error", echo_error, methods=["POST"]),
+            Route("/echo-raw-error", echo_raw_error, methods=["POST"]),
             Route("/redirect", redirect, methods=["POST"]),
             Route("/slow", slow, methods=["POST"]),
             Route("/trickle", trickle, methods=["POST"]),
@@ -514,6 +521,18 @@ def test_secrets_echoed_by_the_server_are_masked(odd_server, client):
     with pytest.raises(AuthenticationError) as caught:
         remote.refresh_grant(client, url, "refresh-abc123")
     assert "refresh-abc123" not in str(caught.value)
+
+
+def test_secrets_echoed_form_encoded_are_masked(odd_server, client):
+    password, secret = "p@ss wörd&S3CRET", "cl/ent+s3cret"
+    with pytest.raises(AuthenticationError) as caught:
+        remote.password_grant(
+            client, odd_server.url + "/echo-raw-error", "alice", password, ["me"], "cid", secret,
+            client_auth="post",
+        )  # fmt: skip
+    message = str(caught.value)
+    assert "username=alice" in message and "password=***" in message
+    assert "S3CRET" not in message and "s3cret" not in message
 
 
 # --- safety: where credentials may go -------------------------------------------------------
@@ -675,6 +694,12 @@ def test_self_signed_server_is_refused_unless_its_ca_is_given(start_server, tmp_
 def test_unreadable_ca_bundle_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot use CA bundle"):
         remote.make_client(cacert=str(tmp_path / "missing.pem"))
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("inf"), float("nan"), 1e300])
+def test_unusable_timeouts_are_usage_errors(timeout):
+    with pytest.raises(UsageError, match="--timeout must be a number of seconds"):
+        remote.make_client(timeout=timeout)
 
 
 def test_make_client_defaults():

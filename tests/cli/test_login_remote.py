@@ -593,6 +593,13 @@ def test_slow_server_times_out_with_exit_6(cli, odd_server, isolated_env):
     assert not cache_file(isolated_env).exists()
 
 
+@pytest.mark.parametrize("timeout", ["inf", "nan", "1e300"])
+def test_unusable_timeout_is_a_usage_error_with_nothing_sent(cli, tutorial_server, timeout):
+    result = login(cli, tutorial_server.token_url, "alice", "secret", "--timeout", timeout)
+    assert_one_line_error(result, 2, "--timeout must be a number of seconds")
+    assert requests_of(tutorial_server) == []
+
+
 def test_connection_refused_is_exit_6(cli, isolated_env):
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
