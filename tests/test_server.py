@@ -538,6 +538,26 @@ def test_openapi_exposes_password_flow_for_swagger_authorize(server):
     assert "application/x-www-form-urlencoded" in form
 
 
+@pytest.mark.parametrize("client_id", ["", "my-swagger-app"])
+def test_swagger_authorize_with_empty_client_secret_logs_in(server, client_id):
+    """Swagger UI's Authorize sends HTTP Basic with its client fields, even when empty."""
+    body = "grant_type=password&scope=me%20items&username=alice&password=secret"
+    with server.client() as http:
+        response = http.post(
+            "/token",
+            content=body,
+            headers={
+                **basic(client_id, ""),
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Requested-With": "XMLHttpRequest",
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["scope"] == "me items"
+        user = http.get("/users/me", headers=bearer(response.json()["access_token"]))
+    assert user.status_code == 200 and user.json()["username"] == "alice"
+
+
 def test_openapi_scopes_follow_the_store(server):
     with server.store.edit() as data:
         data.users["alice"].scopes.append("admin")

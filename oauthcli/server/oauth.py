@@ -114,7 +114,8 @@ def client_credentials(request: Request, form: Form) -> ClientCredentials | None
     """HTTP Basic (RFC 6749 2.3.1, form-urlencoded id and secret) or client_id/client_secret.
 
     Using both methods at once is refused; a client_id without a secret is a
-    public client and yields ``None`` here.
+    public client and yields ``None`` here. So does Swagger UI's ``Basic Og==``
+    (its Authorize dialog sends HTTP Basic with the empty client fields).
     """
     header = request.headers.get("authorization")
     in_form = form.get("client_secret") is not None
@@ -128,6 +129,8 @@ def client_credentials(request: Request, form: Form) -> ClientCredentials | None
         client_id, sep, secret = decoded.partition(":")
         if not sep:
             raise invalid_client("malformed HTTP Basic credentials")
+        if not secret:
+            return None
         return ClientCredentials(
             unquote_plus(client_id), unquote_plus(secret), "client_secret_basic"
         )
