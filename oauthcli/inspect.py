@@ -208,13 +208,30 @@ def scopes_in(claims: dict[str, Any]) -> list[str]:
 
 
 def is_number(value: Any) -> bool:
-    """A NumericDate: an int or float, but not a bool (``True`` is an int in Python)."""
-    return type(value) in _NUMBER_TYPES or (
-        isinstance(value, int | float) and not isinstance(value, bool)
-    )
+    """A NumericDate: a finite int or float, not a bool (``True`` is an int in Python).
+
+    ``1e400`` (parsed as infinity) and integers beyond the float range are refused,
+    so that time arithmetic never overflows.
+    """
+    kind = type(value)
+    if kind is int:
+        return -_FLOAT_RANGE < value < _FLOAT_RANGE
+    if kind is float:
+        return -_FLOAT_RANGE < value < _FLOAT_RANGE  # False for inf and nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return is_number(int(value) if isinstance(value, int) else float(value))
 
 
-_NUMBER_TYPES = frozenset({int, float})
+_FLOAT_RANGE = 1e300  # far beyond any date, well within float range
+_LONGEST_SPAN = 10_000 * 365 * 86400
+
+
+def span(seconds: float) -> str:
+    """``humanize_delta``, with absurd spans (a token valid for 10^300 days) kept short."""
+    if abs(seconds) >= _LONGEST_SPAN:
+        return "more than 10,000 years"
+    return humanize_delta(seconds)
 
 
 def iso_time(timestamp: float) -> str:
@@ -229,16 +246,20 @@ def iso_time(timestamp: float) -> str:
 def relative(claim: str, timestamp: float, now: float) -> str:
     """``expires in 14 min`` / ``expired 3 h ago`` / ``issued 2 min ago`` ..."""
     ahead = timestamp >= now
-    span = humanize_delta(timestamp - now)
+    span_text = span(timestamp - now)
     if claim == "exp":
-        return f"expires in {span}" if ahead else f"expired {span} ago"
+        return f"expires in {span_text}" if ahead else f"expired {span_text} ago"
     if claim == "nbf":
-        return f"valid in {span}" if ahead else f"valid since {span} ago"
+        return f"valid in {span_text}" if ahead else f"valid since {span_text} ago"
     if claim == "iat":
-        return f"issued in {span} (in the future!)" if ahead else f"issued {span} ago"
+        return f"issued in {span_text} (in the future!)" if ahead else f"issued {span_text} ago"
     if claim == "auth_time":
-        return f"authenticated in {span} (in the future!)" if ahead else f"authenticated {span} ago"
-    return f"in {span}" if ahead else f"{span} ago"
+        return (
+            f"authenticated in {span_text} (in the future!)"
+            if ahead
+            else f"authenticated {span_text} ago"
+        )
+    return f"in {span_text}" if ahead else f"{span_text} ago"
 
 
 def describe_time(claim: str, value: Any, now: float) -> str:
@@ -263,4 +284,4 @@ def lifetime_bar(start: Any, end: Any, now: float, width: int = 30) -> str | Non
     else:
         bar = "#" * position + "|" + "." * (width - position)
         state = f"{int(fraction * 100)}% used"
-    return f"[{bar}] {state} of {humanize_delta(end - start)}"
+    return f"[{bar}] {state} of {span(end - start)}"

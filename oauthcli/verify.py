@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oauthcli.durations import humanize_delta
 from oauthcli.errors import TokenError, TokenTimeError, UsageError
 from oauthcli.inspect import (
     ParsedToken,
@@ -42,6 +41,7 @@ from oauthcli.inspect import (
     iso_time,
     normalize,
     parse,
+    span,
 )
 from oauthcli.jwks import RemoteJWKS, VerificationKey
 from oauthcli.keys import FAMILIES, HMAC
@@ -85,7 +85,7 @@ def _typ(header: dict[str, Any]) -> str | None:
     return typ[len("application/") :] if typ.startswith("application/") else typ
 
 
-_span = humanize_delta
+_span = span
 
 
 class Verifier:
@@ -376,11 +376,7 @@ def describe_valid(result: VerifiedToken) -> str:
     sub = result.payload.get("sub")
     who = f"sub {sub[:100]!r}, " if isinstance(sub, str) else ""
     scopes = f"scopes {' '.join(result.scopes)[:200]}, " if result.scopes else ""
-    when = (
-        "never expires"
-        if result.expires_in is None
-        else f"expires in {humanize_delta(result.expires_in)}"
-    )
+    when = "never expires" if result.expires_in is None else f"expires in {span(result.expires_in)}"
     return (
         f"signature and claims OK: {who}{scopes}{when}, {result.algorithm}, {result.key.describe()}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -499,3 +500,26 @@ def test_weak_rsa_keys_verify_with_a_warning():
     verifier = Verifier([key_from_object(weak.public_key())], now=clock())
     assert verifier.verify(token).algorithm == "RS256"
     assert any("1024 bits" in w for w in verifier.warnings)
+
+
+@pytest.mark.parametrize("exp", [10**400, -(10**400)])
+def test_time_claims_beyond_the_float_range_are_claim_errors(exp):
+    # 10**400 in a JSON token made int - float arithmetic overflow (an internal error)
+    token = hs(claims(exp=exp))
+    assert reason_of(token) == "claim"
+    verdict = FUZZ_VERIFIER.verdict(token)
+    assert verdict["error"] == "claim" and verdict["expires_in"] is None
+    bad_signature = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    assert FUZZ_VERIFIER.verdict(bad_signature)["expires_in"] is None
+    out: list[str] = []
+    run_batch(FUZZ_VERIFIER, [token, bad_signature], out.append)
+    assert [json.loads(v)["expires_in"] for v in "".join(out).splitlines()] == [None, None]
+
+
+def test_infinite_and_absurd_times():
+    # 1e400 parses as infinity: not a NumericDate
+    head, _, sig = hs(claims()).split(".")
+    body = base64.urlsafe_b64encode(b'{"exp":1e400}').rstrip(b"=").decode()
+    assert FUZZ_VERIFIER.verdict(f"{head}.{body}.{sig}")["error"] in ("claim", "signature")
+    with pytest.raises(TokenTimeError, match="valid in more than 10,000 years"):
+        check(hs(claims(nbf=1e200)))

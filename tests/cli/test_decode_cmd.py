@@ -122,6 +122,15 @@ def test_odd_claim_values(cli):
     assert "Lifetime" not in result.stdout
 
 
+def test_times_far_out_of_range(cli):
+    # an integer beyond the float range made decode crash with OverflowError
+    result = cli("decode", make_token(exp=10**400, iat=-(2**62)))
+    assert result.exit_code == 0, result.stderr
+    assert "not a NumericDate" in result.stdout
+    assert "issued more than 10,000 years ago" in result.stdout
+    assert json.loads(cli("decode", "--json", make_token(exp=10**400)).stdout)["payload"]["exp"]
+
+
 def test_decode_does_not_import_cryptography(tmp_path):
     probe = (
         "import sys, json\n"
