@@ -26,7 +26,8 @@ TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _TO_STD = bytes.maketrans(b"-_", b"+/")
-_BEARER = re.compile(r"bearer\s+", re.IGNORECASE)
+# "Bearer x", also pasted as a whole header line ("Authorization: Bearer x") or alone
+_BEARER = re.compile(r"(?:authorization:\s*)?bearer(?:\s+|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ParsedToken:
 
 
 def normalize(text: str | bytes) -> str:
-    """The bare token: surrounding whitespace and a leading ``Bearer `` removed, size checked."""
+    """The bare token: whitespace and a leading ``Bearer `` (or ``Authorization: Bearer ``) removed."""
     if isinstance(text, bytes):
         if len(text) > MAX_TOKEN_BYTES * 2:
             raise _too_large(len(text))

@@ -51,16 +51,31 @@ def test_decode_returns_header_payload_and_signing_input():
 
 
 @pytest.mark.parametrize(
-    "text", ["Bearer {t}", "bearer {t}", "  {t}\n", "BEARER   {t}  ", "\tBearer {t}\r\n"]
+    "text",
+    [
+        "Bearer {t}",
+        "bearer {t}",
+        "  {t}\n",
+        "BEARER   {t}  ",
+        "\tBearer {t}\r\n",
+        "Bearer\t{t}",
+        "Authorization: Bearer {t}",
+        "authorization:Bearer {t}",
+    ],
 )
 def test_bearer_prefix_and_whitespace_accepted(text):
     assert normalize(text.format(t=token())) == token()
 
 
-def test_empty_token_is_malformed():
-    with pytest.raises(TokenError) as exc:
-        normalize("   \n")
+@pytest.mark.parametrize("text", ["   \n", "Bearer", "Bearer ", "Authorization: Bearer  "])
+def test_empty_token_is_malformed(text):
+    with pytest.raises(TokenError, match="the token is empty") as exc:
+        normalize(text)
     assert reason(exc) == "malformed"
+
+
+def test_bearer_glued_to_the_token_is_not_stripped():
+    assert normalize("Bearerx.y.z") == "Bearerx.y.z"
 
 
 def test_tokens_over_64_kib_refused_before_decoding():
