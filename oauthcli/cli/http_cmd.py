@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -18,6 +20,13 @@ if TYPE_CHECKING:
     from oauthcli.credentials import ProfileToken
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+# RFC 9110 5.6.2: field-name = token
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# What a body may not send to a terminal: ANSI CSI sequences whole, other C0 (but tab and
+# line feed) and C1 controls, and the bidi overrides that reorder text.
+_TERMINAL_UNSAFE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> ProfileToken:
@@ -33,28 +42,38 @@ def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> 
     return ProfileToken(TokenCache(settings.cache_dir()), resolve_profile(profile), client)
 
 
-def _parse_headers(raw: list[str]) -> list[tuple[str, str]]:
+def _parse_headers(raw: list[str]) -> list[tuple[str, bytes]]:
+    """``Name: value`` options; values are sent as UTF-8, as curl sends its arguments."""
     from oauthcli.errors import UsageError
 
     headers = []
     for item in raw:
         name, sep, value = item.partition(":")
-        if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
-            raise UsageError(f"invalid header {item!r}: use 'Name: value'")
-        if "\r" in value or "\n" in value:
-            raise UsageError(f"invalid header {name!r}: the value contains a line break")
-        if name.strip().lower() == "authorization":
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"invalid header {output.clean(item, 80)!r}: use 'Name: value'")
+        if not _HEADER_NAME.fullmatch(name):
+            raise UsageError(
+                f"invalid header name {output.clean(name, 80)!r}: "
+                "letters, digits and !#$%&'*+-.^_`|~ only"
+            )
+        if any(c in value for c in "\r\n\0"):
+            raise UsageError(f"invalid header {name!r}: the value contains a control character")
+        if name.lower() == "authorization":
             raise UsageError(
                 "the Authorization header is set by oauthcli; use --token to choose the token"
             )
-        headers.append((name.strip(), value.strip()))
+        headers.append((name, value.strip().encode("utf-8", "surrogateescape")))
     return headers
 
 
-def _body(data: str | None, json_body: str | None) -> tuple[bytes | None, str | None]:
+def _body(data_options: list[str], json_body: str | None) -> tuple[bytes | None, str | None]:
     """The request body and its default content type."""
     from oauthcli.errors import UsageError
 
+    if len(data_options) > 1:
+        raise UsageError("give --data once: one request has one body")
+    data = data_options[0] if data_options else None
     if data is not None and json_body is not None:
         raise UsageError("give --data or --json-body, not both")
     if json_body is not None:
@@ -70,11 +89,13 @@ def _body(data: str | None, json_body: str | None) -> tuple[bytes | None, str | 
     if data == "-":
         return sys.stdin.buffer.read(), None
     if data.startswith("@"):
+        if not data[1:]:
+            raise UsageError("--data @FILE needs a file name after the @")
         try:
             return Path(data[1:]).read_bytes(), None
         except OSError as exc:
             raise UsageError(f"cannot read {data[1:]}: {exc.strerror}") from None
-    return data.encode(), None
+    return data.encode("utf-8", "surrogateescape"), None
 
 
 def _print_response(response: httpx.Response, include_headers: bool) -> None:
@@ -82,7 +103,10 @@ def _print_response(response: httpx.Response, include_headers: bool) -> None:
     if include_headers:
         head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
         head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
-        sys.stdout.write("\n".join(head) + "\n\n")
+        text = "\n".join(head)
+        if output.stdout_is_terminal():
+            text = _TERMINAL_UNSAFE.sub("", text)
+        sys.stdout.write(text + "\n\n")
     terminal = output.stdout_is_terminal()
     is_json = "json" in response.headers.get("content-type", "").lower()
     if terminal and is_json:
@@ -95,21 +119,46 @@ def _print_response(response: httpx.Response, include_headers: bool) -> None:
                 return
             except (ValueError, UnicodeDecodeError):
                 pass  # not really JSON: shown as it came
-        _write_raw([content], terminal)
+        _write_raw([content], terminal, response.charset_encoding)
         return
-    _write_raw(response.iter_bytes(), terminal)
+    _write_raw(response.iter_bytes(), terminal, response.charset_encoding)
 
 
-def _write_raw(chunks: Iterable[bytes], terminal: bool) -> None:
+def _write_raw(chunks: Iterable[bytes], terminal: bool, charset: str | None = None) -> None:
+    """The body as it came; on a terminal, text without control sequences and no binary."""
     sys.stdout.flush()
     out = sys.stdout.buffer
+    try:
+        decoder = codecs.getincrementaldecoder(charset or "utf-8")()
+    except LookupError:
+        decoder = codecs.getincrementaldecoder("utf-8")()
     last = b""
     for chunk in chunks:
-        if chunk:
-            out.write(chunk)
-            last = chunk
-    if terminal and last and not last.endswith(b"\n"):
-        out.write(b"\n")  # keep the shell prompt off the last line
+        if not chunk:
+            continue
+        if terminal:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError:
+                text = "\0"
+            if "\0" in text:
+                _end_line(out, last)
+                output.warn(
+                    "the response body is binary: not printed on a terminal "
+                    "(redirect it to a file or pipe it)"
+                )
+                return
+            chunk = _TERMINAL_UNSAFE.sub("", text.replace("\r\n", "\n")).encode("utf-8")
+        out.write(chunk)
+        last = chunk or last
+    if terminal:
+        _end_line(out, last)  # keep the shell prompt off the last line
+    out.flush()
+
+
+def _end_line(out: BinaryIO, last: bytes) -> None:
+    if last and not last.endswith(b"\n"):
+        out.write(b"\n")
     out.flush()
 
 
@@ -127,6 +176,26 @@ def _has_userinfo(url: str) -> bool:
     from urllib.parse import urlsplit
 
     return "@" in urlsplit(url).netloc
+
+
+def _explicit_token(token: str | None, profile: str | None) -> str | None:
+    """``--token``, else ``$OAUTHCLI_TOKEN`` unless a ``--profile`` was chosen; None: use the profile."""
+    from oauthcli import settings
+    from oauthcli.cli.common import global_options
+    from oauthcli.errors import UsageError
+
+    given = token or (None if profile or global_options.get("profile") else settings.env_token())
+    if given is None:
+        return None
+    value = given.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    if not value or any(not 0x21 <= ord(c) <= 0x7E for c in value):
+        where = "--token" if token else "OAUTHCLI_TOKEN"
+        raise UsageError(
+            f"the token given with {where} is empty or contains spaces or control characters"
+        )
+    return value
 
 
 def _split_target(target: list[str]) -> tuple[str | None, str]:
@@ -166,7 +235,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         data: Annotated[
-            str | None,
+            list[str] | None,
             typer.Option(
                 "--data",
                 "-d",
@@ -187,7 +256,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--token",
-                help="Use this token instead of the profile's (env OAUTHCLI_TOKEN).",
+                help="Use this token instead of the profile's (env OAUTHCLI_TOKEN, unless --profile).",
                 show_default=False,
             ),
         ] = None,
@@ -215,7 +284,7 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from oauthcli import remote, settings
+        from oauthcli import remote
         from oauthcli.credentials import (
             BearerAuth,
             check_destination,
@@ -227,7 +296,7 @@ def register(app: typer.Typer) -> None:
         method, url = _split_target(target)
         url = url.strip()
         headers = _parse_headers(header or [])
-        body, content_type = _body(data, json_body)
+        body, content_type = _body(data or [], json_body)
         method = method or ("POST" if body is not None else "GET")
         if content_type and not any(n.lower() == "content-type" for n, _ in headers):
             headers.append(("Content-Type", content_type))
@@ -236,14 +305,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError("the URL must not contain a user name or password (user@host)")
         cafile = str(cacert) if cacert is not None else None
 
-        explicit = token or settings.env_token()
+        explicit = _explicit_token(token, profile)
         refreshable = False
         if explicit:
-            explicit = explicit.strip().removeprefix("Bearer ").strip()
-            if not explicit or any(c in explicit for c in "\r\n"):
-                raise UsageError(
-                    "the token given with --token or OAUTHCLI_TOKEN is empty or malformed"
-                )
             auth = BearerAuth(explicit)
         else:
             source = _profile_token(profile, cacert, timeout)
@@ -299,10 +363,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print 'Authorization: Bearer <token>' for curl -H "$(oauthcli header)".
 
-        Refreshes the token first if it has expired; prints nothing and exits
-        non-zero when no valid token can be had.
+        The token is the profile's, refreshed first if it has expired, or
+        OAUTHCLI_TOKEN as given (unless --profile is given). Prints nothing and
+        exits non-zero when no valid token can be had.
         """
         from oauthcli.credentials import check_header_safe
 
-        entry = _profile_token(profile, cacert, timeout).fresh()
-        output.echo(f"Authorization: Bearer {check_header_safe(entry.access_token)}")
+        explicit = _explicit_token(None, profile)
+        if explicit is None:
+            explicit = check_header_safe(
+                _profile_token(profile, cacert, timeout).fresh().access_token
+            )
+        output.echo(f"Authorization: Bearer {explicit}")

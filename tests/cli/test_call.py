@@ -95,6 +95,13 @@ def api_app() -> Starlette:
         await record(request)
         return PlainTextResponse("hello")
 
+    async def terminal_trap(request: Request) -> Response:
+        await record(request)
+        kind = request.path_params["kind"]
+        if kind == "binary":
+            return Response(b"\x89PNG\r\n\x1a\n\x00\x00\x1b[2J", media_type="image/png")
+        return PlainTextResponse("\x1b[2J\x1b]0;owned\x07title\r\nline\u202e two\x9b1m")
+
     async def redirect(request: Request) -> Response:
         await record(request)
         return RedirectResponse(request.query_params["to"], status_code=302)
@@ -118,6 +125,7 @@ def api_app() -> Starlette:
             Route("/text", text),
             Route("/redirect", redirect),
             Route("/slow", slow),
+            Route("/trap/{kind}", terminal_trap),
             Route("/only-tok-2", only_tok_2),
             Route("/{path:path}", echo, methods=methods),
         ]
@@ -262,6 +270,15 @@ def test_explicit_token_from_option_or_environment(cli, api):
     assert json.loads(result.stdout)["authorization"] == "Bearer from-env"
 
 
+def test_a_chosen_profile_wins_over_the_token_in_the_environment(cli, api_login):
+    env = {"OAUTHCLI_TOKEN": "from-env"}
+    for args in (["call", "--profile", "default"], ["--profile", "default", "call"]):
+        result = cli(*args, api_login.url + "/echo", env=env)
+        assert json.loads(result.stdout)["authorization"] == "Bearer tok-1"
+    result = cli("call", api_login.url + "/echo", "--token", "opt", "--profile", "default", env=env)
+    assert json.loads(result.stdout)["authorization"] == "Bearer opt"
+
+
 def test_explicit_token_is_not_refreshed_on_401(cli, api):
     result = cli("call", api.url + "/status/401", "--token", "abc")
     assert_one_line_error(result, 3, "HTTP 401")
@@ -285,6 +302,13 @@ def test_data_text_file_and_stdin(cli, api_login, isolated_env):
     result = cli("call", "patch", api.url + "/echo", "--data", "-", input="from stdin")
     seen = json.loads(result.stdout)
     assert (seen["method"], seen["body"]) == ("PATCH", "from stdin")
+
+
+def test_non_ascii_header_values_are_sent_as_utf8(cli, api_login):
+    result = cli("call", api_login.url + "/echo", "-H", "X-Trace: café ☕")
+    assert result.exit_code == 0, result.stderr
+    # the server reads header bytes as latin-1, as HTTP says
+    assert json.loads(result.stdout)["x_trace"].encode("latin-1").decode() == "café ☕"
 
 
 def test_json_body_sets_the_content_type(cli, api_login):
@@ -323,6 +347,23 @@ def test_json_is_pretty_printed_on_a_terminal(cli, api_login, monkeypatch):
     assert json.loads(result.stdout)["method"] == "GET"
     text = cli("call", api_login.url + "/text")
     assert text.stdout == "hello\n"  # the prompt stays off the body's last line
+
+
+def test_terminal_gets_no_control_sequences_and_no_binary(cli, api_login, monkeypatch):
+    piped = cli("call", api_login.url + "/trap/text")
+    assert piped.stdout.startswith("\x1b[2J")  # piped: exactly as sent
+
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    text = cli("call", api_login.url + "/trap/text")
+    assert text.exit_code == 0, text.stderr
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in text.stdout)
+    assert "\u202e" not in text.stdout
+    assert "title\nline" in text.stdout and text.stdout.endswith("\n")
+
+    binary = cli("call", api_login.url + "/trap/binary", "-i")
+    assert binary.exit_code == 0
+    assert binary.stdout.startswith("HTTP/1.1 200 OK\n") and "PNG" not in binary.stdout
+    assert binary.stderr.startswith("oauthcli: warning: the response body is binary")
 
 
 @pytest.mark.parametrize(("code", "exit_code"), [(204, 0), (403, 3), (404, 6), (500, 6)])
@@ -373,6 +414,11 @@ def test_401_without_a_refresh_token_says_to_log_in_again(cli, api):
         (["/echo", "--data", "x", "--json-body", "{}"], "not both"),
         (["/echo", "--json-body", "{nope"], "not valid JSON"),
         (["/echo", "--data", "@missing.txt"], "cannot read missing.txt"),
+        (["/echo", "--data", "@"], "needs a file name"),
+        (["/echo", "-d", "@body.json", "-d", "-"], "give --data once"),
+        (["/echo", "-H", "Naïve: x"], "invalid header name"),
+        (["/echo", "-H", "X-A: a\x00b"], "control character"),
+        (["/echo", "--token", "two words"], "contains spaces"),
     ],
 )
 def test_usage_errors_send_nothing(cli, api_login, args, fragment):

@@ -156,3 +156,20 @@ def test_header_with_a_valid_token_imports_no_network_stack(isolated_env):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Authorization: Bearer abc\n[]\n"
+
+
+def test_header_uses_oauthcli_token_unless_a_profile_is_chosen(cli, tutorial_server, isolated_env):
+    env = {"OAUTHCLI_TOKEN": "Bearer from-env"}
+    result = cli("header", env=env)  # no profile cached: the environment is enough
+    assert (result.exit_code, result.stdout) == (0, "Authorization: Bearer from-env\n")
+
+    login(cli, tutorial_server.token_url)
+    token = cached(isolated_env)["access_token"]
+    chosen = cli("header", "--profile", "default", env=env)
+    assert chosen.stdout == f"Authorization: Bearer {token}\n"
+
+
+def test_a_malformed_oauthcli_token_prints_nothing(cli):
+    result = cli("header", env={"OAUTHCLI_TOKEN": "x\r\nX-Evil: 1"})
+    assert_one_line_error(result, 2, "OAUTHCLI_TOKEN", "control characters")
+    assert result.stdout == ""
