@@ -35,11 +35,13 @@ class BatchSummary:
     total: int = 0
     valid: int = 0
     failures: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)  # Verifier.usage_warnings, deduplicated
 
     def add(self, other: BatchSummary) -> None:
         self.total += other.total
         self.valid += other.valid
         self.failures.update(other.failures)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
 
     def error(self) -> TokenError | None:
         """The error that ends the command (exit 4 or 5), or None when all tokens are valid."""
@@ -97,6 +99,7 @@ def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str
         )
     summary.total = len(lines)
     summary.valid = summary.total - sum(failures.values())
+    summary.warnings = verifier.usage_warnings()
     out.append("")
     return "\n".join(out), summary
 

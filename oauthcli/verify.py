@@ -44,7 +44,7 @@ from oauthcli.inspect import (
     span,
 )
 from oauthcli.jwks import RemoteJWKS, VerificationKey
-from oauthcli.keys import FAMILIES, HMAC
+from oauthcli.keys import FAMILIES, HMAC, HMAC_MIN_BYTES
 from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, scopes_of
 
 TIME_REASONS = frozenset({"expired", "not_yet_valid", "too_old"})
@@ -148,6 +148,7 @@ class Verifier:
         self._header_cache: dict[str, dict[str, Any]] = {}
         self._index: Any = None
         self._index_source: list[VerificationKey] | None = None
+        self._weak_uses: dict[str, VerificationKey] = {}
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -155,6 +156,20 @@ class Verifier:
     def warnings(self) -> list[str]:
         keys = self._static if self._static is not None else []
         return [w for k in keys for w in k.warnings]
+
+    def usage_warnings(self) -> list[str]:
+        """Secrets that verified a token although shorter than its algorithm's digest.
+
+        ``warnings`` judges a secret by the first algorithm it may check (HS256 for
+        ``--secret-file``); a 40-byte secret that verifies an HS512 token is reported
+        here, once the token has shown which algorithm it uses.
+        """
+        return [
+            f"the {alg} secret ({key.source}) is {len(key.key)} bytes; RFC 7518 requires at "
+            f"least {HMAC_MIN_BYTES[alg]}; verified anyway, but such a secret can be brute-forced"
+            for alg, key in sorted(self._weak_uses.items())
+            if not key.warnings
+        ]
 
     def keys(self) -> list[VerificationKey]:
         return self.remote.keys() if self.remote is not None else self._static  # type: ignore[return-value]
@@ -235,6 +250,8 @@ class Verifier:
                 break
         else:
             raise TokenError("token signature is invalid", "signature")
+        if key.family == HMAC and len(key.key) < HMAC_MIN_BYTES[alg]:
+            self._weak_uses.setdefault(alg, key)
         return self._claims(parsed, alg, key)
 
     def _claims(self, parsed: ParsedToken, alg: str, key: VerificationKey) -> VerifiedToken:

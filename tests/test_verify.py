@@ -523,3 +523,21 @@ def test_infinite_and_absurd_times():
     assert FUZZ_VERIFIER.verdict(f"{head}.{body}.{sig}")["error"] in ("claim", "signature")
     with pytest.raises(TokenTimeError, match="valid in more than 10,000 years"):
         check(hs(claims(nbf=1e200)))
+
+
+def test_a_secret_short_for_the_algorithm_used_is_reported_once_used():
+    # 40 bytes is enough for HS256 (no warning up front) but not for HS512
+    secret = b"s" * 40
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        token = jwt.encode(claims(), secret, algorithm="HS512")
+    verifier = Verifier([key_from_secret(secret)], now=clock())
+    assert verifier.warnings == [] and verifier.usage_warnings() == []
+    verifier.verify(jwt.encode(claims(), secret, "HS256"))
+    assert verifier.usage_warnings() == []
+    verifier.verify(token)
+    (warning,) = verifier.usage_warnings()
+    assert "HS512" in warning and "40 bytes" in warning and "64" in warning
+    for threshold in (10_000, 5):
+        batch = Verifier([key_from_secret(secret)], now=clock())
+        summary = run_batch(batch, [token] * 20, [].append, workers=2, parallel_threshold=threshold)
+        assert summary.valid == 20 and summary.warnings == [warning]

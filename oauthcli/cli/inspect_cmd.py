@@ -312,6 +312,8 @@ def verify(
         return
     assert raw is not None
     _, error, verdict = verifier.evaluate(raw)
+    for note in verifier.usage_warnings():
+        output.warn(note)
     if json_output:
         output.print_json(verdict)
     elif error is None:
@@ -344,6 +346,8 @@ def _run_batch(verifier: Any, source: str) -> None:
         if close:
             stream.close()
     sys.stdout.flush()
+    for note in summary.warnings:
+        output.warn(note)
     error = summary.error()
     if error is not None:
         raise error

@@ -167,6 +167,19 @@ def test_secret_sources_and_short_secret_warning(cli, isolated_env):
     assert_one_line_error(result, 2, "one key source")
 
 
+def test_secret_too_short_for_the_tokens_algorithm_warns(cli, isolated_env):
+    secret = "s" * 40  # enough for HS256, not for HS512
+    (isolated_env / "s.secret").write_text(secret)
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        token = jwt.encode({"sub": "a", "exp": int(time.time()) + 60}, secret, algorithm="HS512")
+    for args in (["--json", token], ["--alg", "HS512", token], ["--batch", "-"]):
+        result = cli("verify", "--secret-file", "s.secret", *args, input=token + "\n")
+        assert result.exit_code == 0, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("oauthcli: warning: the HS512 secret") and "40 bytes" in line
+        assert secret not in result.stderr
+
+
 def test_pem_key(cli, isolated_env):
     private = load_pem(generate("RS256"), "k")
     (isolated_env / "private.pem").write_bytes(generate("RS256"))
