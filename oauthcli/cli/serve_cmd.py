@@ -70,13 +70,13 @@ def serve(
         lockout=parse_duration(lockout, what="--lockout"),
     )
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
-        output.warn(
-            f"listening on {host}: passwords and tokens cross the network over plain HTTP; "
-            "set [issuer] issuer to the URL clients use"
-        )
-
     def announce(url: str, count: int) -> None:
+        # Only once the store, key and socket are fine: a failed start prints one line.
+        if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+            output.warn(
+                f"listening on {host}: passwords and tokens cross the network over plain HTTP; "
+                "set [issuer] issuer to the URL clients use"
+            )
         plural = "worker" if count == 1 else "workers"
         output.note(
             f"oauthcli: serving {options.store_path} at {url} ({count} {plural}); "

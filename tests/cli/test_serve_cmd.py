@@ -161,6 +161,13 @@ def test_port_in_use_is_one_line_error(cli, store_path):
     assert_one_line_error(result, 7, f"127.0.0.1:{port}")
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1"])
+def test_failed_start_on_an_exposed_host_is_still_one_line(cli, isolated_env, host):
+    """The plain-HTTP warning comes only once the server can start."""
+    missing = cli("serve", "--store", str(isolated_env / "nope.toml"), "--host", host)
+    assert_one_line_error(missing, 7, "nope.toml")
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
