@@ -5,6 +5,8 @@ into chunks verified by worker processes (forked, so they share the loaded
 keys without pickling them); results are written in input order. Where ``fork``
 is unavailable, or for short inputs, one process does it all.
 
+Blank lines are skipped (no verdict; ``"line"`` still counts them).
+
 Exit status: 0 when every token is valid; otherwise 4 when any token failed a
 non-time check, else 5 (every failure was expired / not yet valid / too old).
 """
@@ -72,7 +74,11 @@ def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str
                 header_json[id(header)] = cached
         return cached[1]
 
+    blank = 0
     for number, line in enumerate(lines, first):
+        if not line or line.isspace():
+            blank += 1  # a blank line is not a token: no verdict, line numbers kept
+            continue
         parsed = None
         try:
             parsed = parse(line)
@@ -97,10 +103,11 @@ def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str
             f'"message":{_string(describe_valid(result))},"header":{encode_header(result.header)},'
             f'"payload":{_dumps(result.payload)},"expires_in":{_dumps(result.expires_in)}}}'
         )
-    summary.total = len(lines)
+    summary.total = len(lines) - blank
     summary.valid = summary.total - sum(failures.values())
     summary.warnings = verifier.usage_warnings()
-    out.append("")
+    if out:
+        out.append("")
     return "\n".join(out), summary
 
 

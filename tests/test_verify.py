@@ -440,11 +440,12 @@ def test_batch_verdicts_in_input_order(threshold):
         parallel_threshold=threshold,
     )
     verdicts = [json.loads(line) for line in "".join(out).splitlines()]
-    assert [v["line"] for v in verdicts] == list(range(1, 101))
-    for line, verdict in zip(lines, verdicts, strict=True):
+    # blank lines get no verdict, but line numbers still count them
+    assert [v["line"] for v in verdicts] == [n for n in range(1, 101) if n % 5 != 4]
+    for line, verdict in zip([t for t in lines if t], verdicts, strict=True):
         assert verdict == {"line": verdict["line"], **verifier.verdict(line)}
-    assert [v["error"] for v in verdicts[:5]] == [None, "opaque", "expired", "malformed", None]
-    assert summary.total == 100 and summary.valid == 40
+    assert [v["error"] for v in verdicts[:4]] == [None, "opaque", "expired", None]
+    assert summary.total == 80 and summary.valid == 40
     assert isinstance(summary.error(), TokenError)
     assert not isinstance(summary.error(), TokenTimeError)
 
@@ -541,3 +542,13 @@ def test_a_secret_short_for_the_algorithm_used_is_reported_once_used():
         batch = Verifier([key_from_secret(secret)], now=clock())
         summary = run_batch(batch, [token] * 20, [].append, workers=2, parallel_threshold=threshold)
         assert summary.valid == 20 and summary.warnings == [warning]
+
+
+def test_batch_skips_blank_lines():
+    out: list[str] = []
+    summary = run_batch(FUZZ_VERIFIER, ["\n", GOOD + "\r\n", "  \t\n", "\n"], out.append)
+    assert summary.total == 1 and summary.error() is None
+    assert [json.loads(v)["line"] for v in "".join(out).splitlines()] == [2]
+    out.clear()
+    assert run_batch(FUZZ_VERIFIER, ["\n", "\n"], out.append).total == 0
+    assert "".join(out) == ""

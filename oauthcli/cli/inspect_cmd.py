@@ -348,6 +348,8 @@ def _run_batch(verifier: Any, source: str) -> None:
     sys.stdout.flush()
     for note in summary.warnings:
         output.warn(note)
+    if summary.total == 0:
+        output.warn("no tokens in the --batch input")
     error = summary.error()
     if error is not None:
         raise error

@@ -250,6 +250,13 @@ def test_batch_file_and_stdin(cli, store_path):
     assert len(result.stdout.splitlines()) == 2
     assert_one_line_error(cli("verify", "--batch", "-", good), 2, "not both")
     assert_one_line_error(cli("verify", "--batch", "nope.txt"), 2, "cannot read")
+    # blank lines (a trailing empty line, CRLF files) are not tokens
+    result = cli("verify", "--batch", "-", input=f"\r\n{good}\r\n\r\n   \n")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert [json.loads(v)["line"] for v in result.stdout.splitlines()] == [2]
+    result = cli("verify", "--batch", "-", input="\n")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "oauthcli: warning: no tokens in the --batch input\n"
 
 
 @pytest.mark.slow
