@@ -126,8 +126,14 @@ def refresh(
     scopes: list[str] | None = None,
     client_factory: Callable[[], httpx.Client] | None = None,
 ) -> CacheEntry:
-    """A new cache entry from ``entry``'s refresh token (rotation honoured)."""
+    """A new cache entry from ``entry``'s refresh token (rotation honoured).
+
+    A service account (client credentials, no refresh token) gets a new token
+    with its client secret instead, as ``login --grant client-credentials`` did.
+    """
     if not entry.refresh_token:
+        if is_client_login(entry):
+            return _renew_client_credentials(entry, scopes, client_factory)
         raise AuthenticationError(
             "the cached token cannot be refreshed (no refresh token): log in again"
         )
@@ -210,6 +216,63 @@ def _refresh_remote(
     )
 
 
+def is_client_login(entry: CacheEntry) -> bool:
+    """True for a remote client-credentials login: a client id, no user."""
+    return (
+        entry.source == "remote"
+        and bool(entry.token_url and entry.client_id)
+        and not entry.username
+    )
+
+
+def can_refresh(entry: CacheEntry) -> bool:
+    """Whether ``refresh(entry)`` can work: a refresh token, or a client whose secret is at hand."""
+    if entry.refresh_token:
+        return True
+    if not is_client_login(entry):
+        return False
+    try:
+        return client_secret_for(entry) is not None
+    except ConfigError:
+        return False  # unreadable secret file: refresh() would say why
+
+
+def _renew_client_credentials(
+    entry: CacheEntry, scopes: list[str] | None, client_factory: Callable[[], httpx.Client] | None
+) -> CacheEntry:
+    from oauthcli import remote
+
+    secret = client_secret_for(entry)
+    if secret is None:
+        raise AuthenticationError(
+            "the client's token cannot be renewed without its secret: "
+            "set OAUTHCLI_CLIENT_SECRET or log in again"
+        )
+    assert entry.token_url is not None and entry.client_id is not None
+    asked = remote.scope_string(scopes) or entry.scope
+    with (client_factory or remote.make_client)() as client:
+        response = remote.client_credentials_grant(
+            client,
+            entry.token_url,
+            entry.client_id,
+            secret,
+            asked or None,
+            entry.client_auth or "basic",  # type: ignore[arg-type]
+            insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
+        )
+    check_header_safe(response.access_token)
+    now = int(time.time())
+    return replace(
+        entry,
+        access_token=response.access_token,
+        token_type=response.token_type.lower(),
+        refresh_token=response.refresh_token,
+        expires_at=now + response.expires_in if response.expires_in is not None else None,
+        scope=response.scope if response.scope is not None else asked,
+        obtained_at=now,
+    )
+
+
 class ProfileToken:
     """The token of one cache profile, refreshed (and saved) when it has expired or is refused."""
 
@@ -266,7 +329,7 @@ class ProfileToken:
     def fresh(self) -> CacheEntry:
         """The entry, refreshed first if its access token has (nearly) expired."""
         if self.entry.expired(margin=EXPIRY_MARGIN):
-            if not self.entry.refresh_token:
+            if not can_refresh(self.entry):
                 raise AuthenticationError(
                     f"the token of profile {self.profile!r} has expired and cannot be refreshed: "
                     "log in again"
@@ -292,7 +355,7 @@ class ProfileToken:
 
     @property
     def can_refresh(self) -> bool:
-        return bool(self.entry.refresh_token)
+        return can_refresh(self.entry)
 
 
 def _issuer_of(entry: CacheEntry) -> tuple[str, str | None]:

@@ -54,7 +54,14 @@ def api_app() -> Starlette:
             state["refresh"].discard(form["refresh_token"])
         elif form.get("grant_type") == "client_credentials":
             state["n"] += 1
-            return JSONResponse({"access_token": f"svc-{state['n']}", "token_type": "bearer"})
+            return JSONResponse(
+                {
+                    "access_token": f"svc-{state['n']}",
+                    "token_type": "bearer",
+                    "expires_in": state["expires_in"],
+                    "scope": form.get("scope", ""),
+                }
+            )
         elif form.get("password") != "secret":
             return JSONResponse({"detail": "Incorrect username or password"}, 400)
         state["n"] += 1
@@ -402,6 +409,30 @@ def test_401_without_a_refresh_token_says_to_log_in_again(cli, api):
     result = cli("call", api.url + "/status/401")
     assert_one_line_error(result, 3, "HTTP 401", "cannot be refreshed: log in again")
     assert len(resource_requests(api)) == 1
+
+
+def test_expired_client_credentials_token_is_renewed_with_the_secret(cli, api, isolated_env):
+    env = {"OAUTHCLI_CLIENT_SECRET": "svc-s3cret"}
+    args = ("--grant", "client-credentials", "--client-id", "svc", "-s", "jobs")
+    api.app.state.api["expires_in"] = 0
+    assert cli("login", "--url", api.token_url, *args, env=env).exit_code == 0
+    api.app.state.api["expires_in"] = 900
+
+    without = cli("call", api.url + "/echo")  # no secret at hand: cannot renew
+    assert_one_line_error(without, 3, "expired and cannot be refreshed")
+    assert resource_requests(api) == []
+
+    result = cli("call", api.url + "/echo", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["authorization"] == "Bearer svc-2"
+    renewal = api.app.state.seen[-2]["form"]
+    assert renewal == {"grant_type": "client_credentials", "scope": "jobs"}
+    assert (cached(isolated_env)["access_token"], cached(isolated_env)["scope"]) == (
+        "svc-2",
+        "jobs",
+    )
+    header = cli("header", env=env)
+    assert header.stdout == "Authorization: Bearer svc-2\n"  # fresh now: not renewed again
 
 
 @pytest.mark.parametrize(
