@@ -116,6 +116,11 @@ class SessionStore:
             self._write(families, now)
             return dict(family)
 
+    def family(self, family_id: str) -> dict[str, Any] | None:
+        """A copy of one family's record (``sub``, ``scope``, ``current_jti``, ...), if known."""
+        family = self._read().get(family_id)
+        return dict(family) if family is not None else None
+
     def is_active(self, family_id: str, now: float | None = None) -> bool:
         now = time.time() if now is None else now
         family = self._read().get(family_id)

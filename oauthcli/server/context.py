@@ -79,7 +79,7 @@ class ServerContext:
     def active_refresh_claims(self, token: str, data: StoreData) -> dict[str, Any]:
         """Blocking (reads the session file): claims of a redeemable refresh token."""
         claims = self.decode(token, REFRESH_TYP)
-        family = self.sessions._read().get(str(claims.get("fam")))
+        family = self.sessions.family(str(claims.get("fam")))
         if (
             family is None
             or family["revoked"]
