@@ -311,9 +311,16 @@ def verify(
         _run_batch(verifier, batch)
         return
     assert raw is not None
-    _, error, verdict = verifier.evaluate(raw)
+    result, error, verdict = verifier.evaluate(raw)
     for note in verifier.usage_warnings():
         output.warn(note)
+    if result is not None and verifier.audience is None and "aud" in result.payload:
+        # PyJWT would reject this token; peers silently skip aud. Accept, but say so.
+        shown = json.dumps(result.payload["aud"], ensure_ascii=False)[:200]
+        output.warn(
+            f"audience not checked: the token is for {output.clean(shown)}; "
+            "give --audience to require it"
+        )
     if json_output:
         output.print_json(verdict)
     elif error is None:

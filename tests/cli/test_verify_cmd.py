@@ -108,6 +108,21 @@ def test_store_issuer_and_audience_are_checked_by_default(cli, isolated_env):
     assert_one_line_error(cli("verify", other_iss), 4, "issuer")
 
 
+def test_an_unchecked_audience_is_accepted_with_a_warning(cli, store_path):
+    # PyJWT rejects a token with aud when no audience is expected; jwt-cli skips it
+    # silently. oauthcli accepts it (aud is checked "when asked") but says so.
+    token = access(store_path, aud=["https://api.example", "https://idp/userinfo"])
+    result = cli("verify", token)
+    assert result.exit_code == 0 and result.stdout.startswith("valid: ")
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("oauthcli: warning: audience not checked")
+    assert "https://api.example" in line and "--audience" in line
+    result = cli("verify", "--audience", "https://api.example", token)
+    assert result.exit_code == 0 and result.stderr == ""
+    expired = access(store_path, aud="x", exp=int(time.time()) - 10, iat=1, nbf=1)
+    assert_one_line_error(cli("verify", expired), 5)
+
+
 def test_asymmetric_store_verifies_with_the_public_half(cli, isolated_env):
     (isolated_env / "signing.pem").write_bytes(generate("ES256"))
     path = isolated_env / "users.toml"
