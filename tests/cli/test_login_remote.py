@@ -14,7 +14,7 @@ import socket
 import stat
 import time
 from pathlib import Path
-from urllib.parse import unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import httpx
 import pytest
@@ -411,8 +411,14 @@ def odd_app() -> Starlette:
         await asyncio.sleep(2)
         return _json(200, {"access_token": "late", "token_type": "bearer"})
 
+    async def echo(request: Request) -> Response:
+        # A careless server repeating the raw request, in an error and in a server fault.
+        body = (await request.body()).decode()
+        return _json(int(request.path_params["status"]), {"detail": f"got {body}"})
+
     app = Starlette(
         routes=[
+            Route("/echo/{status}", echo, methods=["POST"]),
             Route("/answer/{name}", answer, methods=["POST"]),
             Route("/redirect", redirect, methods=["POST"]),
             Route("/slow", slow, methods=["POST"]),
@@ -583,6 +589,29 @@ def test_unreadable_cacert_is_a_usage_error(cli, tutorial_server):
     result = login(cli, tutorial_server.token_url, "alice", "secret", "--cacert", "missing.pem")
     assert_one_line_error(result, 2, "cannot use CA bundle")
     assert requests_of(tutorial_server) == []
+
+
+def test_the_password_never_appears_in_any_output_or_file(cli, odd_server, isolated_env):
+    password = "Pw S3CRET/x+y@z"
+    forms = {password, quote_plus(password), quote(password, safe="")}
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{unused.getsockname()[1]}/token"
+    urls = [f"{odd_server.url}/answer/{name}" for name in ANSWERS]
+    urls += [f"{odd_server.url}/echo/{status}" for status in (400, 401, 422, 500)]
+    urls += [f"{odd_server.url}/redirect?to={odd_server.url}/echo/400", refused]
+    urls.append(odd_server.url.replace("http:", "https:") + "/token")
+    for url in urls:
+        for debug in ([], ["--debug"]):
+            result = cli(
+                *debug, "login", "alice", "--url", url, "--password-stdin", "--timeout", "0.3",
+                input=password + "\n",
+            )  # fmt: skip
+            assert result.exit_code in (0, 3, 6), (url, result.stderr)
+            leaked = [f for f in forms if f in result.output]
+            assert not leaked, (url, result.output)
+    for path in (isolated_env.parent / "cache").iterdir():
+        assert not any(f in path.read_text(errors="replace") for f in forms)
 
 
 def test_slow_server_times_out_with_exit_6(cli, odd_server, isolated_env):
