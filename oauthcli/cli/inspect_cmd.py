@@ -263,6 +263,15 @@ def verify(
     max_age_s = parse_duration(max_age, what="--max-age") if max_age is not None else None
     if batch is not None and token is not None:
         raise UsageError("give either TOKEN or --batch, not both")
+    for name, values in (
+        ("--issuer", [issuer] if issuer is not None else []),
+        ("--audience", audience or []),
+        ("--require-scope", require_scope or []),
+        ("--require-claim", require_claim or []),
+    ):
+        if any(not v.strip() for v in values):
+            # "--audience $AUD" with AUD unset: a configuration mistake, not a bad token
+            raise UsageError(f"{name} must not be empty")
     raw = None
     if batch is None:
         try:

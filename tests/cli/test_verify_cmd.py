@@ -123,6 +123,13 @@ def test_an_unchecked_audience_is_accepted_with_a_warning(cli, store_path):
     assert_one_line_error(cli("verify", expired), 5)
 
 
+@pytest.mark.parametrize("option", ["--issuer", "--audience", "--require-scope", "--require-claim"])
+def test_empty_expectations_are_usage_errors(cli, store_path, option):
+    result = cli("verify", option, "", access(store_path))
+    assert_one_line_error(result, 2, f"{option} must not be empty")
+    assert result.stdout == ""
+
+
 def test_asymmetric_store_verifies_with_the_public_half(cli, isolated_env):
     (isolated_env / "signing.pem").write_bytes(generate("ES256"))
     path = isolated_env / "users.toml"
