@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import statistics
 import threading
@@ -229,6 +230,18 @@ def test_garbage_tampered_and_refresh_tokens_are_401_invalid_token(server):
         assert response.status_code == 401, token
         assert response.json()["error"] == "invalid_token"
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("typ", ["中", 'a"b\\c', "x\r\nSet-Cookie: a=b"])
+def test_crafted_header_values_never_break_the_challenge(server, typ):
+    """The typ of an unverified header is quoted in the error: it must stay header-safe."""
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "typ": typ}).encode())
+    token = header.decode().rstrip("=") + ".eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    response = me(server, token)
+    assert response.status_code == 401
+    challenge = response.headers["www-authenticate"]
+    assert challenge.isascii() and "\n" not in challenge and "set-cookie" not in response.headers
+    assert challenge.count('"') % 2 == 0
 
 
 def test_expired_token_is_401(server, store_path):

@@ -13,6 +13,7 @@ and FastAPI's ``/docs`` with the password flow wired to ``/token``.
 ``Security(app.state.get_current_user, scopes=["items"])``.
 """
 
+import re
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Security
@@ -52,6 +53,9 @@ class BearerError(Exception):
     def __init__(self, status: int, detail: str, challenge: str, error: str | None = None) -> None:
         super().__init__(detail)
         self.status, self.detail, self.challenge, self.error = status, detail, challenge, error
+
+
+_NOT_HEADER_SAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def _challenge(
@@ -192,7 +196,9 @@ def create_app(
         try:
             claims = ctx.active_access_claims(token, data)
         except TokenError as exc:
-            description = str(exc).replace('"', "'")
+            # RFC 6750 3: error_description is printable ASCII without '"' or '\\'
+            # (the message may quote an attacker's header, e.g. its typ).
+            description = _NOT_HEADER_SAFE.sub("?", str(exc).replace('"', "'"))
             raise BearerError(
                 401,
                 "Could not validate credentials: " + description,
