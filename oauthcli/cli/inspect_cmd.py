@@ -356,12 +356,17 @@ def _run_batch(verifier: Any, source: str) -> None:
     advance, stop = _progress_callback()
     try:
         summary = run_batch(verifier, stream, sys.stdout.write, progress=advance)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``). Click turns EPIPE into exit 1 before
+        # main() sees it; stop quietly instead, as main() means to.
+        _silence_stdout()
+        raise typer.Exit(0) from None
     finally:
         if stop:
             stop()
         if close:
             stream.close()
-    sys.stdout.flush()
     for note in summary.warnings:
         output.warn(note)
     if summary.total == 0:
@@ -369,6 +374,18 @@ def _run_batch(verifier: Any, source: str) -> None:
     error = summary.error()
     if error is not None:
         raise error
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the flush at exit cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
+        pass
 
 
 def register(app: typer.Typer) -> None:

@@ -296,6 +296,30 @@ def test_large_batch_uses_worker_processes_and_keeps_order(run_oauthcli, store_p
     assert_one_line_error(result, 4, "2000 of 6000")
 
 
+@pytest.mark.parametrize("count", [100, 6000])  # one process, then worker processes
+def test_batch_into_a_closed_pipe_stops_quietly(store_path, count):
+    # `oauthcli verify --batch big.txt | head -1`: click made that exit 1
+    import os
+    import subprocess
+    import sys
+
+    good = access(store_path)
+    (store_path.parent / "big.txt").write_text((good + "\n") * count * 20)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oauthcli", "verify", "--batch", "big.txt"],
+        cwd=store_path.parent,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(200).startswith(b'{"line":1,')
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
+    proc.stderr.close()
+
+
 def test_batch_progress_goes_to_stderr_on_a_terminal(cli, store_path, monkeypatch):
     from oauthcli.cli import output
 
