@@ -10,6 +10,8 @@ Over HTTP (httpx, imported only when needed): https only, or http to a loopback
 address; 10 s timeout; 512 KiB cap; redirects are not followed. A fetched JWKS
 is kept in memory for ``ttl`` seconds and fetched again (at most once per
 unknown ``kid``, and a few times in all) when a token names a key it lacks.
+Shared secrets (``oct`` keys) in a fetched set are ignored: a published secret
+lets anyone sign.
 Header fields ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
 """
 
@@ -325,6 +327,18 @@ class RemoteJWKS:
             keys, self.skipped = keys_from_jwks(doc, f"JWKS {self.url}")
         except ConfigError as exc:
             raise RemoteError(str(exc)) from None
+        # a published key set is public: a shared secret in it would let anyone sign
+        shared = [k for k in keys if k.family == HMAC]
+        if shared:
+            self.skipped += [
+                f"{k.source}: a shared secret ('oct') published at a URL" for k in shared
+            ]
+            keys = [k for k in keys if k.family != HMAC]
+            if not keys:
+                raise RemoteError(
+                    f"JWKS {self.url}: no usable signature key (only shared secrets, which "
+                    "must never be published; use --secret-file)"
+                )
         self._keys, self._fetched_at = keys, self.clock()
         return keys
 

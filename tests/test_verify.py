@@ -361,6 +361,36 @@ def test_remote_jwks_errors_are_remote_errors(private_keys):
         RemoteJWKS(url + "/jwks.json").keys()  # the server is gone now
 
 
+def test_shared_secrets_in_a_fetched_jwks_are_ignored(private_keys):
+    # a key set at a URL is public: an 'oct' key in it would let anyone forge tokens
+    oct_jwk = {"kty": "oct", "kid": "s", "k": jwt.utils.base64url_encode(SECRET).decode()}
+    rsa = private_keys["RS256"]
+    site = JsonSite(
+        {
+            "/mixed.json": {"keys": [oct_jwk, public_jwk(rsa, kid="r")]},
+            "/oct.json": {"keys": [oct_jwk]},
+        }
+    )
+    forged = hs(claims(), headers={"kid": "s"})
+    with site.serve() as url:
+        remote = RemoteJWKS(url + "/mixed.json")
+        verifier = Verifier(remote, now=clock())
+        assert reason_of_verifier(verifier, forged) in ("algorithm", "key")
+        assert any("shared secret" in note for note in remote.skipped)
+        token = jwt.encode(claims(), rsa, algorithm="RS256", headers={"kid": "r"})
+        assert verifier.verify(token).algorithm == "RS256"
+        with pytest.raises(RemoteError, match="only shared secrets"):
+            RemoteJWKS(url + "/oct.json").keys()
+
+
+def reason_of_verifier(verifier, token) -> str | None:
+    try:
+        verifier.verify(token)
+    except TokenError as exc:
+        return exc.reason
+    return None
+
+
 def test_plain_http_only_to_loopback():
     for url in ("http://example.com/jwks.json", "ftp://x/y", "file:///etc/passwd", "jwks.json"):
         with pytest.raises(UsageError):
