@@ -241,7 +241,9 @@ def iso_time(timestamp: float) -> str:
         moment = datetime.fromtimestamp(timestamp, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return f"{timestamp} (out of range)"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.microsecond == 0 else moment.isoformat()
+    if moment.microsecond == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"  # exp 1.5: ...:01.5Z
 
 
 def relative(claim: str, timestamp: float, now: float) -> str:

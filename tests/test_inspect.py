@@ -176,6 +176,7 @@ def test_times_for_people():
     assert describe_time("exp", now + 60, now) == "2023-11-14T22:14:20Z (expires in 1 min)"
     assert "not a NumericDate" in describe_time("exp", "soon", now)
     assert "out of range" in iso_time(1e20)
+    assert iso_time(now + 0.5) == "2023-11-14T22:13:20.5Z"  # a float exp, same style
 
 
 def test_lifetime_bar():
