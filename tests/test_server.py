@@ -538,6 +538,26 @@ def test_es256_jwks_verifies_tokens_with_plain_pyjwt(es256_store):
     assert claims["sub"] == "alice"
 
 
+@pytest.mark.parametrize("algorithm", ["RS256", "EdDSA"])
+def test_jwks_kid_matches_tokens_and_tutorial_scopes_claim(isolated_env, algorithm):
+    """A resource server using PyJWKClient finds the key by kid; ``scopes`` (list) works too."""
+    path = isolated_env / "asym.toml"
+    write_new_key(isolated_env / "signing.pem", algorithm)
+    write_store(
+        path, issuer={"algorithm": algorithm, "key_file": "signing.pem", "scope_claim": "scopes"}
+    )
+    with live_server(path) as live:
+        token = login(live, scope="me items").json()["access_token"]
+        assert me(live, token).json()["username"] == "alice"
+        only_items = login(live, scope="items").json()["access_token"]
+        assert me(live, only_items).status_code == 403
+        signing_key = jwt.PyJWKClient(live.url + "/.well-known/jwks.json").get_signing_key_from_jwt(
+            token
+        )
+        claims = jwt.decode(token, signing_key.key, algorithms=[algorithm], issuer=live.url)
+    assert claims["scopes"] == ["me", "items"] and "scope" not in claims
+
+
 def test_openapi_exposes_password_flow_for_swagger_authorize(server):
     with server.client() as http:
         docs = http.get("/docs")
