@@ -323,6 +323,21 @@ def test_refresh_rotates_and_reuse_revokes_the_family(server):
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
 
 
+def test_concurrent_logins_and_refreshes_each_get_their_own_session(server):
+    """CI jobs sharing a user: parallel logins all succeed, and every session refreshes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        logins = list(pool.map(lambda i: login(server, ("alice", "johndoe")[i % 2]), range(32)))
+        assert [r.status_code for r in logins] == [200] * 32
+        tokens = [r.json()["refresh_token"] for r in logins]
+        refreshed = list(pool.map(lambda token: refresh(server, token), tokens))
+    assert [r.status_code for r in refreshed] == [200] * 32
+    assert len({r.json()["refresh_token"] for r in refreshed}) == 32
+    for response in refreshed[:4]:
+        assert me(server, response.json()["access_token"]).status_code == 200
+
+
 def test_refresh_can_narrow_but_not_widen(server):
     pair = login(server, scope="me").json()
     widened = refresh(server, pair["refresh_token"], scope="me items")
