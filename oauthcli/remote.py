@@ -64,6 +64,8 @@ def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
     [::1]) unless ``insecure_http``. URLs with a user name or password are refused
     because they end up in logs and error messages.
     """
+    if not url.strip():
+        raise UsageError("the URL is empty")
     try:
         parts = urlsplit(url)
         host = parts.hostname

@@ -567,6 +567,7 @@ def test_safe_urls(url):
         ("auth.example.com/token", "only http and https"),
         ("https:///token", "no host"),
         ("http://[::1/token", "not a valid URL"),
+        (" ", "the URL is empty"),
     ],
 )
 def test_unsafe_urls_are_usage_errors(url, fragment):
