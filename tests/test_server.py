@@ -105,7 +105,7 @@ def test_failed_logins_are_rfc6749_invalid_grant_with_fastapi_detail(
     ("data", "error"),
     [
         ({}, "invalid_request"),
-        ({"username": "alice", "password": "secret"}, "invalid_request"),
+        ({"password": "secret"}, "invalid_request"),
         ({"grant_type": "password", "username": "alice"}, "invalid_request"),
         ({"grant_type": "password", "password": "secret"}, "invalid_request"),
         ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
@@ -117,6 +117,17 @@ def test_malformed_token_requests_are_400_not_422(server, data, error):
         response = http.post("/token", data=data)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == error
+
+
+def test_grant_type_defaults_to_password_like_oauth2passwordrequestform(server):
+    """FastAPI's tutorial tests post only username and password."""
+    with server.client() as http:
+        ok = http.post("/token", data={"username": "johndoe", "password": "secret"})
+        wrong = http.post("/token", data={"username": "johndoe", "password": "nope"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["token_type"] == "bearer" and ok.json()["scope"] == "me"
+    assert wrong.status_code == 400
+    assert wrong.json()["detail"] == "Incorrect username or password"
 
 
 def test_json_body_and_repeated_parameters_are_invalid_request(server):

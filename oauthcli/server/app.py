@@ -78,9 +78,12 @@ _TOKEN_FORM_SCHEMA: dict[str, Any] = {
             "application/x-www-form-urlencoded": {
                 "schema": {
                     "type": "object",
-                    "required": ["grant_type"],
                     "properties": {
-                        "grant_type": {"type": "string", "enum": list(grants.GRANT_TYPES)},
+                        "grant_type": {
+                            "type": "string",
+                            "enum": list(grants.GRANT_TYPES),
+                            "description": "password when omitted, as OAuth2PasswordRequestForm",
+                        },
                         "username": {"type": "string"},
                         "password": {"type": "string", "format": "password"},
                         "scope": {"type": "string", "description": "space-separated scopes"},
