@@ -120,10 +120,12 @@ def test_malformed_token_requests_are_400_not_422(server, data, error):
 
 
 def test_grant_type_defaults_to_password_like_oauth2passwordrequestform(server):
-    """FastAPI's tutorial tests post only username and password."""
+    """FastAPI's tutorial tests post only username and password, then get /users/me/."""
     with server.client() as http:
         ok = http.post("/token", data={"username": "johndoe", "password": "secret"})
         wrong = http.post("/token", data={"username": "johndoe", "password": "nope"})
+        user = http.get("/users/me/", headers=bearer(ok.json()["access_token"]))
+    assert user.status_code == 200 and user.json()["username"] == "johndoe"
     assert ok.status_code == 200, ok.text
     assert ok.json()["token_type"] == "bearer" and ok.json()["scope"] == "me"
     assert wrong.status_code == 400
