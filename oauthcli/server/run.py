@@ -72,6 +72,8 @@ def check(options: ServeOptions) -> None:
         raise UsageError("--port must be from 0 to 65535")
     if options.max_failures < 0:
         raise UsageError("--max-failures must not be negative")
+    if options.lockout < 1:
+        raise UsageError("--lockout must be at least 1s (--max-failures 0 turns throttling off)")
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     build_app(options)  # loads the store, the [issuer] settings and the signing key

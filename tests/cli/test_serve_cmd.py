@@ -174,6 +174,7 @@ def test_failed_start_on_an_exposed_host_is_still_one_line(cli, isolated_env, ho
         (["--workers", "0"], "--workers"),
         (["--log-level", "loud"], "--log-level"),
         (["--lockout", "soon"], "--lockout"),
+        (["--lockout", "0s"], "--lockout"),
         (["--max-failures", "-1"], "--max-failures"),
     ],
 )
