@@ -25,7 +25,14 @@ SCHEMES = ("bcrypt", "pbkdf2_sha256", "sha512_crypt", "sha256_crypt")
 def _context(rounds: int) -> CryptContext:
     from passlib.context import CryptContext
 
-    return CryptContext(schemes=list(SCHEMES), deprecated="auto", bcrypt__rounds=rounds)
+    # ``min_rounds``, not ``rounds``: a hash of a lower cost is upgraded on login, but one of
+    # a higher cost is kept (``bcrypt__rounds`` would rewrite a cost-14 hash down to 12).
+    return CryptContext(
+        schemes=list(SCHEMES),
+        deprecated="auto",
+        bcrypt__default_rounds=rounds,
+        bcrypt__min_rounds=rounds,
+    )
 
 
 def check_password_policy(password: str) -> None:

@@ -66,6 +66,13 @@ def test_lower_cost_bcrypt_is_upgraded():
     assert ok and replacement.startswith("$2b$05$")
 
 
+def test_higher_cost_bcrypt_is_kept_not_downgraded():
+    # A store hashed at cost 12 must not be rewritten at cost 4 (OAUTHCLI_BCRYPT_ROUNDS=4).
+    stronger = hash_password("pw", 6)
+    assert verify_password("pw", stronger, 4) == (True, None)
+    assert verify_password("pw", stronger, 6) == (True, None)
+
+
 def test_dummy_verify_costs_about_as_much_as_a_real_one():
     hashed = hash_password("secret", 10)
     verify_password("warm-up", hashed, 10)
