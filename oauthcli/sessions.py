@@ -16,7 +16,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +90,13 @@ class SessionStore:
         new_jti: str,
         expires_at: int,
         now: float | None = None,
+        check: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Redeem ``presented_jti`` and make ``new_jti`` the family's only valid token.
 
         Returns the family record (``sub``, ``scope``). Reuse of an older token
-        revokes the family.
+        revokes the family. ``check`` sees the record before anything changes; if
+        it raises, the presented token stays the valid one.
         """
         now = time.time() if now is None else now
         with self._locked():
@@ -111,6 +113,8 @@ class SessionStore:
                     "refresh token was already used: the whole session is revoked, log in again",
                     "reused",
                 )
+            if check is not None:
+                check(dict(family))
             family["current_jti"] = new_jti
             family["expires_at"] = expires_at
             self._write(families, now)

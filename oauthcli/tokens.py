@@ -149,17 +149,24 @@ class TokenService:
             raise TokenError("refresh token lacks its session claims", "claims")
         new_id = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
-        record = sessions.rotate(family, jti, new_id, expires_at, now=self.clock())
         user = find_user(sub)
+        granted: list[str] = []
+
+        def check(record: dict[str, Any]) -> None:
+            # Runs before the rotation is saved: a refused request must not use the token up.
+            if user is None or user.disabled:
+                return  # revoked below
+            granted.extend(s for s in str(record.get("scope", "")).split() if s in user.scopes)
+            if scopes is not None:
+                missing = [s for s in scopes if s not in granted]
+                if missing:
+                    raise AuthenticationError(f"scope not granted: {' '.join(missing)}")
+                granted[:] = [s for s in granted if s in scopes]
+
+        sessions.rotate(family, jti, new_id, expires_at, now=self.clock(), check=check)
         if user is None or user.disabled:
             sessions.revoke_family(family)
             raise AuthenticationError("inactive user" if user else "the user no longer exists")
-        granted = [s for s in str(record.get("scope", "")).split() if s in user.scopes]
-        if scopes is not None:
-            missing = [s for s in scopes if s not in granted]
-            if missing:
-                raise AuthenticationError(f"scope not granted: {' '.join(missing)}")
-            granted = [s for s in granted if s in scopes]
         access, _ = self.access_token(sub, granted)
         refresh = self._refresh_token(sub, family, new_id, expires_at)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)

@@ -139,6 +139,18 @@ def test_refresh_narrows_scopes_and_follows_the_users_current_scopes(tmp_path):
     assert service.refresh(pair.refresh_token, users.get).scope == "me"
 
 
+def test_refused_scope_on_refresh_does_not_use_up_the_refresh_token(tmp_path):
+    service, _ = make_service(tmp_path)
+    users = {"alice": User("alice", "h", scopes=["me", "items"])}
+    pair = service.login("alice", ["me", "items"])
+    with pytest.raises(AuthenticationError, match="scope not granted: admin"):
+        service.refresh(pair.refresh_token, users.get, ["admin"])
+    # The same token still redeems once, and the session is not revoked.
+    again = service.refresh(pair.refresh_token, users.get, ["me"])
+    assert again.scope == "me"
+    assert service.refresh(again.refresh_token, users.get).scope == "me items"
+
+
 def test_refresh_for_a_disabled_or_removed_user_fails_and_ends_the_session(tmp_path):
     service, _ = make_service(tmp_path)
     users = {"alice": User("alice", "h", scopes=["me"], disabled=True)}

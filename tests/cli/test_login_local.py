@@ -295,6 +295,8 @@ def test_refresh_output_and_scope_narrowing(cli, store_path, isolated_env):
     human = cli("refresh")
     assert "Refreshed the tokens of alice" in human.stdout and "me items" in human.stdout
     assert_one_line_error(cli("refresh", "-s", "admin"), 3, "scope not granted: admin")
+    # The refused request did not use up the cached refresh token.
+    assert cli("refresh", "--print").exit_code == 0
 
 
 def test_refresh_needs_a_cached_refresh_token(cli, store_path, isolated_env):
