@@ -7,6 +7,7 @@ from a token endpoint) is delegated to ``oauthcli.cli.remote_login``.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -418,7 +419,7 @@ def parse_claims(items: list[str]) -> dict[str, Any]:
         if name in claims:
             raise UsageError(f"--claim {name} is given twice")
         try:
-            value = json.loads(raw, parse_constant=_no_constant)
+            value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
         except ValueError:
             value = raw
         claims[name] = value
@@ -432,6 +433,13 @@ def parse_claims(items: list[str]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)  # NaN / Infinity are not JSON: keep the text
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)  # 1e999 would be encoded as Infinity, which is not JSON either
+    return value
 
 
 def _issue_settings(store: Path | None) -> tuple[IssuerSettings, SigningKey]:

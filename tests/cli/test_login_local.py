@@ -1,5 +1,6 @@
 """login / issue / refresh / logout against a local user store."""
 
+import base64
 import json
 import shutil
 import stat
@@ -387,6 +388,16 @@ def test_issue_json(cli, store_path):
     assert body["header"]["typ"] == "at+jwt"
 
 
+def test_issue_claims_that_would_not_be_json_stay_text(cli, store_path):
+    # float("1e999") is infinite and would be encoded as the non-JSON literal Infinity.
+    result = cli("issue", "--sub", "s", "-c", "big=1e999", "-c", "l=[1e999]", "-c", "n=NaN")
+    assert result.exit_code == 0, result.stderr
+    token = result.stdout.strip()
+    assert b"Infinity" not in base64.urlsafe_b64decode(token.split(".")[1] + "==")
+    claims = verify(token)
+    assert (claims["big"], claims["l"], claims["n"]) == ("1e999", "[1e999]", "NaN")
+
+
 def test_issue_can_mint_expired_tokens(cli, store_path):
     token = cli("issue", "--sub", "svc", "--claim", "exp=1000", "--claim", "iat=500").stdout
     with pytest.raises(jwt.ExpiredSignatureError):
@@ -410,6 +421,7 @@ def test_issue_can_mint_expired_tokens(cli, store_path):
         ("iss=x", "--iss"),
         ("exp=tomorrow", "must be a number"),
         ("nbf=true", "must be a number"),
+        ("exp=1e999", "must be a number"),
     ],
 )
 def test_issue_refuses_bad_claims(cli, store_path, claim, fragment):
