@@ -14,6 +14,8 @@ _SECONDS = re.compile(r"[0-9]+")
 
 def parse_duration(text: str | int, *, what: str = "duration") -> int:
     """Seconds in ``text``; a bare number is seconds. Raises ``UsageError`` on anything else."""
+    if isinstance(text, bool):  # TOML ``true`` is an int to Python; not a duration
+        raise UsageError(f"invalid {what} {text!r}: use a number of seconds or units like 15m")
     if isinstance(text, int):
         if text < 0:
             raise UsageError(f"{what} must not be negative")

@@ -78,12 +78,8 @@ class IssuerSettings:
                 algorithm=algorithm,
                 issuer=issuer,
                 audience=audience,
-                access_ttl=parse_duration(
-                    table.get("access_token_ttl", "15m"), what=f"{where} access_token_ttl"
-                ),
-                refresh_ttl=parse_duration(
-                    table.get("refresh_token_ttl", "7d"), what=f"{where} refresh_token_ttl"
-                ),
+                access_ttl=_lifetime(table, "access_token_ttl", "15m", where),
+                refresh_ttl=_lifetime(table, "refresh_token_ttl", "7d", where),
                 scope_claim=scope_claim,
                 key_file=_path(table, "key_file", base_dir, where),
                 secret_file=_path(table, "secret_file", base_dir, where),
@@ -113,6 +109,13 @@ class IssuerSettings:
                 f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out signing.pem')"
             )
         return load_private_key_file(self.key_file, self.algorithm)
+
+
+def _lifetime(table: dict[str, Any], name: str, default: str, where: str) -> int:
+    seconds = parse_duration(table.get(name, default), what=name)
+    if seconds == 0:
+        raise ConfigError(f"{where}: {name} must be longer than 0s (tokens would be born expired)")
+    return seconds
 
 
 def _path(table: dict[str, Any], name: str, base_dir: Path, where: str) -> Path | None:

@@ -203,6 +203,16 @@ class UserStore:
             raise StoreError(f"{self.path}: 'users' must be a table of [users.NAME] tables")
         if not isinstance(clients, dict):
             raise StoreError(f"{self.path}: 'clients' must be a table of [clients.ID] tables")
+        for name in ("issuer", "passwords"):
+            if not isinstance(doc.get(name, {}), dict):
+                raise StoreError(f"{self.path}: '{name}' must be a table ([{name}])")
+        rounds = doc.get("passwords", {}).get("bcrypt_rounds")
+        if rounds is not None and (
+            isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31
+        ):
+            raise StoreError(
+                f"{self.path}: [passwords] bcrypt_rounds must be a whole number from 4 to 31"
+            )
         for name, table in users.items():
             where = f"{self.path}: [users.{name}]"
             fields = _check_table(where, table, _USER_FIELDS)

@@ -24,7 +24,7 @@ def test_parse(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "m", "15x", "-5m", "1.5h", "1h 30m", "15 minutes"])
+@pytest.mark.parametrize("text", ["", "m", "15x", "-5m", "1.5h", "1h 30m", "15 minutes", True, -1])
 def test_parse_rejects(text):
     with pytest.raises(UsageError):
         parse_duration(text, what="--ttl")

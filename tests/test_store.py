@@ -101,6 +101,12 @@ def test_corrupt_store_names_line_and_column_and_is_untouched(tmp_path, content,
         ('[users.alice]\nhashed_password = "h"\nrole = "admin"\n', "unknown field 'role'"),
         ("users = 3\n", "must be a table"),
         ('[users]\nalice = "x"\n', "must be a table"),
+        ("issuer = 5\n", "'issuer' must be a table"),
+        ('passwords = "x"\n', "'passwords' must be a table"),
+        # cost 99 would make passlib hash for ever (it clamps to 31 = 2**31 rounds)
+        ("[passwords]\nbcrypt_rounds = 99\n", "from 4 to 31"),
+        ('[passwords]\nbcrypt_rounds = "12"\n', "from 4 to 31"),
+        ("[passwords]\nbcrypt_rounds = true\n", "from 4 to 31"),
     ],
 )
 def test_invalid_structure_is_reported(tmp_path, content, message):

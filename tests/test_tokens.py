@@ -250,6 +250,9 @@ def test_issuer_settings_durations_and_key_errors(tmp_path, monkeypatch):
     assert IssuerSettings.from_table({"access_token_ttl": "7d"}, tmp_path).access_ttl == 604800
     with pytest.raises(ConfigError, match="access_token_ttl"):
         IssuerSettings.from_table({"access_token_ttl": "soon"}, tmp_path)
+    for bad in (True, 0, "0s", -5):
+        with pytest.raises(ConfigError, match=r"^\[issuer\]: [^[]*refresh_token_ttl"):
+            IssuerSettings.from_table({"refresh_token_ttl": bad}, tmp_path)
     with pytest.raises(ConfigError, match="unsupported algorithm 'none'"):
         IssuerSettings.from_table({"algorithm": "none"}, tmp_path)
     with pytest.raises(ConfigError, match="unknown setting 'secret'"):
