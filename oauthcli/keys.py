@@ -144,7 +144,7 @@ def _describe(key: Any) -> str:
     if isinstance(key, bytes):
         return "shared secret"
     name = type(key).__name__.lstrip("_")
-    for family in ("RSA", "EllipticCurve", "Ed25519", "Ed448"):
+    for family in ("RSA", "EllipticCurve", "Ed25519", "Ed448", "EC"):
         if family in name:
             return f"{family} key".replace("EllipticCurve", "EC")
     return name

@@ -86,6 +86,8 @@ def test_a_key_serves_one_family_and_curve(tmp_path):
         keys.load_private_key_file(tmp_path / "p384.pem", "ES256")
     with pytest.raises(ConfigError, match="EdDSA needs a OKP key"):
         keys.load_private_key_file(tmp_path / "rsa.pem", "EdDSA")
+    with pytest.raises(ConfigError, match=r"RS256 needs a RSA key, not a EC key$"):
+        keys.load_private_key_file(tmp_path / "p384.pem", "RS256")
     assert keys.load_private_key_file(tmp_path / "p384.pem", "ES384").algorithm == "ES384"
     # The same RSA key serves RS* and PS* (one family).
     assert keys.load_private_key_file(tmp_path / "rsa.pem", "PS256").family == keys.RSA
