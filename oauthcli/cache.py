@@ -78,6 +78,8 @@ class TokenCache:
         return path
 
     def _check_private(self, path: Path) -> None:
+        if self.directory.exists() and not self.directory.is_dir():
+            raise StoreError(f"token cache directory {self.directory} is not a directory")
         for target, kind in ((self.directory, "directory"), (path, "file")):
             if target.exists() and not is_private(target):
                 mode = stat.S_IMODE(target.stat().st_mode)

@@ -56,6 +56,15 @@ def test_a_directory_others_can_enter_is_refused(tmp_path):
     assert "logout" not in str(info.value)
 
 
+def test_a_cache_directory_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "c").write_text("not a directory")
+    cache = TokenCache(tmp_path / "c")
+    with pytest.raises(StoreError, match="is not a directory"):
+        cache.check("default")
+    with pytest.raises(StoreError, match="token cache directory"):
+        cache.save("default", entry())
+
+
 def test_bad_profile_names(tmp_path):
     cache = TokenCache(tmp_path)
     for name in ("../etc", "a/b", "", ".hidden", "x" * 65):
