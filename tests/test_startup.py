@@ -28,3 +28,43 @@ def test_cheap_commands_do_not_import_heavy_modules(args, store_path):
     assert proc.returncode == 0, proc.stderr
     loaded = json.loads(proc.stderr.rsplit("LOADED=", 1)[1])
     assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("args", "tree"),
+    [
+        (["user", "list"], ["user"]),
+        (["--store", "x.toml", "--debug", "user", "list"], ["user"]),
+        (["--profile=ci", "login", "--help"], ["login"]),
+        (["keys", "jwks"], ["keys"]),
+        (["--help", "user"], None),  # root help lists every command
+        (["--version"], None),
+        (["usr"], None),  # a typo gets the full tree, for "did you mean"
+        (["--", "user"], None),
+        ([], None),
+    ],
+)
+def test_only_the_named_command_is_built(args, tree):
+    from oauthcli.cli.app import app, app_for
+
+    chosen = app_for(args)
+    if tree is None:
+        assert chosen is app
+    else:
+        names = [i.name for i in (*chosen.registered_commands, *chosen.registered_groups)]
+        assert names == tree
+
+
+def test_a_partial_tree_behaves_like_the_full_one(cli, store_path):
+    from oauthcli.cli.app import app
+
+    assert "login" in cli("--help").stdout and "keys" in cli("--help", "user").stdout
+    typo = cli("usr")
+    assert typo.exit_code == 2 and "user" in typo.stderr
+    # The global options still apply before the command name.
+    listed = cli("--store", str(store_path), "user", "list", "--json")
+    assert listed.exit_code == 0 and "alice" in listed.stdout
+    missing = cli("--store", str(store_path.with_name("none.toml")), "user", "list")
+    assert missing.exit_code == 7
+    # The shared app is never trimmed.
+    assert len(app.registered_commands) > 1 and len(app.registered_groups) == 2

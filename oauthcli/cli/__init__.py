@@ -29,9 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
     from oauthcli.cli import output
-    from oauthcli.cli.app import app
+    from oauthcli.cli.app import app_for
 
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(app_for(args))
     try:
         result = command.main(args=args, prog_name="oauthcli", standalone_mode=False)
     except OAuthCliError as exc:

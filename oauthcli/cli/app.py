@@ -7,6 +7,8 @@ that needs it, so ``--help``, ``--version`` and ``user list`` start fast.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +28,36 @@ app = typer.Typer(
 app.add_typer(users.app, name="user")
 for module in (tokens_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd):
     module.register(app)
+
+
+# Root options that take a value: skipped when looking for the command name.
+_VALUE_OPTIONS = {"--store", "--profile"}
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The app to run ``args`` with: when they name a command, a tree holding only it.
+
+    Building Typer's command tree inspects the signature of every command
+    (about 10 ms for all of them); ``oauthcli user list`` in a CI loop needs
+    only the ``user`` group. Root help, typos and anything unclear get the full tree.
+    """
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        option = args[index].split("=", 1)[0]
+        if option not in (*_VALUE_OPTIONS, "--debug"):
+            return app  # --help, --version, "--" or an unknown option: the root handles it
+        index += 2 if args[index] in _VALUE_OPTIONS else 1
+    if index >= len(args):
+        return app
+    name = args[index]
+    commands = [info for info in app.registered_commands if info.name == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if not commands and not groups:
+        return app
+    only = copy.copy(app)
+    only.registered_commands = commands
+    only.registered_groups = groups
+    return only
 
 
 def _version(value: bool) -> None:
