@@ -57,9 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("\noauthcli: aborted\n")
         return 130
     except BrokenPipeError:
-        # The reader went away (``| head``): not our error, and nothing more to say.
-        sys.stderr.close()
-        return int(ExitCode.OK)
+        return _reader_went_away()
+    except SystemExit:
+        # Typer's core turns EPIPE into exit 1 after wrapping the streams; a closed
+        # pipe (``| head``) is the reader's choice, not an error of ours.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return _reader_went_away()
+        raise
     except Exception as exc:
         if debug:
             raise
@@ -69,3 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(ExitCode.INTERNAL)
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _reader_went_away() -> int:
+    """``oauthcli ... | head``: stop quietly, and keep Python from complaining at exit."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return int(ExitCode.OK)
