@@ -335,13 +335,10 @@ def refresh(
             raise AuthenticationError(
                 f"no tokens cached for profile {profile_name!r}: run 'oauthcli login' first"
             )
-        if not entry.refresh_token:
-            raise AuthenticationError(
-                f"profile {profile_name!r} has no refresh token: run 'oauthcli login' again"
-            )
         from oauthcli.cli import remote_login
 
-        # One refresh path for local and remote profiles (also used by call/header).
+        # One refresh path for local and remote profiles (also used by call/header);
+        # a client-credentials profile is renewed with its client secret there.
         return remote_login.refresh_entry(entry, scopes=scopes, cacert=cacert, timeout=timeout)
 
     entry = cache.update(profile_name, change)

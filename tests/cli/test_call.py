@@ -518,3 +518,15 @@ def test_call_as_a_subprocess(run_oauthcli, tutorial_server, isolated_env):
     result = run_oauthcli("call", tutorial_server.url + "/users/me", env=env)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["username"] == "alice"
+
+
+def test_refresh_command_renews_a_client_credentials_profile(cli, api, isolated_env):
+    env = {"OAUTHCLI_CLIENT_SECRET": "svc-s3cret"}
+    args = ("--grant", "client-credentials", "--client-id", "svc", "-s", "jobs")
+    assert cli("login", "--url", api.token_url, *args, env=env).exit_code == 0
+    first = cached(isolated_env)["access_token"]
+    result = cli("refresh", "--print", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == cached(isolated_env)["access_token"] != first
+    assert api.app.state.seen[-1]["form"] == {"grant_type": "client_credentials", "scope": "jobs"}
+    assert "svc-s3cret" not in result.output
