@@ -694,13 +694,13 @@ def test_revoked_refresh_token_is_exit_3_and_the_cache_is_kept(cli, tutorial_ser
     assert cache_file(isolated_env).read_bytes() == before
 
 
-def test_refresh_without_a_refresh_token_is_exit_3(cli, start_server, isolated_env):
+def test_refresh_of_a_service_account_without_its_secret_is_exit_3(cli, start_server, isolated_env):
     server = start_server(service_account_app())
     env = {"OAUTHCLI_CLIENT_SECRET": "svc-s3cret"}
     args = ("--grant", "client-credentials", "--client-id", "svc")
     assert cli("login", "--url", server.token_url, *args, env=env).exit_code == 0
-    result = cli("refresh")
-    assert_one_line_error(result, 3, "no refresh token")
+    result = cli("refresh")  # no refresh token, and no client secret at hand to renew with
+    assert_one_line_error(result, 3, "cannot be renewed without its secret")
     assert len(server.app.state.seen) == 1
 
 
