@@ -140,10 +140,14 @@ def _raise_for_error(
 
     if code == "invalid_client":
         raise AuthenticationError(
-            "client authentication failed: " + (description or "check the client id and secret")
+            _prefixed(
+                "client authentication failed", description or "check the client id and secret"
+            )
         )
     if code == "invalid_scope":
-        raise AuthenticationError("scope not granted: " + (description or "the server refused it"))
+        raise AuthenticationError(
+            _prefixed("scope not granted", description or "the server refused it")
+        )
     if code == "unauthorized_client":
         raise AuthenticationError(f"the client may not use the {grant_name}{said}")
     if code == "unsupported_grant_type":
@@ -170,8 +174,15 @@ def _refusal_message(grant: str, description: str | None) -> str:
         said = f" ({description})" if description else ""
         return f"refresh token rejected (expired or revoked): log in again{said}"
     if grant == "client_credentials":
-        return "client authentication failed: " + (description or "credentials rejected")
+        return _prefixed("client authentication failed", description or "credentials rejected")
     return description or "incorrect username or password"
+
+
+def _prefixed(prefix: str, description: str) -> str:
+    """``prefix: description``, unless the server's text already says it ("Scope not granted: x")."""
+    if description.lower().startswith(prefix.lower()):
+        return description
+    return f"{prefix}: {description}"
 
 
 def _error_fields(
@@ -216,8 +227,13 @@ def clean(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+_MIN_MASKED = 3
+
+
 def _mask(text: str, secrets: list[str]) -> str:
     for secret in secrets:
+        if len(secret) < _MIN_MASKED:
+            continue  # masking "c" everywhere would garble the message and protect nothing
         # A server echoing the request shows the secret form-encoded ("p%40ss+word").
         for form in dict.fromkeys((secret, quote_plus(secret, safe=""), quote(secret, safe=""))):
             text = text.replace(form, "***")

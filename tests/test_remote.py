@@ -345,7 +345,8 @@ async def canned(request: Request) -> Response:
 async def rfc_error(request: Request) -> Response:
     code = request.path_params["code"]
     status = int(request.query_params.get("status", "400"))
-    return _json(status, {"error": code, "error_description": f"{code} explained"})
+    description = request.query_params.get("description", f"{code} explained")
+    return _json(status, {"error": code, "error_description": description})
 
 
 async def echo_error(request: Request) -> Response:
@@ -752,3 +753,17 @@ def test_token_response_repr_hides_tokens(tutorial_server, client):
     token = remote.password_grant(client, tutorial_server.token_url, "alice", "secret", ["me"])
     assert token.access_token not in repr(token)
     assert token.refresh_token is not None and token.refresh_token not in repr(token)
+
+
+def test_server_text_that_already_names_the_failure_is_not_prefixed_twice(odd_server, client):
+    url = f"{odd_server.url}/rfc/invalid_scope?description=Scope+not+granted:+items"
+    with pytest.raises(AuthenticationError) as caught:
+        grant(client, url)
+    assert str(caught.value) == "Scope not granted: items"
+
+
+def test_a_one_letter_password_does_not_garble_the_server_message(odd_server, client):
+    url = f"{odd_server.url}/rfc/invalid_grant?description=Incorrect+username+or+password"
+    with pytest.raises(AuthenticationError) as caught:
+        remote.password_grant(client, url, "alice", "c", None)
+    assert str(caught.value) == "Incorrect username or password"
