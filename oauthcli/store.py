@@ -203,6 +203,13 @@ class UserStore:
             raise StoreError(f"{self.path}: 'users' must be a table of [users.NAME] tables")
         if not isinstance(clients, dict):
             raise StoreError(f"{self.path}: 'clients' must be a table of [clients.ID] tables")
+        unknown = sorted(set(doc) - {"issuer", "passwords"})
+        if unknown:
+            # Most likely --store points at some other TOML file (pyproject.toml, ...).
+            raise StoreError(
+                f"{self.path}: unknown table or key {unknown[0]!r}; a user store holds "
+                "[issuer], [passwords], [users.NAME] and [clients.ID] tables"
+            )
         for name in ("issuer", "passwords"):
             if not isinstance(doc.get(name, {}), dict):
                 raise StoreError(f"{self.path}: '{name}' must be a table ([{name}])")

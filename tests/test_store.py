@@ -16,7 +16,7 @@ from oauthcli.store import User, UserStore
 from tests.conftest import write_store
 
 
-def test_round_trip_keeps_fields_and_unknown_tables(tmp_path):
+def test_round_trip_keeps_fields_and_settings_tables(tmp_path):
     path = tmp_path / "users.toml"
     path.write_text(
         textwrap.dedent(
@@ -24,9 +24,6 @@ def test_round_trip_keeps_fields_and_unknown_tables(tmp_path):
             [issuer]
             algorithm = "ES256"
             audience = "api"
-
-            [custom]
-            keep = [1, 2]
 
             [users.alice]
             full_name = "Alice"
@@ -40,7 +37,6 @@ def test_round_trip_keeps_fields_and_unknown_tables(tmp_path):
         data.users["bob"] = User("bob", "$2b$04$y", email="bob@example.com")
     doc = tomllib.loads(path.read_text())
     assert doc["issuer"] == {"algorithm": "ES256", "audience": "api"}
-    assert doc["custom"] == {"keep": [1, 2]}
     assert doc["users"]["alice"] == {
         "full_name": "Alice",
         "hashed_password": "$2b$04$x",
@@ -258,3 +254,14 @@ def test_fifty_concurrent_user_add_processes_keep_fifty_users(tmp_path):
     users = UserStore(path).load().users
     assert sorted(users) == sorted(f"user{i}" for i in range(50))
     assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
+
+
+def test_a_toml_file_that_is_not_a_user_store_is_refused(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "x"\n\n[build-system]\nrequires = []\n')
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="unknown table or key 'build-system'"):
+        UserStore(path).load()
+    with pytest.raises(StoreError):
+        UserStore(path).add_user(User("bob", "$2b$04$x"))
+    assert path.read_bytes() == before
