@@ -101,6 +101,8 @@ def public_jwk(key: Any, algorithm: str) -> dict[str, Any]:
     public = key.public_key() if hasattr(key, "private_bytes") else key
     converter = {RSA: RSAAlgorithm, EC: ECAlgorithm, OKP: OKPAlgorithm}[FAMILIES[algorithm]]
     jwk: dict[str, Any] = dict(converter.to_jwk(public, as_dict=True))
+    # RFC 7517 4.3: "use" and "key_ops" SHOULD NOT be used together; PyJWT adds key_ops to RSA.
+    jwk.pop("key_ops", None)
     jwk.update({"kid": thumbprint(jwk), "alg": algorithm, "use": "sig"})
     return jwk
 

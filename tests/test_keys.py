@@ -140,3 +140,11 @@ def test_unknown_and_none_algorithms_are_refused():
     for alg in ("none", "HS1", "RS1", ""):
         with pytest.raises(UsageError, match="unsupported algorithm"):
             keys.family_of(alg)
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256", "EdDSA"])
+def test_public_jwk_has_use_but_not_key_ops(alg):
+    from oauthcli.keys import generate, load_pem, public_jwk
+
+    jwk = public_jwk(load_pem(generate(alg), "test"), alg)
+    assert jwk["use"] == "sig" and "key_ops" not in jwk
