@@ -15,7 +15,16 @@ from typing import Annotated
 import typer
 
 from oauthcli import __version__
-from oauthcli.cli import common, http_cmd, inspect_cmd, keys_cmd, serve_cmd, tokens_cmd, users
+from oauthcli.cli import (
+    common,
+    http_cmd,
+    inspect_cmd,
+    issue_cmd,
+    keys_cmd,
+    serve_cmd,
+    tokens_cmd,
+    users,
+)
 
 app = typer.Typer(
     name="oauthcli",
@@ -26,7 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(users.app, name="user")
-for module in (tokens_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd):
+for module in (tokens_cmd, issue_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd):
     module.register(app)
 
 

@@ -1,4 +1,4 @@
-"""``oauthcli login`` / ``issue`` / ``refresh`` / ``logout``: get tokens and keep them.
+"""``oauthcli login`` / ``refresh`` / ``logout``: get tokens and keep them.
 
 Local login checks the password against the user store and signs with the
 store's ``[issuer]`` key; ``login --url`` (and refreshing a profile that came
@@ -7,7 +7,6 @@ from a token endpoint) is delegated to ``oauthcli.cli.remote_login``.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -55,21 +54,10 @@ TimeoutOption = Annotated[
     typer.Option("--timeout", help="Seconds to wait for the token endpoint.", min=0.1),
 ]
 
-# Header parameters and the claims that have their own option: --claim can't set these.
-_HEADER_PARAMS = {"alg", "typ", "kid", "cty", "crit", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"}
-_CLAIM_OPTIONS = {
-    "sub": "--sub",
-    "scope": "--scope",
-    "scopes": "--scope",
-    "aud": "--aud",
-    "iss": "--iss",
-}
-
-
 # ---------------------------------------------------------------- shared helpers
 
 
-def _scopes(values: list[str] | None) -> list[str] | None:
+def scope_list(values: list[str] | None) -> list[str] | None:
     """``--scope`` values, each possibly space-separated; None when none was given."""
     if not values:
         return None
@@ -85,7 +73,7 @@ def _cache() -> TokenCache:
     return TokenCache(settings.cache_dir())
 
 
-def _issuer(store_path: Path, data: StoreData) -> tuple[IssuerSettings, SigningKey]:
+def load_issuer(store_path: Path, data: StoreData) -> tuple[IssuerSettings, SigningKey]:
     from oauthcli.issuer import settings_for_store
 
     issuer = settings_for_store(store_path, data.issuer)
@@ -159,7 +147,7 @@ def login_local(
     store = UserStore(store_path)
     data = store.load()
     # Key problems are found before anyone types a password.
-    issuer, key = _issuer(store_path, data)
+    issuer, key = load_issuer(store_path, data)
     password = read_password(password_stdin)
     user, replacement = authenticate(
         data.users, username, password, settings.bcrypt_rounds(data.bcrypt_rounds)
@@ -261,7 +249,7 @@ def login(
     or read from the first line of stdin with --password-stdin; never from argv.
     """
     _output_mode(print_only, json_output)
-    scopes = _scopes(scope)
+    scopes = scope_list(scope)
     profile_name = resolve_profile(profile)
     cache = _cache()
     cache.check(profile_name)  # a bad profile or an unsafe cache fails before the password
@@ -326,7 +314,7 @@ def refresh(
     from oauthcli.errors import AuthenticationError
 
     _output_mode(print_only, json_output)
-    scopes = _scopes(scope)
+    scopes = scope_list(scope)
     profile_name = resolve_profile(profile)
     cache = _cache()
 
@@ -393,148 +381,8 @@ def _revoke_local_session(entry: CacheEntry) -> None:
         pass
 
 
-# ---------------------------------------------------------------- issue
-
-
-def parse_claims(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are JSON when they parse as JSON, else strings."""
-    import json
-
-    claims: dict[str, Any] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(f"invalid --claim {output.clean(item, 60)!r}: use KEY=VALUE")
-        if name in _HEADER_PARAMS:
-            raise UsageError(
-                f"--claim {name}: {name!r} is a JOSE header parameter, not a claim; "
-                "the header is set from the signing key"
-            )
-        if name in _CLAIM_OPTIONS:
-            raise UsageError(f"--claim {name}: use {_CLAIM_OPTIONS[name]} to set {name!r}")
-        if name in claims:
-            raise UsageError(f"--claim {name} is given twice")
-        try:
-            value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
-        except ValueError:
-            value = raw
-        claims[name] = value
-    for name in ("exp", "nbf", "iat"):
-        if name in claims and (
-            isinstance(claims[name], bool) or not isinstance(claims[name], int | float)
-        ):
-            raise UsageError(f"--claim {name} must be a number (seconds since the epoch)")
-    return claims
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(name)  # NaN / Infinity are not JSON: keep the text
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)  # 1e999 would be encoded as Infinity, which is not JSON either
-    return value
-
-
-def _issue_settings(store: Path | None) -> tuple[IssuerSettings, SigningKey]:
-    """The store's issuer; with no store file, HS256 over OAUTHCLI_SECRET (handy in CI)."""
-    from oauthcli import settings
-    from oauthcli.issuer import IssuerSettings
-    from oauthcli.store import UserStore
-
-    store_path = resolve_store_path(store)
-    user_store = UserStore(store_path)
-    if not user_store.exists() and settings.env_secret() is not None:
-        issuer = IssuerSettings()
-        return issuer, issuer.signing_key()
-    return _issuer(store_path, user_store.load())
-
-
-def issue(
-    sub: Annotated[str, typer.Option("--sub", help="Subject (sub claim).", show_default=False)],
-    scope: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--scope",
-            "-s",
-            help="Scope to grant (repeatable, or space-separated).",
-            show_default=False,
-        ),
-    ] = None,
-    ttl: Annotated[
-        str | None,
-        typer.Option(
-            "--ttl",
-            help="Lifetime like 30s, 15m, 2h, 7d (default: the issuer's access_token_ttl).",
-            show_default=False,
-        ),
-    ] = None,
-    claim: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--claim",
-            "-c",
-            help='Extra claim KEY=VALUE (repeatable); VALUE is JSON when it parses (42, true, ["a"]).',
-            show_default=False,
-        ),
-    ] = None,
-    aud: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--aud", help="Audience (repeatable; default: the issuer's).", show_default=False
-        ),
-    ] = None,
-    iss: Annotated[
-        str | None,
-        typer.Option("--iss", help="Issuer (default: the issuer's).", show_default=False),
-    ] = None,
-    json_output: JsonOption = False,
-    store: StoreOption = None,
-) -> None:
-    """Mint an access token without a password, for test fixtures and CI.
-
-    Signed with the key of the store's issuer table (with no store file:
-    HS256 and OAUTHCLI_SECRET). Nothing is cached. --claim exp=... / nbf=... / iat=...
-    override the times (e.g. to mint an expired token).
-    """
-    from oauthcli.durations import parse_duration
-    from oauthcli.tokens import TokenService
-
-    if not sub:
-        raise UsageError("--sub must not be empty")
-    scopes = _scopes(scope) or []
-    extra = parse_claims(claim or [])
-    lifetime = None if ttl is None else parse_duration(ttl, what="--ttl")
-    audience: str | list[str] | None = None
-    if aud:
-        audience = aud[0] if len(aud) == 1 else list(aud)
-    issuer, key = _issue_settings(store)
-    service = TokenService(issuer, key)
-    token, claims = service.access_token(
-        sub, scopes, ttl=lifetime, audience=audience, issuer=iss, extra=extra
-    )
-    if json_output:
-        import jwt
-
-        output.print_json(
-            {
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": max(0, int(claims["exp"]) - int(time.time())),
-                "header": jwt.get_unverified_header(token),
-                "claims": claims,
-            }
-        )
-        return
-    output.echo(token)
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("login")(login)
-    app.command("issue")(issue)
     app.command("refresh")(refresh)
     app.command("logout")(logout)
