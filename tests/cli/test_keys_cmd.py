@@ -4,21 +4,10 @@ import stat
 import jwt
 import pytest
 
+from oauthcli.keys import SUPPORTED_ALGORITHMS
 from tests.conftest import assert_one_line_error, write_store
 
-ALL = [
-    "HS256",
-    "HS384",
-    "HS512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-]
+ALL = list(SUPPORTED_ALGORITHMS)  # every algorithm oauthcli signs with
 
 
 @pytest.mark.parametrize("alg", ["HS256", "RS256", "ES384", "EdDSA"])

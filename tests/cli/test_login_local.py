@@ -12,23 +12,12 @@ from pathlib import Path
 import jwt
 import pytest
 
+from oauthcli.keys import SUPPORTED_ALGORITHMS
 from oauthcli.store import UserStore
 from tests.conftest import TEST_SECRET, assert_one_line_error, write_store
 
 ROOT = Path(__file__).resolve().parents[2]
-ALL = [
-    "HS256",
-    "HS384",
-    "HS512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-]
+ALL = list(SUPPORTED_ALGORITHMS)  # every algorithm oauthcli signs with
 TOKEN_RESPONSE_KEYS = ["access_token", "token_type", "expires_in", "refresh_token", "scope"]
 
 
