@@ -8,11 +8,12 @@ token is only ever sent back to where it belongs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,16 @@ class TokenCache:
             raise StoreError(f"token cache {path} is not readable (permission denied)") from None
 
     def _write(self, path: Path, entry: CacheEntry) -> None:
+        atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        """The profile's lock, for writing: a cache we cannot write to is a clear ``StoreError``."""
         try:
-            atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
-        except PermissionError as exc:
-            raise StoreError(f"cannot write token cache {path}: {exc.strerror}") from None
+            with exclusive_lock(path):
+                yield
+        except OSError as exc:  # permission denied, read-only file system, disk full
+            raise StoreError(f"cannot write token cache {path}: {exc.strerror or exc}") from None
 
     def _prepare(self, profile: str) -> Path:
         path = self.path(profile)
@@ -128,7 +135,7 @@ class TokenCache:
 
     def save(self, profile: str, entry: CacheEntry) -> Path:
         path = self._prepare(profile)
-        with exclusive_lock(path):
+        with self._locked(path):
             self._write(path, entry)
         return path
 
@@ -142,7 +149,7 @@ class TokenCache:
         would revoke the session). ``change`` returning None leaves the file alone.
         """
         path = self._prepare(profile)
-        with exclusive_lock(path):
+        with self._locked(path):
             new = change(self.load(profile))
             if new is not None:
                 self._write(path, new)
@@ -151,6 +158,9 @@ class TokenCache:
     def delete(self, profile: str) -> bool:
         path = self.path(profile)
         existed = path.exists()
-        path.unlink(missing_ok=True)
-        path.with_name(path.name + ".lock").unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".lock").unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot remove token cache {path}: {exc.strerror or exc}") from None
         return existed

@@ -200,8 +200,8 @@ def write_new_key(path: Path, algorithm: str, *, overwrite: bool = False) -> str
     material = generate(algorithm)
     try:
         atomic_write(path, material, mode=0o600)
-    except PermissionError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    except OSError as exc:  # permission denied, read-only file system, disk full
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return key_id(material, algorithm)
 
 

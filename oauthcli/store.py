@@ -251,8 +251,10 @@ class UserStore:
                 import tomli_w
 
                 atomic_write(self.path, tomli_w.dumps(data.to_toml()).encode("utf-8"))
-        except PermissionError as exc:
-            raise StoreError(f"cannot write user store {self.path}: {exc.strerror}") from None
+        except OSError as exc:  # permission denied, read-only file system, disk full
+            raise StoreError(
+                f"cannot write user store {self.path}: {exc.strerror or exc}"
+            ) from None
 
     # Convenience wrappers for the common single changes.
 

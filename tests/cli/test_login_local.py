@@ -566,3 +566,23 @@ def test_store_from_global_option_and_environment(cli, store_path, isolated_env)
     assert (isolated_env / "sub" / "team.sessions.json").exists()
     # refresh finds the store through the cache entry, whatever the working directory
     assert cli("refresh", "--print").exit_code == 0
+
+
+def test_a_cache_that_cannot_be_written_is_exit_7(cli, store_path, isolated_env, monkeypatch):
+    # A read-only mount or a full disk under the cache only; forced because CI cannot mount one.
+    import errno
+    import os
+
+    real_replace = os.replace
+    cache_dir = cache_file(isolated_env).parent
+
+    def refuse_in_cache(src, dst, *args, **kwargs):
+        if Path(dst).parent == cache_dir:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", refuse_in_cache)
+    result = login(cli)
+    assert_one_line_error(result, 7, f"cannot write token cache {cache_file(isolated_env)}")
+    assert "Read-only file system" in result.stderr
+    assert not cache_file(isolated_env).exists()

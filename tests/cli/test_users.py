@@ -1,4 +1,6 @@
+import errno
 import json
+import os
 import stat
 import tomllib
 
@@ -221,3 +223,17 @@ def test_subprocess_end_to_end(run_oauthcli, isolated_env):
     listed = run_oauthcli("user", "list", "--json")
     assert json.loads(listed.stdout)[0]["username"] == "eve"
     assert "hunter22" not in result.output + listed.output
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC])
+def test_a_store_that_cannot_be_written_is_exit_7(cli, store_path, monkeypatch, code):
+    # A read-only mount or a full disk; forced here because CI cannot mount one.
+    before = store_path.read_bytes()
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    result = cli("user", "disable", "alice")
+    assert_one_line_error(result, 7, "cannot write user store users.toml", os.strerror(code))
+    assert store_path.read_bytes() == before
