@@ -17,7 +17,21 @@ sys.stderr.write("\\nLOADED=" + json.dumps(sorted(m for m in {heavy} if m in sys
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["user", "list"], ["user", "--help"]])
+# {"alg":"HS256","typ":"JWT"}.{"sub":"alice","exp":1} with a dummy signature: decode never checks it.
+UNVERIFIED = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MX0.c2ln"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["user", "list"],
+        ["user", "--help"],
+        ["decode", UNVERIFIED],
+        ["decode", "--json", UNVERIFIED],
+    ],
+)
 def test_cheap_commands_do_not_import_heavy_modules(args, store_path):
     proc = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
