@@ -18,7 +18,6 @@ Header fields ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import time
 from collections.abc import Callable
@@ -254,11 +253,9 @@ def check_url(url: str, what: str) -> str:
     if parts.scheme == "https" and host:
         return url
     if parts.scheme == "http" and host:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = host == "localhost"
-        if loopback:
+        from oauthcli.credentials import is_loopback_host
+
+        if is_loopback_host(host):
             return url
         raise UsageError(f"{what} {url} must use https (plain http only to localhost)")
     raise UsageError(f"{what} {url!r} is not an http(s) URL")

@@ -11,7 +11,6 @@ Reading the answer (token or error) is ``oauthcli.remote_answer``'s job.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import re
 import ssl
 import time
@@ -22,6 +21,7 @@ from urllib.parse import quote_plus, urlsplit
 import httpx
 
 from oauthcli import __version__
+from oauthcli.credentials import is_loopback_host
 from oauthcli.errors import RemoteError, UsageError
 from oauthcli.remote_answer import MAX_SERVER_TEXT, TokenResponse
 from oauthcli.remote_answer import clean as _clean
@@ -80,21 +80,11 @@ def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
         raise UsageError(f"only http and https URLs are supported, not {_display_url(url)}")
     if not host:
         raise UsageError(f"the URL has no host: {_display_url(url)}")
-    if scheme == "http" and not insecure_http and not _is_loopback(host):
+    if scheme == "http" and not insecure_http and not is_loopback_host(host):
         raise UsageError(
             f"refusing to send credentials over plain http to {_display_url(url)}: "
             "use https, or pass --insecure-http if you accept the risk"
         )
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def password_grant(
