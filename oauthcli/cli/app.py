@@ -16,6 +16,7 @@ import typer
 
 from oauthcli import __version__
 from oauthcli.cli import (
+    clients,
     common,
     http_cmd,
     inspect_cmd,
@@ -35,6 +36,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(users.app, name="user")
+app.add_typer(clients.app, name="client")
 for module in (tokens_cmd, issue_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd):
     module.register(app)
 

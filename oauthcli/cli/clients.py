@@ -1,0 +1,132 @@
+"""``oauthcli client ...``: OAuth clients for the client_credentials grant of ``oauthcli serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from oauthcli.cli import output
+from oauthcli.cli.common import JsonOption, StoreOption, read_stdin_line, resolve_store_path
+
+app = typer.Typer(
+    help="Manage OAuth clients (client_credentials) in the user store.", no_args_is_help=True
+)
+
+IdArg = Annotated[str, typer.Argument(help="Client id.", metavar="CLIENT_ID", show_default=False)]
+
+
+def _store(store: Path | None):
+    from oauthcli.store import UserStore
+
+    return UserStore(resolve_store_path(store))
+
+
+def _new_secret(secret_stdin: bool, secret_out: Path | None) -> str:
+    """The client secret: read from stdin, or generated into a new 0600 file. Never argv, never printed."""
+    from oauthcli.errors import UsageError
+
+    if secret_stdin == (secret_out is not None):
+        raise UsageError("give exactly one of --secret-stdin or --new-secret-file FILE")
+    if secret_stdin:
+        secret = read_stdin_line("client secret")
+        if len(secret) < 16:
+            raise UsageError("the client secret must be at least 16 characters")
+        return secret
+    import secrets
+
+    from oauthcli.fileio import atomic_write
+
+    assert secret_out is not None
+    if secret_out.exists():
+        raise UsageError(f"{secret_out} already exists; the new secret is not written over it")
+    secret = secrets.token_urlsafe(32)
+    atomic_write(secret_out, (secret + "\n").encode(), mode=0o600)
+    return secret
+
+
+@app.command("add")
+def add(
+    client_id: IdArg,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            "-s",
+            help="Scope the client may be granted (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    secret_stdin: Annotated[
+        bool,
+        typer.Option("--secret-stdin", help="Read the client secret from the first line of stdin."),
+    ] = False,
+    secret_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-secret-file",
+            help="Generate a random secret into this new file (mode 0600), e.g. for OAUTHCLI_CLIENT_SECRET.",
+            show_default=False,
+        ),
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Add a client; its secret is stored as a bcrypt hash."""
+    from oauthcli import settings
+    from oauthcli.errors import UsageError
+    from oauthcli.passwords import hash_password
+    from oauthcli.store import Client, validate_name, validate_scopes
+
+    validate_name(client_id, "client id")
+    scopes = validate_scopes([s for value in scope or [] for s in value.split()])
+    user_store = _store(store)
+    if user_store.exists() and client_id in user_store.load().clients:
+        raise UsageError(f"client {client_id!r} already exists")
+    secret = _new_secret(secret_stdin, secret_out)
+    rounds = settings.bcrypt_rounds(
+        user_store.load().bcrypt_rounds if user_store.exists() else None
+    )
+    hashed = hash_password(secret, rounds)
+    with user_store.edit(create=True) as data:
+        if client_id in data.clients:
+            raise UsageError(f"client {client_id!r} already exists")
+        data.clients[client_id] = Client(client_id=client_id, hashed_secret=hashed, scopes=scopes)
+    where = f"; secret in {secret_out}" if secret_out else ""
+    output.note(f"added client {client_id!r} to {user_store.path}{where}")
+
+
+@app.command("list")
+def list_clients(json_output: JsonOption = False, store: StoreOption = None) -> None:
+    """List clients (never their secret hashes)."""
+    clients = list(_store(store).load().clients.values())
+    rows = [
+        {"client_id": c.client_id, "disabled": c.disabled, "scopes": list(c.scopes)}
+        for c in clients
+    ]
+    if json_output:
+        output.print_json(rows)
+        return
+    output.table(
+        ["CLIENT ID", "STATUS", "SCOPES"],
+        [
+            [
+                r["client_id"],
+                "disabled" if r["disabled"] else "active",
+                " ".join(r["scopes"]) or "-",
+            ]
+            for r in rows
+        ],
+    )
+
+
+@app.command("remove")
+def remove(client_id: IdArg, store: StoreOption = None) -> None:
+    """Remove a client."""
+    from oauthcli.errors import UsageError
+
+    with _store(store).edit() as data:
+        if client_id not in data.clients:
+            raise UsageError(f"no client {client_id!r} in the store")
+        del data.clients[client_id]
+    output.note(f"removed client {client_id!r}")

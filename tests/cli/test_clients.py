@@ -1,0 +1,71 @@
+"""``oauthcli client ...``: clients for the client_credentials grant, end to end with serve."""
+
+import json
+import stat
+
+from oauthcli.passwords import verify_password
+from oauthcli.store import UserStore
+from tests.apps_serve.live import live_server
+from tests.conftest import assert_one_line_error
+
+
+def test_add_with_a_generated_secret_then_log_in_through_serve(cli, store_path, isolated_env):
+    result = cli(
+        "client", "add", "ci-bot", "--scope", "items", "--new-secret-file", "ci-bot.secret"
+    )
+    assert result.exit_code == 0, result.stderr
+    secret_file = isolated_env / "ci-bot.secret"
+    secret = secret_file.read_text().strip()
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert secret not in result.output
+    client = UserStore(store_path).load().clients["ci-bot"]
+    assert client.scopes == ["items"] and verify_password(secret, client.hashed_secret, 4)[0]
+
+    listed = cli("client", "list", "--json")
+    assert json.loads(listed.stdout) == [
+        {"client_id": "ci-bot", "disabled": False, "scopes": ["items"]}
+    ]
+    assert "$2b$" not in listed.stdout
+
+    with live_server(store_path) as server:
+        login = cli(
+            "login", "--url", f"{server.url}/token", "--grant", "client-credentials",
+            "--client-id", "ci-bot", "--client-secret-file", str(secret_file), "--json",
+        )  # fmt: skip
+        assert login.exit_code == 0, login.stderr
+        assert json.loads(login.stdout)["scope"] == "items"
+        assert secret not in login.output
+
+        assert cli("client", "remove", "ci-bot").exit_code == 0
+        again = cli(
+            "login", "--url", f"{server.url}/token", "--grant", "client-credentials",
+            "--client-id", "ci-bot", "--client-secret-file", str(secret_file),
+        )  # fmt: skip
+        assert_one_line_error(again, 3, "client authentication failed")
+
+
+def test_add_with_a_secret_from_stdin(cli, store_path):
+    result = cli("client", "add", "svc", "--secret-stdin", input="a-long-enough-secret\n")
+    assert result.exit_code == 0, result.stderr
+    hashed = UserStore(store_path).load().clients["svc"].hashed_secret
+    assert verify_password("a-long-enough-secret", hashed, 4)[0]
+
+
+def test_client_errors(cli, store_path, isolated_env):
+    assert_one_line_error(cli("client", "add", "svc"), 2, "exactly one of")
+    assert_one_line_error(cli("client", "add", "svc", "--secret-stdin", input="short\n"), 2, "16")
+    assert_one_line_error(
+        cli("client", "add", "bad id", "--secret-stdin", input="x" * 20 + "\n"),
+        2,
+        "invalid client id",
+    )
+    (isolated_env / "taken").write_text("keep me")
+    assert_one_line_error(
+        cli("client", "add", "svc", "--new-secret-file", "taken"), 2, "already exists"
+    )
+    assert (isolated_env / "taken").read_text() == "keep me"
+    assert cli("client", "add", "svc", "--secret-stdin", input="x" * 20 + "\n").exit_code == 0
+    assert_one_line_error(
+        cli("client", "add", "svc", "--secret-stdin", input="y" * 20 + "\n"), 2, "already exists"
+    )
+    assert_one_line_error(cli("client", "remove", "nobody"), 2, "no client 'nobody'")
