@@ -253,7 +253,7 @@ def check_url(url: str, what: str) -> str:
     if parts.scheme == "https" and host:
         return url
     if parts.scheme == "http" and host:
-        from oauthcli.credentials import is_loopback_host
+        from oauthcli.urls import is_loopback_host
 
         if is_loopback_host(host):
             return url
