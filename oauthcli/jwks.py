@@ -268,7 +268,9 @@ def fetch_json(url: str, what: str, client: Any = None) -> tuple[int, Any]:
     check_url(url, what)
     own = client is None
     if own:
-        client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        from oauthcli.http import make_client
+
+        client = make_client(HTTP_TIMEOUT)
     try:
         with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
             if response.is_redirect:
