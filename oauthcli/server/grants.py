@@ -139,13 +139,20 @@ def _password_blocking(
     from oauthcli.passwords import dummy_verify
 
     rounds = ctx.rounds(data)
-    _optional_client(credentials, data, rounds)
+    client = _optional_client(credentials, data, rounds)
     if oversized:
         # Refused without reaching bcrypt, yet as slow as a real check.
         dummy_verify(rounds, [u.hashed_password for u in data.users.values()])
         raise AuthenticationError(INCORRECT)
     result = password_login(
-        ctx.live.store, data, ctx.service, username, password, requested, rounds
+        ctx.live.store,
+        data,
+        ctx.service,
+        username,
+        password,
+        requested,
+        rounds,
+        client.client_id if client else None,
     )
     if result.upgrade_error is not None:
         log.warning("could not upgrade the password hash of %s: %s", username, result.upgrade_error)
@@ -172,9 +179,11 @@ def _refresh_blocking(
     token: str,
     requested: list[str] | None,
 ) -> TokenPair:
-    _optional_client(credentials, data, ctx.rounds(data))
+    client = _optional_client(credentials, data, ctx.rounds(data))
     try:
-        return ctx.service.refresh(token, data.users.get, requested)
+        return ctx.service.refresh(
+            token, data.users.get, requested, client.client_id if client else None
+        )
     except TokenError as exc:
         raise OAuthError("invalid_grant", str(exc).capitalize()) from None
     except AuthenticationError as exc:
@@ -236,7 +245,7 @@ def _revoke_blocking(
     token: str,
     form: Form,
 ) -> None:
-    _optional_client(credentials, data, ctx.rounds(data))
+    client = _optional_client(credentials, data, ctx.rounds(data))
     if form.oversized:
         return
     for typ in _order(form.get("token_type_hint")):
@@ -244,6 +253,7 @@ def _revoke_blocking(
             claims = ctx.decode(token, typ)
         except TokenError:
             continue
+        _check_revoking_client(claims, client)
         if typ == ACCESS_TYP:
             jti = claims.get("jti")
             if isinstance(jti, str):
@@ -253,6 +263,22 @@ def _revoke_blocking(
             if isinstance(family, str):
                 ctx.sessions.revoke_family(family)
         return
+
+
+def _check_revoking_client(claims: dict[str, Any], client: Client | None) -> None:
+    """RFC 7009 section 2.1: only the client a token was issued to may revoke it.
+
+    A token issued to no client (password grant from a public client, such as the
+    tutorial's) may be revoked by whoever holds it. Otherwise the request is refused
+    (section 2.2.1: an RFC 6749 section 5.2 error) and nothing is revoked.
+    """
+    owner = claims.get("client_id")
+    if owner is None:
+        return
+    if client is None:
+        raise invalid_client("this token can only be revoked by the client it was issued to")
+    if client.client_id != owner:
+        raise OAuthError("unauthorized_client", "the token was not issued to this client")
 
 
 async def introspect_endpoint(request: Request, ctx: ServerContext) -> Response:
