@@ -56,9 +56,7 @@ def serve(
     ] = "10s",
     max_connections: Annotated[
         int,
-        typer.Option(
-            "--max-connections", help="Open connections at most; more get 503.", min=1
-        ),
+        typer.Option("--max-connections", help="Open connections at most; more get 503.", min=1),
     ] = 1000,
     forwarded_allow_ips: Annotated[
         str | None,
