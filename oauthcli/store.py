@@ -78,6 +78,9 @@ class User:
     email: str | None = None
     disabled: bool = False
     scopes: list[str] = field(default_factory=list)
+    # Changes whenever the account is created, its password set, or it is disabled or
+    # enabled (oauthcli.accounts); tokens carry it as ``gen`` and serve refuses stale ones.
+    generation: str | None = None
 
     def public(self, include_hash: bool = False) -> dict[str, Any]:
         """The user as the API and ``--json`` show it: never the hash unless asked."""
@@ -101,6 +104,8 @@ class User:
         data["hashed_password"] = self.hashed_password
         data["disabled"] = self.disabled
         data["scopes"] = list(self.scopes)
+        if self.generation is not None:
+            data["generation"] = self.generation
         return data
 
 
@@ -144,6 +149,14 @@ class StoreData:
             return self.users[name]
         except KeyError:
             raise UsageError(f"no user {name!r} in the store") from None
+
+    def check_names(self) -> None:
+        """A client id may not be a username: a client's token would carry ``sub`` of that user."""
+        shared = sorted(set(self.users) & set(self.clients))
+        if shared:
+            raise UsageError(
+                f"{shared[0]!r} is both a user and a client id; a client id must not be a username"
+            )
 
     def to_toml(self) -> dict[str, Any]:
         doc: dict[str, Any] = dict(self.other)
@@ -229,6 +242,10 @@ class UserStore:
             if "hashed_secret" not in fields:
                 raise StoreError(f"{where}: missing 'hashed_secret'")
             data.clients[cid] = Client(client_id=cid, **fields)
+        try:
+            data.check_names()
+        except UsageError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         data.other = doc
         return data
 
@@ -245,6 +262,7 @@ class UserStore:
             with exclusive_lock(self.path):
                 data = StoreData() if create and not self.path.exists() else self.load()
                 yield data
+                data.check_names()
                 import tomli_w
 
                 atomic_write(self.path, tomli_w.dumps(data.to_toml()).encode("utf-8"))
@@ -277,6 +295,7 @@ _USER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_password": str,
     "disabled": bool,
     "scopes": list,
+    "generation": str,
 }
 _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_secret": str,

@@ -83,6 +83,8 @@ def add(
     user_store = _store(store)
     if user_store.exists() and client_id in user_store.load().clients:
         raise UsageError(f"client {client_id!r} already exists")
+    if user_store.exists() and client_id in user_store.load().users:
+        raise UsageError(f"{client_id!r} is a username; a client id must not be a username")
     secret = _new_secret(secret_stdin, secret_out)
     rounds = settings.bcrypt_rounds(
         user_store.load().bcrypt_rounds if user_store.exists() else None
