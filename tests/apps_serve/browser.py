@@ -26,6 +26,7 @@ PUBLIC = "web-app"
 CONFIDENTIAL = "conf-app"
 CONFIDENTIAL_SECRET = "conf-app-secret-0123456789"
 LOOPBACK = "http://127.0.0.1/callback"
+SWAGGER = "http://127.0.0.1:8000/docs/oauth2-redirect"  # any port: loopback
 APP_CB = "https://app.example/cb"
 CONF_CB = "https://conf.example/cb"
 
@@ -46,7 +47,7 @@ class Clock:
 def add_flow_clients(store: UserStore) -> None:
     with store.edit() as data:
         data.clients[PUBLIC] = Client(
-            PUBLIC, scopes=["me", "items"], public=True, redirect_uris=[LOOPBACK, APP_CB]
+            PUBLIC, scopes=["me", "items"], public=True, redirect_uris=[LOOPBACK, APP_CB, SWAGGER]
         )
         data.clients[CONFIDENTIAL] = Client(
             CONFIDENTIAL,
