@@ -213,3 +213,52 @@ def test_device_authorization_checks_the_client(op, store_path):
         with UserStore(store_path).edit() as data:
             data.clients[PUBLIC].disabled = True
         assert http.post("/device_authorization", data={"client_id": PUBLIC}).status_code == 401
+
+
+def test_the_example_store_runs_the_readme_flows_under_oauthcli_serve(isolated_env):
+    """``oauthcli serve --store users.example.toml``: its public client ``demo-app`` does the
+    device flow and the browser flow as the README shows them."""
+    import shutil
+
+    from tests.apps_serve.browser import pkce, query
+    from tests.cli.test_serve_cmd import serve
+    from tests.conftest import TEST_SECRET
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copy(root / "users.example.toml", isolated_env / "users.example.toml")
+    (isolated_env / "demo.secret").write_text(TEST_SECRET)
+    (isolated_env / "demo.secret").chmod(0o600)
+    args = ("--store", "users.example.toml", "--session-ttl", "30m", "--log-level", "warning")
+    with (
+        serve(*args, cwd=isolated_env) as (_, url, _),
+        httpx.Client(base_url=url, timeout=30, trust_env=False) as http,
+    ):
+        grant = http.post(
+            "/device_authorization", data={"client_id": "demo-app", "scope": "openid me"}
+        ).json()
+        entry = http.get(grant["verification_uri_complete"])
+        login = http.post(
+            "/device", data={**hidden_fields(entry.text), "user_code": grant["user_code"]}
+        )
+        confirm = submit_login(http, login, "alice", "secret")
+        session_cookie = confirm.headers["set-cookie"]
+        assert "max-age=1800" in session_cookie.lower()
+        decide(http, confirm, "approve")
+        tokens = poll(http, grant["device_code"], "demo-app").json()
+        assert tokens["scope"] == "openid me" and tokens["id_token"]
+
+        verifier, challenge = pkce()
+        redirect_uri = "http://127.0.0.1:8400/callback"
+        answer = http.get(
+            "/authorize",
+            params={"response_type": "code", "client_id": "demo-app", "redirect_uri": redirect_uri,
+                    "code_challenge": challenge, "code_challenge_method": "S256", "state": "s"},
+        )  # fmt: skip
+        assert answer.status_code == 302  # the session from the device login
+        code = query(answer.headers["location"])["code"]
+        token = http.post(
+            "/token",
+            data={"grant_type": "authorization_code", "code": code, "client_id": "demo-app",
+                  "redirect_uri": redirect_uri, "code_verifier": verifier},
+        )  # fmt: skip
+        assert token.status_code == 200 and token.json()["scope"] == "me items"
