@@ -176,6 +176,8 @@ def test_failed_start_on_an_exposed_host_is_still_one_line(cli, isolated_env, ho
         (["--lockout", "soon"], "--lockout"),
         (["--lockout", "0s"], "--lockout"),
         (["--max-failures", "-1"], "--max-failures"),
+        (["--session-ttl", "0s"], "--session-ttl"),
+        (["--session-ttl", "forever"], "--session-ttl"),
     ],
 )
 def test_bad_options_are_usage_errors(cli, store_path, args, fragment):
