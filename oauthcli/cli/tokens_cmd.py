@@ -344,7 +344,7 @@ def login(
                 insecure_http=insecure_http,
             )
         except AuthenticationError as exc:
-            if app_scopes is not None and "scope" in str(exc):
+            if app_scopes is not None and "scope" in str(exc).lower():
                 _list_app_scopes(app_scopes)
             raise
     cache_path = cache.save(profile_name, entry)
