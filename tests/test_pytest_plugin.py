@@ -60,6 +60,31 @@ def test_a_users_project_runs_its_own_suite_against_the_fixtures():
     assert "fixture 'oauthcli_store' not found" in off.stdout
 
 
+def test_the_readme_example_runs_as_written(tmp_path):
+    import re
+    import shutil
+
+    readme = (PROJECT.parent.parent / "README.md").read_text()
+    section = readme.split("### Testing your app with pytest", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    conftest, tests = block.split("# test_api.py\n")
+    (tmp_path / "conftest.py").write_text(conftest)
+    (tmp_path / "test_api.py").write_text(tests)
+    shutil.copy(PROJECT / "tutorial_api.py", tmp_path / "myapp.py")
+    shutil.copy(PROJECT / "pytest.ini", tmp_path / "pytest.ini")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OAUTHCLI_", "PYTEST_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout
+
+
 def test_loading_the_plugin_imports_nothing_heavy():
     probe = (
         "import sys, json; import oauthcli.pytest_plugin; "
