@@ -112,7 +112,7 @@ def test_failed_logins_are_rfc6749_invalid_grant_with_fastapi_detail(
         ({"password": "secret"}, "invalid_request"),
         ({"grant_type": "password", "username": "alice"}, "invalid_request"),
         ({"grant_type": "password", "password": "secret"}, "invalid_request"),
-        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "implicit", "code": "x"}, "unsupported_grant_type"),
         ({"grant_type": "refresh_token"}, "invalid_request"),
     ],
 )
@@ -535,8 +535,21 @@ def test_discovery_documents(server):
     assert oidc["jwks_uri"] == server.url + "/.well-known/jwks.json"
     assert oidc["revocation_endpoint"] == server.url + "/revoke"
     assert oidc["introspection_endpoint"] == server.url + "/introspect"
-    assert oidc["grant_types_supported"] == ["password", "refresh_token", "client_credentials"]
-    assert oidc["scopes_supported"] == ["items", "me"]
+    assert oidc["grant_types_supported"] == [
+        "password",
+        "refresh_token",
+        "client_credentials",
+        "authorization_code",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ]
+    assert oidc["scopes_supported"] == [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "items",
+        "me",
+    ]
     assert "client_secret_basic" in oidc["token_endpoint_auth_methods_supported"]
     assert jwks == {"keys": []}  # HMAC secrets are never published
 

@@ -25,9 +25,11 @@ from oauthcli import __version__
 from oauthcli.errors import ConfigError, OAuthCliError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
-from oauthcli.server import bearer, discovery, docs, endpoints, grants, users_me
+from oauthcli.server import authorize, bearer, discovery, docs, endpoints, grants, oidc, users_me
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
+from oauthcli.server.provider_settings import ProviderSettings
+from oauthcli.server.records import MemoryRecords, Records
 from oauthcli.server.state import Denylist, LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
@@ -46,6 +48,8 @@ def create_app(
     throttle: LoginThrottle | None = None,
     denylist: Denylist | None = None,
     trust_forwarded: bool = False,
+    records: Records | None = None,
+    provider: ProviderSettings | None = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
@@ -57,7 +61,9 @@ def create_app(
     Refresh sessions and revoked access tokens live beside the store unless other
     stores are given.
     """
-    ctx = _context(store, settings, key, sessions, issuer_url, throttle, denylist)
+    ctx = _context(
+        store, settings, key, sessions, issuer_url, throttle, denylist, records, provider
+    )
     app = FastAPI(
         title="oauthcli token server",
         version=__version__,
@@ -86,6 +92,7 @@ def create_app(
     app.include_router(users_me.router(get_current_user))
     app.include_router(discovery.router(ctx, metadata))
     docs.install(app, ctx.live)
+    authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     return app
 
 
@@ -98,14 +105,13 @@ def discovery_metadata(ctx: ServerContext, base: str) -> dict[str, Any]:
         "revocation_endpoint": base + endpoints.REVOKE_PATH,
         "introspection_endpoint": base + endpoints.INTROSPECT_PATH,
         "grant_types_supported": list(grants.GRANT_TYPES),
-        # No authorization endpoint: no response_type is supported.
-        "response_types_supported": [],
         "scopes_supported": ctx.live.scopes(),
         "token_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
         "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": [],
         "service_documentation": base + docs.DOCS_PATH,
+        **oidc.discovery_fields(base, ctx.key.algorithm, ctx.live.scopes()),
     }
 
 
@@ -117,6 +123,8 @@ def _context(
     issuer_url: str | None,
     throttle: LoginThrottle | None,
     denylist: Denylist | None,
+    records: Records | None,
+    provider: ProviderSettings | None,
 ) -> ServerContext:
     signing_key = key if key is not None else settings.signing_key()
     check_signing_key(signing_key)
@@ -128,6 +136,8 @@ def _context(
         denylist=denylist if denylist is not None else Denylist.for_store(store.path),
         throttle=throttle if throttle is not None else LoginThrottle(),
         issuer=settings.issuer or (issuer_url.rstrip("/") if issuer_url else None),
+        records=records if records is not None else MemoryRecords(),
+        provider=provider if provider is not None else ProviderSettings(),
     )
 
 

@@ -23,6 +23,8 @@ def install(app: FastAPI, live: LiveStore) -> None:
     """Serve Swagger UI and its assets locally; call on an app made with ``docs_url=None``."""
     import swagger_ui_bundle
 
+    app.swagger_ui_oauth2_redirect_url = REDIRECT_PATH
+
     app.mount(
         ASSETS_PATH, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
     )
@@ -33,6 +35,8 @@ def install(app: FastAPI, live: LiveStore) -> None:
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=REDIRECT_PATH,
+            # Read per request: routers added later (oidc) set it after install().
+            init_oauth=app.swagger_ui_init_oauth,
             swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",

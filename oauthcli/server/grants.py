@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from oauthcli.claims import scopes_of
 from oauthcli.errors import AuthenticationError, TokenError
 from oauthcli.login import INCORRECT, grant_scopes, password_login
+from oauthcli.server import code_grants
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.oauth import (
     MAX_FIELD_BYTES,
@@ -37,7 +38,7 @@ from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair
 
 log = logging.getLogger("oauthcli.server")
 
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+GRANT_TYPES = ("password", "refresh_token", "client_credentials", *code_grants.GRANT_TYPES)
 
 
 def _throttled(retry_after: int) -> OAuthError:
@@ -74,6 +75,8 @@ async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
             pair = await _refresh(request, ctx, form)
         elif grant_type == "client_credentials":
             pair = await _client_credentials(request, ctx, form)
+        elif grant_type in code_grants.GRANT_TYPES:
+            return await code_grants.token_response(request, ctx, form, grant_type)
         else:
             raise OAuthError(
                 "unsupported_grant_type",

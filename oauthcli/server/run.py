@@ -34,6 +34,7 @@ class ServeOptions:
     log_level: str = "info"
     max_failures: int = DEFAULT_MAX_FAILURES
     lockout: int = DEFAULT_LOCKOUT
+    session_ttl: int = 8 * 3600  # login session cookie of the browser and device flows
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
@@ -57,6 +58,7 @@ def build_app(options: ServeOptions) -> Any:
     """The app factory each worker calls (also the single-process path)."""
     from oauthcli.issuer import settings_for_store
     from oauthcli.server.app import create_app
+    from oauthcli.server.provider_settings import ProviderSettings
     from oauthcli.server.throttle import LoginThrottle
     from oauthcli.store import UserStore
 
@@ -69,6 +71,7 @@ def build_app(options: ServeOptions) -> Any:
         issuer_url=options.base_url,
         throttle=LoginThrottle(options.max_failures, options.lockout),
         trust_forwarded=options.forwarded_allow_ips is not None,
+        provider=ProviderSettings(session_ttl=options.session_ttl),
     )
 
 
@@ -86,6 +89,8 @@ def check(options: ServeOptions) -> None:
         raise UsageError("--header-timeout must be longer than 0s")
     if options.max_connections < 1:
         raise UsageError("--max-connections must be at least 1")
+    if options.session_ttl < 1:
+        raise UsageError("--session-ttl must be at least 1s")
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     build_app(options)  # loads the store, the [issuer] settings and the signing key

@@ -178,6 +178,8 @@ def test_failed_start_on_an_exposed_host_is_still_one_line(cli, isolated_env, ho
         (["--max-failures", "-1"], "--max-failures"),
         (["--header-timeout", "0s"], "--header-timeout"),
         (["--header-timeout", "later"], "--header-timeout"),
+        (["--session-ttl", "0s"], "--session-ttl"),
+        (["--session-ttl", "forever"], "--session-ttl"),
     ],
 )
 def test_bad_options_are_usage_errors(cli, store_path, args, fragment):
