@@ -153,7 +153,8 @@ class TokenService:
         family, jti, sub = claims.get("fam"), claims.get("jti"), claims.get("sub")
         if not (isinstance(family, str) and isinstance(jti, str) and isinstance(sub, str)):
             raise TokenError("refresh token lacks its session claims", "claims")
-        if claims.get("client_id") != client_id:
+        owner = claims.get("client_id")
+        if owner is not None and owner != client_id:
             # RFC 6749 section 6: only the client it was issued to may redeem it.
             raise AuthenticationError("the refresh token was issued to another client")
         new_id = new_jti()
@@ -183,7 +184,7 @@ class TokenService:
             if user.disabled:
                 raise AuthenticationError("inactive user", "inactive")
             raise AuthenticationError("the account changed since this session began")
-        bound = _bound(user.generation, client_id)
+        bound = _bound(user.generation, owner if isinstance(owner, str) else None)
         access, _ = self.access_token(sub, granted, extra=bound)
         refresh = self._refresh_token(sub, family, new_id, expires_at, bound)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)

@@ -952,3 +952,24 @@ def test_half_open_connections_are_closed_and_the_server_keeps_answering(store_p
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_a_public_client_naming_itself_owns_its_tokens(server):
+    """A public client cannot authenticate; its client_id binds the tokens to it."""
+    from oauthcli.store import Client
+
+    with server.store.edit() as data:
+        data.clients["web-app"] = Client("web-app", public=True, scopes=["me"])
+        data.clients["other-app"] = Client("other-app", public=True, scopes=["me"])
+    pair = login(server, client_id="web-app").json()
+    assert jwt.decode(pair["access_token"], options={"verify_signature": False})["client_id"] == (
+        "web-app"
+    )
+    for extra in ({}, {"client_id": "other-app"}):
+        refused = refresh(server, pair["refresh_token"], **extra)
+        assert refused.json()["error"] == "invalid_grant"
+        assert revoke(server, pair["access_token"], **extra).status_code in (400, 401)
+    assert me(server, pair["access_token"]).status_code == 200
+    assert refresh(server, pair["refresh_token"], client_id="web-app").status_code == 200
+    assert revoke(server, pair["access_token"], client_id="web-app").status_code == 200
+    assert me(server, pair["access_token"]).status_code == 401

@@ -88,9 +88,19 @@ async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
 
 
 def _optional_client(
-    credentials: ClientCredentials | None, data: StoreData, rounds: int
+    credentials: ClientCredentials | None, data: StoreData, rounds: int, form: Form | None = None
 ) -> Client | None:
-    return check_client(credentials, data.clients, rounds) if credentials else None
+    """The client making the request: authenticated, or a public client naming itself.
+
+    A public client (RFC 6749 2.1) cannot authenticate; its ``client_id`` in the form
+    identifies it. Other ``client_id`` values without a secret identify no one.
+    """
+    if credentials:
+        return check_client(credentials, data.clients, rounds)
+    named = data.clients.get(form.get("client_id") or "") if form is not None else None
+    if named is not None and getattr(named, "public", False) and not named.disabled:
+        return named
+    return None
 
 
 async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
@@ -112,7 +122,7 @@ async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPa
             credentials,
             username,
             password,
-            form.oversized,
+            form,
             requested,
         )
     except AuthenticationError as exc:
@@ -136,14 +146,14 @@ def _password_blocking(
     credentials: ClientCredentials | None,
     username: str,
     password: str,
-    oversized: bool,
+    form: Form,
     requested: list[str] | None,
 ) -> TokenPair:
     from oauthcli.passwords import dummy_verify
 
     rounds = ctx.rounds(data)
-    client = _optional_client(credentials, data, rounds)
-    if oversized:
+    client = _optional_client(credentials, data, rounds, form)
+    if form.oversized:
         # Refused without reaching bcrypt, yet as slow as a real check.
         dummy_verify(rounds, [u.hashed_password for u in data.users.values()])
         raise AuthenticationError(INCORRECT)
@@ -170,9 +180,7 @@ async def _refresh(request: Request, ctx: ServerContext, form: Form) -> TokenPai
         raise OAuthError("invalid_grant", "refresh token is not valid")
     credentials = client_credentials(request, form)
     data = ctx.live.current()
-    return await run_in_threadpool(
-        _refresh_blocking, ctx, data, credentials, token, parse_scope(form.get("scope"))
-    )
+    return await run_in_threadpool(_refresh_blocking, ctx, data, credentials, token, form)
 
 
 def _refresh_blocking(
@@ -180,9 +188,10 @@ def _refresh_blocking(
     data: StoreData,
     credentials: ClientCredentials | None,
     token: str,
-    requested: list[str] | None,
+    form: Form,
 ) -> TokenPair:
-    client = _optional_client(credentials, data, ctx.rounds(data))
+    client = _optional_client(credentials, data, ctx.rounds(data), form)
+    requested = parse_scope(form.get("scope"))
     try:
         return ctx.service.refresh(
             token, data.users.get, requested, client.client_id if client else None
@@ -248,7 +257,7 @@ def _revoke_blocking(
     token: str,
     form: Form,
 ) -> None:
-    client = _optional_client(credentials, data, ctx.rounds(data))
+    client = _optional_client(credentials, data, ctx.rounds(data), form)
     if form.oversized:
         return
     for typ in _order(form.get("token_type_hint")):
