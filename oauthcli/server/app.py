@@ -23,13 +23,13 @@ from pydantic import BaseModel
 
 from oauthcli import __version__
 from oauthcli.claims import scopes_of
-from oauthcli.errors import OAuthCliError, TokenError
+from oauthcli.errors import OAuthCliError, StateUnavailable, TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.server import grants
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext, is_client_token
-from oauthcli.server.state import Denylist, LiveStore
+from oauthcli.server.state import Denylist, LiveStore, ServerState
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User, UserStore
@@ -133,21 +133,28 @@ def create_app(
     issuer_url: str | None = None,
     throttle: LoginThrottle | None = None,
     denylist: Denylist | None = None,
+    state: ServerState | None = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
     ``issuer_url`` is the ``iss`` of issued tokens when the store's ``[issuer]``
     names none (``serve`` passes its base URL). Refresh sessions and revoked
     access tokens live beside the store unless other stores are given.
+    ``state`` is the backend of everything that is not the user store (refresh
+    sessions, revocations, throttling, records); default: ``<store>.state.db``.
     """
     live = LiveStore(store)
+    if state is None:
+        from oauthcli.state_sqlite import SqliteState
+
+        state = SqliteState.for_store(store.path)
     ctx = ServerContext(
         live=live,
         settings=settings,
         key=key if key is not None else settings.signing_key(),
-        sessions=sessions if sessions is not None else SessionStore.for_store(store.path),
-        denylist=denylist if denylist is not None else Denylist.for_store(store.path),
-        throttle=throttle if throttle is not None else LoginThrottle(),
+        sessions=sessions if sessions is not None else SessionStore(state),
+        denylist=denylist if denylist is not None else Denylist(state),
+        throttle=throttle if throttle is not None else LoginThrottle(backend=state),
         issuer=settings.issuer or (issuer_url.rstrip("/") if issuer_url else None),
     )
     app = FastAPI(
@@ -159,6 +166,7 @@ def create_app(
         ),
     )
     app.state.ctx = ctx
+    app.state.server_state = state
     app.add_middleware(AccessLogMiddleware)
     oauth2_scheme = OAuth2PasswordBearer(
         tokenUrl=TOKEN_PATH.lstrip("/"),
@@ -174,6 +182,19 @@ def create_app(
             body["error_description"] = exc.detail
         return JSONResponse(
             body, status_code=exc.status, headers={"WWW-Authenticate": exc.challenge}
+        )
+
+    @app.exception_handler(StateUnavailable)
+    async def _state_unavailable(request: Request, exc: StateUnavailable) -> JSONResponse:
+        _log_unavailable(exc)
+        return JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "the server state is unreachable; try again shortly",
+                "detail": "Service temporarily unavailable",
+            },
+            status_code=503,
+            headers={"Retry-After": "1", **grants.NO_STORE},
         )
 
     @app.exception_handler(OAuthCliError)
@@ -293,6 +314,19 @@ def create_app(
 
     _live_openapi(app, live)
     return app
+
+
+_last_unavailable_log = [0.0]
+
+
+def _log_unavailable(exc: StateUnavailable) -> None:
+    """One log line per outage burst (the Redis backend also logs its outage and recovery)."""
+    import time
+
+    now = time.monotonic()
+    if now - _last_unavailable_log[0] >= 10:
+        _last_unavailable_log[0] = now
+        grants.log.error("answering 503 temporarily_unavailable: %s", exc)
 
 
 def _live_openapi(app: FastAPI, live: LiveStore) -> None:
