@@ -16,6 +16,9 @@ from oauthcli.cli import main
 from oauthcli.passwords import hash_password
 from oauthcli.store import User, UserStore
 
+# Fixtures redis_server / own_redis: a real redis-server on 127.0.0.1 (shared-state tests).
+pytest_plugins = ["tests.redis_server"]
+
 # Tests hash at the lowest bcrypt cost; one test checks the default of 12 separately.
 TEST_ROUNDS = 4
 TEST_SECRET = "test-secret-of-at-least-32-bytes-for-hs256!!"

@@ -13,7 +13,6 @@ from oauthcli.server.state_redis import RedisState
 from oauthcli.server.throttle import MemoryThrottle
 from oauthcli.state_sqlite import SqliteState
 from tests.apps_serve.live import add_client, live_server, login
-from tests.redis_server import redis_server  # noqa: F401  (fixture)
 
 
 class Clock:

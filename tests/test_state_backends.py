@@ -18,7 +18,6 @@ from oauthcli.server.state import Denylist
 from oauthcli.server.state_redis import RedisState
 from oauthcli.sessions import SessionStore
 from oauthcli.state_sqlite import SqliteState
-from tests.redis_server import redis_server  # noqa: F401  (fixture)
 
 NOW = 1_700_000_000.0
 
