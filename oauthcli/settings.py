@@ -22,6 +22,8 @@ ENV_BCRYPT_ROUNDS = "OAUTHCLI_BCRYPT_ROUNDS"
 ENV_DEBUG = "OAUTHCLI_DEBUG"
 ENV_STATE = "OAUTHCLI_STATE"
 ENV_STATE_PASSWORD = "OAUTHCLI_STATE_PASSWORD"
+# Set to "true" by GitHub Actions on its runners: printed tokens are masked first.
+ENV_GITHUB_ACTIONS = "GITHUB_ACTIONS"
 
 DEFAULT_STORE = "users.toml"
 DEFAULT_PROFILE = "default"
@@ -96,3 +98,8 @@ def state_url() -> str | None:
 def state_password() -> str | None:
     """``$OAUTHCLI_STATE_PASSWORD``: the Redis password (never taken from argv)."""
     return _env(ENV_STATE_PASSWORD)
+
+
+def github_actions() -> bool:
+    """True on a GitHub Actions runner (``GITHUB_ACTIONS=true``)."""
+    return os.environ.get(ENV_GITHUB_ACTIONS) == "true"

@@ -100,20 +100,17 @@ def running_redis(password: str | None = None) -> Iterator[RedisServer]:
             server.stop()
 
 
-_shared: dict[str, RedisServer] = {}
+@pytest.fixture(scope="session")
+def _session_redis() -> Iterator[RedisServer]:
+    with running_redis() as server:
+        yield server
 
 
 @pytest.fixture
-def redis_server(request: pytest.FixtureRequest) -> RedisServer:
+def redis_server(_session_redis: RedisServer) -> RedisServer:
     """One redis-server for the whole run, emptied (FLUSHALL) before each test."""
-    if "server" not in _shared:
-        stack = contextlib.ExitStack()
-        _shared["server"] = stack.enter_context(running_redis())
-        request.config.add_cleanup(stack.close)
-        request.config.add_cleanup(lambda: _shared.pop("server", None))
-    server = _shared["server"]
-    server.client().flushall()
-    return server
+    _session_redis.client().flushall()
+    return _session_redis
 
 
 @pytest.fixture

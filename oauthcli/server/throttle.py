@@ -136,13 +136,18 @@ class LoginThrottle:
     def enabled(self) -> bool:
         return self.max_failures > 0
 
-    def begin(self, key: str) -> int | None:
+    def try_begin(self, key: str) -> int | None:
         """Try to reserve a login attempt once: ``None`` to go ahead, ``0`` when busy (retry
         shortly), else the seconds the key is locked. Blocking: call it off the event loop.
         """
         if not self.enabled:
             return None
         return self.backend.throttle_begin(key, self.clock(), self.max_failures, self.window)
+
+    def begin(self, key: str) -> int | None:
+        """Reserve a login attempt without waiting: ``None`` to go ahead, else Retry-After."""
+        wait = self.try_begin(key)
+        return 1 if wait == 0 else wait
 
     async def acquire(self, key: str) -> int | None:
         """Reserve an attempt, waiting while the allowance is busy: ``None`` to go ahead,
@@ -151,7 +156,7 @@ class LoginThrottle:
 
         deadline = time.monotonic() + self.busy_wait
         while True:
-            wait = await anyio.to_thread.run_sync(self.begin, key)
+            wait = await anyio.to_thread.run_sync(self.try_begin, key)
             if wait is None or wait > 0:
                 return wait
             if time.monotonic() >= deadline:
