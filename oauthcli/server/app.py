@@ -224,7 +224,12 @@ def create_app(
             raise BearerError(401, "Not authenticated", _challenge(required))
         data = live.current()
         try:
-            claims = ctx.active_access_claims(token, data)
+            if ctx.denylist.remote:  # a network round trip: off the event loop
+                from starlette.concurrency import run_in_threadpool
+
+                claims = await run_in_threadpool(ctx.active_access_claims, token, data)
+            else:
+                claims = ctx.active_access_claims(token, data)
         except TokenError as exc:
             # RFC 6750 3: error_description is printable ASCII without '"' or '\\'
             # (the message may quote an attacker's header, e.g. its typ).

@@ -160,6 +160,8 @@ def url_has_password(url: str) -> bool:
 
 
 class RedisState:
+    remote = True  # every call is a network round trip: callers keep it off the event loop
+
     def __init__(
         self, client: Any, description: str, clock: Callable[[], float] = time.time
     ) -> None:
@@ -185,11 +187,16 @@ class RedisState:
     def from_url(
         cls, url: str, password: str | None = None, clock: Callable[[], float] = time.time
     ) -> RedisState:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         safe, url_password, description = split_url(url)
+        try:
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise UsageError(
+                "--state redis:// needs the redis package: pip install 'oauthcli[redis]'"
+            ) from None
+
         client = redis.Redis.from_url(
             safe,
             password=password if password is not None else url_password,
