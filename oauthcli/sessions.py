@@ -57,7 +57,20 @@ class SessionStore:
 
     @classmethod
     def for_store(cls, store_path: str | Path) -> SessionStore:
-        """The embedded state beside ``store_path`` (0.1's ``.sessions.json`` is imported)."""
+        """The sessions that ``serve`` over ``store_path`` uses.
+
+        ``$OAUTHCLI_STATE`` (a Redis URL) when set, so the CLI's local ``login``,
+        ``refresh`` and ``user disable``/``passwd`` reach the same sessions as
+        ``serve``; else the embedded state beside the store (0.1's
+        ``.sessions.json`` is imported into it).
+        """
+        from oauthcli import settings
+
+        url = settings.state_url()
+        if url is not None:
+            from oauthcli.state_redis import RedisState
+
+            return cls(RedisState.from_url(url, password=settings.state_password()))
         return cls(SqliteState.for_store(store_path))
 
     @property

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from oauthcli.server import LoginThrottle
-from oauthcli.server.state_redis import RedisState
 from oauthcli.server.throttle import MemoryThrottle
+from oauthcli.state_redis import RedisState
 from oauthcli.state_sqlite import SqliteState
 from tests.apps_serve.live import add_client, live_server, login
 

@@ -15,8 +15,8 @@ import pytest
 from oauthcli.errors import TokenError
 from oauthcli.server.records import MemoryRecords
 from oauthcli.server.state import Denylist
-from oauthcli.server.state_redis import RedisState
 from oauthcli.sessions import SessionStore
+from oauthcli.state_redis import RedisState
 from oauthcli.state_sqlite import SqliteState
 
 NOW = 1_700_000_000.0

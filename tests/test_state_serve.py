@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oauthcli.server.state_redis import RedisState
+from oauthcli.state_redis import RedisState
 from tests.cli.test_serve_cmd import serve, stop
 from tests.conftest import assert_one_line_error, write_store
 from tests.redis_server import running_redis
@@ -236,3 +236,19 @@ def test_password_from_the_environment_or_a_file(cli, store_path, monkeypatch, t
             ) as (_, url, _):
                 assert password(url).status_code == 200
         assert server.client().keys("oauthcli:fam:*")
+
+
+def test_cli_local_login_and_serve_share_sessions_through_oauthcli_state(
+    cli, store_path, redis_server, monkeypatch
+):
+    monkeypatch.setenv("OAUTHCLI_STATE", redis_server.url)
+    with instances(store_path, count=1) as (url,):  # no --state: OAUTHCLI_STATE
+        result = cli("login", "alice", "--password-stdin", "--format", "env", input="secret\n")
+        assert result.exit_code == 0, result.stderr
+        lines = dict(line.split("=", 1) for line in result.stdout.split())
+        assert redis_server.client().keys("oauthcli:fam:*")
+        rotated = refresh(url, lines["OAUTHCLI_REFRESH_TOKEN"])  # the CLI's session, at serve
+        assert rotated.status_code == 200, rotated.text
+        assert cli("user", "disable", "alice").exit_code == 0  # revokes it in Redis too
+        assert cli("user", "enable", "alice").exit_code == 0
+        assert refresh(url, rotated.json()["refresh_token"]).status_code == 400

@@ -142,6 +142,6 @@ def open_state(url: str | None, store_path: str | Path, password: str | None = N
     """The backend named by ``--state``: ``None`` is the SQLite file beside the store."""
     if url is None:
         return SqliteState.for_store(store_path)
-    from oauthcli.server.state_redis import RedisState
+    from oauthcli.state_redis import RedisState
 
     return RedisState.from_url(url, password=password)

@@ -17,7 +17,7 @@ failure, calls fail fast for a second instead of waiting on a dead socket, and
 one log line marks the outage and one its end.
 
 ``redis`` is imported here only, and this module only when ``--state redis://``
-is used.
+(or ``$OAUTHCLI_STATE``) is used.
 """
 
 from __future__ import annotations
