@@ -121,7 +121,8 @@ def public_jwk(key: Any, algorithm: str) -> dict[str, Any]:
     from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
     public = key.public_key() if hasattr(key, "private_bytes") else key
-    converter = {RSA: RSAAlgorithm, EC: ECAlgorithm, OKP: OKPAlgorithm}[FAMILIES[algorithm]]
+    # PyJWT's to_jwk is a staticmethod that its stubs do not show on the class
+    converter: Any = {RSA: RSAAlgorithm, EC: ECAlgorithm, OKP: OKPAlgorithm}[FAMILIES[algorithm]]
     jwk: dict[str, Any] = dict(converter.to_jwk(public, as_dict=True))
     # RFC 7517 4.3: "use" and "key_ops" SHOULD NOT be used together; PyJWT adds key_ops to RSA.
     jwk.pop("key_ops", None)
@@ -134,7 +135,7 @@ def check_key_matches(key: Any, algorithm: str) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
     family = family_of(algorithm)
-    expected: dict[str, tuple[type, ...]] = {
+    expected: dict[str, tuple[Any, ...]] = {  # Any: keep ``key`` Any after isinstance
         RSA: (rsa.RSAPrivateKey, rsa.RSAPublicKey),
         EC: (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey),
         OKP: (

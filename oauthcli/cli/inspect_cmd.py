@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,7 +127,7 @@ def decode(
 # -- verify ---------------------------------------------------------------------------------
 
 
-def _progress_callback():
+def _progress_callback() -> tuple[Callable[[int], None] | None, Callable[[], None] | None]:
     if not output.stderr_is_terminal():
         return None, None
     state: dict[str, Any] = {}

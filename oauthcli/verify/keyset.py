@@ -188,7 +188,12 @@ def key_from_jwk(jwk: dict[str, Any], source: str = "JWK") -> VerificationKey:
         key = key_from_secret(secret, alg, where)
         key.kid = kid
         return key
-    converters = {"RSA": (RSA, RSAAlgorithm), "EC": (EC, ECAlgorithm), "OKP": (OKP, OKPAlgorithm)}
+    # Any: PyJWT's from_jwk is a staticmethod that its stubs do not show on the class
+    converters: dict[str, tuple[str, Any]] = {
+        "RSA": (RSA, RSAAlgorithm),
+        "EC": (EC, ECAlgorithm),
+        "OKP": (OKP, OKPAlgorithm),
+    }
     if kty not in converters:
         raise ConfigError(f"{where} has unsupported key type {kty!r}")
     family, converter = converters[kty]

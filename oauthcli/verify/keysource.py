@@ -118,9 +118,9 @@ def resolve(
         )
     if store_explicit or store_path.exists():
         return from_store(store_path)
-    secret = settings.env_secret()
-    if secret is not None:
-        return KeyChoice([key_from_secret(secret, None, "OAUTHCLI_SECRET")], "OAUTHCLI_SECRET")
+    env_secret = settings.env_secret()
+    if env_secret is not None:
+        return KeyChoice([key_from_secret(env_secret, None, "OAUTHCLI_SECRET")], "OAUTHCLI_SECRET")
     raise ConfigError(
         f"no key to verify with: give --secret-file, --key, --jwks or --issuer-url, set "
         f"OAUTHCLI_SECRET, or point --store at a user store with [issuer] settings "

@@ -115,8 +115,12 @@ class Verifier:
             raise UsageError(f"token type must be one of {', '.join(TOKEN_TYPES)}")
         if leeway < 0 or (max_age is not None and max_age < 0):
             raise UsageError("leeway and max age must not be negative")
-        self.remote = keys if isinstance(keys, RemoteJWKS) else None
-        self._static = None if self.remote else list(keys)
+        self.remote: RemoteJWKS | None = None
+        self._static: list[VerificationKey] | None = None
+        if isinstance(keys, RemoteJWKS):
+            self.remote = keys
+        else:
+            self._static = list(keys)
         if self._static is not None and not self._static:
             raise UsageError("no key to verify with")
         self.algorithms = check_algorithms(algorithms) if algorithms is not None else None
@@ -171,7 +175,10 @@ class Verifier:
         ]
 
     def keys(self) -> list[VerificationKey]:
-        return self.remote.keys() if self.remote is not None else self._static  # type: ignore[return-value]
+        if self.remote is not None:
+            return self.remote.keys()
+        assert self._static is not None  # one of the two is set in __init__
+        return self._static
 
     def _indexes(
         self,
