@@ -2,7 +2,7 @@
 
 TLS verified (against ``cacert`` alone if given), redirects never followed, a
 bounded timeout. The client and token endpoint code (``oauthcli.remote``) and
-the key-set and discovery fetching (``oauthcli.jwks``) take such a client, so
+the key-set and discovery fetching (``oauthcli.verify.fetch``) take such a client, so
 one policy (proxies, timeouts, CA bundle) holds for all of them.
 """
 
