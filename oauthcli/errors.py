@@ -34,9 +34,11 @@ class OAuthCliError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # A stable machine code for the failure (``timeout``, ``invalid_grant`` ...), or None.
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.message
@@ -47,6 +49,9 @@ class UsageError(OAuthCliError):
 
 
 class AuthenticationError(OAuthCliError):
+    """Credentials refused; ``reason``: ``invalid_grant``, ``invalid_client``, ``invalid_scope``,
+    ``unauthorized_client``, ``inactive``, ``refresh_rejected``, ``no_refresh``, ``status_401`` ..."""
+
     exit_code = ExitCode.AUTH
 
 
@@ -54,10 +59,10 @@ class TokenError(OAuthCliError):
     """A token failed a check; ``reason`` is a stable machine code (``--json`` ``error``)."""
 
     exit_code = ExitCode.TOKEN_INVALID
+    reason: str
 
     def __init__(self, message: str, reason: str = "invalid") -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason=reason)
 
 
 class TokenTimeError(TokenError):
@@ -67,6 +72,9 @@ class TokenTimeError(TokenError):
 
 
 class RemoteError(OAuthCliError):
+    """A server failed us; ``reason``: ``timeout``, ``tls``, ``connect``, ``network``, ``redirect``,
+    ``http_status``, ``bad_answer``, ``too_large``, ``unsupported`` ..."""
+
     exit_code = ExitCode.REMOTE
 
 

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.client.test_grants import self_signed_cert
 from tests.conftest import assert_one_line_error
 from tests.live_server import start_server, tutorial_server
-from tests.test_remote import self_signed_cert
 
 __all__ = ["start_server", "tutorial_server"]  # fixtures, imported for pytest to find
 
@@ -615,10 +615,9 @@ def test_the_password_never_appears_in_any_output_or_file(cli, odd_server, isola
 
 
 def test_slow_server_times_out_with_exit_6(cli, odd_server, isolated_env):
-    started = time.monotonic()
+    # The server answers a token after 2 s: a timeout error (not a login) proves we gave up first.
     result = login(cli, odd_server.url + "/slow", "alice", "secret", "--timeout", "0.3")
     assert_one_line_error(result, 6, "timed out after 0.3 s")
-    assert time.monotonic() - started < 1.8
     assert not cache_file(isolated_env).exists()
 
 
