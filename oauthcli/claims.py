@@ -9,7 +9,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from oauthcli.errors import UsageError
 
@@ -70,7 +70,7 @@ def b64url_decode(segment: str) -> bytes:
         raise ValueError("not base64url") from None
 
 
-def is_numeric_date(value: Any) -> bool:
+def is_numeric_date(value: Any) -> TypeGuard[int | float]:
     """A NumericDate (RFC 7519 2): a finite int or float within range, not a bool.
 
     ``1e400`` (parsed as infinity), NaN and integers beyond the float range are

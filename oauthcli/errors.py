@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     TOKEN_TIME = 5
     REMOTE = 6
     STORE = 7
+    ABORTED = 130  # Ctrl-C / a prompt abandoned (128 + SIGINT, as shells report it)
 
 
 class OAuthCliError(Exception):
@@ -49,10 +50,18 @@ class UsageError(OAuthCliError):
 
 
 class AuthenticationError(OAuthCliError):
-    """Credentials refused; ``reason``: ``invalid_grant``, ``invalid_client``, ``invalid_scope``,
-    ``unauthorized_client``, ``inactive``, ``refresh_rejected``, ``no_refresh``, ``status_401`` ..."""
+    """Credentials refused; ``reason`` says why, as a stable code the server maps to OAuth errors.
+
+    Reasons: ``invalid_grant`` (wrong username or password, the default), ``inactive``
+    (disabled user), ``invalid_scope`` (scope not granted), ``invalid_client``; client side
+    also ``unauthorized_client``, ``refresh_rejected``, ``no_refresh``, ``no_secret``.
+    """
 
     exit_code = ExitCode.AUTH
+    reason: str
+
+    def __init__(self, message: str, reason: str = "invalid_grant") -> None:
+        super().__init__(message, reason=reason)
 
 
 class TokenError(OAuthCliError):
