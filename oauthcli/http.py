@@ -13,15 +13,17 @@ never needs it (start-up time).
 
 from __future__ import annotations
 
+import logging
 import re
 import ssl
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from oauthcli import __version__
 from oauthcli.errors import RemoteError, UsageError
 from oauthcli.text import clean
-from oauthcli.urls import display
+from oauthcli.urls import display, is_loopback_host, redact
 
 if TYPE_CHECKING:
     import httpx
@@ -30,15 +32,34 @@ MAX_TIMEOUT = 24 * 3600.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SERVER_TEXT = 200
 
+# Shown on stderr with --debug (the CLI attaches a handler); silent otherwise.
+log = logging.getLogger("oauthcli.http")
 
-def make_client(timeout: float = 10.0, cacert: str | None = None) -> httpx.Client:
-    """An ``httpx.Client`` that verifies TLS (against ``cacert`` alone if given) and never follows redirects."""
+
+Clock = Callable[[], float]
+
+
+def make_client(
+    timeout: float = 10.0, cacert: str | None = None, *, clock: Clock | None = None
+) -> httpx.Client:
+    """An ``httpx.Client`` that verifies TLS (against ``cacert`` alone if given) and never follows redirects.
+
+    ``timeout`` bounds each whole exchange (connect, headers and body), not each
+    read: a server trickling one byte a second cannot keep us waiting. Proxies
+    come from the environment, but never for loopback hosts nor for plain http
+    requests that carry credentials (see :func:`proxy_for`). ``clock`` (seconds,
+    monotonic) is for tests.
+    """
     # inf, nan and absurd values would crash deep in the socket layer instead.
     if not (0 < timeout <= MAX_TIMEOUT):
         raise UsageError(
             f"--timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
         )
+    import time
+
     import httpx
+
+    from oauthcli import settings
 
     verify: ssl.SSLContext | bool = True
     if cacert is not None:
@@ -46,12 +67,64 @@ def make_client(timeout: float = 10.0, cacert: str | None = None) -> httpx.Clien
             verify = ssl.create_default_context(cafile=cacert)
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot use CA bundle {cacert!r}: {clean(str(exc))}") from exc
+    transport = _transport_class()(
+        verify, timeout, clock or time.monotonic, settings.proxy_environment()
+    )
     return httpx.Client(
         timeout=timeout,
-        verify=verify,
+        transport=transport,
         follow_redirects=False,
+        # Proxies are chosen by our transport; the client must not add its own from the environment.
+        trust_env=False,
         headers={"User-Agent": f"oauthcli/{__version__}"},
     )
+
+
+def proxy_for(
+    url: str, proxies: dict[str, str], *, carries_credentials: bool
+) -> tuple[str | None, str]:
+    """``(proxy URL or None, why)`` for a request to ``url`` under ``proxies`` (``proxy_environment``).
+
+    Never a proxy for a loopback host (another local process must not see what
+    we send to this machine), nor for plain http carrying credentials (a password
+    or token in clear text to a third party); ``NO_PROXY`` is honoured.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return None, "not a valid URL"
+    scheme = parts.scheme.lower()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if not proxy:
+        return None, "no proxy configured"
+    if is_loopback_host(host):
+        return None, "loopback host"
+    if scheme == "http" and carries_credentials:
+        return None, "plain http carrying credentials"
+    if _no_proxy(host, port, proxies.get("no", "")):
+        return None, "NO_PROXY"
+    return proxy, "from the environment"
+
+
+def _no_proxy(host: str, port: int | None, no_proxy: str) -> bool:
+    """``NO_PROXY`` as curl and urllib read it: ``*``, host names, ``.domain`` suffixes, ``host:port``."""
+    host = host.lower().rstrip(".")
+    for entry in no_proxy.lower().replace(",", " ").split():
+        if entry == "*":
+            return True
+        name, _, wanted_port = (
+            entry.strip("[]").partition("]:")
+            if entry.startswith("[")
+            else (entry.rpartition(":") if entry.count(":") == 1 else (entry, "", ""))
+        )
+        if wanted_port and (not wanted_port.isdigit() or int(wanted_port) != port):
+            continue
+        name = name.strip("[]").lstrip(".").rstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 def display_url(url: str, secrets: Iterable[str] = ()) -> str:
@@ -59,19 +132,15 @@ def display_url(url: str, secrets: Iterable[str] = ()) -> str:
     return clean(display(url), MAX_SERVER_TEXT, secrets)
 
 
-def read_capped(response: httpx.Response, url: str, overall: float | None) -> bytes:
-    """The body of a streamed ``response``, at most ``MAX_BODY_BYTES``, read within ``overall`` s."""
-    import time
-
-    shown = display_url(url)
+def read_capped(response: httpx.Response, url: str) -> bytes:
+    """The body of a streamed ``response``, at most ``MAX_BODY_BYTES`` (the client bounds the time)."""
     too_big = (
-        f"the answer from {shown} is larger than {MAX_BODY_BYTES // 1024} KiB: refusing to read it"
+        f"the answer from {display_url(url)} is larger than {MAX_BODY_BYTES // 1024} KiB: "
+        "refusing to read it"
     )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RemoteError(too_big, reason="too_large")
-    # httpx's timeout is per read, so a server trickling bytes could stall us for ever.
-    deadline = None if overall is None else time.monotonic() + overall
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
@@ -79,10 +148,6 @@ def read_capped(response: httpx.Response, url: str, overall: float | None) -> by
         if size > MAX_BODY_BYTES:
             raise RemoteError(too_big, reason="too_large")
         chunks.append(chunk)
-        if deadline is not None and time.monotonic() > deadline:
-            raise RemoteError(
-                f"timed out after {overall:g} s reading the answer from {shown}", reason="timeout"
-            )
     return b"".join(chunks)
 
 
@@ -151,3 +216,147 @@ def _ssl_reason(error: ssl.SSLError) -> str:
     if error.reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"):
         text += " (does the server speak plain http on that port?)"
     return text
+
+
+# ---------------------------------------------------------------- transport
+
+_TRANSPORT: type | None = None
+
+
+def _transport_class() -> type:
+    """Built on first use: httpx and httpcore are imported only when a request is made."""
+    global _TRANSPORT
+    if _TRANSPORT is None:
+        _TRANSPORT = _build_transport_class()
+    return _TRANSPORT
+
+
+def _build_transport_class() -> type:
+    import httpcore
+    import httpx
+
+    class Deadline:
+        """The end of the current exchange; every socket operation gets only the time left."""
+
+        def __init__(self, clock: Clock, seconds: float) -> None:
+            self.clock = clock
+            self.seconds = seconds
+            self.end = clock() + seconds
+
+        def start(self) -> None:
+            self.end = self.clock() + self.seconds
+
+        def left(self, timeout: float | None, error: type[Exception]) -> float:
+            remaining = self.end - self.clock()
+            if remaining <= 0:
+                raise error(f"the whole exchange took longer than {self.seconds:g} s")
+            return remaining if timeout is None else min(timeout, remaining)
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream, deadline: Deadline) -> None:
+            self.inner = inner
+            self.deadline = deadline
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self.inner.read(max_bytes, self.deadline.left(timeout, httpcore.ReadTimeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self.inner.write(buffer, self.deadline.left(timeout, httpcore.WriteTimeout))
+
+        def close(self) -> None:
+            self.inner.close()
+
+        def start_tls(
+            self,
+            ssl_context: ssl.SSLContext,
+            server_hostname: str | None = None,
+            timeout: float | None = None,
+        ) -> httpcore.NetworkStream:
+            left = self.deadline.left(timeout, httpcore.ConnectTimeout)
+            return Stream(self.inner.start_tls(ssl_context, server_hostname, left), self.deadline)
+
+        def get_extra_info(self, info: str) -> Any:
+            return self.inner.get_extra_info(info)
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self, deadline: Deadline) -> None:
+            self.inner = httpcore.SyncBackend()
+            self.deadline = deadline
+
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            left = self.deadline.left(timeout, httpcore.ConnectTimeout)
+            stream = self.inner.connect_tcp(host, port, left, local_address, socket_options)
+            return Stream(stream, self.deadline)
+
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.NetworkStream:  # pragma: no cover - we never use unix sockets
+            raise httpcore.ConnectError("unix sockets are not used")
+
+        def sleep(self, seconds: float) -> None:  # pragma: no cover - used by retries only
+            self.inner.sleep(seconds)
+
+    class Transport(httpx.BaseTransport):
+        """Direct or through a proxy, per request; every exchange bounded by one deadline."""
+
+        def __init__(
+            self,
+            verify: ssl.SSLContext | bool,
+            timeout: float,
+            clock: Clock,
+            proxies: dict[str, str],
+        ) -> None:
+            self.verify = verify
+            self.proxies = proxies
+            self.deadline = Deadline(clock, timeout)
+            self.direct = self._make(None)
+            self.via: dict[str, httpx.HTTPTransport] = {}
+
+        def _make(self, proxy: str | None) -> httpx.HTTPTransport:
+            # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
+            made = httpx.HTTPTransport(verify=self.verify, proxy=proxy, trust_env=True)
+            # httpx offers no public hook for httpcore's network backend; the pool keeps it here.
+            made._pool._network_backend = Backend(self.deadline)  # type: ignore[attr-defined]
+            return made
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            url = str(request.url)
+            carries = "authorization" in request.headers or _has_body(request)
+            proxy, why = proxy_for(url, self.proxies, carries_credentials=carries)
+            shown = display_url(url)
+            if proxy is None:
+                if why != "no proxy configured":
+                    log.debug("%s %s: direct, no proxy (%s)", request.method, shown, why)
+                transport = self.direct
+            else:
+                log.debug(
+                    "%s %s: through the proxy %s (%s)",
+                    request.method,
+                    shown,
+                    clean(redact(proxy), MAX_SERVER_TEXT),
+                    why,
+                )
+                if proxy not in self.via:
+                    self.via[proxy] = self._make(proxy)
+                transport = self.via[proxy]
+            self.deadline.start()
+            return transport.handle_request(request)
+
+        def close(self) -> None:
+            self.direct.close()
+            for transport in self.via.values():
+                transport.close()
+
+    return Transport
+
+
+def _has_body(request: httpx.Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is not None and length != "0") or "transfer-encoding" in request.headers

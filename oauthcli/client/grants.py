@@ -20,7 +20,7 @@ from oauthcli.claims import scope_string
 from oauthcli.client.answer import TokenResponse, interpret
 from oauthcli.client.policy import check_url_safe
 from oauthcli.errors import RemoteError, UsageError
-from oauthcli.http import display_url, overall_timeout, read_capped, transport_error
+from oauthcli.http import display_url, read_capped, transport_error
 
 ClientAuth = Literal["basic", "post"]
 
@@ -164,7 +164,7 @@ def _post_form(
                     "as that would resend the credentials; use the final URL",
                     reason="redirect",
                 )
-            body = read_capped(response, url, overall_timeout(client))
+            body = read_capped(response, url)
             content_type = response.headers.get("content-type", "")
             return response.status_code, response.reason_phrase, body, content_type
     except httpx.InvalidURL as exc:

@@ -21,7 +21,7 @@ import httpx
 
 from oauthcli.client.answer import clean
 from oauthcli.errors import RemoteError, UsageError
-from oauthcli.http import display_url, overall_timeout, read_capped, transport_error
+from oauthcli.http import display_url, read_capped, transport_error
 
 # OpenAPI flow names, in the order ``login --app`` prefers them.
 FLOW_NAMES = ("password", "clientCredentials", "authorizationCode", "implicit")
@@ -98,7 +98,7 @@ def fetch_document(client: httpx.Client, url: str) -> dict[str, Any]:
                     f"{shown} answered {response.status_code} {response.reason_phrase}: "
                     "no OpenAPI document there (give the app's base URL or the document's URL)"
                 )
-            body = read_capped(response, url, overall_timeout(client))
+            body = read_capped(response, url)
     except httpx.InvalidURL as exc:
         raise UsageError(f"not a valid URL: {shown}") from exc
     except httpx.RequestError as exc:

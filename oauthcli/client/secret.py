@@ -20,4 +20,22 @@ def read_client_secret(path: str | Path | None) -> str | None:
         raise ConfigError(f"cannot read client secret file {path}: {reason}") from None
     if not secret:
         raise ConfigError(f"client secret file {path} is empty")
+    return register(secret)
+
+
+# Secrets this process has read (passwords, client secrets): the CLI's --debug traceback
+# masks them as the one-line messages do. Kept in memory only, for the process's life.
+_registered: list[str] = []
+
+
+def register(secret: str) -> str:
+    """Remember ``secret`` for masking in ``--debug`` output; returns it unchanged."""
+    if secret and secret not in _registered:
+        _registered.append(secret)
     return secret
+
+
+def registered() -> list[str]:
+    """The secrets read so far, plus ``$OAUTHCLI_CLIENT_SECRET`` (it may be in any answer)."""
+    env = settings.env_client_secret()
+    return [*_registered, env] if env else list(_registered)

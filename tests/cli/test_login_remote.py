@@ -748,3 +748,34 @@ def test_login_refresh_and_call_against_oauthcli_serve(cli, store_path, isolated
         )
         assert result.exit_code == 0, result.stderr
         assert cached(isolated_env, "bot")["client_id"] == "ci-bot"
+
+
+# ---------------------------------------------------------------- --debug tracebacks
+
+
+@pytest.fixture
+def echoing_status_line():
+    """Answers with a broken status line that repeats the request body (password and all)."""
+    from tests.client.test_http import _serve
+
+    def respond(conn: socket.socket, server) -> None:
+        data = server.seen[-1]
+        while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+            data += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 2x0 " + data.split(b"\r\n\r\n", 1)[1] + b"\r\n\r\n")
+
+    yield from _serve(respond)
+
+
+def test_debug_traceback_masks_the_password_and_client_secret(cli, echoing_status_line):
+    password, secret = "pa55word!", "cl1ent-s3cret"
+    result = cli(
+        "--debug", "login", "alice", "--url", echoing_status_line.url + "/token",
+        "--password-stdin", "--client-id", "cli", "--client-auth", "post",
+        input=password + "\n", env={"OAUTHCLI_CLIENT_SECRET": secret},
+    )  # fmt: skip
+    assert result.exit_code == 6
+    assert "Traceback" in result.stderr and "illegal status line" in result.stderr
+    assert "password=***" in result.stderr and "client_secret=***" in result.stderr
+    for form in (password, quote_plus(password), secret):
+        assert form not in result.output
