@@ -39,8 +39,8 @@ def read_token(token: str | None, profile: str | None) -> str:
     env = settings.env_token()
     if env:
         return env
-    from oauthcli.cache import TokenCache
     from oauthcli.cli.common import resolve_profile
+    from oauthcli.client.cache import TokenCache
 
     name = resolve_profile(profile)
     entry = TokenCache(settings.cache_dir()).load(name)

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import CacheEntry, TokenCache
+from oauthcli.client.cache import CacheEntry, TokenCache
 from oauthcli.issuer import settings_for_store
 from oauthcli.keys import generate, load_pem, public_jwk
 from oauthcli.store import UserStore
