@@ -103,3 +103,14 @@ def state_password() -> str | None:
 def github_actions() -> bool:
     """True on a GitHub Actions runner (``GITHUB_ACTIONS=true``)."""
     return os.environ.get(ENV_GITHUB_ACTIONS) == "true"
+
+
+def proxy_environment() -> dict[str, str]:
+    """``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` (either case) as urllib reads them.
+
+    Keys are URL schemes, ``all`` and ``no``; CGI's ``HTTP_PROXY`` under a ``REQUEST_METHOD``
+    is ignored, as urllib does (httpoxy).
+    """
+    from urllib.request import getproxies_environment
+
+    return {k: v for k, v in getproxies_environment().items() if v}
