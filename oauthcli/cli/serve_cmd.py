@@ -5,6 +5,7 @@ fastapi and uvicorn are imported inside the command, never at module level.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -69,6 +70,22 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="Shared state for several instances: redis://HOST:PORT/DB or rediss://... "
+            "(or env OAUTHCLI_STATE; password from env OAUTHCLI_STATE_PASSWORD or "
+            "--state-password-file). Default: <store>.state.db beside the store.",
+            show_default=False,
+        ),
+    ] = None,
+    state_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-password-file", help="File holding the Redis password.", show_default=False
+        ),
+    ] = None,
     session_ttl: Annotated[
         str,
         typer.Option(
@@ -91,6 +108,8 @@ def serve(
     from oauthcli.server.run import ServeOptions
     from oauthcli.server.run import serve as run_server
 
+    state_url, state_password = _state_options(state, state_password_file)
+
     options = ServeOptions(
         store_path=resolve_store_path(store),
         host=host,
@@ -102,6 +121,8 @@ def serve(
         header_timeout=parse_duration(header_timeout, what="--header-timeout"),
         max_connections=max_connections,
         forwarded_allow_ips=forwarded_allow_ips,
+        state=state_url,
+        state_password=state_password,
         session_ttl=parse_duration(session_ttl, what="--session-ttl"),
     )
 
@@ -119,3 +140,29 @@ def serve(
         )
 
     run_server(options, announce)
+
+
+def _state_options(state: str | None, password_file: Path | None) -> tuple[str | None, str | None]:
+    """``--state`` (never with a password: argv is visible) or ``$OAUTHCLI_STATE``, and its password."""
+    from oauthcli import settings
+    from oauthcli.errors import ConfigError, UsageError
+    from oauthcli.state_redis import ARGV_PASSWORD, split_url, url_has_password
+
+    if state is not None and url_has_password(state):
+        raise UsageError(ARGV_PASSWORD)
+    url = state if state is not None else settings.state_url()
+    if url is None:
+        if password_file is not None:
+            raise UsageError("--state-password-file needs --state redis://...")
+        return None, None
+    split_url(url)  # a malformed URL is one line now, not a failure in every worker
+    if password_file is None:
+        return url, settings.state_password()
+    try:
+        password = password_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"cannot read state password file {password_file}: {reason}") from None
+    if not password:
+        raise ConfigError(f"state password file {password_file} is empty")
+    return url, password

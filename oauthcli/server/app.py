@@ -22,15 +22,15 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
 from oauthcli import __version__
-from oauthcli.errors import ConfigError, OAuthCliError
+from oauthcli.errors import ConfigError, OAuthCliError, StateUnavailable
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.server import authorize, bearer, discovery, docs, endpoints, grants, oidc, users_me
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
 from oauthcli.server.provider_settings import ProviderSettings
-from oauthcli.server.records import MemoryRecords, Records
-from oauthcli.server.state import Denylist, LiveStore
+from oauthcli.server.records import Records
+from oauthcli.server.state import Denylist, LiveStore, ServerState
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
 from oauthcli.store import UserStore
@@ -50,6 +50,7 @@ def create_app(
     trust_forwarded: bool = False,
     records: Records | None = None,
     provider: ProviderSettings | None = None,
+    state: ServerState | None = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
@@ -58,11 +59,15 @@ def create_app(
     base of the URLs that discovery advertises. ``trust_forwarded`` (``serve
     --forwarded-allow-ips``) lets a trusted proxy's request (its ``Host`` and
     ``X-Forwarded-Proto``) set that base instead; otherwise request headers never do.
-    Refresh sessions and revoked access tokens live beside the store unless other
-    stores are given.
+    ``state`` is the backend of everything that is not the user store (refresh
+    sessions, revocations, throttling, records); default: ``<store>.state.db``.
     """
+    if state is None:
+        from oauthcli.state_sqlite import SqliteState
+
+        state = SqliteState.for_store(store.path)
     ctx = _context(
-        store, settings, key, sessions, issuer_url, throttle, denylist, records, provider
+        store, settings, key, state, sessions, issuer_url, throttle, denylist, records, provider
     )
     app = FastAPI(
         title="oauthcli token server",
@@ -75,6 +80,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.server_state = state
     app.add_middleware(AccessLogMiddleware)
     _install_error_handlers(app)
     scheme = OAuth2PasswordBearer(
@@ -119,6 +125,7 @@ def _context(
     store: UserStore,
     settings: IssuerSettings,
     key: SigningKey | None,
+    state: ServerState,
     sessions: SessionStore | None,
     issuer_url: str | None,
     throttle: LoginThrottle | None,
@@ -132,11 +139,11 @@ def _context(
         live=LiveStore(store),
         settings=settings,
         key=signing_key,
-        sessions=sessions if sessions is not None else SessionStore.for_store(store.path),
-        denylist=denylist if denylist is not None else Denylist.for_store(store.path),
-        throttle=throttle if throttle is not None else LoginThrottle(),
+        sessions=sessions if sessions is not None else SessionStore(state),
+        denylist=denylist if denylist is not None else Denylist(state),
+        throttle=throttle if throttle is not None else LoginThrottle(backend=state),
         issuer=settings.issuer or (issuer_url.rstrip("/") if issuer_url else None),
-        records=records if records is not None else MemoryRecords(),
+        records=records if records is not None else state,
         provider=provider if provider is not None else ProviderSettings(),
     )
 
@@ -176,6 +183,18 @@ def _public_base(
 def _install_error_handlers(app: FastAPI) -> None:
     bearer.install(app)
 
+    async def _state_unavailable(request: Request, exc: StateUnavailable) -> JSONResponse:
+        _log_unavailable(exc)
+        return JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "the server state is unreachable; try again shortly",
+                "detail": "Service temporarily unavailable",
+            },
+            status_code=503,
+            headers={"Retry-After": "1", **grants.NO_STORE},
+        )
+
     async def _core_error(request: Request, exc: OAuthCliError) -> JSONResponse:
         grants.log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return _server_error()
@@ -185,6 +204,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         grants.log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
         return _server_error()
 
+    app.add_exception_handler(StateUnavailable, _state_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(OAuthCliError, _core_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
@@ -194,3 +214,16 @@ def _server_error() -> JSONResponse:
         {"error": "server_error", "error_description": "the server could not complete the request"},
         status_code=500,
     )
+
+
+_last_unavailable_log = [0.0]
+
+
+def _log_unavailable(exc: StateUnavailable) -> None:
+    """One log line per outage burst (the Redis backend also logs its outage and recovery)."""
+    import time
+
+    now = time.monotonic()
+    if now - _last_unavailable_log[0] >= 10:
+        _last_unavailable_log[0] = now
+        grants.log.error("answering 503 temporarily_unavailable: %s", exc)
