@@ -99,14 +99,20 @@ class TokenService:
         return self._encode(claims, ACCESS_TYP), claims
 
     def _refresh_token(
-        self, sub: str, family: str, jti: str, expires_at: int, bound: dict[str, Any]
+        self,
+        sub: str,
+        family: str,
+        jti: str,
+        expires_at: int,
+        generation: str | None = None,
+        client_id: str | None = None,
     ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {}
         if self.settings.issuer:
             claims["iss"] = self.settings.issuer
         claims.update({"sub": sub, "iat": now, "exp": expires_at, "jti": jti, "fam": family})
-        claims.update(bound)
+        claims.update(_bound(generation, client_id))
         return self._encode(claims, REFRESH_TYP)
 
     def _require_sessions(self) -> SessionStore:
@@ -127,12 +133,11 @@ class TokenService:
         claim); only that client may then refresh or revoke them (RFC 6749 6, RFC 7009 2.1).
         """
         sessions = self._require_sessions()
-        bound = _bound(generation, client_id)
-        access, _ = self.access_token(sub, scopes, extra=bound)
+        access, _ = self.access_token(sub, scopes, extra=_bound(generation, client_id))
         jti = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
-        refresh = self._refresh_token(sub, family, jti, expires_at, bound)
+        refresh = self._refresh_token(sub, family, jti, expires_at, generation, client_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
 
     def refresh(
@@ -183,9 +188,9 @@ class TokenService:
             if user.disabled:
                 raise AuthenticationError("inactive user", "inactive")
             raise AuthenticationError("the account changed since this session began")
-        bound = _bound(user.generation, owner if isinstance(owner, str) else None)
-        access, _ = self.access_token(sub, granted, extra=bound)
-        refresh = self._refresh_token(sub, family, new_id, expires_at, bound)
+        owner_id = owner if isinstance(owner, str) else None
+        access, _ = self.access_token(sub, granted, extra=_bound(user.generation, owner_id))
+        refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation, owner_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 
     def decode(self, token: str, expected_typ: str = ACCESS_TYP, leeway: int = 0) -> dict[str, Any]:

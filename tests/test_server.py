@@ -658,8 +658,8 @@ def test_openapi_scopes_follow_the_store(server):
 
 
 def test_access_log_has_no_tokens_or_query_strings(server, caplog):
-    pair = login(server).json()
     with caplog.at_level(logging.INFO, logger="oauthcli.access"), server.client() as http:
+        pair = login(server).json()
         http.get(f"/users/me?access_token={pair['access_token']}")
         http.get(f"/anything/{pair['access_token']}")
         http.get("/users/me", headers=bearer(pair["access_token"]))
@@ -667,18 +667,16 @@ def test_access_log_has_no_tokens_or_query_strings(server, caplog):
             "/token",
             data={"grant_type": "password", "username": "alice", "password": "secret"},
         )
-
-    def access_lines() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.name == "oauthcli.access"]
-
-    # The server thread logs a request just after sending its response: wait for it.
-    deadline = time.monotonic() + 5
-    while len(access_lines()) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    lines = access_lines()
-    assert len(lines) == 4
-    assert '"GET /users/me" 401' in lines[0] and '"GET /users/me" 200' in lines[2]
-    assert '"POST /token" 200' in lines[3]
+        # Each line is written just after its response: wait for all five, in any order.
+        lines = _access_lines(caplog, 5)
+    requests = sorted(line.split(" - ", 1)[1].rsplit(" ", 1)[0] for line in lines)
+    assert requests == [
+        '"GET /anything/<token>" 404',
+        '"GET /users/me" 200',
+        '"GET /users/me" 401',
+        '"POST /token" 200',
+        '"POST /token" 200',
+    ]
     for secret in (pair["access_token"], pair["refresh_token"], "secret", "access_token="):
         assert not any(secret in line for line in lines), secret
 
