@@ -11,6 +11,11 @@ is the one place that turns them into a line on stderr and an exit code::
     ├── RemoteError               6  network failure or unusable answer from a server
     └── StoreError                7  user store or configuration unreadable or inconsistent
         └── ConfigError           7  missing key material, bad [issuer] settings
+    (Ctrl-C at a prompt or mid-command: ExitCode.ABORTED, 130, as shells report SIGINT)
+
+Something worth saying that is not an error (a store other users can read, a
+password hash of a scheme oauthcli cannot check) is an ``OAuthCliWarning``
+through :mod:`warnings`; the CLI prints it as ``oauthcli: warning: ...``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class ExitCode(IntEnum):
     TOKEN_TIME = 5
     REMOTE = 6
     STORE = 7
+    ABORTED = 130
 
 
 class OAuthCliError(Exception):
@@ -76,3 +82,7 @@ class StoreError(OAuthCliError):
 
 class ConfigError(StoreError):
     pass
+
+
+class OAuthCliWarning(UserWarning):
+    """A condition the user should hear about that does not stop the command."""

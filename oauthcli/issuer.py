@@ -92,17 +92,16 @@ class IssuerSettings:
     def signing_key(self) -> SigningKey:
         """Load the key material these settings name; missing material says how to create it."""
         if family_of(self.algorithm) == HMAC:
-            secret = settings.env_secret()
-            if secret is None and self.secret_file is not None:
-                secret = read_secret_file(self.secret_file)
-            if secret is None and self.key_file is not None:
-                secret = read_secret_file(self.key_file)
+            secret, source = settings.env_secret(), settings.ENV_SECRET
+            for path in (self.secret_file, self.key_file):
+                if secret is None and path is not None:
+                    secret, source = read_secret_file(path), str(path)
             if secret is None:
                 raise ConfigError(
                     f"no {self.algorithm} secret: set OAUTHCLI_SECRET or secret_file in [issuer] "
                     f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out hs.secret')"
                 )
-            return hmac_signing_key(secret, self.algorithm)
+            return hmac_signing_key(secret, self.algorithm, source)
         if self.key_file is None:
             raise ConfigError(
                 f"no signing key for {self.algorithm}: set key_file in [issuer] "

@@ -51,6 +51,11 @@ def resolve_store_path(store: Path | None) -> Path:
     return settings.store_path(chosen)  # type: ignore[arg-type]
 
 
+def store_is_named(store: Path | None) -> bool:
+    """True when ``--store`` (here or before the command) or ``$OAUTHCLI_STORE`` chose it."""
+    return settings.store_is_named(store or _global("store"))  # type: ignore[arg-type]
+
+
 def resolve_profile(profile: str | None) -> str:
     return settings.profile_name(profile or _global("profile"))  # type: ignore[arg-type]
 

@@ -60,7 +60,7 @@ def test_add_prompts_twice_and_hides_the_password(isolated_env):
     assert "Password:" in screen and "Repeat password:" in screen
     assert "typed-secret" not in screen  # not echoed
     assert verify_password(
-        "typed-secret", UserStore("users.toml").get_user("bob").hashed_password, 4
+        "typed-secret", UserStore("users.toml").load().users["bob"].hashed_password, 4
     )[0]
 
 

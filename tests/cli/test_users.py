@@ -72,10 +72,10 @@ def test_store_from_env_and_global_option(cli, tmp_path):
 
 
 def test_passwd_changes_the_hash(cli, store_path):
-    before = UserStore(store_path).get_user("alice").hashed_password
+    before = UserStore(store_path).load().users["alice"].hashed_password
     result = cli("user", "passwd", "alice", "--password-stdin", input="new-password\n")
     assert result.exit_code == 0, result.stderr
-    after = UserStore(store_path).get_user("alice")
+    after = UserStore(store_path).load().users["alice"]
     assert after.hashed_password != before
     from oauthcli.passwords import verify_password
 
@@ -97,16 +97,16 @@ def test_set_disable_enable_remove(cli, store_path):
         ).exit_code
         == 0
     )
-    alice = UserStore(store_path).get_user("alice")
+    alice = UserStore(store_path).load().users["alice"]
     assert alice.scopes == ["me", "admin"] and alice.email == "new@example.com"
     assert cli("user", "set", "alice", "--scope", "x", "--scope", "y").exit_code == 0
-    assert UserStore(store_path).get_user("alice").scopes == ["x", "y"]
+    assert UserStore(store_path).load().users["alice"].scopes == ["x", "y"]
     assert cli("user", "disable", "alice").exit_code == 0
-    assert UserStore(store_path).get_user("alice").disabled is True
+    assert UserStore(store_path).load().users["alice"].disabled is True
     assert cli("user", "enable", "alice").exit_code == 0
-    assert UserStore(store_path).get_user("alice").disabled is False
+    assert UserStore(store_path).load().users["alice"].disabled is False
     assert cli("user", "remove", "alice").exit_code == 0
-    assert UserStore(store_path).get_user("alice") is None
+    assert "alice" not in UserStore(store_path).load().users
 
 
 def test_add_existing_user_is_usage_error(cli, store_path):
