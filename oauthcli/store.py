@@ -127,12 +127,14 @@ def _toml_error_position(message: str, text: str) -> tuple[str, int, int]:
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a username or client id, or None when it can."""
+    if unicodedata.normalize("NFC", name) != name and _NAME.fullmatch(
+        unicodedata.normalize("NFC", name)
+    ):
+        return "write it in Unicode NFC form (composed characters, as keyboards type them)"
     if not _NAME.fullmatch(name):
         return (
             "use 1-128 letters (any script), digits or . _ @ + -, starting with a letter or digit"
         )
-    if unicodedata.normalize("NFC", name) != name:
-        return "write it in Unicode NFC form (composed characters, as keyboards type them)"
     return None
 
 
@@ -382,7 +384,7 @@ class UserStore:
     # Convenience wrappers for the common single changes.
 
     def add_user(self, user: User) -> None:
-        validate_name(user.username)
+        user.username = validate_name(user.username)
         with self.edit(create=True) as data:
             if user.username in data.users:
                 raise UsageError(f"user {user.username!r} already exists")
