@@ -149,6 +149,30 @@ def validate_name(name: str, what: str = "username") -> str:
     return name
 
 
+_EMAIL = re.compile(r"[^@\s]{1,64}@(?:[\w-]+\.)*[\w-]+")
+
+
+def validate_full_name(value: str) -> str:
+    """A display name: any text on one line, without control or bidi characters."""
+    from oauthcli.text import has_controls
+
+    if has_controls(value) or len(value) > 200:
+        raise UsageError(
+            "invalid full name: use at most 200 characters on one line, "
+            "without control or bidi-override characters"
+        )
+    return value
+
+
+def validate_email(value: str) -> str:
+    """An address of the form local@domain (the domain may be Unicode), nothing hidden in it."""
+    from oauthcli.text import clean, has_controls
+
+    if has_controls(value) or len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise UsageError(f"invalid e-mail address {clean(value, 80)!r}: use name@example.com")
+    return value
+
+
 def validate_scopes(scopes: list[str]) -> list[str]:
     """Scopes as RFC 6749 allows them, de-duplicated, order kept."""
     return split_scopes(scopes)

@@ -74,8 +74,7 @@ def _main(argv: Sequence[str] | None) -> int:
         output.error(exc.format_message())
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("\noauthcli: aborted\n")
-        return int(ExitCode.ABORTED)
+        return _aborted()
     except BrokenPipeError:
         return _reader_went_away()
     except SystemExit:
@@ -92,7 +91,18 @@ def _main(argv: Sequence[str] | None) -> int:
             "rerun with --debug for the traceback and report it"
         )
         return int(ExitCode.INTERNAL)
+    if result == ExitCode.ABORTED:
+        # Typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
+        # without a word; no command returns 130 itself.
+        return _aborted()
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _aborted() -> int:
+    """Ctrl-C: end the line the cursor is on (a prompt, a progress bar), then say so."""
+    sys.stderr.write("\noauthcli: aborted\n")
+    sys.stderr.flush()
+    return int(ExitCode.ABORTED)
 
 
 def _refuse_empty_paths(command: Any) -> None:

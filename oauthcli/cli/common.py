@@ -69,6 +69,9 @@ def read_stdin_line(what: str) -> str:
     return line.rstrip("\r\n")
 
 
+CONFIRM_TRIES = 3
+
+
 def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "password") -> str:
     """The password from stdin or a hidden prompt; never from argv."""
     if password_stdin:
@@ -79,7 +82,10 @@ def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "p
         )
     import getpass
 
-    password = getpass.getpass(f"{what.capitalize()}: ")
-    if confirm and getpass.getpass(f"Repeat {what}: ") != password:
-        raise UsageError(f"the two {what}s do not match")
-    return password
+    for attempt in range(1, CONFIRM_TRIES + 1):
+        password = getpass.getpass(f"{what.capitalize()}: ")
+        if not confirm or getpass.getpass(f"Repeat {what}: ") == password:
+            return password
+        if attempt < CONFIRM_TRIES:
+            sys.stderr.write(f"The two {what}s do not match; try again.\n")
+    raise UsageError(f"the two {what}s did not match ({CONFIRM_TRIES} tries)")

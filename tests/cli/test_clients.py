@@ -69,3 +69,17 @@ def test_client_errors(cli, store_path, isolated_env):
         cli("client", "add", "svc", "--secret-stdin", input="y" * 20 + "\n"), 2, "already exists"
     )
     assert_one_line_error(cli("client", "remove", "nobody"), 2, "no client 'nobody'")
+
+
+def test_disable_and_enable_a_client(cli, store_path):
+    from oauthcli.store import UserStore
+
+    cli("client", "add", "ci-bot", "--secret-stdin", input="s" * 20 + "\n")
+    assert "disabled client 'ci-bot'" in cli("client", "disable", "ci-bot").stderr
+    assert UserStore(store_path).load().clients["ci-bot"].disabled is True
+    assert "already disabled" in cli("client", "disable", "ci-bot").stderr
+    assert "disabled" in cli("client", "list").stdout
+    assert "enabled client 'ci-bot'" in cli("client", "enable", "ci-bot").stderr
+    assert UserStore(store_path).load().clients["ci-bot"].disabled is False
+    missing = cli("client", "disable", "nobody")
+    assert missing.exit_code == 2 and "no client 'nobody'" in missing.stderr
