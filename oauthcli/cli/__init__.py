@@ -48,10 +48,15 @@ def _main(argv: Sequence[str] | None) -> int:
         from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
     from oauthcli.cli import output
-    from oauthcli.cli.app import app_for
+    from oauthcli.cli.app import app_for, prepare_tree
 
     command = typer.main.get_command(app_for(args))
-    _refuse_empty_paths(command)
+    # Help drawn by Rich is for people at a terminal; into a pipe or a CI log it is plain
+    # text, and Rich (about 100 ms of imports with Typer's help renderer) is not loaded.
+    plain = not sys.stdout.isatty()
+    prepare_tree(command, plain_help=plain)
+    rich_before = typer.core.HAS_RICH
+    typer.core.HAS_RICH = rich_before and not plain
     try:
         result = command.main(args=args, prog_name="oauthcli", standalone_mode=False)
     except OAuthCliError as exc:
@@ -91,6 +96,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "rerun with --debug for the traceback and report it"
         )
         return int(ExitCode.INTERNAL)
+    finally:
+        typer.core.HAS_RICH = rich_before
     if result == ExitCode.ABORTED:
         # Typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
         # without a word; no command returns 130 itself.
@@ -103,51 +110,6 @@ def _aborted() -> int:
     sys.stderr.write("\noauthcli: aborted\n")
     sys.stderr.flush()
     return int(ExitCode.ABORTED)
-
-
-def _refuse_empty_paths(command: Any) -> None:
-    """``--key ''`` is a mistake (an unset variable), not the current directory: say so.
-
-    Every option typed as a path, or whose metavar names a FILE, in the part of
-    the command tree that was built gets a check before its own conversion.
-    """
-    from oauthcli.errors import UsageError
-
-    stack = [command]
-    while stack:
-        current = stack.pop()
-        stack.extend(getattr(current, "commands", {}).values())
-        for param in current.params:
-            is_path = "Path" in type(param.type).__name__ or "FILE" in (param.metavar or "")
-            if not is_path or getattr(param, "_empty_checked", False):
-                continue
-            param._empty_checked = True
-            convert = param.type.convert
-
-            def checked(
-                value: Any, p: Any, ctx: Any, convert: Any = convert, name: str = ""
-            ) -> Any:
-                if isinstance(value, str) and value == "":
-                    raise UsageError(f"{_param_name(p)}: empty path")
-                return convert(value, p, ctx)
-
-            param.type = _with_convert(param.type, checked)
-
-
-def _param_name(param: Any) -> str:
-    if param is None:
-        return "a path"
-    if getattr(param, "param_type_name", "") == "option" and param.opts:
-        return str(param.opts[0])
-    return str(param.human_readable_name).upper()
-
-
-def _with_convert(param_type: Any, convert: Any) -> Any:
-    import copy
-
-    wrapped = copy.copy(param_type)  # the type object may be shared by other parameters
-    wrapped.convert = convert
-    return wrapped
 
 
 def _reader_went_away() -> int:

@@ -150,17 +150,11 @@ def _set_disabled(client_id: str, disabled: bool, store: Path | None) -> None:
 
 @app.command("disable")
 def disable(client_id: IdArg, store: StoreOption = None) -> None:
-    """Disable a client: its client_credentials requests are refused until enabled.
-
-    Example: oauthcli client disable ci-bot
-    """
+    """Disable a client: its client_credentials requests are refused until enabled."""
     _set_disabled(client_id, True, store)
 
 
 @app.command("enable")
 def enable(client_id: IdArg, store: StoreOption = None) -> None:
-    """Enable a disabled client.
-
-    Example: oauthcli client enable ci-bot
-    """
+    """Enable a disabled client."""
     _set_disabled(client_id, False, store)

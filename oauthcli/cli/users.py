@@ -18,7 +18,7 @@ from oauthcli.cli.common import (
 
 app = typer.Typer(help="Manage users in the TOML user store.", no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="Username.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Username.", metavar="USERNAME", show_default=False)]
 ScopeOption = Annotated[
     list[str] | None,
     typer.Option(
