@@ -72,14 +72,17 @@ class TokenService:
     def access_token(
         self,
         sub: str,
-        scopes: list[str],
+        scopes: list[str] | None,
         *,
         ttl: int | None = None,
         audience: str | list[str] | None = None,
         issuer: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Sign an access token; ``extra`` claims are added last and win over the defaults."""
+        """Sign an access token; ``extra`` claims are added last and win over the defaults.
+
+        ``scopes=None`` (``issue`` without ``--scope``) leaves the scope claim out.
+        """
         now = int(self.clock())
         lifetime = self.settings.access_ttl if ttl is None else ttl
         claims: dict[str, Any] = {}
@@ -91,7 +94,9 @@ class TokenService:
         if aud:
             claims["aud"] = aud
         claims.update({"iat": now, "nbf": now, "exp": now + lifetime, "jti": new_jti()})
-        if self.settings.scope_claim == "scopes":
+        if scopes is None:
+            pass
+        elif self.settings.scope_claim == "scopes":
             claims["scopes"] = list(scopes)
         else:
             claims["scope"] = " ".join(scopes)

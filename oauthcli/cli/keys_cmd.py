@@ -64,6 +64,7 @@ def jwks(
         list[Path],
         typer.Argument(
             help="PEM key files (private or public keys, or certificates); several for rotation.",
+            metavar="KEY_FILE...",
             show_default=False,
         ),
     ],
