@@ -22,6 +22,8 @@ from oauthcli.store import User
 
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
+# OpenID Connect scopes: identity, not API access, so open to every user and client.
+OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,11 @@ class TokenService:
             # Runs before the rotation is saved: a refused request must not use the token up.
             if user is None or user.disabled:
                 return  # revoked below
-            granted.extend(s for s in str(record.get("scope", "")).split() if s in user.scopes)
+            granted.extend(
+                s
+                for s in str(record.get("scope", "")).split()
+                if s in user.scopes or s in OPENID_SCOPES
+            )
             if scopes is not None:
                 missing = [s for s in scopes if s not in granted]
                 if missing:

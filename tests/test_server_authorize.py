@@ -189,6 +189,7 @@ def test_repeated_redirect_uri_and_disabled_client_get_an_error_page(op, store_p
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"scope": "openid admin"}, "invalid_scope"),  # not a scope of this client
         ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "soon"}, "invalid_request"),
     ],
 )
 def test_bad_requests_go_back_to_the_client_with_state_and_iss(op, change, error):
@@ -356,6 +357,19 @@ def test_prompt_none_and_prompt_login(op):
         assert forced.status_code == 200 and 'name="password"' in forced.text
         answer = submit_login(http, forced, "johndoe", "secret")
         assert "code" in query(answer.headers["location"])
+
+
+def test_max_age_asks_for_the_password_again(op):
+    with op.client() as http:
+        log_in_for_code(http)
+        op.clock.advance(300)
+        recent = authorize(http, **public_params(max_age="600")[1])
+        assert recent.status_code == 302  # logged in 300 s ago: fine
+        stale = authorize(http, **public_params(max_age="120")[1])
+        assert stale.status_code == 200 and 'name="password"' in stale.text
+        _, params = public_params(max_age="120", prompt="none")
+        got = redirect_error(authorize(http, **params), params["redirect_uri"], params["state"])
+        assert got["error"] == "login_required"
 
 
 # --- the login page --------------------------------------------------------------------------------

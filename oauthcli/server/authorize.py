@@ -8,7 +8,8 @@
   (RFC 6749 4.1.2.1); every other error goes back to the client with ``state``.
 - Every answer to the client carries ``iss`` (RFC 9207), against mix-up attacks.
 - A login session cookie skips the form until ``--session-ttl`` runs out;
-  ``prompt=login`` asks again, ``prompt=none`` answers ``login_required``.
+  ``prompt=login`` (or a ``max_age`` shorter than the session) asks again,
+  ``prompt=none`` answers ``login_required``.
   No consent screen: this is a development provider for first-party clients.
 """
 
@@ -69,6 +70,7 @@ class AuthRequest:
     nonce: str | None
     code_challenge: str | None
     prompt: list[str]
+    max_age: int | None = None  # OIDC Core 3.1.2.1: seconds since the last password entry
 
 
 class PageError(Exception):
@@ -196,6 +198,11 @@ def _check_params(
     except OAuthError as exc:
         raise RedirectError(exc.error, exc.description) from None
     request.nonce = params.get("nonce") or None
+    max_age = params.get("max_age")
+    if max_age:
+        if not max_age.isdigit() or len(max_age) > 10:
+            raise RedirectError("invalid_request", "max_age must be a number of seconds")
+        request.max_age = int(max_age)
 
 
 def _to_client(
@@ -262,6 +269,12 @@ async def authorize(http: Request, ctx: ServerContext) -> Response:
         error = {"error": exc.error, "error_description": exc.description}
         return _redirect(_to_client(ctx, http, exc.request, error), post)
     session = current_session(http, ctx)
+    if (
+        session is not None
+        and request.max_age is not None
+        and ctx.provider.clock() - int(session["auth_time"]) > request.max_age
+    ):
+        session = None  # logged in too long ago: ask for the password again
     if session is not None and "login" not in request.prompt:
         code = issue_code(ctx, request, str(session["sub"]), int(session["auth_time"]))
         return _redirect(_to_client(ctx, http, request, {"code": code}), post)

@@ -26,10 +26,12 @@ from oauthcli.server.provider import (
     DEVICE_PATH,
     LOGIN_PATH,
     PENDING,
+    PENDING_TTL,
     USER_CODE,
     authenticate_client,
     base_url,
     check_client_scopes,
+    csrf_token,
     current_session,
     digest,
     new_pending,
@@ -137,8 +139,6 @@ def confirm_page(
     request: Request, ctx: ServerContext, pending: dict[str, Any], user: User
 ) -> Response:
     """Approve or Deny, for the logged-in ``user``."""
-    from oauthcli.server.provider import csrf_token
-
     csrf, set_cookie = csrf_token(request)
     confirm_id = new_token()
     ctx.records.put(
@@ -152,7 +152,7 @@ def confirm_page(
             "auth_time": int(pending.get("auth_time") or ctx.provider.clock()),
             "csrf": csrf,
         },
-        600,
+        PENDING_TTL,
     )
     response = login_page.device_confirm(
         action=CONFIRM_PATH,

@@ -23,6 +23,7 @@ from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import OAuthError, invalid_client
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.store import Client, StoreData, User
+from oauthcli.tokens import OPENID_SCOPES
 
 AUTHORIZE_PATH = "/authorize"
 LOGIN_PATH = "/login"
@@ -31,8 +32,7 @@ DEVICE_PATH = "/device"
 USERINFO_PATH = "/userinfo"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-# Open to every client and user: they ask for identity claims, not for API access.
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+OIDC_SCOPES = OPENID_SCOPES  # open to every client and user
 
 # Record kinds in ctx.records.
 CODE = "authz_code"
