@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oauthcli.claims import split_scopes
 from oauthcli.errors import StoreError, UsageError
 from oauthcli.fileio import atomic_write, exclusive_lock
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 _TOML_AT_END = " (at end of document)"
 
@@ -72,10 +72,7 @@ def validate_name(name: str, what: str = "username") -> str:
 
 def validate_scopes(scopes: list[str]) -> list[str]:
     """Scopes as RFC 6749 allows them, de-duplicated, order kept."""
-    for scope in scopes:
-        if not _SCOPE.fullmatch(scope):
-            raise UsageError(f"invalid scope {scope!r}: no spaces, quotes or backslashes")
-    return list(dict.fromkeys(scopes))
+    return split_scopes(scopes)
 
 
 def validate_redirect_uri(uri: str) -> str:
@@ -103,6 +100,9 @@ class User:
     email: str | None = None
     disabled: bool = False
     scopes: list[str] = field(default_factory=list)
+    # Changes whenever the account is created, its password set, or it is disabled or
+    # enabled (oauthcli.accounts); tokens carry it as ``gen`` and serve refuses stale ones.
+    generation: str | None = None
 
     def public(self, include_hash: bool = False) -> dict[str, Any]:
         """The user as the API and ``--json`` show it: never the hash unless asked."""
@@ -126,6 +126,8 @@ class User:
         data["hashed_password"] = self.hashed_password
         data["disabled"] = self.disabled
         data["scopes"] = list(self.scopes)
+        if self.generation is not None:
+            data["generation"] = self.generation
         return data
 
 
@@ -179,6 +181,14 @@ class StoreData:
             return self.users[name]
         except KeyError:
             raise UsageError(f"no user {name!r} in the store") from None
+
+    def check_names(self) -> None:
+        """A client id may not be a username: a client's token would carry ``sub`` of that user."""
+        shared = sorted(set(self.users) & set(self.clients))
+        if shared:
+            raise UsageError(
+                f"{shared[0]!r} is both a user and a client id; a client id must not be a username"
+            )
 
     def to_toml(self) -> dict[str, Any]:
         doc: dict[str, Any] = dict(self.other)
@@ -272,6 +282,10 @@ class UserStore:
                 except UsageError as exc:
                     raise StoreError(f"{where}: {exc}") from None
             data.clients[cid] = Client(client_id=cid, **fields)
+        try:
+            data.check_names()
+        except UsageError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         data.other = doc
         return data
 
@@ -288,6 +302,7 @@ class UserStore:
             with exclusive_lock(self.path):
                 data = StoreData() if create and not self.path.exists() else self.load()
                 yield data
+                data.check_names()
                 import tomli_w
 
                 atomic_write(self.path, tomli_w.dumps(data.to_toml()).encode("utf-8"))
@@ -320,6 +335,7 @@ _USER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_password": str,
     "disabled": bool,
     "scopes": list,
+    "generation": str,
 }
 _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_secret": str,

@@ -15,6 +15,7 @@ import httpx
 import jwt
 import pytest
 
+from oauthcli.errors import UsageError
 from oauthcli.issuer import settings_for_store
 from oauthcli.keys import write_new_key
 from oauthcli.passwords import hash_password
@@ -431,12 +432,13 @@ def test_disabled_client_and_scope_escalation(with_client):
 
 
 def test_client_token_is_not_a_user_token(with_client):
-    # Even a user of the same name must not be impersonated by a client's token.
     with with_client.store.edit() as data:
-        data.users["ci-bot"] = User("ci-bot", hash_password("x-pass", 4), scopes=["me"])
         data.clients["ci-bot"].scopes = ["me"]
     token = client_token(with_client, basic("ci-bot", CLIENT_SECRET)).json()["access_token"]
     assert me(with_client, token).status_code == 401
+    # A user of the client's name (its tokens carry sub: ci-bot) is refused outright.
+    with pytest.raises(UsageError, match="must not be a username"), with_client.store.edit() as d:
+        d.users["ci-bot"] = User("ci-bot", hash_password("x-pass", 4), scopes=["me"])
 
 
 def test_password_grant_checks_client_credentials_when_given(with_client):

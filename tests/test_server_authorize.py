@@ -463,3 +463,13 @@ def test_empty_fields_and_oversized_password(op):
         huge = submit_login(http, empty, "alice", "x" * 5000)
         assert alert(huge.text) == "Incorrect username or password."
         assert "x" * 100 not in huge.text
+
+
+def test_a_new_password_ends_the_login_session(op, store_path, cli):
+    with op.client() as http:
+        log_in_for_code(http)
+        assert authorize(http, **public_params()[1]).status_code == 302
+        result = cli("user", "passwd", "alice", "--password-stdin", "--store", str(store_path),
+                     input="a-new-password\n")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert authorize(http, **public_params()[1]).status_code == 200  # the form again

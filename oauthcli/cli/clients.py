@@ -100,6 +100,8 @@ def add(
     user_store = _store(store)
     if user_store.exists() and client_id in user_store.load().clients:
         raise UsageError(f"client {client_id!r} already exists")
+    if user_store.exists() and client_id in user_store.load().users:
+        raise UsageError(f"{client_id!r} is a username; a client id must not be a username")
     hashed = ""
     if public:
         if secret_stdin or secret_out is not None:

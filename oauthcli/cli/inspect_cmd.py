@@ -63,7 +63,8 @@ def decode_lines(
     header: dict[str, Any], payload: dict[str, Any], now: float
 ) -> list[tuple[str, str]]:
     """(text, style) lines of the human view of a decoded token."""
-    from oauthcli.inspect import TIME_CLAIMS, describe_time, lifetime_bar, scopes_in
+    from oauthcli.claims import scopes_of
+    from oauthcli.inspect import TIME_CLAIMS, describe_time, lifetime_bar
 
     lines: list[tuple[str, str]] = [("Header", "bold")]
     width = max((len(output.clean(k, 40)) for k in [*header, *payload]), default=3)
@@ -79,7 +80,7 @@ def decode_lines(
     bar = lifetime_bar(payload.get("iat", payload.get("nbf")), payload.get("exp"), now)
     if bar:
         lines.append((f"Lifetime  {bar}", ""))
-    scopes = scopes_in(payload)
+    scopes = scopes_of(payload)
     if scopes:
         lines.append((f"Scopes    {output.clean(', '.join(scopes))}", ""))
     lines.append(
@@ -116,10 +117,29 @@ def decode(
     from oauthcli.inspect import decode as decode_token
 
     parsed = decode_token(read_token(token, profile))
+    weak = _weak_secret_warning(parsed)
     if json_output:
-        output.print_json({"header": parsed.header, "payload": parsed.payload, "verified": False})
+        data: dict[str, Any] = {
+            "header": parsed.header,
+            "payload": parsed.payload,
+            "verified": False,
+        }
+        if weak:
+            data.setdefault("warnings", []).append(weak)
+        output.print_json(data)
         return
     _print_lines(decode_lines(parsed.header, parsed.payload, time.time()))
+
+
+def _weak_secret_warning(parsed: Any) -> str | None:
+    """Warn (stderr) when an HS* token is signed with a published secret; the text for --json."""
+    from oauthcli.weak_secrets import find_weak_secret
+
+    weak = find_weak_secret(parsed)
+    if weak is None:
+        return None
+    output.warn(weak.warning())
+    return weak.warning()
 
 
 # -- verify ---------------------------------------------------------------------------------
@@ -330,6 +350,9 @@ def verify(
             f"audience not checked: the token is for {output.clean(shown)}; "
             "give --audience to require it"
         )
+    weak = _weak_secret_warning(verifier.parse(raw)) if verdict["header"] is not None else None
+    if weak:
+        verdict.setdefault("warnings", []).append(weak)
     if json_output:
         output.print_json(verdict)
     elif error is None:

@@ -294,13 +294,13 @@ def _check_password(
     ctx: ServerContext, data: StoreData, username: str, password: str, oversized: bool
 ) -> User:
     """Blocking (bcrypt): the user, or ``AuthenticationError`` as the password grant raises it."""
+    from oauthcli.login import INCORRECT, authenticate
     from oauthcli.passwords import dummy_verify
-    from oauthcli.tokens import authenticate
 
     rounds = ctx.rounds(data)
     if oversized:
-        dummy_verify(rounds)
-        raise AuthenticationError("incorrect username or password")
+        dummy_verify(rounds, hashes=[u.hashed_password for u in data.users.values()])
+        raise AuthenticationError(INCORRECT)
     user, _ = authenticate(data.users, username, password, rounds)
     return user
 
@@ -338,7 +338,7 @@ async def login(http: Request, ctx: ServerContext) -> Response:
             _check_password, ctx, data, username, password, form.oversized
         )
     except AuthenticationError as exc:
-        if str(exc) == "inactive user":
+        if exc.reason == "inactive":
             ctx.throttle.succeeded(key)  # the password was right
             return again(login_page.DISABLED, 403)
         ctx.throttle.failed(key)
@@ -351,11 +351,11 @@ async def login(http: Request, ctx: ServerContext) -> Response:
         return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
     if pending.get("kind") == "device":
         response = device.confirm_page(http, ctx, pending, user)
-        start_session(ctx, response, http, user.username)
+        start_session(ctx, response, http, user)
         return response
     request = AuthRequest(**pending["auth"])
     response = _redirect("", post=True)
-    auth_time = start_session(ctx, response, http, user.username)
+    auth_time = start_session(ctx, response, http, user)
     code = issue_code(ctx, request, user.username, auth_time)
     response.headers["location"] = _to_client(ctx, http, request, {"code": code})
     return response

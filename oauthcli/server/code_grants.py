@@ -34,7 +34,7 @@ from oauthcli.server.provider import (
     user_scopes,
 )
 from oauthcli.store import Client, User
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP
+from oauthcli.tokens import ACCESS_TYP, GENERATION_CLAIM, REFRESH_TYP
 
 log = logging.getLogger("oauthcli.server")
 
@@ -186,12 +186,13 @@ def _mint(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11)."""
     if "offline_access" in scopes:
-        pair = ctx.service.login(user.username, scopes)
+        pair = ctx.service.login(user.username, scopes, generation=user.generation)
         body = pair.as_response()
         refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
         access = ctx.decode(pair.access_token, ACCESS_TYP)
         return body, {"jti": access["jti"], "exp": access["exp"], "fam": refresh["fam"]}
-    token, claims = ctx.service.access_token(user.username, scopes)
+    generation = {GENERATION_CLAIM: user.generation} if user.generation is not None else {}
+    token, claims = ctx.service.access_token(user.username, scopes, extra=generation)
     body = {
         "access_token": token,
         "token_type": "bearer",

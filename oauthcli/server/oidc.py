@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from oauthcli.claims import scopes_of
 from oauthcli.keys import b64url
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider import (
@@ -22,7 +23,6 @@ from oauthcli.server.provider import (
     USERINFO_PATH,
 )
 from oauthcli.store import User
-from oauthcli.tokens import scopes_of
 
 CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name",
           "preferred_username", "email")  # fmt: skip

@@ -196,17 +196,20 @@ def current_session(request: Request, ctx: ServerContext) -> dict[str, Any] | No
     if not sid or not _TOKEN_SHAPE.fullmatch(sid):
         return None
     session = ctx.records.get(SESSION, digest(sid))
-    if session is None or active_user(ctx.live.current(), session.get("sub")) is None:
+    user = active_user(ctx.live.current(), session.get("sub")) if session else None
+    # A new password (or a disable/enable) renews the account's generation: the session ends.
+    if session is None or user is None or session.get("gen") != user.generation:
         return None
     return session
 
 
-def start_session(ctx: ServerContext, response: Response, request: Request, sub: str) -> int:
+def start_session(ctx: ServerContext, response: Response, request: Request, user: User) -> int:
     """A new login session cookie (HttpOnly, SameSite=Lax) for ``--session-ttl``; its auth_time."""
     auth_time = int(ctx.provider.clock())
     sid = new_token()
     ttl = ctx.provider.session_ttl
-    ctx.records.put(SESSION, digest(sid), {"sub": sub, "auth_time": auth_time}, ttl)
+    record = {"sub": user.username, "auth_time": auth_time, "gen": user.generation}
+    ctx.records.put(SESSION, digest(sid), record, ttl)
     old = request.cookies.get(SESSION_COOKIE)
     if old and _TOKEN_SHAPE.fullmatch(old):
         ctx.records.delete(SESSION, digest(old))

@@ -45,7 +45,7 @@ def serve(*args: str, cwd: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]
 
 
 def wait_for_url(proc: subprocess.Popen, log: Path) -> str:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # generous: CI machines are loaded
     while time.monotonic() < deadline:
         match = URL.search(log.read_text())
         if match:
@@ -57,7 +57,7 @@ def wait_for_url(proc: subprocess.Popen, log: Path) -> str:
 
 
 def wait_until_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # generous: CI machines are loaded
     while time.monotonic() < deadline:
         try:
             httpx.get(url + "/.well-known/jwks.json", timeout=2)
