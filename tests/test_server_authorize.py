@@ -473,3 +473,23 @@ def test_a_new_password_ends_the_login_session(op, store_path, cli):
                      input="a-new-password\n")  # fmt: skip
         assert result.exit_code == 0, result.stderr
         assert authorize(http, **public_params()[1]).status_code == 200  # the form again
+
+
+def test_confidential_client_secrets_are_throttled_at_token(store_path):
+    throttle = LoginThrottle(max_failures=2, lockout=60)
+    with provider_server(store_path, throttle=throttle) as op, op.client() as http:
+        wrong = (CONFIDENTIAL, "not-the-secret-0123456789")
+        for _ in range(2):
+            response = redeem(http, "some-code", None, CONF_CB, auth=wrong, client_id="")
+            assert response.status_code == 401
+        right = (CONFIDENTIAL, CONFIDENTIAL_SECRET)
+        blocked = redeem(http, "some-code", None, CONF_CB, auth=right, client_id="")
+        assert blocked.status_code == 429 and blocked.headers["retry-after"]
+
+
+def test_what_a_person_typed_is_cleaned_and_escaped_on_the_page(op):
+    with op.client() as http:
+        page = authorize(http, **public_params()[1])
+        answer = submit_login(http, page, 'eve\u202e\x1b[31m"><b>x', "wrong-password")
+    assert 'value="eve&quot;&gt;&lt;b&gt;x"' in answer.text
+    assert "\u202e" not in answer.text and "\x1b" not in answer.text

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import OAuthError, invalid_client
+from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, invalid_client
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.store import Client, StoreData, User
 from oauthcli.tokens import OPENID_SCOPES
@@ -71,6 +71,8 @@ def issuer_of(ctx: ServerContext, request: Request) -> str:
 
 
 def _loopback(host: str | None) -> bool:
+    # RFC 8252 7.3 and 8.3: the loopback IP literals, not "localhost" (which may resolve
+    # elsewhere), so not urls.is_loopback_host.
     return host in ("127.0.0.1", "::1")
 
 
@@ -143,9 +145,27 @@ async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -
         named = form.get("client_id")
         if named is not None and named != credentials.client_id:
             raise invalid_client("client_id does not match the authenticated client")
-        client: Client = await run_in_threadpool(
-            check_client, credentials, data.clients, ctx.rounds(data)
-        )
+        # Secret guessing is throttled per client id, as for the client_credentials grant.
+        key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
+        retry_after = ctx.throttle.begin(key)
+        if retry_after is not None:
+            raise OAuthError(
+                "slow_down",
+                f"Too many failed attempts; try again in {retry_after} s",
+                429,
+                {"Retry-After": str(retry_after)},
+            )
+        try:
+            client: Client = await run_in_threadpool(
+                check_client, credentials, data.clients, ctx.rounds(data)
+            )
+        except OAuthError:
+            ctx.throttle.failed(key)
+            raise
+        except BaseException:
+            ctx.throttle.finished(key)
+            raise
+        ctx.throttle.succeeded(key)
         if client.public:
             raise invalid_client("a public client has no secret")
         return client
