@@ -183,6 +183,11 @@ def test_device_pages_need_their_csrf_token(op):
             "/device/confirm", data={**hidden_fields(confirm.text), "decision": "approve"}
         )
         assert stolen.status_code == 400
+        # A form of another page posted to /login is refused, not a server error.
+        entry = browser.get("/device")
+        misplaced = browser.post("/login", data={**hidden_fields(entry.text), "username": "alice",
+                                                  "password": "secret"})  # fmt: skip
+        assert misplaced.status_code == 400
         assert error_of(poll(device, grant["device_code"])) == "authorization_pending"
 
 

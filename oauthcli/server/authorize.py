@@ -315,6 +315,8 @@ async def login(http: Request, ctx: ServerContext) -> Response:
     if pending is None:
         return login_page.error_page(login_page.EXPIRED_FORM)
     pending_id = pending.pop("id")
+    if pending.get("kind") not in ("authorize", "device"):  # another page's form
+        return login_page.error_page(login_page.EXPIRED_FORM)
     username = form.fields.get("username", "")
     password = form.fields.get("password", "")
 
