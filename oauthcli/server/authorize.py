@@ -39,11 +39,11 @@ from oauthcli.server.provider import (
     check_client_scopes,
     current_session,
     digest,
+    enabled_client,
     issuer_of,
     new_pending,
     new_token,
     pending_of,
-    public_client,
     redirect_matches,
     set_csrf_cookie,
     start_session,
@@ -117,7 +117,7 @@ def validate(params: dict[str, str], repeated: set[str], data: StoreData) -> Aut
         if name in repeated:
             raise PageError(f"The parameter {name} was given more than once.")
     client_id = params.get("client_id") or None
-    client = public_client(data, client_id)
+    client = enabled_client(data, client_id)
     if client_id is None:
         raise PageError("The request has no client_id.")
     if client is None:

@@ -108,7 +108,7 @@ def with_query(uri: str, params: Mapping[str, str | None]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def public_client(data: StoreData, client_id: str | None) -> Client | None:
+def enabled_client(data: StoreData, client_id: str | None) -> Client | None:
     client = data.clients.get(client_id) if client_id else None
     return None if client is None or client.disabled else client
 
@@ -172,7 +172,7 @@ async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -
     client_id = form.get("client_id") or basic_client_id(request)
     if client_id is None:
         raise invalid_client("client_id is required")
-    found = public_client(data, client_id)
+    found = enabled_client(data, client_id)
     if found is None:
         raise invalid_client()
     if not found.public:
