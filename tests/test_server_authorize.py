@@ -16,6 +16,7 @@ from tests.apps_serve.browser import (
     CONFIDENTIAL,
     CONFIDENTIAL_SECRET,
     PUBLIC,
+    Clock,
     alert,
     authorize,
     hidden_fields,
@@ -437,7 +438,7 @@ def test_login_form_needs_its_csrf_cookie_and_token(op):
 
 
 def test_login_page_is_throttled_with_token(store_path):
-    throttle = LoginThrottle(max_failures=2, lockout=60)
+    throttle = LoginThrottle(max_failures=2, lockout=60, clock=Clock())
     with provider_server(store_path, throttle=throttle) as op, op.client() as http:
         page = authorize(http, **public_params()[1])
         for _ in range(2):
@@ -476,7 +477,7 @@ def test_a_new_password_ends_the_login_session(op, store_path, cli):
 
 
 def test_confidential_client_secrets_are_throttled_at_token(store_path):
-    throttle = LoginThrottle(max_failures=2, lockout=60)
+    throttle = LoginThrottle(max_failures=2, lockout=60, clock=Clock())
     with provider_server(store_path, throttle=throttle) as op, op.client() as http:
         wrong = (CONFIDENTIAL, "not-the-secret-0123456789")
         for _ in range(2):
