@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthcli.claims import is_numeric_date
-from oauthcli.inspect import ParsedToken, span
+from oauthcli.durations import humanize_delta as span
 from oauthcli.keys import HMAC_MIN_BYTES, RSA_MIN_BITS
+from oauthcli.verify.parse import ParsedToken
 from oauthcli.weak_secrets import find_weak_secret
 
 MAX_LIFETIME = 86400

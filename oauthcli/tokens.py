@@ -14,16 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
 from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User
 
-ACCESS_TYP = "at+jwt"
-REFRESH_TYP = "rt+jwt"
-# OpenID Connect scopes: identity, not API access, so open to every user and client.
-OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 # The account generation a token was issued under (oauthcli.accounts); private claim.
 GENERATION_CLAIM = "gen"
 

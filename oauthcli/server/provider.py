@@ -19,11 +19,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from oauthcli.claims import OPENID_SCOPES
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, invalid_client
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.store import Client, StoreData, User
-from oauthcli.tokens import OPENID_SCOPES
 
 AUTHORIZE_PATH = "/authorize"
 LOGIN_PATH = "/login"
