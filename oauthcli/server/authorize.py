@@ -268,6 +268,13 @@ async def authorize(http: Request, ctx: ServerContext) -> Response:
     except ToClient as exc:
         error = {"error": exc.error, "error_description": exc.description}
         return _redirect(_to_client(ctx, http, exc.request, error), post)
+    # The records live in the server state (SQLite or Redis): off the event loop.
+    return await run_in_threadpool(_authorize_blocking, http, ctx, request, post)
+
+
+def _authorize_blocking(
+    http: Request, ctx: ServerContext, request: AuthRequest, post: bool
+) -> Response:
     session = current_session(http, ctx)
     if (
         session is not None
@@ -306,12 +313,14 @@ def _check_password(
 
 
 async def login(http: Request, ctx: ServerContext) -> Response:
-    """The form's POST: bcrypt against the store, throttled per username as ``/token`` is."""
+    """The form's POST: bcrypt against the store, throttled per username as ``/token`` is.
+
+    Everything that touches the server state or bcrypt runs in the thread pool."""
     try:
         form = await read_form(http)
     except OAuthError:
         return login_page.error_page(login_page.EXPIRED_FORM)
-    pending = pending_of(http, ctx, form)
+    pending = await run_in_threadpool(pending_of, http, ctx, form)
     if pending is None:
         return login_page.error_page(login_page.EXPIRED_FORM)
     pending_id = pending.pop("id")
@@ -327,11 +336,13 @@ async def login(http: Request, ctx: ServerContext) -> Response:
         )  # fmt: skip
 
     if not username or not password:
-        return again("Enter your username and password.", 400)
+        return await run_in_threadpool(again, "Enter your username and password.", 400)
     key = username[:MAX_FIELD_BYTES]
-    retry_after = ctx.throttle.begin(key)
+    retry_after = await ctx.throttle.acquire(key)
     if retry_after is not None:
-        response = again(f"Too many failed attempts; try again in {retry_after} s.", 429)
+        response = await run_in_threadpool(
+            again, f"Too many failed attempts; try again in {retry_after} s.", 429
+        )
         response.headers["Retry-After"] = str(retry_after)
         return response
     data = ctx.live.current()
@@ -341,14 +352,21 @@ async def login(http: Request, ctx: ServerContext) -> Response:
         )
     except AuthenticationError as exc:
         if exc.reason == "inactive":
-            ctx.throttle.succeeded(key)  # the password was right
-            return again(login_page.DISABLED, 403)
-        ctx.throttle.failed(key)
-        return again(login_page.INCORRECT, 400)
+            await run_in_threadpool(ctx.throttle.succeeded, key)  # the password was right
+            return await run_in_threadpool(again, login_page.DISABLED, 403)
+        await run_in_threadpool(ctx.throttle.failed, key)
+        return await run_in_threadpool(again, login_page.INCORRECT, 400)
     except BaseException:
         ctx.throttle.finished(key)
         raise
-    ctx.throttle.succeeded(key)
+    await run_in_threadpool(ctx.throttle.succeeded, key)
+    return await run_in_threadpool(_logged_in, http, ctx, pending, pending_id, user)
+
+
+def _logged_in(
+    http: Request, ctx: ServerContext, pending: dict[str, Any], pending_id: str, user: User
+) -> Response:
+    """Blocking (the server state): end the form, start the session, continue the flow."""
     if ctx.records.take(PENDING, digest(pending_id)) is None:
         return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
     if pending.get("kind") == "device":

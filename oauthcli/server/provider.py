@@ -1,5 +1,8 @@
 """What the browser and device flows share: settings, clients, scopes, redirect URIs, sessions.
 
+The helpers that read or write ``ctx.records`` block (the server state may be
+SQLite or Redis): the async handlers call them through the thread pool.
+
 Every piece of short-lived state (authorization codes, device codes, login
 sessions, pending logins with their CSRF tokens) goes through ``ctx.records``
 (``oauthcli.server.records.Records``), never a dict of this module, so a shared
@@ -147,7 +150,7 @@ async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -
             raise invalid_client("client_id does not match the authenticated client")
         # Secret guessing is throttled per client id, as for the client_credentials grant.
         key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
-        retry_after = ctx.throttle.begin(key)
+        retry_after = await ctx.throttle.acquire(key)
         if retry_after is not None:
             raise OAuthError(
                 "slow_down",
@@ -160,12 +163,12 @@ async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -
                 check_client, credentials, data.clients, ctx.rounds(data)
             )
         except OAuthError:
-            ctx.throttle.failed(key)
+            await run_in_threadpool(ctx.throttle.failed, key)
             raise
         except BaseException:
             ctx.throttle.finished(key)
             raise
-        ctx.throttle.succeeded(key)
+        await run_in_threadpool(ctx.throttle.succeeded, key)
         if client.public:
             raise invalid_client("a public client has no secret")
         return client
