@@ -494,3 +494,18 @@ def test_what_a_person_typed_is_cleaned_and_escaped_on_the_page(op):
         answer = submit_login(http, page, 'eve\u202e\x1b[31m"><b>x', "wrong-password")
     assert 'value="eve&quot;&gt;&lt;b&gt;x"' in answer.text
     assert "\u202e" not in answer.text and "\x1b" not in answer.text
+
+
+def test_the_flow_on_the_default_server_state(store_path):
+    """Without injected records, codes and sessions live in the server state beside the store."""
+    from tests.apps_serve.browser import add_flow_clients
+    from tests.apps_serve.live import live_server
+
+    add_flow_clients(UserStore(store_path))
+    with live_server(store_path) as live, httpx.Client(base_url=live.url, trust_env=False) as http:
+        code, verifier, params = log_in_for_code(http, scope="me offline_access")
+        first = redeem(http, code, verifier, params["redirect_uri"])
+        assert first.status_code == 200, first.text
+        assert redeem(http, code, verifier, params["redirect_uri"]).status_code == 400
+        assert me(http, first.json()["access_token"]).status_code == 401  # revoked by the reuse
+        assert authorize(http, **public_params()[1]).status_code == 302  # the session
