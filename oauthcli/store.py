@@ -193,6 +193,8 @@ def validate_redirect_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme or ""):
         raise UsageError(f"invalid redirect URI {uri!r}: must be absolute (https://...)")
+    if parts.scheme in ("javascript", "data", "vbscript", "file", "blob"):
+        raise UsageError(f"invalid redirect URI {uri!r}: scheme {parts.scheme} is not allowed")
     if "#" in uri:
         raise UsageError(f"invalid redirect URI {uri!r}: must not contain a fragment")
     if parts.scheme in ("http", "https") and not parts.hostname:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oauthcli.claims import ACCESS_TYP, REFRESH_TYP
+from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
 from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
@@ -155,7 +155,11 @@ class TokenService:
             # Runs before the rotation is saved: a refused request must not use the token up.
             if stale or user is None:
                 return  # revoked below
-            granted.extend(s for s in str(record.get("scope", "")).split() if s in user.scopes)
+            granted.extend(
+                s
+                for s in str(record.get("scope", "")).split()
+                if s in user.scopes or s in OPENID_SCOPES
+            )
             if scopes is not None:
                 missing = [s for s in scopes if s not in granted]
                 if missing:

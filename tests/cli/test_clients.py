@@ -111,6 +111,7 @@ def test_public_client_errors(cli, store_path):
         ("/callback", "absolute"),
         ("https://app.example/cb#frag", "fragment"),
         ("http:///cb", "no host"),
+        ("javascript:alert(1)", "not allowed"),
         ("https://app.example/\x1b[31m", "control"),
     ]:
         result = cli("client", "add", "web", "--public", "--redirect-uri", bad)
