@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -247,6 +246,8 @@ def _server_env() -> dict[str, str]:
 @contextlib.contextmanager
 def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]:
     """Start ``oauthcli serve`` on a free port over ``store``; stop it when the block ends."""
+    import secrets
+
     import httpx
 
     log = store.directory / f"serve-{secrets.token_hex(4)}.log"
