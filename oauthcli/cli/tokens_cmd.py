@@ -69,9 +69,9 @@ def scope_list(values: list[str] | None) -> list[str] | None:
     """``--scope`` values, each possibly space-separated; None when none was given."""
     if not values:
         return None
-    from oauthcli.store import validate_scopes
+    from oauthcli.claims import split_scopes
 
-    return validate_scopes([s for value in values for s in value.split()])
+    return split_scopes(values)
 
 
 def _cache() -> TokenCache:
@@ -161,25 +161,33 @@ def login_local(
     """Check the password against the store and issue a new session's tokens."""
     from oauthcli import settings
     from oauthcli.cache import CacheEntry
+    from oauthcli.login import password_login
     from oauthcli.sessions import SessionStore
     from oauthcli.store import UserStore
-    from oauthcli.tokens import TokenService, authenticate, grant_scopes
+    from oauthcli.tokens import TokenService
 
     store = UserStore(store_path)
     data = store.load()
     # Key problems are found before anyone types a password.
     issuer, key = load_issuer(store_path, data)
     password = read_password(password_stdin)
-    user, replacement = authenticate(
-        data.users, username, password, settings.bcrypt_rounds(data.bcrypt_rounds)
-    )
-    del password
-    granted = grant_scopes(user.scopes, requested)
-    if replacement is not None:
-        _upgrade_hash(store, user.username, user.hashed_password, replacement)
     service = TokenService(issuer, key, SessionStore.for_store(store_path))
     now = time.time()
-    pair = service.login(user.username, granted)
+    result = password_login(
+        store,
+        data,
+        service,
+        username,
+        password,
+        requested,
+        settings.bcrypt_rounds(data.bcrypt_rounds),
+    )
+    del password
+    if result.upgrade_error is not None:
+        output.warn(f"could not upgrade the password hash of {username!r}: {result.upgrade_error}")
+    elif result.hash_upgraded:
+        output.note(f"upgraded the password hash of {username!r} to bcrypt")
+    pair = result.pair
     return CacheEntry(
         access_token=pair.access_token,
         token_type=pair.token_type,
@@ -188,24 +196,9 @@ def login_local(
         scope=pair.scope,
         source="local",
         store=str(store_path),
-        username=user.username,
+        username=result.user.username,
         obtained_at=int(now),
     )
-
-
-def _upgrade_hash(store: Any, username: str, old: str, new: str) -> None:
-    """Save a bcrypt hash in place of an outdated one; failing to do so doesn't fail the login."""
-    from oauthcli.errors import StoreError
-
-    try:
-        with store.edit() as data:
-            user = data.users.get(username)
-            if user is not None and user.hashed_password == old:
-                user.hashed_password = new
-    except (StoreError, OSError) as exc:
-        output.warn(f"could not upgrade the password hash of {username!r}: {exc}")
-        return
-    output.note(f"upgraded the password hash of {username!r} to bcrypt")
 
 
 def login(
