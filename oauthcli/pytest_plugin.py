@@ -125,10 +125,12 @@ class OAuthCliStore:
         full_name: str | None = None,
         email: str | None = None,
     ) -> None:
+        from oauthcli import accounts
         from oauthcli.passwords import hash_password
         from oauthcli.store import User, validate_scopes
 
-        self.store.add_user(
+        accounts.add_user(
+            self.store,
             User(
                 username=username,
                 hashed_password=hash_password(password, self.rounds),
@@ -136,7 +138,7 @@ class OAuthCliStore:
                 email=email,
                 disabled=disabled,
                 scopes=validate_scopes(list(scopes)),
-            )
+            ),
         )
 
     def add_client(
@@ -154,20 +156,16 @@ class OAuthCliStore:
                 disabled,
             )
 
-    def _set_disabled(self, username: str, disabled: bool) -> None:
-        with self.store.edit() as data:
-            data.user(username).disabled = disabled
-        if disabled:
-            from oauthcli.sessions import SessionStore
-
-            SessionStore.for_store(self.path).revoke_user(username)
-
     def disable_user(self, username: str) -> None:
         """Disable a user: a running provider refuses its logins and tokens from now on."""
-        self._set_disabled(username, True)
+        from oauthcli import accounts
+
+        accounts.set_disabled(self.store, username, True)
 
     def enable_user(self, username: str) -> None:
-        self._set_disabled(username, False)
+        from oauthcli import accounts
+
+        accounts.set_disabled(self.store, username, False)
 
     def token(
         self,

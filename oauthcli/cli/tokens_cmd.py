@@ -355,13 +355,14 @@ def _app_token_url(
     """The token endpoint and known scopes from the app's OpenAPI document (``--app``)."""
     from oauthcli import remote
     from oauthcli.client.openapi import discover
+    from oauthcli.http import make_client
     from oauthcli.remote_answer import display_url
 
     if grant not in ("password", "client-credentials"):
         raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
     # The document decides where the password goes: fetch it only as safely as a token URL.
     remote.check_url_safe(app_url, insecure_http=insecure_http)
-    with remote.make_client(timeout, str(cacert) if cacert is not None else None) as client:
+    with make_client(timeout, str(cacert) if cacert is not None else None) as client:
         found = discover(client, app_url, scheme)
     flow = found.scheme.flow_for(grant)
     assert flow.token_url is not None
