@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from oauthcli.store import UserStore
 
 BCRYPT_ROUNDS = 4
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0  # generous: a loaded CI machine starts Python slowly
 _ANNOUNCE = re.compile(r"oauthcli: serving .* at (http://\S+) \(")
 
 
