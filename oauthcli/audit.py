@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthcli.claims import is_numeric_date
-from oauthcli.inspect import ParsedToken, span
+from oauthcli.durations import humanize_delta as span
 from oauthcli.keys import HMAC_MIN_BYTES, RSA_MIN_BITS
+from oauthcli.verify.parse import ParsedToken
 from oauthcli.weak_secrets import find_weak_secret
 
 MAX_LIFETIME = 86400
@@ -127,7 +128,7 @@ def _key_findings(alg: str, secret: bytes | None, public_key: Any) -> list[Findi
 
 def _time_findings(payload: dict[str, Any], now: float) -> list[Finding]:
     exp = payload.get("exp")
-    if not is_numeric_date(exp):
+    if exp is None or not is_numeric_date(exp):
         return [Finding("no_exp", "no usable 'exp' claim: the token never expires")]
     start = next((payload[n] for n in ("iat", "nbf") if is_numeric_date(payload.get(n))), now)
     lifetime = exp - start
