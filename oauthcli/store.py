@@ -423,18 +423,7 @@ class UserStore:
         for cid, table in clients.items():
             where = f"{self.path}: {_table_name('clients', cid)}"
             _check_name(where, cid, "client id")
-            fields = _check_table(where, table, _CLIENT_FIELDS)
-            if fields.get("public", False) == ("hashed_secret" in fields):
-                raise StoreError(
-                    f"{where}: give 'hashed_secret' (confidential client) or 'public = true', "
-                    "not both or neither"
-                )
-            for uri in fields.get("redirect_uris", []):
-                try:
-                    validate_redirect_uri(uri)
-                except UsageError as exc:
-                    raise StoreError(f"{where}: {exc}") from None
-            data.clients[cid] = Client(client_id=cid, **fields)
+            data.clients[cid] = _parse_client(where, cid, table)
         try:
             data.check_names()
         except UsageError as exc:
@@ -495,6 +484,21 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "public": bool,
     "redirect_uris": list,
 }
+
+
+def _parse_client(where: str, cid: str, table: Any) -> Client:
+    fields = _check_table(where, table, _CLIENT_FIELDS)
+    if fields.get("public", False) == ("hashed_secret" in fields):
+        raise StoreError(
+            f"{where}: give 'hashed_secret' (confidential client) or 'public = true', "
+            "not both or neither"
+        )
+    for uri in fields.get("redirect_uris", []):
+        try:
+            validate_redirect_uri(uri)
+        except UsageError as exc:
+            raise StoreError(f"{where}: {exc}") from None
+    return Client(client_id=cid, **fields)
 
 
 def _check_table(

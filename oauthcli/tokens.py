@@ -104,14 +104,14 @@ class TokenService:
         return self._encode(claims, ACCESS_TYP), claims
 
     def _refresh_token(
-        self, sub: str, family: str, jti: str, expires_at: int, generation: str | None
+        self, sub: str, family: str, jti: str, expires_at: int, bound: dict[str, Any]
     ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {}
         if self.settings.issuer:
             claims["iss"] = self.settings.issuer
         claims.update({"sub": sub, "iat": now, "exp": expires_at, "jti": jti, "fam": family})
-        claims.update(_generation(generation))
+        claims.update(bound)
         return self._encode(claims, REFRESH_TYP)
 
     def _require_sessions(self) -> SessionStore:
@@ -119,14 +119,25 @@ class TokenService:
             raise RuntimeError("refresh tokens need a SessionStore")
         return self.sessions
 
-    def login(self, sub: str, scopes: list[str], generation: str | None = None) -> TokenPair:
-        """An access token and the first refresh token of a new session family."""
+    def login(
+        self,
+        sub: str,
+        scopes: list[str],
+        generation: str | None = None,
+        client_id: str | None = None,
+    ) -> TokenPair:
+        """An access token and the first refresh token of a new session family.
+
+        ``client_id``: the authenticated client the tokens are issued to (RFC 9068's
+        claim); only that client may then refresh or revoke them (RFC 6749 6, RFC 7009 2.1).
+        """
         sessions = self._require_sessions()
-        access, _ = self.access_token(sub, scopes, extra=_generation(generation))
+        bound = _bound(generation, client_id)
+        access, _ = self.access_token(sub, scopes, extra=bound)
         jti = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
-        refresh = self._refresh_token(sub, family, jti, expires_at, generation)
+        refresh = self._refresh_token(sub, family, jti, expires_at, bound)
         return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
 
     def refresh(
@@ -134,6 +145,7 @@ class TokenService:
         refresh_token: str,
         find_user: Callable[[str], User | None],
         scopes: list[str] | None = None,
+        client_id: str | None = None,
     ) -> TokenPair:
         """Redeem a refresh token: rotate it and issue a new pair.
 
@@ -145,6 +157,10 @@ class TokenService:
         family, jti, sub = claims.get("fam"), claims.get("jti"), claims.get("sub")
         if not (isinstance(family, str) and isinstance(jti, str) and isinstance(sub, str)):
             raise TokenError("refresh token lacks its session claims", "claims")
+        owner = claims.get("client_id")
+        if owner is not None and owner != client_id:
+            # RFC 6749 section 6: only the client it was issued to may redeem it.
+            raise AuthenticationError("the refresh token was issued to another client")
         new_id = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         user = find_user(sub)
@@ -176,8 +192,9 @@ class TokenService:
             if user.disabled:
                 raise AuthenticationError("inactive user", "inactive")
             raise AuthenticationError("the account changed since this session began")
-        access, _ = self.access_token(sub, granted, extra=_generation(user.generation))
-        refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation)
+        bound = _bound(user.generation, owner if isinstance(owner, str) else None)
+        access, _ = self.access_token(sub, granted, extra=bound)
+        refresh = self._refresh_token(sub, family, new_id, expires_at, bound)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 
     def decode(self, token: str, expected_typ: str = ACCESS_TYP, leeway: int = 0) -> dict[str, Any]:
@@ -233,8 +250,14 @@ class TokenService:
             raise TokenTimeError("token is not yet valid", "not_yet_valid")
 
 
-def _generation(generation: str | None) -> dict[str, Any]:
-    return {GENERATION_CLAIM: generation} if generation is not None else {}
+def _bound(generation: str | None, client_id: str | None) -> dict[str, Any]:
+    """The claims that tie a user's tokens to the account's state and to their client."""
+    claims: dict[str, Any] = {}
+    if generation is not None:
+        claims[GENERATION_CLAIM] = generation
+    if client_id is not None:
+        claims["client_id"] = client_id
+    return claims
 
 
 def generation_matches(claims: dict[str, Any], current: str | None) -> bool:

@@ -168,7 +168,7 @@ async def _tokens(
     if user is None:
         raise _invalid_grant("the user is no longer active")
     scopes = user_scopes(user, client, requested)
-    body, issued = await run_in_threadpool(_mint, ctx, user, scopes)
+    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id)
     if "openid" in scopes:
         body["id_token"] = oidc.id_token(
             ctx,
@@ -184,17 +184,24 @@ async def _tokens(
 
 
 def _mint(
-    ctx: ServerContext, user: User, scopes: list[str]
+    ctx: ServerContext, user: User, scopes: list[str], client_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11)."""
+    """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11).
+
+    The tokens name their client and the account's generation (oauthcli.accounts).
+    """
     if "offline_access" in scopes:
-        pair = ctx.service.login(user.username, scopes, generation=user.generation)
+        pair = ctx.service.login(
+            user.username, scopes, generation=user.generation, client_id=client_id
+        )
         body = pair.as_response()
         refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
         access = ctx.decode(pair.access_token, ACCESS_TYP)
         return body, {"jti": access["jti"], "exp": access["exp"], "fam": refresh["fam"]}
-    generation = {GENERATION_CLAIM: user.generation} if user.generation is not None else {}
-    token, claims = ctx.service.access_token(user.username, scopes, extra=generation)
+    bound = {"client_id": client_id}
+    if user.generation is not None:
+        bound[GENERATION_CLAIM] = user.generation
+    token, claims = ctx.service.access_token(user.username, scopes, extra=bound)
     body = {
         "access_token": token,
         "token_type": "bearer",

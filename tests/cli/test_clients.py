@@ -131,3 +131,15 @@ def test_disable_and_enable_a_client(cli, store_path):
     assert UserStore(store_path).load().clients["ci-bot"].disabled is False
     missing = cli("client", "disable", "nobody")
     assert missing.exit_code == 2 and "no client 'nobody'" in missing.stderr
+
+
+def test_a_client_id_equal_to_a_username_is_refused(cli, store_path, isolated_env):
+    """Issue 9 item 9: a client named alice would get tokens with sub: alice."""
+    result = cli("client", "add", "alice", "--new-secret-file", "alice.secret")
+    assert_one_line_error(result, 2, "must not be a username")
+    assert not (isolated_env / "alice.secret").exists()
+    assert "alice" not in UserStore(store_path).load().clients
+    added = cli("client", "add", "ci-bot", "--new-secret-file", "ci-bot.secret")
+    assert added.exit_code == 0, added.stderr
+    user = cli("user", "add", "ci-bot", "--password-stdin", input="pw-of-ci-bot\n")
+    assert_one_line_error(user, 2, "must not be a username")
