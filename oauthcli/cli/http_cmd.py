@@ -94,30 +94,52 @@ def _body(data_options: list[str], json_body: str | None) -> tuple[bytes | None,
     return data.encode("utf-8", "surrogateescape"), None
 
 
+def _print_head(response: httpx.Response) -> None:
+    """``-i``: the status line and headers, cleaned on a terminal."""
+    head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
+    head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
+    text = "\n".join(head)
+    if output.stdout_is_terminal():
+        text = clean(text, None, keep_lines=True)
+    sys.stdout.write(text + "\n\n")
+
+
 def _print_response(response: httpx.Response, include_headers: bool) -> None:
     """Status and headers with ``-i``; the body pretty-printed when JSON on a terminal, else raw."""
     if include_headers:
-        head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
-        head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
-        text = "\n".join(head)
-        if output.stdout_is_terminal():
-            text = clean(text, None, keep_lines=True)
-        sys.stdout.write(text + "\n\n")
+        _print_head(response)
     terminal = output.stdout_is_terminal()
     is_json = "json" in response.headers.get("content-type", "").lower()
     if terminal and is_json:
         content = response.read()
-        if content.strip():
-            from rich.json import JSON
-
-            try:
-                output.console().print(JSON(content.decode(response.encoding or "utf-8")))
-                return
-            except (ValueError, UnicodeDecodeError):
-                pass  # not really JSON: shown as it came
-        _write_raw([content], terminal, response.charset_encoding)
+        if not (content.strip() and _print_json(content)):
+            _write_raw([content], terminal, response.charset_encoding)
         return
     _write_raw(response.iter_bytes(), terminal, response.charset_encoding)
+
+
+def _print_json(content: bytes) -> bool:
+    """Pretty-print a JSON body on the terminal; False when it is not JSON we can show.
+
+    Hostile bodies (``[[[[...`` a hundred thousand deep) are shown raw, not a crash;
+    strings are cleaned of escapes and bidi controls; long values (tokens) are not
+    hard-wrapped, so a token copied from the terminal stays whole.
+    """
+    import json
+
+    from rich.json import JSON
+
+    from oauthcli.client.answer import NOT_JSON, loads
+
+    data = loads(content)
+    if data is NOT_JSON:
+        return False
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return False
+    output.console().print(JSON(clean(text, None, keep_lines=True)), soft_wrap=True)
+    return True
 
 
 def _write_raw(chunks: Iterable[bytes], terminal: bool, charset: str | None = None) -> None:
@@ -247,6 +269,14 @@ def register(app: typer.Typer) -> None:
         include: Annotated[
             bool, typer.Option("--include", "-i", help="Show the status line and headers.")
         ] = False,
+        follow: Annotated[
+            bool,
+            typer.Option(
+                "--follow",
+                "-L",
+                help="Follow redirects within the URL's origin (the token never leaves it).",
+            ),
+        ] = False,
         token: Annotated[
             str | None,
             typer.Option(
@@ -291,6 +321,12 @@ def register(app: typer.Typer) -> None:
         method = method or ("POST" if body is not None else "GET")
         if content_type and not any(n.lower() == b"content-type" for n, _ in headers):
             headers.append((b"Content-Type", content_type.encode("ascii")))
+        if "://" not in url:
+            from oauthcli.client.policy import suggest_scheme
+
+            guess = suggest_scheme(url)
+            hint = f": did you mean {guess}?" if guess else ": give http:// or https://"
+            raise UsageError(f"the URL {output.clean(url, 200)!r} has no scheme{hint}")
         origin_of(url)  # a clear usage error for a malformed URL, before any token is touched
         if _has_userinfo(url):
             raise UsageError("the URL must not contain a user name or password (user@host)")
@@ -313,18 +349,32 @@ def register(app: typer.Typer) -> None:
                 (lambda: source.refresh().access_token) if source.can_refresh else None,
             )
 
+        from oauthcli.client.policy import MAX_REDIRECTS, redirect_target
         from oauthcli.http import make_client, transport_error
 
+        hops = 0
         with make_client(timeout, cafile) as client:
-            try:
-                with client.stream(
-                    method, url, headers=headers, content=body, auth=auth
-                ) as response:
-                    _print_response(response, include)
-            except httpx.InvalidURL as exc:
-                raise UsageError(f"not a valid URL: {_shown(url)}") from exc
-            except httpx.RequestError as exc:
-                raise transport_error(exc, url, client) from exc
+            while True:
+                try:
+                    with client.stream(
+                        method, url, headers=headers, content=body, auth=auth
+                    ) as response:
+                        location = response.headers.get("location")
+                        hop = redirect_target(method, url, response.status_code, location)
+                        if not follow or hop is None or hops >= MAX_REDIRECTS:
+                            _print_response(response, include)
+                            break
+                        if include:
+                            _print_head(response)
+                except httpx.InvalidURL as exc:
+                    raise UsageError(f"not a valid URL: {_shown(url)}") from exc
+                except httpx.RequestError as exc:
+                    raise transport_error(exc, url, client) from exc
+                hops += 1
+                method, url, keep_body = hop
+                if not keep_body:
+                    body = None
+                    headers = [(n, v) for n, v in headers if n.lower() != b"content-type"]
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -340,7 +390,16 @@ def register(app: typer.Typer) -> None:
         if 300 <= status < 400:
             location = response.headers.get("location")
             where = f" to {_shown(location)}" if location else ""
-            raise RemoteError(f"{summary}: redirect{where} not followed (the token stays here)")
+            if not follow:
+                why = "pass --follow for redirects within the origin"
+            elif hops >= MAX_REDIRECTS:
+                why = f"more than {MAX_REDIRECTS} redirects"
+            else:
+                why = "it leaves the origin"
+            raise RemoteError(
+                f"{summary}: redirect{where} not followed ({why}; the token stays here)",
+                reason="redirect",
+            )
         raise RemoteError(summary)
 
     @app.command("header")
