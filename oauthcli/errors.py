@@ -10,7 +10,8 @@ is the one place that turns them into a line on stderr and an exit code::
     │   └── TokenTimeError        5  token expired, not yet valid, or older than --max-age
     ├── RemoteError               6  network failure or unusable answer from a server
     └── StoreError                7  user store or configuration unreadable or inconsistent
-        └── ConfigError           7  missing key material, bad [issuer] settings
+        ├── ConfigError           7  missing key material, bad [issuer] settings
+        └── StateUnavailable      7  the server state (SQLite file, Redis) cannot be reached
 """
 
 from __future__ import annotations
@@ -93,3 +94,11 @@ class StoreError(OAuthCliError):
 
 class ConfigError(StoreError):
     pass
+
+
+class StateUnavailable(StoreError):
+    """The shared state (refresh sessions, revocations, throttling, records) cannot be reached.
+
+    ``serve`` answers 503 ``temporarily_unavailable`` while it lasts; the message
+    names the backend but never its password.
+    """
