@@ -53,7 +53,8 @@ def make_client(
     # inf, nan and absurd values would crash deep in the socket layer instead.
     if not (0 < timeout <= MAX_TIMEOUT):
         raise UsageError(
-            f"--timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
+            f"the timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}",
+            reason="bad_timeout",
         )
     import time
 
@@ -173,9 +174,10 @@ def transport_error(
         )
     tls = _ssl_error(exc)
     if tls is not None:
+        verify_failed = isinstance(tls, ssl.SSLCertVerificationError)
         return RemoteError(
             f"TLS error contacting {shown}: {clean(_ssl_reason(tls), MAX_SERVER_TEXT)}",
-            reason="tls",
+            reason="tls_verify" if verify_failed else "tls",
         )
     said = clean(str(exc) or type(exc).__name__, MAX_SERVER_TEXT, secrets)
     if isinstance(exc, httpx.ConnectError):
@@ -209,7 +211,7 @@ def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
 
 def _ssl_reason(error: ssl.SSLError) -> str:
     if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
-        return f"certificate verify failed: {error.verify_message} (pass --cacert for a private CA)"
+        return f"certificate verify failed: {error.verify_message}"
     # "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)" -> the words only
     text = re.sub(r"^\[SSL(: [A-Z0-9_]+)?\]\s*|\s*\(_ssl\.c:\d+\)$", "", str(error))
     text = text or error.reason or type(error).__name__

@@ -13,6 +13,7 @@ import typer
 
 from oauthcli.cli import output
 from oauthcli.cli.common import ProfileOption, resolve_profile
+from oauthcli.cli.hints import with_flag_hints
 from oauthcli.text import clean
 
 if TYPE_CHECKING:
@@ -233,6 +234,7 @@ def _split_target(target: list[str]) -> tuple[str | None, str]:
 
 def register(app: typer.Typer) -> None:
     @app.command("call")
+    @with_flag_hints
     def call(
         target: Annotated[
             list[str],
@@ -339,7 +341,12 @@ def register(app: typer.Typer) -> None:
         else:
             source = _profile_token(profile, cacert, timeout)
             # Refused before any refresh or connection: the token must not leave for elsewhere.
-            check_destination(source.entry, url, allow_origin or [])
+            try:
+                check_destination(source.entry, url, allow_origin or [])
+            except UsageError as exc:
+                raise UsageError(
+                    f"{exc}; add --allow-origin {origin_of(url)} to allow it", reason=exc.reason
+                ) from None
             source.allow_origins(allow_origin or [])
             entry = source.fresh()
             check_header_safe(entry.access_token)
@@ -403,6 +410,7 @@ def register(app: typer.Typer) -> None:
         raise RemoteError(summary)
 
     @app.command("header")
+    @with_flag_hints
     def header_cmd(
         timeout: Annotated[
             float, typer.Option("--timeout", help="Seconds to wait when refreshing.", min=0.1)

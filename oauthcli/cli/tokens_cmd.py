@@ -536,6 +536,8 @@ def _revoke_local_session(entry: CacheEntry) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
-    app.command("login")(login)
-    app.command("refresh")(refresh)
+    from oauthcli.cli.hints import with_flag_hints
+
+    app.command("login")(with_flag_hints(login))
+    app.command("refresh")(with_flag_hints(refresh))
     app.command("logout")(logout)

@@ -45,8 +45,7 @@ def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
         raise UsageError(f"the URL has no host: {display_url(url)}")
     if scheme == "http" and not insecure_http and not is_loopback_host(host):
         raise UsageError(
-            f"refusing to send credentials over plain http to {display_url(url)}: "
-            "use https, or pass --insecure-http if you accept the risk",
+            f"refusing to send credentials over plain http to {display_url(url)}: use https",
             reason="plain_http",
         )
 
@@ -80,8 +79,7 @@ def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] 
         where = "loopback hosts (it came from a local store)"
     if target not in allowed:
         raise UsageError(
-            f"refusing to send this profile's token to {target}: it is only sent to {where}; "
-            f"add --allow-origin {target} to allow it",
+            f"refusing to send this profile's token to {target}: it is only sent to {where}",
             reason="destination",
         )
 
