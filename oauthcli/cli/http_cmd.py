@@ -393,7 +393,7 @@ def register(app: typer.Typer) -> None:
                 summary += " (also after refreshing the token)"
             elif not explicit and not refreshable:
                 summary += " (the token cannot be refreshed: log in again)"
-            raise AuthenticationError(summary)
+            raise AuthenticationError(summary, reason=f"status_{status}")
         if 300 <= status < 400:
             location = response.headers.get("location")
             where = f" to {_shown(location)}" if location else ""
@@ -407,7 +407,7 @@ def register(app: typer.Typer) -> None:
                 f"{summary}: redirect{where} not followed ({why}; the token stays here)",
                 reason="redirect",
             )
-        raise RemoteError(summary)
+        raise RemoteError(summary, reason="http_status")
 
     @app.command("header")
     @with_flag_hints
