@@ -42,8 +42,8 @@ def read_token(token: str | None, profile: str | None) -> str:
     env = settings.env_token()
     if env:
         return env
-    from oauthcli.cache import TokenCache
     from oauthcli.cli.common import resolve_profile
+    from oauthcli.client.cache import TokenCache
 
     name = resolve_profile(profile)
     entry = TokenCache(settings.cache_dir()).load(name)
@@ -142,10 +142,29 @@ def decode(
                 }
             )
         raise
+    weak = _weak_secret_warning(parsed)
     if json_output:
-        output.print_json({"header": parsed.header, "payload": parsed.payload, "verified": False})
+        data: dict[str, Any] = {
+            "header": parsed.header,
+            "payload": parsed.payload,
+            "verified": False,
+        }
+        if weak:
+            data.setdefault("warnings", []).append(weak)
+        output.print_json(data)
         return
     _print_lines(decode_lines(parsed.header, parsed.payload, time.time()))
+
+
+def _weak_secret_warning(parsed: Any) -> str | None:
+    """Warn (stderr) when an HS* token is signed with a published secret; the text for --json."""
+    from oauthcli.weak_secrets import find_weak_secret
+
+    weak = find_weak_secret(parsed)
+    if weak is None:
+        return None
+    output.warn(weak.warning())
+    return weak.warning()
 
 
 # -- verify ---------------------------------------------------------------------------------
@@ -428,6 +447,9 @@ def _verify_single(verifier: Any, raw: str, json_output: bool) -> None:
     for note in notes:
         if note not in shown:
             output.warn(note)
+    weak = _weak_secret_warning(verifier.parse(raw)) if found["header"] is not None else None
+    if weak:
+        found["warnings"].append(weak)
     if json_output:
         output.print_json(found)
     elif error is None:

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import CacheEntry, TokenCache
+from oauthcli.client.cache import CacheEntry, TokenCache
 from oauthcli.issuer import settings_for_store
 from oauthcli.keys import generate, load_pem, public_jwk
 from oauthcli.store import UserStore
@@ -142,7 +142,7 @@ def test_asymmetric_store_verifies_with_the_public_half(cli, isolated_env):
 
 def test_refresh_tokens_rejected_unless_asked(cli, store_path):
     service = store_service(store_path)
-    refresh = service._refresh_token("alice", "fam", "jti", int(time.time()) + 3600)
+    refresh = service._refresh_token("alice", "fam", "jti", int(time.time()) + 3600, "gen")
     assert_one_line_error(cli("verify", refresh), 4, "refresh token")
     assert json.loads(cli("verify", "--json", refresh).stdout)["error"] == "type"
     assert cli("verify", "--token-type", "refresh", refresh).exit_code == 0

@@ -22,8 +22,6 @@ FORBIDDEN = {
     "oauthcli.sessions",
     "oauthcli.tokens",
     "oauthcli.issuer",
-    "oauthcli.remote",
-    "oauthcli.credentials",
     "oauthcli.client",
     "oauthcli.server",
     "oauthcli.cli",
