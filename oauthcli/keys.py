@@ -347,7 +347,13 @@ def guess_algorithm(key: Any) -> str:
 
 
 def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str, Any]:
-    """The public JWKS of PEM key files (each key's algorithm guessed unless given)."""
+    """The public JWKS of PEM key files.
+
+    Without ``algorithm``, an EC or Ed25519 key's ``alg`` follows from its curve; an RSA
+    key gets no ``alg`` at all: the file cannot tell RS256 from PS512, and a wrong label
+    makes verifiers (ours, node ``jose``) refuse the tokens it signs (RFC 7517 4.4:
+    ``alg`` is OPTIONAL).
+    """
     keys: list[dict[str, Any]] = []
     seen: set[str] = set()
     for path in paths:
@@ -365,6 +371,8 @@ def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str
             raise UsageError(f"{alg} keys are shared secrets: they have no public JWK")
         check_key_matches(key, alg)
         jwk = public_jwk(key, alg)
+        if algorithm is None and family_of(alg) == RSA:
+            del jwk["alg"]
         if jwk["kid"] not in seen:  # the same key named twice is published once
             seen.add(jwk["kid"])
             keys.append(jwk)
