@@ -375,6 +375,14 @@ class UserStore:
             ) from None
         return self._validate(doc)
 
+    def _check_rounds(self, rounds: Any) -> None:
+        if rounds is not None and (
+            isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31
+        ):
+            raise StoreError(
+                f"{self.path}: [passwords] bcrypt_rounds must be a whole number from 4 to 31"
+            )
+
     def _validate(self, doc: dict[str, Any]) -> StoreData:
         data = StoreData()
         users = doc.pop("users", {})
@@ -398,13 +406,7 @@ class UserStore:
             raise StoreError(
                 f"{self.path}: [passwords]: unknown setting {unknown[0]!r} (known: bcrypt_rounds)"
             )
-        rounds = doc.get("passwords", {}).get("bcrypt_rounds")
-        if rounds is not None and (
-            isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31
-        ):
-            raise StoreError(
-                f"{self.path}: [passwords] bcrypt_rounds must be a whole number from 4 to 31"
-            )
+        self._check_rounds(doc.get("passwords", {}).get("bcrypt_rounds"))
         for name, table in users.items():
             where = f"{self.path}: {_table_name('users', name)}"
             _check_name(where, name, "username")

@@ -37,11 +37,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or settings.debug_enabled()
     if args == ["--version"]:
-        # CI scripts probe this in loops; answer before building the command tree.
-        from oauthcli import __version__
-
-        sys.stdout.write(f"oauthcli {__version__}\n")
-        return int(ExitCode.OK)
+        return _print_version()
 
     import typer
 
@@ -112,6 +108,14 @@ def _main(argv: Sequence[str] | None) -> int:
         # without a word; no command returns 130 itself.
         return _aborted()
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _print_version() -> int:
+    """CI scripts probe ``--version`` in loops: answer before building the command tree."""
+    from oauthcli import __version__
+
+    sys.stdout.write(f"oauthcli {__version__}\n")
+    return int(ExitCode.OK)
 
 
 def _aborted() -> int:
