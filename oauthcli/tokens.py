@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oauthcli.claims import ACCESS_TYP, REFRESH_TYP
+from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
 from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
@@ -72,14 +72,17 @@ class TokenService:
     def access_token(
         self,
         sub: str,
-        scopes: list[str],
+        scopes: list[str] | None,
         *,
         ttl: int | None = None,
         audience: str | list[str] | None = None,
         issuer: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Sign an access token; ``extra`` claims are added last and win over the defaults."""
+        """Sign an access token; ``extra`` claims are added last and win over the defaults.
+
+        ``scopes=None`` (``issue`` without ``--scope``) leaves the scope claim out.
+        """
         now = int(self.clock())
         lifetime = self.settings.access_ttl if ttl is None else ttl
         claims: dict[str, Any] = {}
@@ -91,7 +94,9 @@ class TokenService:
         if aud:
             claims["aud"] = aud
         claims.update({"iat": now, "nbf": now, "exp": now + lifetime, "jti": new_jti()})
-        if self.settings.scope_claim == "scopes":
+        if scopes is None:
+            pass
+        elif self.settings.scope_claim == "scopes":
             claims["scopes"] = list(scopes)
         else:
             claims["scope"] = " ".join(scopes)
@@ -171,7 +176,11 @@ class TokenService:
             # Runs before the rotation is saved: a refused request must not use the token up.
             if stale or user is None:
                 return  # revoked below
-            granted.extend(s for s in str(record.get("scope", "")).split() if s in user.scopes)
+            granted.extend(
+                s
+                for s in str(record.get("scope", "")).split()
+                if s in user.scopes or s in OPENID_SCOPES
+            )
             if scopes is not None:
                 missing = [s for s in scopes if s not in granted]
                 if missing:

@@ -8,7 +8,8 @@ API), so the shape cannot drift::
      "error": "expired",              a stable reason code (oauthcli.verify.verifier), or null
      "message": "token expired 3 h ago (exp 2024-05-01T12:00:00Z)",
      "header": {...}, "payload": {...},   null when the token could not be decoded
-     "expires_in": -10800}            seconds, null without a usable exp
+     "expires_in": -10800,            seconds, null without a usable exp
+     "warnings": []}                  for a valid token: weak key, unchecked aud, leeway used
 
 The JSON text is built here too (:func:`json_line`), compact and in this field
 order, with any header's text reusable across a batch.
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from oauthcli.verify.parse import ParsedToken
     from oauthcli.verify.verifier import VerifiedToken
 
-FIELDS = ("valid", "error", "message", "header", "payload", "expires_in")
+FIELDS = ("valid", "error", "message", "header", "payload", "expires_in", "warnings")
 
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -47,6 +48,7 @@ def of_result(result: VerifiedToken) -> dict[str, Any]:
         "header": result.header,
         "payload": result.payload,
         "expires_in": result.expires_in,
+        "warnings": list(result.warnings),
     }
 
 
@@ -59,6 +61,7 @@ def of_error(error: TokenError, parsed: ParsedToken | None, now: float) -> dict[
         "header": parsed.header if parsed is not None else None,
         "payload": parsed.payload if parsed is not None else None,
         "expires_in": expires_in_of(parsed.payload, now) if parsed is not None else None,
+        "warnings": [],
     }
 
 

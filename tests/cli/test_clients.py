@@ -111,11 +111,26 @@ def test_public_client_errors(cli, store_path):
         ("/callback", "absolute"),
         ("https://app.example/cb#frag", "fragment"),
         ("http:///cb", "no host"),
+        ("javascript:alert(1)", "not allowed"),
         ("https://app.example/\x1b[31m", "control"),
     ]:
         result = cli("client", "add", "web", "--public", "--redirect-uri", bad)
         assert_one_line_error(result, 2, fragment)
     assert UserStore(store_path).load().clients == {}
+
+
+def test_disable_and_enable_a_client(cli, store_path):
+    from oauthcli.store import UserStore
+
+    cli("client", "add", "ci-bot", "--secret-stdin", input="s" * 20 + "\n")
+    assert "disabled client 'ci-bot'" in cli("client", "disable", "ci-bot").stderr
+    assert UserStore(store_path).load().clients["ci-bot"].disabled is True
+    assert "already disabled" in cli("client", "disable", "ci-bot").stderr
+    assert "disabled" in cli("client", "list").stdout
+    assert "enabled client 'ci-bot'" in cli("client", "enable", "ci-bot").stderr
+    assert UserStore(store_path).load().clients["ci-bot"].disabled is False
+    missing = cli("client", "disable", "nobody")
+    assert missing.exit_code == 2 and "no client 'nobody'" in missing.stderr
 
 
 def test_a_client_id_equal_to_a_username_is_refused(cli, store_path, isolated_env):

@@ -111,9 +111,11 @@ def test_jwe_is_recognised_and_its_header_named():
         decode(f"{header}.a.b.c.d")
     assert reason(exc) == "encrypted"
     assert "alg=RSA-OAEP" in str(exc.value) and "enc=A256GCM" in str(exc.value)
-    with pytest.raises(TokenError) as exc:
-        decode("!!.a.b.c.d")
-    assert reason(exc) == "encrypted"
+    # five parts without a JWE header (one naming "enc") are not "encrypted": just malformed
+    for bad in ("!!.a.b.c.d", f"{HS_HEADER}.a.b.c.d"):
+        with pytest.raises(TokenError) as exc:
+            decode(bad)
+        assert reason(exc) == "malformed"
 
 
 @pytest.mark.parametrize(
