@@ -52,7 +52,7 @@ def check_url(url: str, what: str) -> str:
 
 def fetch_json(url: str, what: str, client: httpx.Client) -> tuple[int, Any]:
     """GET ``url`` and parse JSON: (status, document or None). Network failures: ``RemoteError``."""
-    import httpx
+    import httpx  # start-up time: loaded only when a key set is actually fetched
 
     check_url(url, what)
     try:

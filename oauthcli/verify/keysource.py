@@ -48,6 +48,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def from_store(store_path: Path) -> KeyChoice:
     """The verification key of the store's ``[issuer]`` settings (public half only)."""
+    # start-up time: the store (tomllib, passwords) loads only when its keys are the source
     from oauthcli.issuer import settings_for_store
     from oauthcli.store import UserStore
 
@@ -151,6 +152,6 @@ def _without_shared_secrets(
 
 
 def _default_client() -> httpx.Client:
-    from oauthcli.http import make_client
+    from oauthcli.http import make_client  # start-up time: httpx only when a URL is given
 
     return make_client()

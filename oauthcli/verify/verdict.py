@@ -18,6 +18,7 @@ order, with any header's text reusable across a batch.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +34,15 @@ FIELDS = ("valid", "error", "message", "header", "payload", "expires_in", "warni
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def seconds_until(moment: float, now: float) -> int:
+    """Whole seconds, rounded down: half a second past ``exp`` is -1 ("expired"), never 0."""
+    return math.floor(moment - now)
+
+
 def expires_in_of(payload: dict[str, Any], now: float) -> int | None:
     """Whole seconds until ``exp`` (negative once passed); None without a usable exp."""
     exp = payload.get("exp")
-    return int(exp - now) if is_numeric_date(exp) else None
+    return seconds_until(exp, now) if is_numeric_date(exp) else None
 
 
 def of_result(result: VerifiedToken) -> dict[str, Any]:

@@ -276,7 +276,7 @@ class Verifier:
         scopes = scopes_of(payload)
         check_scopes(scopes, self.required_scopes)
         check_required_claims(payload, self.required_claims)
-        expires_in = int(exp - now) if exp is not None else None
+        expires_in = verdict.seconds_until(exp, now) if exp is not None else None
         warnings = []
         if exp is not None and exp <= now:
             warnings.append(
