@@ -9,9 +9,13 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 from oauthcli.errors import UsageError
+
+# JWT "typ" of this tool's tokens: access tokens per RFC 9068 2.1, refresh tokens its own.
+ACCESS_TYP = "at+jwt"
+REFRESH_TYP = "rt+jwt"
 
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -70,7 +74,7 @@ def b64url_decode(segment: str) -> bytes:
         raise ValueError("not base64url") from None
 
 
-def is_numeric_date(value: Any) -> bool:
+def is_numeric_date(value: Any) -> TypeGuard[int | float]:
     """A NumericDate (RFC 7519 2): a finite int or float within range, not a bool.
 
     ``1e400`` (parsed as infinity), NaN and integers beyond the float range are

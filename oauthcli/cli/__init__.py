@@ -6,10 +6,13 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthcli import settings
 from oauthcli.errors import ExitCode, OAuthCliError, OAuthCliWarning
+
+if TYPE_CHECKING:
+    import logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,11 +60,12 @@ def _main(argv: Sequence[str] | None) -> int:
     prepare_tree(command, plain_help=plain)
     rich_before = typer.core.HAS_RICH
     typer.core.HAS_RICH = rich_before and not plain
+    handler = _debug_log_handler() if debug else None
     try:
         result = command.main(args=args, prog_name="oauthcli", standalone_mode=False)
     except OAuthCliError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         output.error(str(exc))
         return int(exc.exit_code)
     except typer.Exit as exc:
@@ -90,7 +94,8 @@ def _main(argv: Sequence[str] | None) -> int:
         raise
     except Exception as exc:
         if debug:
-            raise
+            _print_traceback()
+            return int(ExitCode.INTERNAL)
         output.error(
             f"internal error ({type(exc).__name__}); this is a bug in oauthcli: "
             "rerun with --debug for the traceback and report it"
@@ -98,6 +103,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(ExitCode.INTERNAL)
     finally:
         typer.core.HAS_RICH = rich_before
+        if handler is not None:
+            import logging
+
+            logging.getLogger("oauthcli").removeHandler(handler)
     if result == ExitCode.ABORTED:
         # Typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
         # without a word; no command returns 130 itself.
@@ -110,6 +119,40 @@ def _aborted() -> int:
     sys.stderr.write("\noauthcli: aborted\n")
     sys.stderr.flush()
     return int(ExitCode.ABORTED)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr, with every secret this run read masked.
+
+    People paste these into bug reports: the password, client secrets and
+    ``$OAUTHCLI_CLIENT_SECRET`` are replaced by ``***`` exactly as in the one-line
+    message, and server text in exception messages is cleaned of escape sequences.
+    """
+    from oauthcli.client.secret import registered
+    from oauthcli.text import clean
+
+    text = traceback.format_exc()
+    sys.stderr.write(clean(text, None, registered(), keep_lines=True))
+
+
+def _debug_log_handler() -> logging.Handler:
+    """``--debug``: the core's log lines (which proxy a request went through ...) on stderr."""
+    import logging
+
+    from oauthcli.client.secret import registered
+    from oauthcli.text import clean
+
+    class ToStderr(logging.Handler):
+        # sys.stderr looked up at each line: the test runner swaps it per invocation.
+        def emit(self, record: logging.LogRecord) -> None:
+            line = clean(record.getMessage(), None, registered())
+            sys.stderr.write(f"oauthcli: debug: {line}\n")
+
+    handler = ToStderr(logging.DEBUG)
+    logger = logging.getLogger("oauthcli")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return handler
 
 
 def _reader_went_away() -> int:

@@ -74,8 +74,10 @@ CONFIRM_TRIES = 3
 
 def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "password") -> str:
     """The password from stdin or a hidden prompt; never from argv."""
+    from oauthcli.client.secret import register  # masked in --debug tracebacks
+
     if password_stdin:
-        return read_stdin_line(what)
+        return register(read_stdin_line(what))
     if not sys.stdin.isatty():
         raise UsageError(
             f"cannot prompt for the {what}: standard input is not a terminal (use --password-stdin)"
@@ -85,7 +87,7 @@ def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "p
     for attempt in range(1, CONFIRM_TRIES + 1):
         password = getpass.getpass(f"{what.capitalize()}: ")
         if not confirm or getpass.getpass(f"Repeat {what}: ") == password:
-            return password
+            return register(password)
         if attempt < CONFIRM_TRIES:
             sys.stderr.write(f"The two {what}s do not match; try again.\n")
     raise UsageError(f"the two {what}s did not match ({CONFIRM_TRIES} tries)")

@@ -5,6 +5,7 @@ fastapi and uvicorn are imported inside the command, never at module level.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,18 +48,44 @@ def serve(
         str,
         typer.Option("--lockout", help="Throttling window and lockout period, e.g. 60s, 5m."),
     ] = "60s",
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="Shared state for several instances: redis://HOST:PORT/DB or rediss://... "
+            "(or env OAUTHCLI_STATE; password from env OAUTHCLI_STATE_PASSWORD or "
+            "--state-password-file). Default: <store>.state.db beside the store.",
+            show_default=False,
+        ),
+    ] = None,
+    state_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-password-file", help="File holding the Redis password.", show_default=False
+        ),
+    ] = None,
+    session_ttl: Annotated[
+        str,
+        typer.Option(
+            "--session-ttl",
+            help="How long the login page's session cookie skips the form, e.g. 8h, 30m.",
+        ),
+    ] = "8h",
     store: StoreOption = None,
 ) -> None:
     """Serve the store's users over OAuth2: /token, /users/me, discovery, JWKS, /docs.
 
     Grants: password, refresh_token (rotation with reuse detection), client_credentials
-    (clients from [clients.ID] tables). Also POST /revoke (RFC 7009) and POST /introspect
-    (RFC 7662). Changes to the store (user disable, new users) apply to the running server.
-    Stop with Ctrl-C or SIGTERM.
+    (clients from [clients.ID] tables), authorization_code (GET /authorize, a login page,
+    PKCE) and device_code (POST /device_authorization, the /device page). OpenID Connect:
+    ID tokens and /userinfo. Also POST /revoke (RFC 7009) and POST /introspect (RFC 7662).
+    Changes to the store (user disable, new users) apply to the running server. Stop with Ctrl-C or SIGTERM.
     """
     from oauthcli.durations import parse_duration
     from oauthcli.server.run import ServeOptions
     from oauthcli.server.run import serve as run_server
+
+    state_url, state_password = _state_options(state, state_password_file)
 
     options = ServeOptions(
         store_path=resolve_store_path(store),
@@ -68,6 +95,9 @@ def serve(
         log_level=log_level.lower(),
         max_failures=max_failures,
         lockout=parse_duration(lockout, what="--lockout"),
+        state=state_url,
+        state_password=state_password,
+        session_ttl=parse_duration(session_ttl, what="--session-ttl"),
     )
 
     def announce(url: str, count: int) -> None:
@@ -84,3 +114,29 @@ def serve(
         )
 
     run_server(options, announce)
+
+
+def _state_options(state: str | None, password_file: Path | None) -> tuple[str | None, str | None]:
+    """``--state`` (never with a password: argv is visible) or ``$OAUTHCLI_STATE``, and its password."""
+    from oauthcli import settings
+    from oauthcli.errors import ConfigError, UsageError
+    from oauthcli.state_redis import ARGV_PASSWORD, split_url, url_has_password
+
+    if state is not None and url_has_password(state):
+        raise UsageError(ARGV_PASSWORD)
+    url = state if state is not None else settings.state_url()
+    if url is None:
+        if password_file is not None:
+            raise UsageError("--state-password-file needs --state redis://...")
+        return None, None
+    split_url(url)  # a malformed URL is one line now, not a failure in every worker
+    if password_file is None:
+        return url, settings.state_password()
+    try:
+        password = password_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"cannot read state password file {password_file}: {reason}") from None
+    if not password:
+        raise ConfigError(f"state password file {password_file} is empty")
+    return url, password

@@ -2,12 +2,14 @@
 
 Local login checks the password against the user store and signs with the
 store's ``[issuer]`` key; ``login --url`` (and refreshing a profile that came
-from a token endpoint) is delegated to ``oauthcli.cli.remote_login``.
+from a token endpoint) is delegated to ``oauthcli.client.login`` / ``oauthcli.client.refresh``;
+this module only checks option combinations and prints.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +28,9 @@ from oauthcli.cli.common import (
 from oauthcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from oauthcli.cache import CacheEntry, TokenCache
+    import httpx
+
+    from oauthcli.client.cache import CacheEntry, TokenCache
     from oauthcli.issuer import IssuerSettings
     from oauthcli.keys import SigningKey
     from oauthcli.store import StoreData
@@ -49,6 +53,14 @@ CacertOption = Annotated[
         "--cacert", help="CA bundle (PEM) to verify the token endpoint with.", show_default=False
     ),
 ]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="text (a summary), json, or env: OAUTHCLI_ACCESS_TOKEN=... lines for .env / $GITHUB_ENV.",
+        show_default=False,
+    ),
+]
 TimeoutOption = Annotated[
     float,
     typer.Option("--timeout", help="Seconds to wait for the token endpoint.", min=0.1),
@@ -68,7 +80,7 @@ def scope_list(values: list[str] | None) -> list[str] | None:
 
 def _cache() -> TokenCache:
     from oauthcli import settings
-    from oauthcli.cache import TokenCache
+    from oauthcli.client.cache import TokenCache
 
     return TokenCache(settings.cache_dir())
 
@@ -103,11 +115,24 @@ def _report(
     print_only: bool,
     json_output: bool,
     verb: str,
+    fmt: str = "text",
 ) -> None:
+    from oauthcli.cli import ci_output
+
+    tokens = {
+        "access_token": entry.access_token,
+        "refresh_token": entry.refresh_token,
+        "id_token": getattr(entry, "id_token", None),
+    }
+    if fmt == "env":
+        ci_output.print_env(tokens)
+        return
     if print_only:
+        ci_output.mask([entry.access_token])
         output.echo(entry.access_token)
         return
     if json_output:
+        ci_output.mask(tokens.values())
         output.print_json(token_response(entry))
         return
     from datetime import UTC, datetime
@@ -139,26 +164,34 @@ def login_local(
 ) -> CacheEntry:
     """Check the password against the store and issue a new session's tokens."""
     from oauthcli import settings
-    from oauthcli.cache import CacheEntry
+    from oauthcli.client.cache import CacheEntry
+    from oauthcli.login import password_login
     from oauthcli.sessions import SessionStore
     from oauthcli.store import UserStore
-    from oauthcli.tokens import TokenService, authenticate, grant_scopes
+    from oauthcli.tokens import TokenService
 
     store = UserStore(store_path)
     data = store.load()
     # Key problems are found before anyone types a password.
     issuer, key = load_issuer(store_path, data)
     password = read_password(password_stdin)
-    user, replacement = authenticate(
-        data.users, username, password, settings.bcrypt_rounds(data.bcrypt_rounds)
-    )
-    del password
-    granted = grant_scopes(user.scopes, requested)
-    if replacement is not None:
-        _upgrade_hash(store, user.username, user.hashed_password, replacement)
     service = TokenService(issuer, key, SessionStore.for_store(store_path))
     now = time.time()
-    pair = service.login(user.username, granted)
+    result = password_login(
+        store,
+        data,
+        service,
+        username,
+        password,
+        requested,
+        settings.bcrypt_rounds(data.bcrypt_rounds),
+    )
+    del password
+    if result.upgrade_error is not None:
+        output.warn(f"could not upgrade the password hash of {username!r}: {result.upgrade_error}")
+    elif result.hash_upgraded:
+        output.note(f"upgraded the password hash of {username!r} to bcrypt")
+    pair = result.pair
     return CacheEntry(
         access_token=pair.access_token,
         token_type=pair.token_type,
@@ -167,24 +200,9 @@ def login_local(
         scope=pair.scope,
         source="local",
         store=str(store_path),
-        username=user.username,
+        username=result.user.username,
         obtained_at=int(now),
     )
-
-
-def _upgrade_hash(store: Any, username: str, old: str, new: str) -> None:
-    """Save a bcrypt hash in place of an outdated one; failing to do so doesn't fail the login."""
-    from oauthcli.errors import StoreError
-
-    try:
-        with store.edit() as data:
-            user = data.users.get(username)
-            if user is not None and user.hashed_password == old:
-                user.hashed_password = new
-    except (StoreError, OSError) as exc:
-        output.warn(f"could not upgrade the password hash of {username!r}: {exc}")
-        return
-    output.note(f"upgraded the password hash of {username!r} to bcrypt")
 
 
 def login(
@@ -241,6 +259,25 @@ def login(
             help="With --url: allow sending credentials over http:// to a non-loopback host.",
         ),
     ] = False,
+    app_url: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            metavar="URL",
+            help="Log in the way an app's OpenAPI document says (its /openapi.json, or that URL).",
+            show_default=False,
+        ),
+    ] = None,
+    app_scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--app-scheme",
+            metavar="NAME",
+            help="With --app: the OAuth2 security scheme to use when the app has several.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Log in and cache the tokens in the profile.
 
@@ -248,11 +285,21 @@ def login(
     signed with the key of the store's issuer table. The password is prompted for (hidden)
     or read from the first line of stdin with --password-stdin; never from argv.
     """
+    from oauthcli.cli import ci_output
+
     _output_mode(print_only, json_output)
+    fmt = ci_output.resolve_format(fmt, json_output=json_output, print_only=print_only)
     scopes = scope_list(scope)
     profile_name = resolve_profile(profile)
     cache = _cache()
     cache.check(profile_name)  # a bad profile or an unsafe cache fails before the password
+    app_scopes: dict[str, str] | None = None
+    if app_url is not None:
+        if url is not None:
+            raise UsageError("--app and --url contradict each other: choose one")
+        url, app_scopes = _app_token_url(app_url, app_scheme, grant, cacert, timeout, insecure_http)
+    elif app_scheme is not None:
+        raise UsageError("--app-scheme only applies with --app")
     if url is None:
         remote_only = {
             "--grant": grant != "password",
@@ -270,29 +317,131 @@ def login(
         store_path = resolve_store_path(store).resolve()
         entry = login_local(store_path, username, scopes, password_stdin)
     else:
-        if grant not in ("password", "client-credentials"):
-            raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
-        if client_auth not in ("basic", "post"):
-            raise UsageError(f"--client-auth must be 'basic' or 'post', not {client_auth!r}")
-        if grant == "password" and not username:
-            raise UsageError("missing USERNAME: the password grant logs a user in")
-        from oauthcli.cli import remote_login
+        from oauthcli.errors import AuthenticationError
 
-        entry = remote_login.login_remote(
+        try:
+            entry = _login_remote(
+                url,
+                username,
+                scopes or [],
+                password_stdin,
+                grant,
+                client_id,
+                client_secret_file,
+                client_auth,
+                cacert,
+                timeout,
+                insecure_http,
+            )
+        except AuthenticationError as exc:
+            if app_scopes is not None and (
+                exc.reason == "invalid_scope" or "scope" in str(exc).lower()
+            ):
+                _list_app_scopes(app_scopes)
+            raise
+    cache_path = cache.save(profile_name, entry)
+    _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
+
+
+def _app_token_url(
+    app_url: str,
+    scheme: str | None,
+    grant: str,
+    cacert: Path | None,
+    timeout: float,
+    insecure_http: bool,
+) -> tuple[str, dict[str, str]]:
+    """The token endpoint and known scopes from the app's OpenAPI document (``--app``)."""
+    from oauthcli.client.openapi import discover
+    from oauthcli.client.policy import check_url_safe
+    from oauthcli.http import display_url, make_client
+
+    if grant not in ("password", "client-credentials"):
+        raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
+    # The document decides where the password goes: fetch it only as safely as a token URL.
+    check_url_safe(app_url, insecure_http=insecure_http)
+    with make_client(timeout, str(cacert) if cacert is not None else None) as client:
+        found = discover(client, app_url, scheme)
+    flow = found.scheme.flow_for(grant)
+    assert flow.token_url is not None
+    output.note(
+        f"oauthcli: {output.clean(found.scheme.name)} ({flow.name} flow) from "
+        f"{display_url(found.document_url)}: token endpoint {display_url(flow.token_url)}"
+    )
+    return flow.token_url, found.scheme.scopes
+
+
+def _list_app_scopes(scopes: dict[str, str]) -> None:
+    """The app's scopes, --help style, when the server refused the ones asked for."""
+    if not scopes:
+        output.note("The app's OpenAPI document names no scopes.")
+        return
+    output.note("Scopes the app knows (--scope):")
+    width = max(len(output.clean(s, 60)) for s in scopes)
+    for name, text in scopes.items():
+        output.note(f"  {output.clean(name, 60).ljust(width)}  {output.clean(text, 200)}")
+
+
+def _client_factory(cacert: Path | None, timeout: float) -> Callable[[], httpx.Client]:
+    from oauthcli.http import make_client
+
+    cafile = str(cacert) if cacert is not None else None
+    return lambda: make_client(timeout, cafile)
+
+
+def _login_remote(
+    url: str,
+    username: str | None,
+    scopes: list[str],
+    password_stdin: bool,
+    grant: str,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: str,
+    cacert: Path | None,
+    timeout: float,
+    insecure_http: bool,
+) -> CacheEntry:
+    """``login --url``: option combinations checked here, the grant run by ``oauthcli.client.login``."""
+    from oauthcli.client.login import login_remote
+
+    if grant not in ("password", "client-credentials"):
+        raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
+    if client_auth not in ("basic", "post"):
+        raise UsageError(f"--client-auth must be 'basic' or 'post', not {client_auth!r}")
+    if grant == "password" and not username:
+        raise UsageError("missing USERNAME: the password grant logs a user in")
+    if grant == "client-credentials":
+        if username:
+            raise UsageError(
+                "--grant client-credentials logs the client in, not a user: drop USERNAME"
+            )
+        if password_stdin:
+            raise UsageError("--password-stdin does not apply to --grant client-credentials")
+        if not client_id:
+            raise UsageError("--grant client-credentials needs --client-id")
+    if client_secret_file is not None and not client_id:
+        raise UsageError("--client-secret-file needs --client-id")
+    try:
+        return login_remote(
             token_url=url,
+            grant="password" if grant == "password" else "client_credentials",
             username=username,
-            scopes=scopes or [],
-            password_stdin=password_stdin,
-            grant=grant,
+            read_password=lambda: read_password(password_stdin),
+            scopes=scopes,
             client_id=client_id,
             client_secret_file=client_secret_file,
-            client_auth=client_auth,
-            cacert=cacert,
-            timeout=timeout,
+            client_auth="post" if client_auth == "post" else "basic",
             insecure_http=insecure_http,
+            client_factory=_client_factory(cacert, timeout),
         )
-    cache_path = cache.save(profile_name, entry)
-    _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as")
+    except UsageError as exc:
+        if exc.reason == "no_secret":
+            raise UsageError(
+                "--grant client-credentials needs the client secret: "
+                "set OAUTHCLI_CLIENT_SECRET or pass --client-secret-file"
+            ) from None
+        raise
 
 
 # ---------------------------------------------------------------- refresh
@@ -323,11 +472,11 @@ def refresh(
             raise AuthenticationError(
                 f"no tokens cached for profile {profile_name!r}: run 'oauthcli login' first"
             )
-        from oauthcli.cli import remote_login
+        from oauthcli.client.refresh import refresh as refresh_entry
 
         # One refresh path for local and remote profiles (also used by call/header);
         # a client-credentials profile is renewed with its client secret there.
-        return remote_login.refresh_entry(entry, scopes=scopes, cacert=cacert, timeout=timeout)
+        return refresh_entry(entry, scopes=scopes, client_factory=_client_factory(cacert, timeout))
 
     entry = cache.update(profile_name, change)
     assert entry is not None

@@ -34,11 +34,16 @@ class ServeOptions:
     log_level: str = "info"
     max_failures: int = DEFAULT_MAX_FAILURES
     lockout: int = DEFAULT_LOCKOUT
+    session_ttl: int = 8 * 3600  # login session cookie of the browser and device flows
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
     # Filled in by prepare(): the base URL, used as iss when [issuer] names none.
     base_url: str | None = field(default=None)
+    # --state: None for <store>.state.db, else redis://HOST:PORT/DB (no password in it
+    # when it came from argv); the password travels to workers pickled, never on argv.
+    state: str | None = None
+    state_password: str | None = field(default=None, repr=False)
 
 
 def base_url(host: str, port: int) -> str:
@@ -50,17 +55,22 @@ def build_app(options: ServeOptions) -> Any:
     """The app factory each worker calls (also the single-process path)."""
     from oauthcli.issuer import settings_for_store
     from oauthcli.server.app import create_app
+    from oauthcli.server.provider_settings import ProviderSettings
+    from oauthcli.server.state import open_state
     from oauthcli.server.throttle import LoginThrottle
     from oauthcli.store import UserStore
 
     store = UserStore(options.store_path)
     data = store.load()
     settings = settings_for_store(options.store_path, data.issuer)
+    state = open_state(options.state, options.store_path, options.state_password)
     return create_app(
         store,
         settings,
         issuer_url=options.base_url,
-        throttle=LoginThrottle(options.max_failures, options.lockout),
+        throttle=LoginThrottle(options.max_failures, options.lockout, backend=state),
+        provider=ProviderSettings(session_ttl=options.session_ttl),
+        state=state,
     )
 
 
@@ -74,9 +84,16 @@ def check(options: ServeOptions) -> None:
         raise UsageError("--max-failures must not be negative")
     if options.lockout < 1:
         raise UsageError("--lockout must be at least 1s (--max-failures 0 turns throttling off)")
+    if options.session_ttl < 1:
+        raise UsageError("--session-ttl must be at least 1s")
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
-    build_app(options)  # loads the store, the [issuer] settings and the signing key
+    # Loads the store, the [issuer] settings and the signing key; then the state must answer.
+    state = build_app(options).state.server_state
+    try:
+        state.ping()
+    finally:
+        state.close()
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -1,0 +1,262 @@
+"""What a token endpoint answered: a ``TokenResponse``, or one clear error.
+
+RFC 6749 5.1 answers are accepted with the usual looseness (``expires_in`` as a
+numeric string, ``token_type`` in any case, ``scope`` as a list); RFC 6749 5.2
+errors and FastAPI's ``{"detail": ...}`` become a one-line ``OAuthCliError``.
+Everything a server says is cleaned (``clean``) before it reaches a message:
+no control characters, secrets masked, length capped. No network here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from oauthcli.errors import AuthenticationError, RemoteError
+from oauthcli.http import MAX_SERVER_TEXT
+from oauthcli.text import clean as text_clean
+
+YEAR = 365 * 24 * 3600
+# Long-lived service tokens exist; anything longer than this is a broken server.
+MAX_EXPIRES_IN = 100 * YEAR
+NOT_JSON: Any = object()
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """A successful token endpoint answer (RFC 6749 5.1); tokens are kept out of ``repr``."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_in: int | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    scope: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def interpret(
+    status: int,
+    reason: str,
+    body: bytes,
+    content_type: str,
+    *,
+    grant: str,
+    secrets: tuple[str, ...],
+) -> TokenResponse:
+    data = _parse_json_object(body)
+    if 200 <= status < 300:
+        if data is None:
+            raise RemoteError(
+                f"the token endpoint answered {status} with {describe_body(body, content_type)}; "
+                "expected a JSON object",
+                reason="bad_answer",
+            )
+        # Some servers report errors with a 200; those go through the error mapping below.
+        if "access_token" in data or not isinstance(data.get("error"), str):
+            return _token_response(data)
+    _raise_for_error(status, reason, data, body, content_type, grant=grant, secrets=secrets)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _parse_json_object(body: bytes) -> dict[str, Any] | None:
+    data = loads(body)
+    return data if isinstance(data, dict) else None
+
+
+def loads(body: bytes | str) -> Any:
+    """The JSON value in ``body``, or ``NOT_JSON`` for anything else.
+
+    Hostile input is "not JSON", never a crash: deep nesting (``[[[[...``) makes
+    the parser recurse past Python's limit, so ``RecursionError`` counts too.
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return NOT_JSON
+
+
+def describe_body(body: bytes, content_type: str) -> str:
+    if not body.strip():
+        return "an empty body"
+    kind = content_type.split(";")[0].strip().lower()
+    if "html" in kind or body.lstrip()[:1] == b"<":
+        return "an HTML page"
+    if loads(body) is NOT_JSON:
+        return f"a non-JSON body ({clean(kind) or 'no content type'})"
+    return "JSON that is not an object"
+
+
+def _token_response(data: dict[str, Any]) -> TokenResponse:
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise RemoteError("the token endpoint's answer has no access_token", reason="bad_answer")
+    token_type = data.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        shown = clean(token_type) if isinstance(token_type, str) else "(missing)"
+        raise RemoteError(
+            f"unsupported token_type {shown!r}: only Bearer tokens are supported",
+            reason="bad_answer",
+        )
+    refresh_token = data.get("refresh_token")
+    if refresh_token is not None and not isinstance(refresh_token, str):
+        raise RemoteError("the token endpoint's refresh_token is not a string", reason="bad_answer")
+    scope = data.get("scope")
+    if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+        scope = " ".join(scope)  # some servers send a list despite RFC 6749 5.1
+    elif scope is not None and not isinstance(scope, str):
+        raise RemoteError("the token endpoint's scope is not a string", reason="bad_answer")
+    return TokenResponse(
+        access_token=access_token,
+        token_type="Bearer",
+        expires_in=_expires_in(data.get("expires_in")),
+        refresh_token=refresh_token or None,
+        scope=scope,
+        raw=data,
+    )
+
+
+def _expires_in(value: object) -> int | None:
+    if value is None:
+        return None
+    # RFC 6749 says a number, but numeric strings ("3600") are common in the wild.
+    numeric_string = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
+    number_ok = isinstance(value, int | float) and not isinstance(value, bool)
+    number = float(value) if numeric_string or number_ok else None  # type: ignore[arg-type]
+    if number is not None and MAX_EXPIRES_IN < number < float("inf"):
+        # Checked here, before anything is cached: an expiry past year 9999 breaks every date.
+        raise RemoteError(
+            f"the token endpoint's expires_in {number:.0f} is beyond {MAX_EXPIRES_IN // YEAR} years",
+            reason="bad_answer",
+        )
+    if number is None or not 0 <= number <= MAX_EXPIRES_IN:
+        shown = clean(str(value))
+        raise RemoteError(
+            f"the token endpoint's expires_in {shown!r} is not a number of seconds",
+            reason="bad_answer",
+        )
+    return int(number)
+
+
+_REMOTE_CODES = {"server_error", "temporarily_unavailable"}
+
+
+def _raise_for_error(
+    status: int,
+    reason: str,
+    data: dict[str, Any] | None,
+    body: bytes,
+    content_type: str,
+    *,
+    grant: str,
+    secrets: tuple[str, ...],
+) -> None:
+    code, description = _error_fields(data, secrets)
+    said = f": {description}" if description else ""
+    status_text = f"{status} {clean(reason)}".strip()
+    grant_name = f"{grant} grant"
+
+    if code == "invalid_client":
+        raise AuthenticationError(
+            _prefixed(
+                "client authentication failed", description or "check the client id and secret"
+            ),
+            reason="invalid_client",
+        )
+    if code == "invalid_scope":
+        raise AuthenticationError(
+            _prefixed("scope not granted", description or "the server refused it"),
+            reason="invalid_scope",
+        )
+    if code == "unauthorized_client":
+        raise AuthenticationError(
+            f"the client may not use the {grant_name}{said}", reason="unauthorized_client"
+        )
+    if code == "unsupported_grant_type":
+        raise RemoteError(
+            f"the server does not support the {grant_name}{said}", reason="unsupported_grant_type"
+        )
+    if code == "invalid_request":
+        raise RemoteError(
+            f"the server rejected the request as malformed{said}", reason="invalid_request"
+        )
+    if data is None:
+        if status == 401 and not body.strip():
+            # a bare Basic challenge
+            raise AuthenticationError(_refusal_message(grant, None), reason=_refusal_reason(grant))
+        # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint.
+        raise RemoteError(
+            f"the token endpoint answered {status_text} with {describe_body(body, content_type)}",
+            reason="bad_answer",
+        )
+    if status >= 500 or code in _REMOTE_CODES:
+        raise RemoteError(
+            f"the token endpoint failed with {status_text}{said}", reason="http_status"
+        )
+    if code == "invalid_grant" or status in (400, 401):
+        # FastAPI apps answer 400/401 {"detail": ...}; an unknown code there is still a refusal.
+        raise AuthenticationError(
+            _refusal_message(grant, description), reason=_refusal_reason(grant)
+        )
+    raise RemoteError(f"the token endpoint answered {status_text}{said}", reason="http_status")
+
+
+def _refusal_reason(grant: str) -> str:
+    # A client_credentials refusal is the client's secret; any other, the grant itself.
+    return "invalid_client" if grant == "client_credentials" else "invalid_grant"
+
+
+def _refusal_message(grant: str, description: str | None) -> str:
+    if grant == "refresh_token":
+        said = f" ({description})" if description else ""
+        return f"refresh token rejected (expired or revoked): log in again{said}"
+    if grant == "client_credentials":
+        return _prefixed("client authentication failed", description or "credentials rejected")
+    return description or "incorrect username or password"
+
+
+def _prefixed(prefix: str, description: str) -> str:
+    """``prefix: description``, unless the server's text already says it ("Scope not granted: x")."""
+    if description.lower().startswith(prefix.lower()):
+        return description
+    return f"{prefix}: {description}"
+
+
+def _error_fields(
+    data: dict[str, Any] | None, secrets: tuple[str, ...]
+) -> tuple[str | None, str | None]:
+    """``(error code, description)`` from an RFC 6749 5.2 or FastAPI ``detail`` body."""
+    if data is None:
+        return None, None
+    code = data.get("error")
+    code = code.strip().lower() if isinstance(code, str) and code.strip() else None
+    text = data.get("error_description")
+    if not isinstance(text, str) or not text.strip():
+        text = _detail_text(data.get("detail"))
+    description = clean(text, secrets) if text else None
+    return (clean(code) if code else None), (description or None)
+
+
+def _detail_text(detail: object) -> str | None:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        # FastAPI 422: [{"loc": ["body", "username"], "msg": "Field required", ...}]
+        parts = []
+        for item in detail[:5]:
+            if isinstance(item, dict) and isinstance(item.get("msg"), str):
+                loc = item.get("loc")
+                where = str(loc[-1]) if isinstance(loc, list) and loc else ""
+                parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+        return "; ".join(parts) or None
+    return None
+
+
+def clean(text: str, secrets: Iterable[str] = ()) -> str:
+    """Server-sent text made safe for a one-line message: no control characters, secrets masked, capped."""
+    return text_clean(text, MAX_SERVER_TEXT, secrets)
+
+
+__all__ = ["MAX_SERVER_TEXT", "TokenResponse", "clean", "describe_body", "interpret"]

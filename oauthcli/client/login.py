@@ -1,0 +1,132 @@
+"""Remote login: run the password or client-credentials grant and build the entry to cache.
+
+Nothing here prints: the CLI saves the returned ``CacheEntry`` in the profile
+and shows it, so a failed login caches nothing. Everything that can be refused
+without the network (URL safety, the client secret file) is refused before the
+password is read, and the password is sent at most once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from oauthcli.claims import scope_string
+from oauthcli.client.cache import CacheEntry
+from oauthcli.client.policy import check_header_safe, check_url_safe, needs_insecure_http
+from oauthcli.client.secret import read_client_secret
+from oauthcli.errors import UsageError
+from oauthcli.urls import origin_of
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.client.answer import TokenResponse
+
+Grant = Literal["password", "client_credentials"]
+
+
+def login_remote(
+    *,
+    token_url: str,
+    grant: Grant,
+    username: str | None,
+    read_password: Callable[[], str],
+    scopes: list[str],
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: Literal["basic", "post"],
+    insecure_http: bool,
+    client_factory: Callable[[], httpx.Client],
+) -> CacheEntry:
+    """Log in at ``token_url``; return the entry to cache (nothing is saved here)."""
+    from oauthcli.client import grants
+
+    # Refused before any prompt or connection: a password must not even be typed for these.
+    check_url_safe(token_url, insecure_http=insecure_http)
+    token_url = token_url.strip()
+    # The secret belongs to a client: without a client id, $OAUTHCLI_CLIENT_SECRET is not used.
+    client_secret = read_client_secret(client_secret_file) if client_id else None
+    if grant == "client_credentials" and (client_id is None or client_secret is None):
+        raise UsageError(
+            "the client-credentials grant needs a client id and its secret", reason="no_secret"
+        )
+    scope_param = scope_string(scopes)
+
+    with client_factory() as client:
+        if grant == "password":
+            password = read_password()
+            try:
+                response = grants.password_grant(
+                    client,
+                    token_url,
+                    username or "",
+                    password,
+                    scope_param or None,
+                    client_id,
+                    client_secret,
+                    client_auth,
+                    insecure_http=insecure_http,
+                )
+            finally:
+                del password
+        else:
+            assert client_id is not None and client_secret is not None
+            response = grants.client_credentials_grant(
+                client,
+                token_url,
+                client_id,
+                client_secret,
+                scope_param or None,
+                client_auth,
+                insecure_http=insecure_http,
+            )
+    return entry_for(
+        response,
+        token_url=token_url,
+        asked_scope=scope_param,
+        client_id=client_id,
+        client_auth=client_auth,
+        client_secret_file=client_secret_file,
+        username=username if grant == "password" else None,
+        insecure_http=insecure_http,
+    )
+
+
+def entry_for(
+    response: TokenResponse,
+    *,
+    token_url: str,
+    asked_scope: str,
+    client_id: str | None,
+    client_auth: str,
+    client_secret_file: Path | None,
+    username: str | None,
+    insecure_http: bool,
+    now: float | None = None,
+) -> CacheEntry:
+    """The cache entry for a token endpoint's answer, checked before anything is cached."""
+    check_header_safe(response.access_token)
+    at = int(time.time() if now is None else now)
+    # Remembered so that refresh and call keep working over the plain http the user accepted.
+    allowed = [origin_of(token_url)] if insecure_http and needs_insecure_http(token_url) else []
+    return CacheEntry(
+        access_token=response.access_token,
+        token_type=response.token_type.lower(),
+        expires_at=at + response.expires_in if response.expires_in is not None else None,
+        refresh_token=response.refresh_token,
+        # RFC 6749 5.1: no scope in the answer means the requested scope was granted.
+        scope=response.scope if response.scope is not None else asked_scope,
+        source="remote",
+        token_url=token_url,
+        client_id=client_id,
+        client_auth=client_auth if client_id else None,
+        client_secret_file=(
+            str(client_secret_file.resolve()) if client_secret_file is not None else None
+        ),
+        username=username,
+        allowed_origins=allowed,
+        obtained_at=at,
+    )

@@ -1,0 +1,179 @@
+"""Read a token without verifying it: size limit, ``Bearer`` prefix, JWS/JWE/opaque, strict JSON.
+
+Nothing here imports ``cryptography`` (nor PyJWT, which pulls it in), so
+``oauthcli decode`` starts fast. ``oauthcli.verify.verifier`` builds on :func:`parse`.
+
+Parsing is strict, because a verifier and the API behind it must agree on what
+a token says: base64url without padding or foreign characters, UTF-8 JSON
+objects, and no repeated member names (RFC 7515 section 5.2 lets a parser
+reject them; two parsers picking different duplicates is an attack).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from oauthcli import claims
+from oauthcli.errors import TokenError
+
+MAX_TOKEN_BYTES = 64 * 1024
+
+# "Bearer x", also pasted as a whole header line ("Authorization: Bearer x") or alone
+_BEARER = re.compile(r"(?:authorization:\s*)?bearer(?:\s+|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedToken:
+    """A compact JWS split and decoded, signature NOT checked."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def normalize(text: str | bytes) -> str:
+    """The bare token: whitespace and a leading ``Bearer `` (or ``Authorization: Bearer ``) removed."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_TOKEN_BYTES * 2:
+            raise _too_large(len(text))
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise TokenError("token contains non-ASCII bytes", "malformed") from None
+    if len(text) > MAX_TOKEN_BYTES * 2:
+        raise _too_large(len(text))
+    token = text.strip()
+    match = _BEARER.match(token)
+    if match:
+        token = token[match.end() :]
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _too_large(len(token))
+    if not token:
+        raise TokenError("the token is empty", "malformed")
+    return token
+
+
+def _too_large(size: int) -> TokenError:
+    return TokenError(
+        f"token is larger than {MAX_TOKEN_BYTES // 1024} KiB ({size} characters); refusing to decode it",
+        "too_large",
+    )
+
+
+def b64url_decode(segment: str, what: str = "segment") -> bytes:
+    """Strict base64url without padding (RFC 7515 section 2); ``TokenError`` otherwise."""
+    try:
+        return claims.b64url_decode(segment)
+    except ValueError:
+        raise TokenError(f"token {what} is not valid base64url", "malformed") from None
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
+def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
+    """A JSON object from UTF-8 bytes; repeated member names are refused (``duplicate_key``)."""
+    try:
+        value = _DECODER.decode(data.decode("utf-8"))
+    except _Duplicate as exc:
+        raise TokenError(
+            f"token {what} repeats the member {exc.key[:100]!r}; refusing an ambiguous token",
+            "duplicate_key",
+        ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise TokenError(f"token {what} is not valid JSON", "malformed") from None
+    if not isinstance(value, dict):
+        raise TokenError(f"token {what} is not a JSON object", "malformed")
+    return value
+
+
+def describe_opaque(token: str) -> str:
+    return (
+        f"token is opaque ({len(token)} characters, not a JWT): only its issuer can "
+        "tell what it means (RFC 7662 token introspection)"
+    )
+
+
+def _encrypted(parts: list[str]) -> TokenError:
+    detail = ""
+    try:
+        header = parse_json_object(b64url_decode(parts[0], "header"), "header")
+        detail = ", ".join(
+            f"{k}={str(header[k])[:40]}" for k in ("alg", "enc", "kid") if k in header
+        )
+    except TokenError:
+        pass
+    return TokenError(
+        "token is encrypted (JWE, 5 parts"
+        + (f"; {detail}" if detail else "")
+        + "): only the holder of the recipient's key can read it",
+        "encrypted",
+    )
+
+
+def parse(token: str, *, header_cache: dict[str, dict[str, Any]] | None = None) -> ParsedToken:
+    """Split a compact JWS and decode header and payload (no signature check).
+
+    ``header_cache`` lets a batch skip re-parsing the header segment it saw before
+    (tokens of one issuer usually share it). Raises ``TokenError`` with reason
+    ``opaque``, ``encrypted`` or ``malformed`` / ``duplicate_key``.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        if len(parts) == 5:
+            raise _encrypted(parts)
+        if len(parts) == 1:
+            raise TokenError(describe_opaque(token), "opaque")
+        raise TokenError(
+            f"token has {len(parts)} dot-separated parts; a JWT has 3 (JWS) or 5 (JWE)",
+            "malformed",
+        )
+    head, body, sig = parts
+    header = header_cache.get(head) if header_cache is not None else None
+    if header is None:
+        header = parse_json_object(b64url_decode(head, "header"), "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or not alg:
+            raise TokenError("token header has no 'alg'", "malformed")
+        if "enc" in header:
+            raise TokenError("token header has 'enc': an encrypted token (JWE)", "encrypted")
+        if header_cache is not None and len(header_cache) < 1024:
+            header_cache[head] = header
+    payload = parse_json_object(b64url_decode(body, "payload"), "payload")
+    signature = b64url_decode(sig, "signature")
+    return ParsedToken(
+        header=header,
+        payload=payload,
+        signing_input=f"{head}.{body}".encode("ascii"),
+        signature=signature,
+    )
+
+
+def decode(text: str) -> ParsedToken:
+    """``normalize`` then ``parse``: what ``oauthcli decode`` shows."""
+    return parse(normalize(text))

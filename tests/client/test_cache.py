@@ -1,0 +1,107 @@
+import json
+import stat
+
+import pytest
+
+from oauthcli.client.cache import CacheEntry, TokenCache
+from oauthcli.errors import StoreError, UsageError
+
+
+def entry(**kw) -> CacheEntry:
+    return CacheEntry(access_token="at", refresh_token="rt", expires_at=2_000_000_000, **kw)
+
+
+def test_save_and_load_round_trip_private(tmp_path):
+    cache = TokenCache(tmp_path / "deep" / "cache")
+    path = cache.save("default", entry(scope="me", store="/x/users.toml", username="alice"))
+    assert path == tmp_path / "deep" / "cache" / "default.json"
+    assert stat.S_IMODE(cache.directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded = cache.load("default")
+    assert loaded == entry(
+        scope="me", store="/x/users.toml", username="alice", obtained_at=loaded.obtained_at
+    )
+    assert cache.load("other") is None
+
+
+def test_expiry():
+    e = CacheEntry(access_token="a", expires_at=100)
+    assert not e.expired(now=99) and e.expired(now=100) and e.expired(now=80, margin=30)
+    assert not CacheEntry(access_token="a").expired()
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660])
+def test_a_file_others_can_read_is_refused(tmp_path, mode):
+    cache = TokenCache(tmp_path / "c")
+    path = cache.save("default", entry())
+    path.chmod(mode)
+    with pytest.raises(StoreError, match=f"mode {mode:o}.*chmod 600") as info:
+        cache.load("default")
+    assert "at" not in str(info.value).split()
+    with pytest.raises(StoreError):
+        cache.save("default", entry())
+
+
+def test_a_directory_others_can_enter_is_refused(tmp_path):
+    cache = TokenCache(tmp_path / "c")
+    cache.save("default", entry())
+    cache.directory.chmod(0o755)
+    with pytest.raises(StoreError, match=r"directory .* run 'chmod 700 "):
+        cache.load("default")
+    with pytest.raises(StoreError, match="directory"):
+        cache.check("default")
+    # logout would not fix a directory: the hint is chmod only
+    with pytest.raises(StoreError) as info:
+        cache.load("default")
+    assert "logout" not in str(info.value)
+
+
+def test_a_cache_directory_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "c").write_text("not a directory")
+    cache = TokenCache(tmp_path / "c")
+    with pytest.raises(StoreError, match="is not a directory"):
+        cache.check("default")
+    with pytest.raises(StoreError, match="token cache directory"):
+        cache.save("default", entry())
+
+
+def test_bad_profile_names(tmp_path):
+    cache = TokenCache(tmp_path)
+    for name in ("../etc", "a/b", "", ".hidden", "x" * 65):
+        with pytest.raises(UsageError, match="invalid profile name"):
+            cache.path(name)
+    assert cache.path("ci-job.2_a").name == "ci-job.2_a.json"
+
+
+def test_corrupt_cache_is_reported(tmp_path):
+    cache = TokenCache(tmp_path / "c")
+    path = cache.save("default", entry())
+    for text in ("{oops", "[]", '{"refresh_token": "x"}'):
+        path.write_text(text)
+        with pytest.raises(StoreError, match=r"corrupt.*oauthcli logout"):
+            cache.load("default")
+
+
+def test_unknown_fields_are_ignored_for_forward_compatibility(tmp_path):
+    cache = TokenCache(tmp_path / "c")
+    path = cache.save("default", entry())
+    data = json.loads(path.read_text())
+    data["added_later"] = 1
+    path.write_text(json.dumps(data))
+    assert cache.load("default").access_token == "at"
+
+
+def test_update_runs_under_the_lock_and_saves_the_result(tmp_path):
+    cache = TokenCache(tmp_path / "c")
+    assert cache.update("p", lambda old: None) is None
+    assert not cache.path("p").exists()
+    cache.update("p", lambda old: entry(scope="one"))
+    new = cache.update("p", lambda old: CacheEntry(access_token=old.access_token + "2"))
+    assert new.access_token == "at2" and cache.load("p").access_token == "at2"
+
+
+def test_delete(tmp_path):
+    cache = TokenCache(tmp_path / "c")
+    cache.save("default", entry())
+    assert cache.delete("default") and not cache.delete("default")
+    assert list(cache.directory.iterdir()) == []
