@@ -515,12 +515,14 @@ def _check_table(
             # Unknown fields would be silently dropped on the next write: refuse them.
             raise StoreError(f"{where}: unknown field {key!r}")
         if isinstance(value, bool) is not (expected is bool) or not isinstance(value, expected):
-            wanted = _TYPE_NAMES.get(expected, "another type")  # type: ignore[call-overload]
-            if key == "scopes":
+            wanted = _TYPE_NAMES.get(expected, "") if isinstance(expected, type) else ""
+            if expected is list:
                 wanted = "an array of strings"
-            raise StoreError(f"{where}: field {key!r} must be {wanted}, not {_toml_type(value)}")
-        if key == "scopes" and not all(isinstance(s, str) for s in value):
-            raise StoreError(f"{where}: 'scopes' must be an array of strings")
+            raise StoreError(
+                f"{where}: field {key!r} must be {wanted or 'another type'}, not {_toml_type(value)}"
+            )
+        if isinstance(value, list) and not all(isinstance(s, str) for s in value):
+            raise StoreError(f"{where}: {key!r} must be an array of strings")
         fields[key] = value
     return fields
 

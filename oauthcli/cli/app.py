@@ -54,6 +54,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("call",): "oauthcli call http://127.0.0.1:8000/users/me/",
     ("header",): 'curl -H "$(oauthcli header)" http://127.0.0.1:8000/users/me/',
     ("serve",): "oauthcli serve --port 8000",
+    ("audit",): 'oauthcli audit "$TOKEN" --secret-file hs256.secret',
     ("user",): "oauthcli user add alice --scope me",
     ("user", "add"): "oauthcli user add alice --full-name 'Alice Liddell' --scope me --scope items",
     ("user", "list"): "oauthcli user list --json",
@@ -72,7 +73,6 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("keys",): "oauthcli keys generate --alg ES256 --out signing.pem",
     ("keys", "generate"): "oauthcli keys generate --alg ES256 --out signing.pem",
     ("keys", "jwks"): "oauthcli keys jwks signing.pem > jwks.json",
-    ("audit",): 'oauthcli audit "$TOKEN" --json',
 }
 
 # Root options that take a value: skipped when looking for the command name.

@@ -87,7 +87,7 @@ def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "p
     for attempt in range(1, CONFIRM_TRIES + 1):
         password = getpass.getpass(f"{what.capitalize()}: ")
         if not confirm or getpass.getpass(f"Repeat {what}: ") == password:
-            return password
+            return register(password)
         if attempt < CONFIRM_TRIES:
             sys.stderr.write(f"The two {what}s do not match; try again.\n")
     raise UsageError(f"the two {what}s did not match ({CONFIRM_TRIES} tries)")

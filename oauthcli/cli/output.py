@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def clean(text: str, limit: int = 500) -> str:
+def clean(text: str, limit: int | None = 500) -> str:
     """One printable line: escapes and control/bidi characters removed, length capped."""
     return _clean(text, limit)
 

@@ -229,6 +229,7 @@ def _set_disabled(name: str, disabled: bool, store: Path | None) -> None:
 
     if not accounts.set_disabled(_store(store), name, disabled):
         output.note(f"user {name!r} is already {'disabled' if disabled else 'enabled'}")
+        return
     output.note(f"{'disabled' if disabled else 'enabled'} user {name!r}")
 
 
