@@ -10,13 +10,12 @@ Reading the answer (token or error) is ``oauthcli.remote_answer``'s job.
 
 from __future__ import annotations
 
-import base64
 import re
 import ssl
 import time
 from collections.abc import Iterable, Mapping
-from typing import Literal
-from urllib.parse import quote_plus, urlsplit
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,6 +26,9 @@ from oauthcli.remote_answer import MAX_SERVER_TEXT, TokenResponse
 from oauthcli.remote_answer import clean as _clean
 from oauthcli.remote_answer import display_url as _display_url
 from oauthcli.remote_answer import interpret as _interpret
+
+if TYPE_CHECKING:
+    from oauthcli.client.assertion import ClientAuthentication
 
 ClientAuth = Literal["basic", "post"]
 
@@ -100,7 +102,11 @@ def password_grant(
     insecure_http: bool = False,
 ) -> TokenResponse:
     """Resource owner password grant (RFC 6749 4.3), as FastAPI's ``OAuth2PasswordRequestForm`` reads it."""
-    form = {"grant_type": "password", "username": username, "password": password}
+    form: dict[str, str | list[str]] = {
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+    }
     return _token_request(
         client,
         token_url,
@@ -150,9 +156,30 @@ def refresh_grant(
     client_auth: ClientAuth = "basic",
     *,
     insecure_http: bool = False,
+    auth: ClientAuthentication | None = None,
+    extra: Mapping[str, str | list[str]] | None = None,
 ) -> TokenResponse:
-    """Refresh grant (RFC 6749 6); no ``scopes`` keeps the originally granted scope."""
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    """Refresh grant (RFC 6749 6); no ``scopes`` keeps the originally granted scope.
+
+    ``auth`` (any client authentication) replaces client id / secret / auth when given;
+    ``extra`` adds parameters such as ``resource`` (RFC 8707) or ``audience``.
+    """
+    form: dict[str, str | list[str]] = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        **(extra or {}),
+    }
+    if auth is not None:
+        return token_request(
+            client,
+            token_url,
+            form,
+            auth,
+            scopes=scopes,
+            grant="refresh_token",
+            secrets=(refresh_token,),
+            insecure_http=insecure_http,
+        )
     return _token_request(
         client,
         token_url,
@@ -170,7 +197,7 @@ def refresh_grant(
 def _token_request(
     client: httpx.Client,
     token_url: str,
-    form: dict[str, str],
+    form: dict[str, str | list[str]],
     scopes: Iterable[str] | str | None,
     client_id: str | None,
     client_secret: str | None,
@@ -180,21 +207,45 @@ def _token_request(
     secrets: tuple[str, ...],
     insecure_http: bool,
 ) -> TokenResponse:
+    from oauthcli.client.assertion import ClientAuthentication
+
     check_url_safe(token_url, insecure_http=insecure_http)
     if client_auth not in ("basic", "post"):
         raise UsageError(f"client authentication must be 'basic' or 'post', not {client_auth!r}")
+    auth = ClientAuthentication(client_id, client_auth, client_secret)
+    return token_request(
+        client,
+        token_url,
+        form,
+        auth,
+        scopes=scopes,
+        grant=grant,
+        secrets=secrets,
+        insecure_http=insecure_http,
+    )
+
+
+def token_request(
+    client: httpx.Client,
+    token_url: str,
+    form: dict[str, str | list[str]],
+    auth: ClientAuthentication,
+    *,
+    scopes: Iterable[str] | str | None = None,
+    grant: str,
+    secrets: tuple[str, ...] = (),
+    insecure_http: bool = False,
+) -> TokenResponse:
+    """POST any grant's ``form`` to the token endpoint, authenticated as ``auth`` says.
+
+    List values (``resource``, RFC 8707) are sent as repeated parameters.
+    """
+    check_url_safe(token_url, insecure_http=insecure_http)
     scope = scope_string(scopes)
     if scope:
         form["scope"] = scope
     headers = {"Accept": "application/json"}
-    if client_id is not None and client_secret is not None and client_auth == "basic":
-        headers["Authorization"] = _basic_auth(client_id, client_secret)
-    elif client_id is not None:
-        # A public client (no secret) identifies itself in the form (RFC 6749 3.2.1).
-        form["client_id"] = client_id
-        if client_secret is not None:
-            form["client_secret"] = client_secret
-    secrets = tuple(s for s in (*secrets, client_secret) if s)
+    secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, token_url)) if s)
     status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets)
     return _interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
 
@@ -217,16 +268,21 @@ def scope_string(scopes: Iterable[str] | str | None) -> str:
     return " ".join(tokens)
 
 
-def _basic_auth(client_id: str, client_secret: str) -> str:
-    # RFC 6749 2.3.1: form-urlencode each part before joining with ":" and base64.
-    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
-    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+def post_form(
+    client: httpx.Client,
+    url: str,
+    form: Mapping[str, str | list[str]],
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...],
+) -> tuple[int, str, bytes, str]:
+    """POST a form once, never following a redirect: ``(status, reason, body, content type)``."""
+    return _post_form(client, url, form, headers, secrets)
 
 
 def _post_form(
     client: httpx.Client,
     url: str,
-    form: Mapping[str, str],
+    form: Mapping[str, str | list[str]],
     headers: Mapping[str, str],
     secrets: tuple[str, ...],
 ) -> tuple[int, str, bytes, str]:
@@ -340,7 +396,9 @@ __all__ = [
     "client_credentials_grant",
     "make_client",
     "password_grant",
+    "post_form",
     "refresh_grant",
     "scope_string",
+    "token_request",
     "transport_error",
 ]
