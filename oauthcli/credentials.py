@@ -187,6 +187,8 @@ def _refresh_remote(
 
     if not entry.token_url:
         raise ConfigError("the cached token does not record its token URL: log in again")
+    from oauthcli.client import profile
+
     make = client_factory or remote.make_client
     asked = remote.scope_string(scopes)
     with make() as client:
@@ -196,11 +198,14 @@ def _refresh_remote(
             entry.refresh_token or "",
             scopes,
             client_id=entry.client_id,
-            client_secret=client_secret_for(entry),
+            client_secret=client_secret_for(entry) if entry.client_auth != "none" else None,
             client_auth=entry.client_auth or "basic",  # type: ignore[arg-type]
             # the URL passed this check at login; --insecure-http then is remembered as an allowed origin
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
+            auth=profile.client_authentication(entry),
+            extra=profile.refresh_parameters(entry),
         )
+        id_token = profile.refreshed_id_token(entry, response, client)
     check_header_safe(response.access_token)
     now = int(time.time())
     return replace(
@@ -213,6 +218,7 @@ def _refresh_remote(
         # no scope in the answer: what was asked for, or else what the session had
         scope=response.scope if response.scope is not None else (asked or entry.scope),
         obtained_at=now,
+        id_token=id_token,
     )
 
 
@@ -222,6 +228,7 @@ def is_client_login(entry: CacheEntry) -> bool:
         entry.source == "remote"
         and bool(entry.token_url and entry.client_id)
         and not entry.username
+        and entry.grant in (None, "client_credentials")
     )
 
 
