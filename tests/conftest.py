@@ -16,6 +16,9 @@ from oauthcli.cli import main
 from oauthcli.passwords import hash_password
 from oauthcli.store import User, UserStore
 
+# panva's oidc-provider on 127.0.0.1 and a stand-in browser (tests/oidc/harness.py)
+pytest_plugins = ["tests.oidc.harness"]
+
 # Tests hash at the lowest bcrypt cost; one test checks the default of 12 separately.
 TEST_ROUNDS = 4
 TEST_SECRET = "test-secret-of-at-least-32-bytes-for-hs256!!"

@@ -22,6 +22,7 @@ from oauthcli.cli import (
     inspect_cmd,
     issue_cmd,
     keys_cmd,
+    provider_cmd,
     serve_cmd,
     tokens_cmd,
     users,
@@ -37,7 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(users.app, name="user")
 app.add_typer(clients.app, name="client")
-for module in (tokens_cmd, issue_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd):
+for module in (tokens_cmd, issue_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd, provider_cmd):
     module.register(app)
 
 

@@ -93,6 +93,8 @@ def token_response(entry: CacheEntry, now: float | None = None) -> dict[str, Any
     if entry.refresh_token:
         body["refresh_token"] = entry.refresh_token
     body["scope"] = entry.scope
+    if entry.id_token:
+        body["id_token"] = entry.id_token
     return body
 
 
@@ -211,9 +213,14 @@ def login(
         ),
     ] = None,
     grant: Annotated[
-        str,
-        typer.Option("--grant", help="With --url: 'password' or 'client-credentials'."),
-    ] = "password",
+        str | None,
+        typer.Option(
+            "--grant",
+            help="password, client-credentials; with --issuer-url also authorization-code "
+            "(the default without USERNAME) or device-code.",
+            show_default=False,
+        ),
+    ] = None,
     client_id: Annotated[
         str | None,
         typer.Option("--client-id", help="With --url: OAuth client id.", show_default=False),
@@ -227,19 +234,83 @@ def login(
         ),
     ] = None,
     client_auth: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--client-auth", help="With --url: send the client secret by 'basic' auth or 'post'."
+            "--client-auth",
+            help="basic or post (the client secret); with --issuer-url also private-key-jwt "
+            "(--client-key) or none (a public client). Default: basic with a secret, else none.",
+            show_default=False,
         ),
-    ] = "basic",
+    ] = None,
     cacert: CacertOption = None,
-    timeout: TimeoutOption = 10.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for the token endpoint (default 10); for a browser or "
+            "device login, for the person to finish it (default 300).",
+            min=0.1,
+            show_default=False,
+        ),
+    ] = None,
     insecure_http: Annotated[
         bool,
         typer.Option(
             "--insecure-http",
             help="With --url: allow sending credentials over http:// to a non-loopback host.",
         ),
+    ] = False,
+    issuer_url: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer-url",
+            help="OpenID provider to log in at (its discovery document names the endpoints).",
+            show_default=False,
+        ),
+    ] = None,
+    client_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-key",
+            help="With --issuer-url: PEM private key for --client-auth private-key-jwt.",
+            show_default=False,
+        ),
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resource",
+            help="With --issuer-url: API (RFC 8707 resource URI) the token is for; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience", help="With --issuer-url: audience parameter (Auth0).", show_default=False
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="With --issuer-url: extra authorization parameter NAME=VALUE "
+            "(prompt, login_hint, acr_values ...); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    redirect_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--redirect-uri",
+            help="Browser login: the registered loopback redirect URI "
+            "(default http://127.0.0.1:<free port>/callback).",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool,
+        typer.Option("--no-browser", help="Browser login: only print the URL, open nothing."),
     ] = False,
 ) -> None:
     """Log in and cache the tokens in the profile.
@@ -253,12 +324,50 @@ def login(
     profile_name = resolve_profile(profile)
     cache = _cache()
     cache.check(profile_name)  # a bad profile or an unsafe cache fails before the password
+    provider_only = {
+        "--client-key": client_key is not None,
+        "--resource": bool(resource),
+        "--audience": audience is not None,
+        "--param": bool(param),
+        "--redirect-uri": redirect_uri is not None,
+        "--no-browser": no_browser,
+    }
+    if issuer_url is not None:
+        if url is not None:
+            raise UsageError("--url and --issuer-url contradict each other: choose one")
+        from oauthcli.cli import provider_cmd
+
+        entry = provider_cmd.login_provider(
+            issuer_url=issuer_url,
+            username=username,
+            scopes=scopes or [],
+            password_stdin=password_stdin,
+            grant=grant,
+            client_id=client_id,
+            client_secret_file=client_secret_file,
+            client_auth=client_auth,
+            client_key=client_key,
+            resources=resource or [],
+            audience=audience,
+            params=param or [],
+            redirect_uri=redirect_uri,
+            no_browser=no_browser,
+            cacert=cacert,
+            timeout=timeout,
+            insecure_http=insecure_http,
+        )
+        cache_path = cache.save(profile_name, entry)
+        _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as")
+        return
+    given = [name for name, used in provider_only.items() if used]
+    if given or grant in ("authorization-code", "device-code"):
+        raise UsageError(f"{given[0] if given else '--grant ' + str(grant)} needs --issuer-url")
     if url is None:
         remote_only = {
-            "--grant": grant != "password",
+            "--grant": grant not in (None, "password"),
             "--client-id": client_id is not None,
             "--client-secret-file": client_secret_file is not None,
-            "--client-auth": client_auth != "basic",
+            "--client-auth": client_auth is not None,
             "--cacert": cacert is not None,
             "--insecure-http": insecure_http,
         }
@@ -270,6 +379,8 @@ def login(
         store_path = resolve_store_path(store).resolve()
         entry = login_local(store_path, username, scopes, password_stdin)
     else:
+        grant = grant or "password"
+        client_auth = client_auth or "basic"
         if grant not in ("password", "client-credentials"):
             raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
         if client_auth not in ("basic", "post"):
@@ -288,7 +399,7 @@ def login(
             client_secret_file=client_secret_file,
             client_auth=client_auth,
             cacert=cacert,
-            timeout=timeout,
+            timeout=10.0 if timeout is None else timeout,
             insecure_http=insecure_http,
         )
     cache_path = cache.save(profile_name, entry)
@@ -345,7 +456,11 @@ def refresh(
 
 
 def logout(profile: ProfileOption = None) -> None:
-    """Forget a profile's tokens; a local session is also revoked in its store."""
+    """Forget a profile's tokens; a local session is also revoked in its store.
+
+    A profile from a provider with a revocation endpoint (login --issuer-url) has its
+    tokens revoked there first; when that fails, logout says so and still forgets them.
+    """
     from oauthcli.errors import OAuthCliError
 
     profile_name = resolve_profile(profile)
@@ -356,6 +471,10 @@ def logout(profile: ProfileOption = None) -> None:
         entry = None  # unreadable or unsafe: still deleted below, just not revoked
     if entry is not None and entry.source == "local":
         _revoke_local_session(entry)
+    elif entry is not None and entry.source == "remote":
+        from oauthcli.cli import provider_cmd
+
+        provider_cmd.revoke_on_logout(entry, profile_name)
     if cache.delete(profile_name):
         output.note(f"logged out: forgot the tokens of profile {profile_name!r}")
     else:

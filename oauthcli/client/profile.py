@@ -66,3 +66,36 @@ def refreshed_id_token(entry: CacheEntry, response: TokenResponse, http: Any) ->
         if old.get("sub") != claims.get("sub"):
             raise TokenError("the refreshed ID token is about another user (sub changed)", "claim")
     return new
+
+
+def _expired(jwt_token: str, margin: int) -> bool:
+    import time
+
+    import jwt
+
+    try:
+        exp = jwt.decode(jwt_token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return False
+    return isinstance(exp, int | float) and time.time() + margin >= exp
+
+
+def fresh_id_token(source: Any) -> str:
+    """The ID token of a ``credentials.ProfileToken``, refreshed first when it has expired."""
+    from oauthcli.credentials import EXPIRY_MARGIN, check_header_safe
+    from oauthcli.errors import AuthenticationError
+
+    entry = source.fresh()
+    if not entry.id_token:
+        raise AuthenticationError(
+            f"profile {source.profile!r} has no ID token: log in with --issuer-url "
+            "and the openid scope"
+        )
+    if _expired(entry.id_token, EXPIRY_MARGIN) and source.can_refresh:
+        entry = source.refresh()
+    if not entry.id_token or _expired(entry.id_token, 0):
+        raise AuthenticationError(
+            f"the ID token of profile {source.profile!r} has expired and the provider gave "
+            "no new one: log in again"
+        )
+    return check_header_safe(entry.id_token, "ID token")

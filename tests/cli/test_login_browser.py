@@ -1,0 +1,245 @@
+"""``login --issuer-url --grant authorization-code`` against a real OpenID provider.
+
+The provider is panva's oidc-provider on 127.0.0.1 (tests/oidc); the person at the
+browser is tests/oidc/browser.py, set as $BROWSER, filling the provider's own pages.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jwt
+import pytest
+
+from oauthcli import settings
+from oauthcli.cache import TokenCache
+from tests.oidc.browser import FORGED_CODE
+from tests.oidc.harness import CONFIDENTIAL_POST_SECRET, CONFIDENTIAL_SECRET, secret_file
+
+
+def cached(profile: str = "default"):
+    return TokenCache(settings.cache_dir()).load(profile)
+
+
+def last_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("oauthcli: error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[-1]
+
+
+def test_public_client_logs_in_with_pkce_and_gets_a_verified_id_token(
+    cli, oidc_provider, standin_browser
+):
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--scope",
+        "openid email",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    # the authorization URL is always shown on stderr, with PKCE S256, state and nonce
+    assert "code_challenge_method=S256" in result.stderr
+    assert "state=" in result.stderr and "nonce=" in result.stderr
+    claims = jwt.decode(answer["id_token"], options={"verify_signature": False})
+    assert claims["sub"] == "alice" and claims["aud"] == "public"
+    entry = cached()
+    assert entry.id_token == answer["id_token"]
+    assert entry.access_token == answer["access_token"]
+    assert entry.grant == "authorization_code" and entry.client_auth == "none"
+    assert entry.endpoints["userinfo"].startswith(oidc_provider.issuer)
+    assert entry.issuer == oidc_provider.issuer and entry.username == "alice"
+    requests = [
+        r for r in oidc_provider.token_requests() if r.get("grant_type") == "authorization_code"
+    ]
+    assert requests[-1]["client_id"] == "public" and not requests[-1]["basic"]
+
+
+def test_confidential_client_with_basic_auth_gets_a_refresh_token_with_offline_access(
+    cli, oidc_provider, standin_browser, tmp_path
+):
+    secret = secret_file(tmp_path, CONFIDENTIAL_SECRET)
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "confidential",
+        "--client-secret-file",
+        str(secret),
+        "--scope",
+        "openid offline_access",
+    )
+    assert result.exit_code == 0, result.output
+    assert CONFIDENTIAL_SECRET not in result.output
+    entry = cached()
+    assert entry.refresh_token and entry.client_auth == "basic"
+    assert "prompt=consent" in result.stderr  # OIDC Core 11: offline_access needs consent
+    requests = oidc_provider.token_requests()
+    assert requests[-1]["basic"] is True
+    # the refresh token works, and the refreshed profile keeps a verified ID token
+    refreshed = cli("refresh", "--json")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert cached().access_token != entry.access_token
+    assert cached().id_token
+
+
+def test_confidential_client_with_post_auth(cli, oidc_provider, standin_browser, tmp_path):
+    secret = secret_file(tmp_path, CONFIDENTIAL_POST_SECRET)
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "confidential-post",
+        "--client-secret-file",
+        str(secret),
+        "--client-auth",
+        "post",
+    )
+    assert result.exit_code == 0, result.output
+    assert cached().client_auth == "post"
+
+
+def test_wrong_password_is_exit_3_and_nothing_is_cached(
+    cli, oidc_provider, standin_browser, monkeypatch
+):
+    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "not-the-password")
+    before = len(oidc_provider.token_requests())
+    result = cli("login", "--issuer-url", oidc_provider.issuer, "--client-id", "public")
+    assert result.exit_code == 3, result.output
+    assert "access_denied" in last_error_line(result)
+    assert cached() is None
+    assert len(oidc_provider.token_requests()) == before  # no code, nothing redeemed
+
+
+def test_denied_consent_is_exit_3_with_the_providers_words(
+    cli, oidc_provider, standin_browser, monkeypatch
+):
+    monkeypatch.setenv("OIDC_STANDIN_ACTION", "deny")
+    result = cli("login", "--issuer-url", oidc_provider.issuer, "--client-id", "public")
+    assert result.exit_code == 3, result.output
+    line = last_error_line(result)
+    assert "access_denied" in line and "aborted" in line
+    assert cached() is None
+
+
+def test_a_forged_callback_with_the_wrong_state_is_refused_and_never_redeemed(
+    cli, oidc_provider, standin_browser, monkeypatch
+):
+    monkeypatch.setenv("OIDC_STANDIN_FORGE", "1")
+    result = cli("login", "--issuer-url", oidc_provider.issuer, "--client-id", "public")
+    assert result.exit_code == 0, result.output
+    report = json.loads(standin_browser.read_text().splitlines()[-1])
+    assert report["forged_status"] == 400
+    assert report["final_status"] == 200
+    assert "ignored 1 answer" in result.stderr
+    codes = [r.get("code") for r in oidc_provider.token_requests()]
+    assert FORGED_CODE not in codes
+    assert cached() is not None
+
+
+def test_no_browser_only_prints_the_url_and_gives_up_after_the_timeout(
+    cli, oidc_provider, standin_browser
+):
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--no-browser",
+        "--timeout",
+        "0.5",
+    )
+    assert result.exit_code == 3, result.output
+    assert f"{oidc_provider.issuer}/auth?" in result.stderr
+    assert "no answer from the browser" in last_error_line(result)
+    assert not standin_browser.exists()  # nothing was opened
+    assert cached() is None
+
+
+def test_resource_yields_a_jwt_access_token_for_that_api(cli, oidc_provider, standin_browser):
+    api = "https://api.example.test/orders"
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--scope",
+        "openid api:read",
+        "--resource",
+        api,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    access = json.loads(result.stdout)["access_token"]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    assert claims["aud"] == api and "api:read" in claims["scope"]
+    assert cached().resources == [api]
+    # the token verifies against the provider's keys, as the API would check it
+    verified = cli("verify", access, "--issuer-url", oidc_provider.issuer, "--audience", api)
+    assert verified.exit_code == 0, verified.output
+
+
+def test_private_key_jwt_client_authenticates_with_a_signed_assertion(
+    cli, oidc_provider, standin_browser
+):
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "pkjwt",
+        "--client-auth",
+        "private-key-jwt",
+        "--client-key",
+        str(oidc_provider.client_key),
+    )
+    assert result.exit_code == 0, result.output
+    last = oidc_provider.token_requests()[-1]
+    assert last["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assert cached().client_auth == "private-key-jwt"
+
+
+def test_registered_redirect_uri_is_used_as_given(cli, oidc_provider, standin_browser):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}/callback"
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--redirect-uri",
+        uri,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://app.example/cb", "http://127.0.0.1/cb", "http://10.0.0.1:80/cb"]
+)
+def test_redirect_uri_must_be_loopback_with_a_port(cli, oidc_provider, uri):
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--redirect-uri",
+        uri,
+    )
+    assert result.exit_code == 2
+    assert "--redirect-uri must be" in last_error_line(result)
