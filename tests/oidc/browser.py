@@ -89,6 +89,7 @@ def drive(
         elif fields.get("confirm") == "yes" and action == "deny":
             del fields["confirm"]
             fields["abort"] = "yes"
+            return client.post(target, data=fields)  # the provider's "aborted" page
         response = client.post(target, data=fields)
     raise RuntimeError("too many pages")
 
