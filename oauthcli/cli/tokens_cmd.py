@@ -223,13 +223,18 @@ def login(
     ] = None,
     client_id: Annotated[
         str | None,
-        typer.Option("--client-id", help="With --url: OAuth client id.", show_default=False),
+        typer.Option(
+            "--client-id",
+            help="With --url or --issuer-url: OAuth client id.",
+            show_default=False,
+        ),
     ] = None,
     client_secret_file: Annotated[
         Path | None,
         typer.Option(
             "--client-secret-file",
-            help="With --url: file holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
+            help="With --url or --issuer-url: file holding the client secret "
+            "(or env OAUTHCLI_CLIENT_SECRET).",
             show_default=False,
         ),
     ] = None,
@@ -315,8 +320,9 @@ def login(
 ) -> None:
     """Log in and cache the tokens in the profile.
 
-    Without --url the password is checked against the user store and tokens are
-    signed with the key of the store's issuer table. The password is prompted for (hidden)
+    Without --url or --issuer-url the password is checked against the user store and
+    tokens are signed with the key of the store's issuer table. With --issuer-url the
+    default is a browser login at that OpenID provider. The password is prompted for (hidden)
     or read from the first line of stdin with --password-stdin; never from argv.
     """
     _output_mode(print_only, json_output)

@@ -243,3 +243,87 @@ def test_redirect_uri_must_be_loopback_with_a_port(cli, oidc_provider, uri):
     )
     assert result.exit_code == 2
     assert "--redirect-uri must be" in last_error_line(result)
+
+
+def test_param_audience_and_resource_reach_the_authorization_url(
+    cli, oidc_provider, standin_browser
+):
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--param",
+        "login_hint=alice",
+        "--param",
+        "acr_values=urn:mace:silver",
+        "--audience",
+        "https://api.example.test/aud",
+        "--no-browser",
+        "--timeout",
+        "0.2",
+    )
+    assert result.exit_code == 3
+    assert "login_hint=alice" in result.stderr and "acr_values=urn%3Amace%3Asilver" in result.stderr
+    assert "audience=https%3A%2F%2Fapi.example.test%2Faud" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--param", "state=mine"], "set by oauthcli itself"),
+        (["--param", "novalue"], "NAME=VALUE"),
+        (["--resource", "not-absolute"], "absolute URI"),
+        (["--url", "http://127.0.0.1:1/token"], "contradict"),
+        (["--client-key", "k.pem", "--client-auth", "basic"], "--client-key"),
+    ],
+)
+def test_bad_provider_options_are_usage_errors_before_any_login(cli, oidc_provider, args, message):
+    result = cli("login", "--issuer-url", oidc_provider.issuer, "--client-id", "public", *args)
+    assert result.exit_code in (2, 7), result.output
+    assert message in last_error_line(result)
+    assert cached() is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--resource", "https://api.example.test/x"], ["--grant", "device-code"], ["--no-browser"]],
+)
+def test_provider_options_need_issuer_url(cli, args):
+    result = cli("login", "--url", "http://127.0.0.1:1/token", *args)
+    assert result.exit_code == 2
+    assert "needs --issuer-url" in last_error_line(result)
+
+
+def test_discovery_must_name_the_issuer_given(cli, oidc_provider):
+    other = oidc_provider.issuer.replace("127.0.0.1", "localhost")
+    result = cli("login", "--issuer-url", other, "--client-id", "public")
+    assert result.exit_code == 6
+    assert "names issuer" in last_error_line(result)
+
+
+def test_public_and_private_key_jwt_clients_refresh_with_their_own_authentication(
+    cli, oidc_provider, standin_browser
+):
+    for args in (
+        ["--client-id", "public"],
+        ["--client-id", "pkjwt", "--client-key", str(oidc_provider.client_key)],
+    ):
+        result = cli(
+            "login",
+            "--issuer-url",
+            oidc_provider.issuer,
+            *args,
+            "--scope",
+            "openid offline_access",
+        )
+        assert result.exit_code == 0, result.output
+        before = cached()
+        refreshed = cli("refresh")
+        assert refreshed.exit_code == 0, refreshed.output
+        assert cached().access_token != before.access_token
+        last = oidc_provider.token_requests()[-1]
+        assert last["grant_type"] == "refresh_token" and not last["basic"]
+        revoked = cli("revoke")
+        assert revoked.exit_code == 0, revoked.output
