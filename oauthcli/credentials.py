@@ -8,7 +8,6 @@ widened the list with ``--allow-origin``.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -25,6 +24,7 @@ from oauthcli.errors import (
     TokenError,
     UsageError,
 )
+from oauthcli.urls import is_loopback_host, origin_of
 
 if TYPE_CHECKING:
     import httpx
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 # Refresh a little before expiry, so the token doesn't lapse on its way to the server.
 EXPIRY_MARGIN = 30
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def check_header_safe(token: str, what: str = "access token") -> str:
@@ -47,34 +46,6 @@ def check_header_safe(token: str, what: str = "access token") -> str:
             f"the server's {what} contains spaces or control characters: refusing to use it"
         )
     return token
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` in canonical form (lower case, default port dropped)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        raise UsageError(f"not a valid URL or origin: {url!r}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise UsageError(f"not an http(s) URL or origin: {url!r}")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is None or port == _DEFAULT_PORTS[scheme]:
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
-
-
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] = ()) -> None:

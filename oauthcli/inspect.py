@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from oauthcli.claims import is_numeric_date
 from oauthcli.durations import humanize_delta
 from oauthcli.errors import TokenError
 
@@ -191,40 +192,9 @@ def decode(text: str) -> ParsedToken:
     return parse(normalize(text))
 
 
-def scopes_in(claims: dict[str, Any]) -> list[str]:
-    """Scopes as ``oauthcli.tokens.scopes_of`` reads them (``scope``, ``scp``, ``scopes``).
-
-    Repeated here so that ``decode`` does not import the token service and the store.
-    """
-    for name in ("scope", "scp", "scopes"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            return value.split()
-        if isinstance(value, list):
-            return [s for s in value if isinstance(s, str)]
-    return []
-
-
 # -- times for people -----------------------------------------------------------------------
 
 
-def is_number(value: Any) -> bool:
-    """A NumericDate: a finite int or float, not a bool (``True`` is an int in Python).
-
-    ``1e400`` (parsed as infinity) and integers beyond the float range are refused,
-    so that time arithmetic never overflows.
-    """
-    kind = type(value)
-    if kind is int:
-        return -_FLOAT_RANGE < value < _FLOAT_RANGE
-    if kind is float:
-        return -_FLOAT_RANGE < value < _FLOAT_RANGE  # False for inf and nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return is_number(int(value) if isinstance(value, int) else float(value))
-
-
-_FLOAT_RANGE = 1e300  # far beyond any date, well within float range
 _LONGEST_SPAN = 10_000 * 365 * 86400
 
 
@@ -267,14 +237,14 @@ def relative(claim: str, timestamp: float, now: float) -> str:
 
 def describe_time(claim: str, value: Any, now: float) -> str:
     """ISO-8601 plus relative time; a value that is not a NumericDate says so."""
-    if not is_number(value):
+    if not is_numeric_date(value):
         return f"{json.dumps(value)[:80]} (not a NumericDate)"
     return f"{iso_time(value)} ({relative(claim, value, now)})"
 
 
 def lifetime_bar(start: Any, end: Any, now: float, width: int = 30) -> str | None:
     """``[#########|..........] 45% of 15 min used``, or None without usable iat/nbf and exp."""
-    if not (is_number(start) and is_number(end)) or end <= start:
+    if not (is_numeric_date(start) and is_numeric_date(end)) or end <= start:
         return None
     fraction = (now - start) / (end - start)
     position = min(max(int(fraction * width), 0), width)

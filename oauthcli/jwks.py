@@ -253,7 +253,7 @@ def check_url(url: str, what: str) -> str:
     if parts.scheme == "https" and host:
         return url
     if parts.scheme == "http" and host:
-        from oauthcli.credentials import is_loopback_host
+        from oauthcli.urls import is_loopback_host
 
         if is_loopback_host(host):
             return url
@@ -268,7 +268,9 @@ def fetch_json(url: str, what: str, client: Any = None) -> tuple[int, Any]:
     check_url(url, what)
     own = client is None
     if own:
-        client = httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+        from oauthcli.http import make_client
+
+        client = make_client(HTTP_TIMEOUT)
     try:
         with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
             if response.is_redirect:

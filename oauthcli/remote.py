@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from oauthcli import __version__
-from oauthcli.credentials import is_loopback_host
+from oauthcli.claims import scope_string
 from oauthcli.errors import RemoteError, UsageError
+from oauthcli.http import MAX_TIMEOUT, make_client
 from oauthcli.remote_answer import MAX_SERVER_TEXT, TokenResponse
 from oauthcli.remote_answer import clean as _clean
 from oauthcli.remote_answer import display_url as _display_url
 from oauthcli.remote_answer import interpret as _interpret
+from oauthcli.urls import is_loopback_host
 
 if TYPE_CHECKING:
     from oauthcli.client.assertion import ClientAuthentication
@@ -33,30 +34,6 @@ if TYPE_CHECKING:
 ClientAuth = Literal["basic", "post"]
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_TIMEOUT = 24 * 3600.0
-# RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-
-
-def make_client(timeout: float = 10.0, cacert: str | None = None) -> httpx.Client:
-    """An ``httpx.Client`` that verifies TLS (against ``cacert`` alone if given) and never follows redirects."""
-    # inf, nan and absurd values would crash deep in the socket layer instead.
-    if not (0 < timeout <= MAX_TIMEOUT):
-        raise UsageError(
-            f"--timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
-        )
-    verify: ssl.SSLContext | bool = True
-    if cacert is not None:
-        try:
-            verify = ssl.create_default_context(cafile=cacert)
-        except (OSError, ssl.SSLError) as exc:
-            raise UsageError(f"cannot use CA bundle {cacert!r}: {_clean(str(exc))}") from exc
-    return httpx.Client(
-        timeout=timeout,
-        verify=verify,
-        follow_redirects=False,
-        headers={"User-Agent": f"oauthcli/{__version__}"},
-    )
 
 
 def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
@@ -248,24 +225,6 @@ def token_request(
     secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, token_url)) if s)
     status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets)
     return _interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
-
-
-def scope_string(scopes: Iterable[str] | str | None) -> str:
-    """Scopes as the space-separated ``scope`` parameter; ``["me items", "x"]`` is three scopes."""
-    if scopes is None:
-        return ""
-    if isinstance(scopes, str):
-        scopes = [scopes]
-    tokens: list[str] = []
-    for item in scopes:
-        for token in item.split():
-            if not _SCOPE_TOKEN.fullmatch(token):
-                raise UsageError(
-                    f"invalid scope {_clean(token)!r}: quotes and backslashes are not allowed"
-                )
-            if token not in tokens:
-                tokens.append(token)
-    return " ".join(tokens)
 
 
 def post_form(

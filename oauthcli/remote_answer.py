@@ -14,15 +14,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 from oauthcli.errors import AuthenticationError, RemoteError
+from oauthcli.text import clean as text_clean
 
 MAX_SERVER_TEXT = 200
-# ANSI CSI sequences whole, then any C0/C1 control and the bidi overrides that reorder text.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
 
 
 @dataclass(frozen=True)
@@ -219,27 +216,7 @@ def _detail_text(detail: object) -> str | None:
 
 def clean(text: str, secrets: Iterable[str] = ()) -> str:
     """Server-sent text made safe for a one-line message: no control characters, secrets masked, capped."""
-    secrets = [s for s in secrets if s]
-    text = _mask(text, secrets)
-    # Line breaks become spaces first, so "a\r\nb" stays two words; other controls just go.
-    text = " ".join(_CONTROL.sub("", " ".join(text.split())).split())
-    text = _mask(text, secrets)  # again: stripping may have joined a secret back together
-    if len(text) > MAX_SERVER_TEXT:
-        text = text[: MAX_SERVER_TEXT - 1] + "…"
-    return text
-
-
-_MIN_MASKED = 3
-
-
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if len(secret) < _MIN_MASKED:
-            continue  # masking "c" everywhere would garble the message and protect nothing
-        # A server echoing the request shows the secret form-encoded ("p%40ss+word").
-        for form in dict.fromkeys((secret, quote_plus(secret, safe=""), quote(secret, safe=""))):
-            text = text.replace(form, "***")
-    return text
+    return text_clean(text, MAX_SERVER_TEXT, secrets)
 
 
 def display_url(url: str, secrets: Iterable[str] = ()) -> str:

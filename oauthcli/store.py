@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oauthcli.claims import split_scopes
 from oauthcli.errors import StoreError, UsageError
 from oauthcli.fileio import atomic_write, exclusive_lock
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 _TOML_AT_END = " (at end of document)"
 
@@ -67,10 +67,7 @@ def validate_name(name: str, what: str = "username") -> str:
 
 def validate_scopes(scopes: list[str]) -> list[str]:
     """Scopes as RFC 6749 allows them, de-duplicated, order kept."""
-    for scope in scopes:
-        if not _SCOPE.fullmatch(scope):
-            raise UsageError(f"invalid scope {scope!r}: no spaces, quotes or backslashes")
-    return list(dict.fromkeys(scopes))
+    return split_scopes(scopes)
 
 
 @dataclass

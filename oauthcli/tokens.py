@@ -49,17 +49,6 @@ def new_jti() -> str:
     return secrets.token_urlsafe(16)
 
 
-def scopes_of(claims: dict[str, Any]) -> list[str]:
-    """Scopes as real providers carry them: ``scope`` (string), ``scp`` or ``scopes`` (lists)."""
-    for name in ("scope", "scp", "scopes"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            return value.split()
-        if isinstance(value, list):
-            return [s for s in value if isinstance(s, str)]
-    return []
-
-
 class TokenService:
     def __init__(
         self,

@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from oauthcli.claims import is_numeric_date, scopes_of
 from oauthcli.errors import TokenError, TokenTimeError, UsageError
 from oauthcli.inspect import (
     ParsedToken,
-    is_number,
     iso_time,
     normalize,
     parse,
@@ -45,7 +45,7 @@ from oauthcli.inspect import (
 )
 from oauthcli.jwks import RemoteJWKS, VerificationKey
 from oauthcli.keys import FAMILIES, HMAC, HMAC_MIN_BYTES
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, scopes_of
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP
 
 TIME_REASONS = frozenset({"expired", "not_yet_valid", "too_old"})
 TOKEN_TYPES = ("access", "refresh", "any")
@@ -282,7 +282,7 @@ class Verifier:
                     "token has no exp claim, so it never expires (use --allow-no-exp to accept that)",
                     "claim",
                 )
-        elif not is_number(exp):
+        elif not is_numeric_date(exp):
             raise TokenError("token exp claim is not a number", "claim")
         elif now >= exp + leeway:
             raise TokenTimeError(
@@ -290,7 +290,7 @@ class Verifier:
             )
         nbf = payload.get("nbf")
         if nbf is not None or "nbf" in payload:
-            if not is_number(nbf):
+            if not is_numeric_date(nbf):
                 raise TokenError("token nbf claim is not a number", "claim")
             if nbf > now + leeway:
                 raise TokenTimeError(
@@ -299,7 +299,7 @@ class Verifier:
                 )
         iat = payload.get("iat")
         if iat is not None or "iat" in payload:
-            if not is_number(iat):
+            if not is_numeric_date(iat):
                 raise TokenError("token iat claim is not a number", "claim")
             if iat > now + leeway:
                 raise TokenTimeError(
@@ -340,7 +340,7 @@ class Verifier:
         for name in self.required_claims:
             if payload.get(name) is None:
                 raise TokenError(f"token lacks required claim {name!r}", "claim")
-        expires_in = int(exp - now) if is_number(exp) else None
+        expires_in = int(exp - now) if is_numeric_date(exp) else None
         return VerifiedToken(header, payload, alg, key, expires_in, scopes)
 
     # -- verdicts --------------------------------------------------------------------------
@@ -386,7 +386,7 @@ class Verifier:
 
 def expires_in_of(payload: dict[str, Any], now: float) -> int | None:
     exp = payload.get("exp")
-    return int(exp - now) if is_number(exp) else None
+    return int(exp - now) if is_numeric_date(exp) else None
 
 
 def describe_valid(result: VerifiedToken) -> str:

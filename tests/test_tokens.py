@@ -5,6 +5,7 @@ import jwt
 import pytest
 
 from oauthcli import keys
+from oauthcli.claims import scopes_of
 from oauthcli.errors import AuthenticationError, ConfigError, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.passwords import hash_password
@@ -16,7 +17,6 @@ from oauthcli.tokens import (
     TokenService,
     authenticate,
     grant_scopes,
-    scopes_of,
 )
 
 ALGORITHMS = list(keys.SUPPORTED_ALGORITHMS)

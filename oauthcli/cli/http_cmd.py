@@ -13,6 +13,7 @@ import typer
 
 from oauthcli.cli import output
 from oauthcli.cli.common import ProfileOption, resolve_profile
+from oauthcli.text import clean
 
 if TYPE_CHECKING:
     import httpx
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # RFC 9110 5.6.2: field-name = token
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# What a body may not send to a terminal: ANSI CSI sequences whole, other C0 (but tab and
-# line feed) and C1 controls, and the bidi overrides that reorder text.
-_TERMINAL_UNSAFE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-)
 
 
 def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> ProfileToken:
@@ -105,7 +101,7 @@ def _print_response(response: httpx.Response, include_headers: bool) -> None:
         head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
         text = "\n".join(head)
         if output.stdout_is_terminal():
-            text = _TERMINAL_UNSAFE.sub("", text)
+            text = clean(text, None, keep_lines=True)
         sys.stdout.write(text + "\n\n")
     terminal = output.stdout_is_terminal()
     is_json = "json" in response.headers.get("content-type", "").lower()
@@ -148,7 +144,7 @@ def _write_raw(chunks: Iterable[bytes], terminal: bool, charset: str | None = No
                     "(redirect it to a file or pipe it)"
                 )
                 return
-            chunk = _TERMINAL_UNSAFE.sub("", text.replace("\r\n", "\n")).encode("utf-8")
+            chunk = clean(text.replace("\r\n", "\n"), None, keep_lines=True).encode("utf-8")
         out.write(chunk)
         last = chunk or last
     if terminal:

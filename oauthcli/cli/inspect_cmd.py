@@ -63,7 +63,8 @@ def decode_lines(
     header: dict[str, Any], payload: dict[str, Any], now: float
 ) -> list[tuple[str, str]]:
     """(text, style) lines of the human view of a decoded token."""
-    from oauthcli.inspect import TIME_CLAIMS, describe_time, lifetime_bar, scopes_in
+    from oauthcli.claims import scopes_of
+    from oauthcli.inspect import TIME_CLAIMS, describe_time, lifetime_bar
 
     lines: list[tuple[str, str]] = [("Header", "bold")]
     width = max((len(output.clean(k, 40)) for k in [*header, *payload]), default=3)
@@ -79,7 +80,7 @@ def decode_lines(
     bar = lifetime_bar(payload.get("iat", payload.get("nbf")), payload.get("exp"), now)
     if bar:
         lines.append((f"Lifetime  {bar}", ""))
-    scopes = scopes_in(payload)
+    scopes = scopes_of(payload)
     if scopes:
         lines.append((f"Scopes    {output.clean(', '.join(scopes))}", ""))
     lines.append(

@@ -7,20 +7,18 @@ scripted use (``--json``, ``--print``, pipes) never pays for it.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import TYPE_CHECKING, Any
+
+from oauthcli.text import clean as _clean
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def clean(text: str, limit: int = 500) -> str:
-    """One printable line: control characters (ANSI escapes too) removed, length capped."""
-    text = _CONTROL.sub("", text.replace("\n", " ").replace("\t", " "))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One printable line: escapes and control/bidi characters removed, length capped."""
+    return _clean(text, limit)
 
 
 def echo(text: str = "") -> None:

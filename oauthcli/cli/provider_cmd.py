@@ -34,9 +34,9 @@ CacertOption = Annotated[
 
 
 def _http(timeout: float, cacert: Path | None) -> httpx.Client:
-    from oauthcli import remote
+    from oauthcli.http import make_client
 
-    return remote.make_client(timeout, str(cacert) if cacert is not None else None)
+    return make_client(timeout, str(cacert) if cacert is not None else None)
 
 
 def _params(values: list[str]) -> dict[str, str]:

@@ -45,7 +45,7 @@ def read_client_secret(client_secret_file: Path | None) -> str | None:
 
 def _needs_insecure_http(token_url: str) -> bool:
     """True when the URL is plain http to a host other than this machine."""
-    from oauthcli.credentials import is_loopback_host
+    from oauthcli.urls import is_loopback_host
 
     parts = urlsplit(token_url.strip())
     return parts.scheme.lower() == "http" and not is_loopback_host(parts.hostname or "")
@@ -68,7 +68,8 @@ def login_remote(
     """Run the password or client-credentials grant against ``token_url``; return the entry to cache."""
     from oauthcli import remote
     from oauthcli.cache import CacheEntry
-    from oauthcli.credentials import check_header_safe, origin_of
+    from oauthcli.credentials import check_header_safe
+    from oauthcli.urls import origin_of
 
     # Refused before any prompt or connection: a password must not even be typed for these.
     remote.check_url_safe(token_url, insecure_http=insecure_http)

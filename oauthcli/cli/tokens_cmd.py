@@ -61,9 +61,9 @@ def scope_list(values: list[str] | None) -> list[str] | None:
     """``--scope`` values, each possibly space-separated; None when none was given."""
     if not values:
         return None
-    from oauthcli.store import validate_scopes
+    from oauthcli.claims import split_scopes
 
-    return validate_scopes([s for value in values for s in value.split()])
+    return split_scopes(values)
 
 
 def _cache() -> TokenCache:

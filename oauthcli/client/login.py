@@ -109,6 +109,7 @@ def choose_grant(request: ProviderLogin, metadata: ProviderMetadata) -> str:
 def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheEntry:
     """Discover the provider, run the grant, verify the ID token; the entry to cache."""
     from oauthcli import remote
+    from oauthcli.claims import scope_string
     from oauthcli.client import authcode, device
     from oauthcli.client.discovery import discover_provider
 
@@ -124,7 +125,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         raise UsageError("missing USERNAME: the password grant logs a user in")
     interactive = grant in ("authorization-code", "device-code")
     scopes = request.scopes or (["openid"] if interactive else [])
-    scope = remote.scope_string(scopes)
+    scope = scope_string(scopes)
     extra = authcode.extra_parameters(request.resources, request.audience, request.params, scope)
     token_url = metadata.require("token", "to get tokens")
     nonce: str | None = None
@@ -225,7 +226,8 @@ def _entry(
 ) -> CacheEntry:
     from oauthcli.cache import CacheEntry
     from oauthcli.client.idtoken import verify_id_token
-    from oauthcli.credentials import check_header_safe, origin_of
+    from oauthcli.credentials import check_header_safe
+    from oauthcli.urls import origin_of
 
     check_header_safe(response.access_token)
     id_token = response.raw.get("id_token")
@@ -286,7 +288,7 @@ def _entry(
 def _is_loopback(url: str) -> bool:
     from urllib.parse import urlsplit
 
-    from oauthcli.credentials import is_loopback_host
+    from oauthcli.urls import is_loopback_host
 
     return is_loopback_host(urlsplit(url).hostname or "")
 

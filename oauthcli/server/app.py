@@ -22,6 +22,7 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from pydantic import BaseModel
 
 from oauthcli import __version__
+from oauthcli.claims import scopes_of
 from oauthcli.errors import OAuthCliError, TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
@@ -32,7 +33,6 @@ from oauthcli.server.state import Denylist, LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User, UserStore
-from oauthcli.tokens import scopes_of
 
 TOKEN_PATH = "/token"
 JWKS_PATH = "/.well-known/jwks.json"

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from oauthcli.claims import scopes_of
 from oauthcli.errors import AuthenticationError, OAuthCliError, TokenError
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.oauth import (
@@ -31,7 +32,7 @@ from oauthcli.server.oauth import (
     read_form,
 )
 from oauthcli.store import Client, StoreData, User
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair, grant_scopes, scopes_of
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair, grant_scopes
 
 log = logging.getLogger("oauthcli.server")
 

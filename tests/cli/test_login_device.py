@@ -14,10 +14,11 @@ import sys
 import httpx
 import pytest
 
-from oauthcli import remote, settings
+from oauthcli import settings
 from oauthcli.cache import TokenCache
 from oauthcli.client import login
 from oauthcli.errors import AuthenticationError
+from oauthcli.http import make_client
 from tests.oidc.browser import drive
 
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -59,7 +60,7 @@ def run(provider, user: User, client_id: str = "public", **options):
         **options,
     )
     io = login.Interaction(notify=user.notify, sleep=user.sleep, clock=lambda: 0.0)
-    with remote.make_client(10) as http:
+    with make_client(10) as http:
         return login.login(http, request, io)
 
 
@@ -116,7 +117,7 @@ def test_an_expired_device_code_stops_the_polling(oidc_provider):
         client_auth="none",
     )
     io = login.Interaction(notify=lambda m: None, sleep=short_sleep, clock=lambda: 0.0)
-    with remote.make_client(10) as http, pytest.raises(AuthenticationError, match="expired"):
+    with make_client(10) as http, pytest.raises(AuthenticationError, match="expired"):
         login.login(http, request, io)
 
 
@@ -136,7 +137,7 @@ def test_the_poller_gives_up_at_the_timeout_on_its_own_clock(oidc_provider):
         timeout=12,
     )
     io = login.Interaction(notify=lambda m: None, sleep=sleep, clock=lambda: now[0])
-    with remote.make_client(10) as http, pytest.raises(AuthenticationError, match="within 12 s"):
+    with make_client(10) as http, pytest.raises(AuthenticationError, match="within 12 s"):
         login.login(http, request, io)
     assert sleeps == [5, 5, 5]  # two pending polls, then the third wait passes the limit
 

@@ -145,7 +145,7 @@ def test_corrupt_store_exit_7_with_position_and_untouched(cli, isolated_env):
     ("args", "code", "fragment"),
     [
         (["user", "add", "bad name", "--password-stdin"], 2, "invalid username"),
-        (["user", "add", "bob", "--scope", "a b", "--password-stdin"], 2, "invalid scope"),
+        (["user", "add", "bob", "--scope", "a\\b", "--password-stdin"], 2, "invalid scope"),
         (["user", "add", "bob", "--password"], 2, "no such option"),
         (["user", "frobnicate"], 2, "no such command"),
         (["user", "set", "alice"], 2, "nothing to change"),
@@ -237,3 +237,10 @@ def test_a_store_that_cannot_be_written_is_exit_7(cli, store_path, monkeypatch, 
     result = cli("user", "disable", "alice")
     assert_one_line_error(result, 7, "cannot write user store users.toml", os.strerror(code))
     assert store_path.read_bytes() == before
+
+
+def test_scope_option_takes_space_separated_scopes_like_login(cli, isolated_env):
+    # `--scope "me items"` means two scopes everywhere, as it does for login (issue 9 item 15).
+    assert add(cli, "bob", "pw-" + "x" * 8, "--scope", "me items").exit_code == 0
+    shown = cli("user", "show", "bob", "--json", "--store", "users.toml")
+    assert json.loads(shown.stdout)["scopes"] == ["me", "items"]

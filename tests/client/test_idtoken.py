@@ -11,10 +11,10 @@ import httpx
 import jwt
 import pytest
 
-from oauthcli import remote
 from oauthcli.client import login
 from oauthcli.client.idtoken import at_hash, verify_id_token
 from oauthcli.errors import TokenError
+from oauthcli.http import make_client
 from tests.oidc.browser import drive
 
 
@@ -41,7 +41,7 @@ def browser_login(provider, http: httpx.Client, **options):
 
 @pytest.fixture(scope="module")
 def real_login(oidc_provider):
-    with remote.make_client(10) as http:
+    with make_client(10) as http:
         entry = browser_login(oidc_provider, http, timeout=60)
     claims = jwt.decode(entry.id_token, options={"verify_signature": False})
     return entry, claims
@@ -56,7 +56,7 @@ def check(provider, token: str, **overrides):
         "access_token": None,
     }
     options.update(overrides)
-    with remote.make_client(10) as http:
+    with make_client(10) as http:
         return verify_id_token(token, http_client=http, **options)
 
 

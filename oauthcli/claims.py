@@ -1,0 +1,81 @@
+"""Token facts every module shares: scope parsing, base64url, NumericDate checks.
+
+Leaf module: imports nothing of oauthcli but ``errors``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from typing import Any, TypeGuard
+
+from oauthcli.errors import UsageError
+
+# RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+# Far beyond any date, well within float range, so time arithmetic never overflows.
+_FLOAT_RANGE = 1e300
+
+
+def split_scopes(values: Iterable[str] | str | None) -> list[str]:
+    """Scopes from option values or a ``scope`` parameter: each value may hold several,
+    space-separated; validated (RFC 6749 3.3), de-duplicated, order kept."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    found: list[str] = []
+    for value in values:
+        for token in value.split():
+            if not SCOPE_TOKEN.fullmatch(token):
+                raise UsageError(
+                    f"invalid scope {token!r}: no spaces, quotes, backslashes or control characters"
+                )
+            if token not in found:
+                found.append(token)
+    return found
+
+
+def scope_string(scopes: Iterable[str] | str | None) -> str:
+    """Scopes as the space-separated ``scope`` parameter; ``["me items", "x"]`` is three."""
+    return " ".join(split_scopes(scopes))
+
+
+def scopes_of(claims: dict[str, Any]) -> list[str]:
+    """Scopes as real providers carry them: ``scope`` (string), ``scp`` or ``scopes`` (lists)."""
+    for name in ("scope", "scp", "scopes"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            return value.split()
+        if isinstance(value, list):
+            return [s for s in value if isinstance(s, str)]
+    return []
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Unpadded base64url (RFC 7515 2); ``ValueError`` for anything else."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url") from None
+
+
+def is_numeric_date(value: Any) -> TypeGuard[int | float]:
+    """A NumericDate (RFC 7519 2): a finite int or float within range, not a bool.
+
+    ``1e400`` (parsed as infinity), NaN and integers beyond the float range are
+    refused, so that time arithmetic never overflows.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -_FLOAT_RANGE < value < _FLOAT_RANGE  # False for inf and nan
