@@ -271,7 +271,13 @@ def _entry(
         client_auth=auth.method,
         client_secret_file=request.client_secret_file if auth.method in ("basic", "post") else None,
         username=request.username or _who(claims),
-        allowed_origins=[origin_of(token_url)] if insecure else [],
+        # the token is also sent to the APIs it was asked for (RFC 8707 resource indicators)
+        allowed_origins=list(
+            dict.fromkeys(
+                ([origin_of(token_url)] if insecure else [])
+                + [origin_of(r) for r in request.resources if _is_http(r)]
+            )
+        ),
         obtained_at=now,
         grant=grant.replace("-", "_"),
         issuer=metadata.issuer,
@@ -283,6 +289,10 @@ def _entry(
         resources=list(request.resources),
         audience=request.audience,
     )
+
+
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://"))
 
 
 def _is_loopback(url: str) -> bool:

@@ -327,3 +327,53 @@ def test_public_and_private_key_jwt_clients_refresh_with_their_own_authenticatio
         assert last["grant_type"] == "refresh_token" and not last["basic"]
         revoked = cli("revoke")
         assert revoked.exit_code == 0, revoked.output
+
+
+def test_client_credentials_at_the_provider_with_private_key_jwt_and_a_resource(cli, oidc_provider):
+    api = "https://api.example.test/batch"
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--grant",
+        "client-credentials",
+        "--client-id",
+        "pkjwt",
+        "--client-key",
+        str(oidc_provider.client_key),
+        "--resource",
+        api,
+        "--scope",
+        "api:read",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(
+        json.loads(result.stdout)["access_token"], options={"verify_signature": False}
+    )
+    assert claims["aud"] == api and claims["client_id"] == "pkjwt"
+    entry = cached()
+    assert entry.grant == "client_credentials" and entry.username is None
+    # the token may go to the API it was asked for, and still nowhere else
+    assert entry.allowed_origins == ["https://api.example.test"]
+    refused = cli("call", "https://elsewhere.example.test/x")
+    assert refused.exit_code == 2 and "refusing to send" in refused.stderr
+
+
+def test_a_grant_the_provider_does_not_offer_is_exit_6(cli, oidc_provider, tmp_path):
+    secret = secret_file(tmp_path, CONFIDENTIAL_SECRET)
+    result = cli(
+        "login",
+        "alice",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "confidential",
+        "--client-secret-file",
+        str(secret),
+        "--password-stdin",
+        input="wonderland\n",
+    )
+    assert result.exit_code == 6, result.output
+    assert "does not support the password grant" in last_error_line(result)
+    assert cached() is None

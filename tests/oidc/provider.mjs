@@ -31,7 +31,7 @@ const ACCOUNTS = {
 };
 const LOOPBACK = ['http://127.0.0.1/callback'];
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
-const CODE_GRANTS = ['authorization_code', 'refresh_token', DEVICE];
+const CODE_GRANTS = ['authorization_code', 'refresh_token', DEVICE, 'client_credentials'];
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -94,6 +94,7 @@ const provider = new Provider(issuer, {
   },
   features: {
     devInteractions: { enabled: true },
+    clientCredentials: { enabled: true },
     deviceFlow: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
