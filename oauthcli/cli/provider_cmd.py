@@ -110,7 +110,9 @@ def login_provider(
         opener=do_not_open if no_browser else system_browser,
         read_password=lambda: read_password(password_stdin),
     )
-    http_timeout = HTTP_TIMEOUT if timeout is None else min(timeout, 60.0)
+    # --timeout is the person's time in a browser or device login, else the provider's.
+    interactive = grant in ("authorization-code", "device-code") or (grant is None and not username)
+    http_timeout = HTTP_TIMEOUT if timeout is None or interactive else timeout
     with _http(http_timeout, cacert) as http:
         return login.login(http, request, io)
 
