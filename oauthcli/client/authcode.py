@@ -18,6 +18,7 @@ from oauthcli.client.browser import BrowserOpener
 from oauthcli.client.loopback import LoopbackListener, RedirectTarget
 from oauthcli.client.pkce import AuthorizationSecrets
 from oauthcli.errors import RemoteError, UsageError
+from oauthcli.text import clean
 
 if TYPE_CHECKING:
     import httpx
@@ -134,7 +135,8 @@ def run(
     ) as listener:
         query["redirect_uri"] = listener.redirect_uri
         url = authorization_url(endpoint, {**query, **extra})
-        notify(f"Open this URL in a browser to log in:\n{url}")
+        # the provider's endpoint came from outside: shown cleaned, but whole
+        notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
         if not opener(url):
             notify("(no browser was started: open the URL above yourself)")
         code = listener.wait(timeout)

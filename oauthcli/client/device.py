@@ -40,15 +40,15 @@ class DeviceAuthorization:
     interval: int
 
     def instructions(self) -> str:
+        """What to tell the person; the provider's text cleaned (URLs whole, never cut)."""
+        from oauthcli.text import clean as clean_text
+
+        code = clean(self.user_code)
         if self.verification_uri_complete:
-            return (
-                f"To log in, open {clean(self.verification_uri_complete)} on any device "
-                f"(code {clean(self.user_code)})"
-            )
-        return (
-            f"To log in, open {clean(self.verification_uri)} on any device "
-            f"and enter the code {clean(self.user_code)}"
-        )
+            uri = clean_text(self.verification_uri_complete, limit=None)
+            return f"To log in, open {uri} on any device (code {code})"
+        uri = clean_text(self.verification_uri, limit=None)
+        return f"To log in, open {uri} on any device and enter the code {code}"
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
