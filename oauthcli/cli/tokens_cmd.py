@@ -422,6 +422,22 @@ def refresh(
     profile: ProfileOption = None,
     cacert: CacertOption = None,
     timeout: TimeoutOption = 10.0,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resource",
+            help="A token for this API (RFC 8707; repeatable) from now on; a remote profile only.",
+            show_default=False,
+        ),
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience",
+            help="audience parameter from now on; a remote profile only.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Trade the profile's refresh token for a new pair (the old one stops working).
 
@@ -442,6 +458,28 @@ def refresh(
             )
         from oauthcli.cli import remote_login
 
+        if resource or audience is not None:
+            from dataclasses import replace
+
+            from oauthcli.urls import origin_of
+
+            if entry.source != "remote":
+                raise UsageError("--resource and --audience need a profile from a token endpoint")
+            # the first resource is the one tokens are asked for (RFC 8707 2.2)
+            wanted = list(resource or [])
+            entry = replace(
+                entry,
+                resources=list(dict.fromkeys([*wanted, *entry.resources])),
+                audience=audience if audience is not None else entry.audience,
+                allowed_origins=list(
+                    dict.fromkeys(
+                        [
+                            *entry.allowed_origins,
+                            *(origin_of(r) for r in wanted if r.lower().startswith("http")),
+                        ]
+                    )
+                ),
+            )
         # One refresh path for local and remote profiles (also used by call/header);
         # a client-credentials profile is renewed with its client secret there.
         return remote_login.refresh_entry(entry, scopes=scopes, cacert=cacert, timeout=timeout)

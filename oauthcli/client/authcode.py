@@ -75,6 +75,19 @@ def extra_parameters(
     return extra
 
 
+def token_resource(extra: Mapping[str, str | list[str]]) -> dict[str, str]:
+    """The ``resource`` of a token request: the first one asked for.
+
+    RFC 8707 2.2: an authorization may cover several resources while each access token
+    is requested for one (providers such as oidc-provider refuse several here);
+    ``oauthcli refresh --resource`` gets a token for another of them.
+    """
+    resources = extra.get("resource")
+    if not resources:
+        return {}
+    return {"resource": resources if isinstance(resources, str) else resources[0]}
+
+
 def authorization_url(endpoint: str, query: Mapping[str, str | list[str]]) -> str:
     parts = urlsplit(endpoint)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
@@ -149,8 +162,7 @@ def run(
         "redirect_uri": redirect_uri,
         "code_verifier": values.code_verifier,
     }
-    if "resource" in extra:
-        form["resource"] = extra["resource"]
+    form.update(token_resource(extra))
     response = remote.token_request(
         http,
         metadata.require("token", "to redeem the code"),

@@ -134,6 +134,7 @@ def poll(
 ) -> TokenResponse:
     """Poll the token endpoint until the user approves, denies, or the code expires."""
     from oauthcli import remote
+    from oauthcli.client.authcode import token_resource
     from oauthcli.remote_answer import interpret
 
     interval = device.interval
@@ -149,8 +150,7 @@ def poll(
             "grant_type": GRANT_TYPE,
             "device_code": device.device_code,
         }
-        if extra and "resource" in extra:
-            form["resource"] = extra["resource"]
+        form.update(token_resource(extra or {}))
         headers = {"Accept": "application/json"}
         secrets = (device.device_code, *auth.apply(form, headers, token_endpoint))
         status, reason, body, content_type = remote.post_form(

@@ -177,8 +177,12 @@ def _direct_grant(
     io: Interaction,
 ) -> TokenResponse:
     from oauthcli import remote
+    from oauthcli.client.authcode import token_resource
 
-    body = {k: v for k, v in extra.items() if k != "prompt"}
+    body: dict[str, str | list[str]] = {
+        k: v for k, v in extra.items() if k not in ("prompt", "resource")
+    }
+    body.update(token_resource(extra))
     if grant == "client-credentials":
         if auth.method == "none":
             raise UsageError("--grant client-credentials needs a client secret or --client-key")

@@ -32,10 +32,10 @@ def client_authentication(
 
 
 def refresh_parameters(entry: CacheEntry) -> dict[str, str | list[str]]:
-    """``resource`` (RFC 8707 2.2) and ``audience`` asked for at login, asked for again."""
+    """``resource`` (RFC 8707 2.2: the first, current one) and ``audience``, asked for again."""
     extra: dict[str, str | list[str]] = {}
     if entry.resources:
-        extra["resource"] = list(entry.resources)
+        extra["resource"] = entry.resources[0]
     if entry.audience:
         extra["audience"] = entry.audience
     return extra

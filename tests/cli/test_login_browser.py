@@ -377,3 +377,29 @@ def test_a_grant_the_provider_does_not_offer_is_exit_6(cli, oidc_provider, tmp_p
     assert result.exit_code == 6, result.output
     assert "does not support the password grant" in last_error_line(result)
     assert cached() is None
+
+
+def test_refresh_with_resource_asks_for_a_token_for_another_api(
+    cli, oidc_provider, standin_browser
+):
+    first, second = "https://api.example.test/one", "https://api.example.test/two"
+    result = cli(
+        "login",
+        "--issuer-url",
+        oidc_provider.issuer,
+        "--client-id",
+        "public",
+        "--scope",
+        "openid offline_access api:read",
+        "--resource",
+        first,
+        "--resource",
+        second,
+    )
+    assert result.exit_code == 0, result.output
+    refreshed = cli("refresh", "--resource", second, "--json")
+    assert refreshed.exit_code == 0, refreshed.output
+    access = json.loads(refreshed.stdout)["access_token"]
+    assert jwt.decode(access, options={"verify_signature": False})["aud"] == second
+    assert oidc_provider.token_requests()[-1]["resource"] == second
+    assert cached().resources == [second, first]
