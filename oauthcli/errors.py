@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     TOKEN_TIME = 5
     REMOTE = 6
     STORE = 7
+    ABORTED = 130  # Ctrl-C / a prompt abandoned (128 + SIGINT, as shells report it)
 
 
 class OAuthCliError(Exception):
@@ -47,7 +48,17 @@ class UsageError(OAuthCliError):
 
 
 class AuthenticationError(OAuthCliError):
+    """Credentials refused; ``reason`` says why, as a stable code the server maps to OAuth errors.
+
+    Reasons: ``invalid_grant`` (wrong username or password, the default), ``inactive``
+    (disabled user), ``invalid_scope`` (scope not granted), ``invalid_client``.
+    """
+
     exit_code = ExitCode.AUTH
+
+    def __init__(self, message: str, reason: str = "invalid_grant") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TokenError(OAuthCliError):

@@ -7,7 +7,9 @@ holding pbkdf2_sha256 or sha256_crypt hashes keep working: those verify, and
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -81,6 +83,27 @@ def _dummy_hash(rounds: int) -> str:
     return f"$2b${rounds:02d}${salt[:21]}e{checksum}e"
 
 
-def dummy_verify(rounds: int = 12) -> None:
+_BCRYPT_COST = re.compile(r"\$2[abxy]?\$(\d\d)\$")
+
+
+def bcrypt_cost(hashed: str) -> int | None:
+    """The cost factor of a bcrypt hash (``$2b$12$...`` -> 12); None for other schemes."""
+    match = _BCRYPT_COST.match(hashed)
+    return int(match[1]) if match else None
+
+
+def dummy_cost(rounds: int, hashes: Iterable[str] = ()) -> int:
+    """The bcrypt cost of the dummy check: the configured one, or the costliest stored hash's.
+
+    An unknown user must answer as slowly as the slowest known user would. Hashes of
+    other schemes (pbkdf2, sha*_crypt) and bcrypt hashes below the configured cost
+    answer faster until upgraded at their first successful login (README: timing).
+    """
+    costs = [c for c in map(bcrypt_cost, hashes) if c is not None and 4 <= c <= 31]
+    return max([rounds, *costs])
+
+
+def dummy_verify(rounds: int = 12, hashes: Iterable[str] = ()) -> None:
     """Spend the time of one real verification, so unknown users can't be told apart."""
-    _context(rounds).verify("not-the-password", _dummy_hash(rounds))
+    cost = dummy_cost(rounds, hashes)
+    _context(rounds).verify("not-the-password", _dummy_hash(cost))

@@ -20,6 +20,8 @@ ENV_TOKEN = "OAUTHCLI_TOKEN"
 ENV_CLIENT_SECRET = "OAUTHCLI_CLIENT_SECRET"
 ENV_BCRYPT_ROUNDS = "OAUTHCLI_BCRYPT_ROUNDS"
 ENV_DEBUG = "OAUTHCLI_DEBUG"
+# Set to "true" by GitHub Actions on its runners: printed tokens are masked first.
+ENV_GITHUB_ACTIONS = "GITHUB_ACTIONS"
 
 DEFAULT_STORE = "users.toml"
 DEFAULT_PROFILE = "default"
@@ -84,3 +86,8 @@ def bcrypt_rounds(configured: int | None = None) -> int:
 
 def debug_enabled() -> bool:
     return _env(ENV_DEBUG) not in (None, "0", "false", "no")
+
+
+def github_actions() -> bool:
+    """True on a GitHub Actions runner (``GITHUB_ACTIONS=true``)."""
+    return os.environ.get(ENV_GITHUB_ACTIONS) == "true"

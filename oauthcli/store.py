@@ -16,6 +16,11 @@ Layout (fields of a user mirror the FastAPI tutorial's ``UserInDB``)::
     hashed_secret = "$2b$12$..."
     scopes = ["items"]
 
+    [clients.web-app]        # a public client (no secret, PKCE) for the browser and device flows
+    public = true
+    redirect_uris = ["http://127.0.0.1/callback"]
+    scopes = ["me"]
+
 Reads need no lock (writes replace the file atomically); every change runs as
 read-modify-write under an exclusive lock, so concurrent writers lose nothing.
 Tables this module does not know are kept as they are.
@@ -70,6 +75,23 @@ def validate_scopes(scopes: list[str]) -> list[str]:
     return split_scopes(scopes)
 
 
+def validate_redirect_uri(uri: str) -> str:
+    """An absolute URI without a fragment (RFC 6749 section 3.1.2): ``https://``, ``http://``
+    (meant for loopback and development hosts) or a private-use scheme (RFC 8252 section 7.1)."""
+    from urllib.parse import urlsplit
+
+    if not uri or len(uri) > 2000 or any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in uri):
+        raise UsageError(f"invalid redirect URI {uri!r}: no spaces or control characters")
+    parts = urlsplit(uri)
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme or ""):
+        raise UsageError(f"invalid redirect URI {uri!r}: must be absolute (https://...)")
+    if "#" in uri:
+        raise UsageError(f"invalid redirect URI {uri!r}: must not contain a fragment")
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise UsageError(f"invalid redirect URI {uri!r}: has no host")
+    return uri
+
+
 @dataclass
 class User:
     username: str
@@ -78,6 +100,9 @@ class User:
     email: str | None = None
     disabled: bool = False
     scopes: list[str] = field(default_factory=list)
+    # Changes whenever the account is created, its password set, or it is disabled or
+    # enabled (oauthcli.accounts); tokens carry it as ``gen`` and serve refuses stale ones.
+    generation: str | None = None
 
     def public(self, include_hash: bool = False) -> dict[str, Any]:
         """The user as the API and ``--json`` show it: never the hash unless asked."""
@@ -101,24 +126,36 @@ class User:
         data["hashed_password"] = self.hashed_password
         data["disabled"] = self.disabled
         data["scopes"] = list(self.scopes)
+        if self.generation is not None:
+            data["generation"] = self.generation
         return data
 
 
 @dataclass
 class Client:
-    """An OAuth client allowed the client_credentials grant."""
+    """An OAuth client: confidential (a bcrypt ``hashed_secret``) or public (none; PKCE).
+
+    ``redirect_uris`` are where the authorization endpoint may send codes.
+    """
 
     client_id: str
-    hashed_secret: str
+    hashed_secret: str = ""  # empty for a public client
     scopes: list[str] = field(default_factory=list)
     disabled: bool = False
+    public: bool = False
+    redirect_uris: list[str] = field(default_factory=list)
 
     def to_toml(self) -> dict[str, Any]:
-        return {
-            "hashed_secret": self.hashed_secret,
-            "disabled": self.disabled,
-            "scopes": list(self.scopes),
-        }
+        data: dict[str, Any] = {}
+        if self.public:
+            data["public"] = True
+        else:
+            data["hashed_secret"] = self.hashed_secret
+        data["disabled"] = self.disabled
+        data["scopes"] = list(self.scopes)
+        if self.redirect_uris:
+            data["redirect_uris"] = list(self.redirect_uris)
+        return data
 
 
 @dataclass
@@ -144,6 +181,14 @@ class StoreData:
             return self.users[name]
         except KeyError:
             raise UsageError(f"no user {name!r} in the store") from None
+
+    def check_names(self) -> None:
+        """A client id may not be a username: a client's token would carry ``sub`` of that user."""
+        shared = sorted(set(self.users) & set(self.clients))
+        if shared:
+            raise UsageError(
+                f"{shared[0]!r} is both a user and a client id; a client id must not be a username"
+            )
 
     def to_toml(self) -> dict[str, Any]:
         doc: dict[str, Any] = dict(self.other)
@@ -226,9 +271,21 @@ class UserStore:
         for cid, table in clients.items():
             where = f"{self.path}: [clients.{cid}]"
             fields = _check_table(where, table, _CLIENT_FIELDS)
-            if "hashed_secret" not in fields:
-                raise StoreError(f"{where}: missing 'hashed_secret'")
+            if fields.get("public", False) == ("hashed_secret" in fields):
+                raise StoreError(
+                    f"{where}: give 'hashed_secret' (confidential client) or 'public = true', "
+                    "not both or neither"
+                )
+            for uri in fields.get("redirect_uris", []):
+                try:
+                    validate_redirect_uri(uri)
+                except UsageError as exc:
+                    raise StoreError(f"{where}: {exc}") from None
             data.clients[cid] = Client(client_id=cid, **fields)
+        try:
+            data.check_names()
+        except UsageError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         data.other = doc
         return data
 
@@ -245,6 +302,7 @@ class UserStore:
             with exclusive_lock(self.path):
                 data = StoreData() if create and not self.path.exists() else self.load()
                 yield data
+                data.check_names()
                 import tomli_w
 
                 atomic_write(self.path, tomli_w.dumps(data.to_toml()).encode("utf-8"))
@@ -277,11 +335,14 @@ _USER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_password": str,
     "disabled": bool,
     "scopes": list,
+    "generation": str,
 }
 _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_secret": str,
     "disabled": bool,
     "scopes": list,
+    "public": bool,
+    "redirect_uris": list,
 }
 
 
@@ -298,7 +359,7 @@ def _check_table(
             raise StoreError(f"{where}: unknown field {key!r}")
         if not isinstance(value, expected):
             raise StoreError(f"{where}: field {key!r} has the wrong type")
-        if key == "scopes" and not all(isinstance(s, str) for s in value):
-            raise StoreError(f"{where}: 'scopes' must be a list of strings")
+        if isinstance(value, list) and not all(isinstance(s, str) for s in value):
+            raise StoreError(f"{where}: {key!r} must be a list of strings")
         fields[key] = value
     return fields

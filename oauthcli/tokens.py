@@ -1,4 +1,4 @@
-"""Issue and redeem this tool's own JWTs over PyJWT.
+"""Mint and redeem this tool's own JWTs over PyJWT (authentication is in ``oauthcli.login``).
 
 Access tokens carry ``typ: at+jwt`` (RFC 9068) and refresh tokens ``typ: rt+jwt``;
 each decoder demands its own type, so one can never stand in for the other.
@@ -22,6 +22,8 @@ from oauthcli.store import User
 
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
+# The account generation a token was issued under (oauthcli.accounts); private claim.
+GENERATION_CLAIM = "gen"
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,15 @@ class TokenService:
         claims.update(extra or {})
         return self._encode(claims, ACCESS_TYP), claims
 
-    def _refresh_token(self, sub: str, family: str, jti: str, expires_at: int) -> str:
+    def _refresh_token(
+        self, sub: str, family: str, jti: str, expires_at: int, generation: str | None
+    ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {}
         if self.settings.issuer:
             claims["iss"] = self.settings.issuer
         claims.update({"sub": sub, "iat": now, "exp": expires_at, "jti": jti, "fam": family})
+        claims.update(_generation(generation))
         return self._encode(claims, REFRESH_TYP)
 
     def _require_sessions(self) -> SessionStore:
@@ -110,14 +115,14 @@ class TokenService:
             raise RuntimeError("refresh tokens need a SessionStore")
         return self.sessions
 
-    def login(self, sub: str, scopes: list[str]) -> TokenPair:
+    def login(self, sub: str, scopes: list[str], generation: str | None = None) -> TokenPair:
         """An access token and the first refresh token of a new session family."""
         sessions = self._require_sessions()
-        access, _ = self.access_token(sub, scopes)
+        access, _ = self.access_token(sub, scopes, extra=_generation(generation))
         jti = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
-        refresh = self._refresh_token(sub, family, jti, expires_at)
+        refresh = self._refresh_token(sub, family, jti, expires_at, generation)
         return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
 
     def refresh(
@@ -139,25 +144,32 @@ class TokenService:
         new_id = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         user = find_user(sub)
+        stale = user is None or user.disabled or not generation_matches(claims, user.generation)
         granted: list[str] = []
 
         def check(record: dict[str, Any]) -> None:
             # Runs before the rotation is saved: a refused request must not use the token up.
-            if user is None or user.disabled:
+            if stale or user is None:
                 return  # revoked below
             granted.extend(s for s in str(record.get("scope", "")).split() if s in user.scopes)
             if scopes is not None:
                 missing = [s for s in scopes if s not in granted]
                 if missing:
-                    raise AuthenticationError(f"scope not granted: {' '.join(missing)}")
+                    raise AuthenticationError(
+                        f"scope not granted: {' '.join(missing)}", "invalid_scope"
+                    )
                 granted[:] = [s for s in granted if s in scopes]
 
         sessions.rotate(family, jti, new_id, expires_at, now=self.clock(), check=check)
-        if user is None or user.disabled:
+        if stale or user is None:
             sessions.revoke_family(family)
-            raise AuthenticationError("inactive user" if user else "the user no longer exists")
-        access, _ = self.access_token(sub, granted)
-        refresh = self._refresh_token(sub, family, new_id, expires_at)
+            if user is None:
+                raise AuthenticationError("the user no longer exists")
+            if user.disabled:
+                raise AuthenticationError("inactive user", "inactive")
+            raise AuthenticationError("the account changed since this session began")
+        access, _ = self.access_token(sub, granted, extra=_generation(user.generation))
+        refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 
     def decode(self, token: str, expected_typ: str = ACCESS_TYP, leeway: int = 0) -> dict[str, Any]:
@@ -178,9 +190,9 @@ class TokenService:
             "verify_nbf": False,
             "verify_iat": False,
         }
+        # With no audience configured, a token naming one is refused (as PyJWT and the
+        # tutorial do): it was meant for some other API.
         audience = self.settings.audience if expected_typ == ACCESS_TYP else None
-        if audience is None:
-            options["verify_aud"] = False
         try:
             claims = jwt.decode(
                 token,
@@ -213,33 +225,16 @@ class TokenService:
             raise TokenTimeError("token is not yet valid", "not_yet_valid")
 
 
-def authenticate(
-    users: dict[str, User], username: str, password: str, rounds: int
-) -> tuple[User, str | None]:
-    """Check a username and password the way the tutorial's ``/token`` does.
+def _generation(generation: str | None) -> dict[str, Any]:
+    return {GENERATION_CLAIM: generation} if generation is not None else {}
 
-    Returns the user and, when the stored hash is outdated, its replacement.
-    Unknown users cost one dummy verification so they can't be told apart.
+
+def generation_matches(claims: dict[str, Any], current: str | None) -> bool:
+    """Whether a token was issued under the account's current generation.
+
+    A token without ``gen`` (minted by ``oauthcli issue`` by whoever holds the key,
+    or by 0.1) is not bound to a generation and passes.
     """
-    from oauthcli.passwords import dummy_verify, verify_password
-
-    user = users.get(username)
-    if user is None:
-        dummy_verify(rounds)
-        raise AuthenticationError("incorrect username or password")
-    ok, replacement = verify_password(password, user.hashed_password, rounds)
-    if not ok:
-        raise AuthenticationError("incorrect username or password")
-    if user.disabled:
-        raise AuthenticationError("inactive user")
-    return user, replacement
-
-
-def grant_scopes(allowed: list[str], requested: list[str] | None) -> list[str]:
-    """The scopes to grant: all allowed when none asked, else exactly those asked."""
-    if not requested:
-        return list(allowed)
-    missing = [s for s in requested if s not in allowed]
-    if missing:
-        raise AuthenticationError(f"scope not granted: {' '.join(missing)}")
-    return list(dict.fromkeys(requested))
+    if GENERATION_CLAIM not in claims:
+        return True
+    return claims[GENERATION_CLAIM] == current

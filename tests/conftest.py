@@ -16,6 +16,8 @@ from oauthcli.cli import main
 from oauthcli.passwords import hash_password
 from oauthcli.store import User, UserStore
 
+# A user's project with its own pytest.ini; tests/test_pytest_plugin.py runs it in a subprocess.
+collect_ignore = ["plugin_project"]
 # panva's oidc-provider on 127.0.0.1 and a stand-in browser (tests/oidc/harness.py)
 pytest_plugins = ["tests.oidc.harness"]
 

@@ -1,10 +1,16 @@
-import time
 from importlib import metadata
 
 import pytest
 
 from oauthcli.errors import UsageError
-from oauthcli.passwords import dummy_verify, hash_password, verify_password
+from oauthcli.passwords import (
+    bcrypt_cost,
+    dummy_cost,
+    dummy_verify,
+    hash_password,
+    verify_password,
+)
+from tests.bcrypt_work import bcrypt_costs
 
 
 def test_passlib_distribution_is_not_installed_beside_libpass():
@@ -73,14 +79,24 @@ def test_higher_cost_bcrypt_is_kept_not_downgraded():
     assert verify_password("pw", stronger, 6) == (True, None)
 
 
-def test_dummy_verify_costs_about_as_much_as_a_real_one():
-    hashed = hash_password("secret", 10)
-    verify_password("warm-up", hashed, 10)
-    dummy_verify(10)
-    start = time.perf_counter()
-    verify_password("wrong", hashed, 10)
-    real = time.perf_counter() - start
-    start = time.perf_counter()
-    dummy_verify(10)
-    dummy = time.perf_counter() - start
-    assert dummy > real / 3
+def test_dummy_verify_does_the_bcrypt_work_of_a_real_one(monkeypatch):
+    hashed = hash_password("secret", 6)
+    verify_password("warm-up", hashed, 6)
+    with bcrypt_costs(monkeypatch) as costs:
+        verify_password("wrong", hashed, 6)
+        real = list(costs)
+        costs.clear()
+        dummy_verify(6)
+    assert real == costs == [6]
+
+
+def test_dummy_verify_costs_as_much_as_the_costliest_stored_hash(monkeypatch):
+    from passlib.hash import pbkdf2_sha256
+
+    stored = [hash_password("a", 5), hash_password("b", 7), pbkdf2_sha256.hash("c")]
+    assert dummy_cost(4, stored) == 7
+    assert dummy_cost(9, stored) == 9
+    assert bcrypt_cost(stored[1]) == 7 and bcrypt_cost(stored[2]) is None
+    with bcrypt_costs(monkeypatch) as costs:
+        dummy_verify(4, stored)
+    assert costs == [7]

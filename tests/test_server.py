@@ -15,6 +15,7 @@ import httpx
 import jwt
 import pytest
 
+from oauthcli.errors import UsageError
 from oauthcli.issuer import settings_for_store
 from oauthcli.keys import write_new_key
 from oauthcli.passwords import hash_password
@@ -108,7 +109,7 @@ def test_failed_logins_are_rfc6749_invalid_grant_with_fastapi_detail(
         ({"password": "secret"}, "invalid_request"),
         ({"grant_type": "password", "username": "alice"}, "invalid_request"),
         ({"grant_type": "password", "password": "secret"}, "invalid_request"),
-        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "implicit", "code": "x"}, "unsupported_grant_type"),
         ({"grant_type": "refresh_token"}, "invalid_request"),
     ],
 )
@@ -431,12 +432,13 @@ def test_disabled_client_and_scope_escalation(with_client):
 
 
 def test_client_token_is_not_a_user_token(with_client):
-    # Even a user of the same name must not be impersonated by a client's token.
     with with_client.store.edit() as data:
-        data.users["ci-bot"] = User("ci-bot", hash_password("x-pass", 4), scopes=["me"])
         data.clients["ci-bot"].scopes = ["me"]
     token = client_token(with_client, basic("ci-bot", CLIENT_SECRET)).json()["access_token"]
     assert me(with_client, token).status_code == 401
+    # A user of the client's name (its tokens carry sub: ci-bot) is refused outright.
+    with pytest.raises(UsageError, match="must not be a username"), with_client.store.edit() as d:
+        d.users["ci-bot"] = User("ci-bot", hash_password("x-pass", 4), scopes=["me"])
 
 
 def test_password_grant_checks_client_credentials_when_given(with_client):
@@ -529,8 +531,21 @@ def test_discovery_documents(server):
     assert oidc["jwks_uri"] == server.url + "/.well-known/jwks.json"
     assert oidc["revocation_endpoint"] == server.url + "/revoke"
     assert oidc["introspection_endpoint"] == server.url + "/introspect"
-    assert oidc["grant_types_supported"] == ["password", "refresh_token", "client_credentials"]
-    assert oidc["scopes_supported"] == ["items", "me"]
+    assert oidc["grant_types_supported"] == [
+        "password",
+        "refresh_token",
+        "client_credentials",
+        "authorization_code",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ]
+    assert oidc["scopes_supported"] == [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "items",
+        "me",
+    ]
     assert "client_secret_basic" in oidc["token_endpoint_auth_methods_supported"]
     assert jwks == {"keys": []}  # HMAC secrets are never published
 

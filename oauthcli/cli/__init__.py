@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("\noauthcli: aborted\n")
-        return 130
+        return int(ExitCode.ABORTED)
     except BrokenPipeError:
         return _reader_went_away()
     except SystemExit:

@@ -16,6 +16,7 @@ import typer
 
 from oauthcli import __version__
 from oauthcli.cli import (
+    audit_cmd,
     clients,
     common,
     http_cmd,
@@ -40,6 +41,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(clients.app, name="client")
 for module in (tokens_cmd, issue_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd, provider_cmd):
     module.register(app)
+audit_cmd.register(app)
 
 
 # Root options that take a value: skipped when looking for the command name.

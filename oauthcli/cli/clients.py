@@ -1,4 +1,4 @@
-"""``oauthcli client ...``: OAuth clients for the client_credentials grant of ``oauthcli serve``."""
+"""``oauthcli client ...``: OAuth clients of ``oauthcli serve`` (client credentials, browser, device)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from oauthcli.cli import output
 from oauthcli.cli.common import JsonOption, StoreOption, read_stdin_line, resolve_store_path
 
 app = typer.Typer(
-    help="Manage OAuth clients (client_credentials) in the user store.", no_args_is_help=True
+    help="Manage OAuth clients (client_credentials, authorization code, device) in the user store.",
+    no_args_is_help=True,
 )
 
 IdArg = Annotated[str, typer.Argument(help="Client id.", metavar="CLIENT_ID", show_default=False)]
@@ -70,28 +71,59 @@ def add(
             show_default=False,
         ),
     ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="A public client (browser app, CLI): no secret; PKCE required at /authorize.",
+        ),
+    ] = False,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--redirect-uri",
+            help="Where /authorize may send codes (repeatable); http://127.0.0.1 matches any port.",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Add a client; its secret is stored as a bcrypt hash."""
+    """Add a client; a confidential client's secret is stored as a bcrypt hash."""
     from oauthcli import settings
     from oauthcli.errors import UsageError
     from oauthcli.passwords import hash_password
-    from oauthcli.store import Client, validate_name, validate_scopes
+    from oauthcli.store import Client, validate_name, validate_redirect_uri, validate_scopes
 
     validate_name(client_id, "client id")
     scopes = validate_scopes([s for value in scope or [] for s in value.split()])
+    redirect_uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uri or []))
     user_store = _store(store)
     if user_store.exists() and client_id in user_store.load().clients:
         raise UsageError(f"client {client_id!r} already exists")
-    secret = _new_secret(secret_stdin, secret_out)
-    rounds = settings.bcrypt_rounds(
-        user_store.load().bcrypt_rounds if user_store.exists() else None
-    )
-    hashed = hash_password(secret, rounds)
+    if user_store.exists() and client_id in user_store.load().users:
+        raise UsageError(f"{client_id!r} is a username; a client id must not be a username")
+    hashed = ""
+    if public:
+        if secret_stdin or secret_out is not None:
+            raise UsageError(
+                "a --public client has no secret: drop --secret-stdin/--new-secret-file"
+            )
+    else:
+        secret = _new_secret(secret_stdin, secret_out)
+        rounds = settings.bcrypt_rounds(
+            user_store.load().bcrypt_rounds if user_store.exists() else None
+        )
+        hashed = hash_password(secret, rounds)
     with user_store.edit(create=True) as data:
         if client_id in data.clients:
             raise UsageError(f"client {client_id!r} already exists")
-        data.clients[client_id] = Client(client_id=client_id, hashed_secret=hashed, scopes=scopes)
+        data.clients[client_id] = Client(
+            client_id=client_id,
+            hashed_secret=hashed,
+            scopes=scopes,
+            public=public,
+            redirect_uris=redirect_uris,
+        )
     where = f"; secret in {secret_out}" if secret_out else ""
     output.note(f"added client {client_id!r} to {user_store.path}{where}")
 
@@ -101,19 +133,27 @@ def list_clients(json_output: JsonOption = False, store: StoreOption = None) -> 
     """List clients (never their secret hashes)."""
     clients = list(_store(store).load().clients.values())
     rows = [
-        {"client_id": c.client_id, "disabled": c.disabled, "scopes": list(c.scopes)}
+        {
+            "client_id": c.client_id,
+            "disabled": c.disabled,
+            "scopes": list(c.scopes),
+            "public": c.public,
+            "redirect_uris": list(c.redirect_uris),
+        }
         for c in clients
     ]
     if json_output:
         output.print_json(rows)
         return
     output.table(
-        ["CLIENT ID", "STATUS", "SCOPES"],
+        ["CLIENT ID", "TYPE", "STATUS", "SCOPES", "REDIRECT URIS"],
         [
             [
                 r["client_id"],
+                "public" if r["public"] else "confidential",
                 "disabled" if r["disabled"] else "active",
                 " ".join(r["scopes"]) or "-",
+                " ".join(r["redirect_uris"]) or "-",
             ]
             for r in rows
         ],

@@ -397,4 +397,7 @@ def register(app: typer.Typer) -> None:
             explicit = check_header_safe(
                 _profile_token(profile, cacert, timeout).fresh().access_token
             )
+        from oauthcli.cli import ci_output
+
+        ci_output.mask([explicit])
         output.echo(f"Authorization: Bearer {explicit}")

@@ -117,10 +117,29 @@ def decode(
     from oauthcli.inspect import decode as decode_token
 
     parsed = decode_token(read_token(token, profile))
+    weak = _weak_secret_warning(parsed)
     if json_output:
-        output.print_json({"header": parsed.header, "payload": parsed.payload, "verified": False})
+        data: dict[str, Any] = {
+            "header": parsed.header,
+            "payload": parsed.payload,
+            "verified": False,
+        }
+        if weak:
+            data.setdefault("warnings", []).append(weak)
+        output.print_json(data)
         return
     _print_lines(decode_lines(parsed.header, parsed.payload, time.time()))
+
+
+def _weak_secret_warning(parsed: Any) -> str | None:
+    """Warn (stderr) when an HS* token is signed with a published secret; the text for --json."""
+    from oauthcli.weak_secrets import find_weak_secret
+
+    weak = find_weak_secret(parsed)
+    if weak is None:
+        return None
+    output.warn(weak.warning())
+    return weak.warning()
 
 
 # -- verify ---------------------------------------------------------------------------------
@@ -331,6 +350,9 @@ def verify(
             f"audience not checked: the token is for {output.clean(shown)}; "
             "give --audience to require it"
         )
+    weak = _weak_secret_warning(verifier.parse(raw)) if verdict["header"] is not None else None
+    if weak:
+        verdict.setdefault("warnings", []).append(weak)
     if json_output:
         output.print_json(verdict)
     elif error is None:

@@ -125,6 +125,14 @@ def issue(
         typer.Option("--iss", help="Issuer (default: the issuer's).", show_default=False),
     ] = None,
     json_output: JsonOption = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="text (the token), json, or env: an OAUTHCLI_ACCESS_TOKEN=... line.",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Mint an access token without a password, for test fixtures and CI.
@@ -133,9 +141,11 @@ def issue(
     HS256 and OAUTHCLI_SECRET). Nothing is cached. --claim exp=... / nbf=... / iat=...
     override the times (e.g. to mint an expired token).
     """
+    from oauthcli.cli import ci_output
     from oauthcli.durations import parse_duration
     from oauthcli.tokens import TokenService
 
+    fmt = ci_output.resolve_format(fmt, json_output=json_output)
     if not sub:
         raise UsageError("--sub must not be empty")
     scopes = scope_list(scope) or []
@@ -149,7 +159,11 @@ def issue(
     token, claims = service.access_token(
         sub, scopes, ttl=lifetime, audience=audience, issuer=iss, extra=extra
     )
-    if json_output:
+    if fmt == "env":
+        ci_output.print_env({"access_token": token})
+        return
+    ci_output.mask([token])
+    if fmt == "json":
         import jwt
 
         output.print_json(

@@ -45,6 +45,9 @@ def generate(
     if out == "-":
         material = keys.generate(alg)
         kid = keys.key_id(material, alg)
+        from oauthcli.cli import ci_output
+
+        ci_output.mask([material.decode("ascii")])  # a PEM is masked line by line
         sys.stdout.buffer.write(material)
         sys.stdout.flush()
         output.note(f"wrote a new {alg} key to standard output (kid {kid})")

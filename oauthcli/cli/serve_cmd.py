@@ -47,14 +47,22 @@ def serve(
         str,
         typer.Option("--lockout", help="Throttling window and lockout period, e.g. 60s, 5m."),
     ] = "60s",
+    session_ttl: Annotated[
+        str,
+        typer.Option(
+            "--session-ttl",
+            help="How long the login page's session cookie skips the form, e.g. 8h, 30m.",
+        ),
+    ] = "8h",
     store: StoreOption = None,
 ) -> None:
     """Serve the store's users over OAuth2: /token, /users/me, discovery, JWKS, /docs.
 
     Grants: password, refresh_token (rotation with reuse detection), client_credentials
-    (clients from [clients.ID] tables). Also POST /revoke (RFC 7009) and POST /introspect
-    (RFC 7662). Changes to the store (user disable, new users) apply to the running server.
-    Stop with Ctrl-C or SIGTERM.
+    (clients from [clients.ID] tables), authorization_code (GET /authorize, a login page,
+    PKCE) and device_code (POST /device_authorization, the /device page). OpenID Connect:
+    ID tokens and /userinfo. Also POST /revoke (RFC 7009) and POST /introspect (RFC 7662).
+    Changes to the store (user disable, new users) apply to the running server. Stop with Ctrl-C or SIGTERM.
     """
     from oauthcli.durations import parse_duration
     from oauthcli.server.run import ServeOptions
@@ -68,6 +76,7 @@ def serve(
         log_level=log_level.lower(),
         max_failures=max_failures,
         lockout=parse_duration(lockout, what="--lockout"),
+        session_ttl=parse_duration(session_ttl, what="--session-ttl"),
     )
 
     def announce(url: str, count: int) -> None:

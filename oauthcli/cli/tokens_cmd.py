@@ -49,6 +49,14 @@ CacertOption = Annotated[
         "--cacert", help="CA bundle (PEM) to verify the token endpoint with.", show_default=False
     ),
 ]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="text (a summary), json, or env: OAUTHCLI_ACCESS_TOKEN=... lines for .env / $GITHUB_ENV.",
+        show_default=False,
+    ),
+]
 TimeoutOption = Annotated[
     float,
     typer.Option("--timeout", help="Seconds to wait for the token endpoint.", min=0.1),
@@ -105,11 +113,24 @@ def _report(
     print_only: bool,
     json_output: bool,
     verb: str,
+    fmt: str = "text",
 ) -> None:
+    from oauthcli.cli import ci_output
+
+    tokens = {
+        "access_token": entry.access_token,
+        "refresh_token": entry.refresh_token,
+        "id_token": getattr(entry, "id_token", None),
+    }
+    if fmt == "env":
+        ci_output.print_env(tokens)
+        return
     if print_only:
+        ci_output.mask([entry.access_token])
         output.echo(entry.access_token)
         return
     if json_output:
+        ci_output.mask(tokens.values())
         output.print_json(token_response(entry))
         return
     from datetime import UTC, datetime
@@ -142,25 +163,33 @@ def login_local(
     """Check the password against the store and issue a new session's tokens."""
     from oauthcli import settings
     from oauthcli.cache import CacheEntry
+    from oauthcli.login import password_login
     from oauthcli.sessions import SessionStore
     from oauthcli.store import UserStore
-    from oauthcli.tokens import TokenService, authenticate, grant_scopes
+    from oauthcli.tokens import TokenService
 
     store = UserStore(store_path)
     data = store.load()
     # Key problems are found before anyone types a password.
     issuer, key = load_issuer(store_path, data)
     password = read_password(password_stdin)
-    user, replacement = authenticate(
-        data.users, username, password, settings.bcrypt_rounds(data.bcrypt_rounds)
-    )
-    del password
-    granted = grant_scopes(user.scopes, requested)
-    if replacement is not None:
-        _upgrade_hash(store, user.username, user.hashed_password, replacement)
     service = TokenService(issuer, key, SessionStore.for_store(store_path))
     now = time.time()
-    pair = service.login(user.username, granted)
+    result = password_login(
+        store,
+        data,
+        service,
+        username,
+        password,
+        requested,
+        settings.bcrypt_rounds(data.bcrypt_rounds),
+    )
+    del password
+    if result.upgrade_error is not None:
+        output.warn(f"could not upgrade the password hash of {username!r}: {result.upgrade_error}")
+    elif result.hash_upgraded:
+        output.note(f"upgraded the password hash of {username!r} to bcrypt")
+    pair = result.pair
     return CacheEntry(
         access_token=pair.access_token,
         token_type=pair.token_type,
@@ -169,24 +198,9 @@ def login_local(
         scope=pair.scope,
         source="local",
         store=str(store_path),
-        username=user.username,
+        username=result.user.username,
         obtained_at=int(now),
     )
-
-
-def _upgrade_hash(store: Any, username: str, old: str, new: str) -> None:
-    """Save a bcrypt hash in place of an outdated one; failing to do so doesn't fail the login."""
-    from oauthcli.errors import StoreError
-
-    try:
-        with store.edit() as data:
-            user = data.users.get(username)
-            if user is not None and user.hashed_password == old:
-                user.hashed_password = new
-    except (StoreError, OSError) as exc:
-        output.warn(f"could not upgrade the password hash of {username!r}: {exc}")
-        return
-    output.note(f"upgraded the password hash of {username!r} to bcrypt")
 
 
 def login(
@@ -317,6 +331,25 @@ def login(
         bool,
         typer.Option("--no-browser", help="Browser login: only print the URL, open nothing."),
     ] = False,
+    app_url: Annotated[
+        str | None,
+        typer.Option(
+            "--app",
+            metavar="URL",
+            help="Log in the way an app's OpenAPI document says (its /openapi.json, or that URL).",
+            show_default=False,
+        ),
+    ] = None,
+    app_scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--app-scheme",
+            metavar="NAME",
+            help="With --app: the OAuth2 security scheme to use when the app has several.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Log in and cache the tokens in the profile.
 
@@ -325,7 +358,10 @@ def login(
     default is a browser login at that OpenID provider. The password is prompted for (hidden)
     or read from the first line of stdin with --password-stdin; never from argv.
     """
+    from oauthcli.cli import ci_output
+
     _output_mode(print_only, json_output)
+    fmt = ci_output.resolve_format(fmt, json_output=json_output, print_only=print_only)
     scopes = scope_list(scope)
     profile_name = resolve_profile(profile)
     cache = _cache()
@@ -339,8 +375,8 @@ def login(
         "--no-browser": no_browser,
     }
     if issuer_url is not None:
-        if url is not None:
-            raise UsageError("--url and --issuer-url contradict each other: choose one")
+        if url is not None or app_url is not None:
+            raise UsageError("--issuer-url and --url / --app contradict each other: choose one")
         from oauthcli.cli import provider_cmd
 
         entry = provider_cmd.login_provider(
@@ -363,11 +399,25 @@ def login(
             insecure_http=insecure_http,
         )
         cache_path = cache.save(profile_name, entry)
-        _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as")
+        _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
         return
     given = [name for name, used in provider_only.items() if used]
     if given or grant in ("authorization-code", "device-code"):
         raise UsageError(f"{given[0] if given else '--grant ' + str(grant)} needs --issuer-url")
+    app_scopes: dict[str, str] | None = None
+    if app_url is not None:
+        if url is not None:
+            raise UsageError("--app and --url contradict each other: choose one")
+        url, app_scopes = _app_token_url(
+            app_url,
+            app_scheme,
+            grant or "password",
+            cacert,
+            10.0 if timeout is None else timeout,
+            insecure_http,
+        )
+    elif app_scheme is not None:
+        raise UsageError("--app-scheme only applies with --app")
     if url is None:
         remote_only = {
             "--grant": grant not in (None, "password"),
@@ -394,22 +444,67 @@ def login(
         if grant == "password" and not username:
             raise UsageError("missing USERNAME: the password grant logs a user in")
         from oauthcli.cli import remote_login
+        from oauthcli.errors import AuthenticationError
 
-        entry = remote_login.login_remote(
-            token_url=url,
-            username=username,
-            scopes=scopes or [],
-            password_stdin=password_stdin,
-            grant=grant,
-            client_id=client_id,
-            client_secret_file=client_secret_file,
-            client_auth=client_auth,
-            cacert=cacert,
-            timeout=10.0 if timeout is None else timeout,
-            insecure_http=insecure_http,
-        )
+        try:
+            entry = remote_login.login_remote(
+                token_url=url,
+                username=username,
+                scopes=scopes or [],
+                password_stdin=password_stdin,
+                grant=grant,
+                client_id=client_id,
+                client_secret_file=client_secret_file,
+                client_auth=client_auth,
+                cacert=cacert,
+                timeout=10.0 if timeout is None else timeout,
+                insecure_http=insecure_http,
+            )
+        except AuthenticationError as exc:
+            if app_scopes is not None and "scope" in str(exc).lower():
+                _list_app_scopes(app_scopes)
+            raise
     cache_path = cache.save(profile_name, entry)
-    _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as")
+    _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
+
+
+def _app_token_url(
+    app_url: str,
+    scheme: str | None,
+    grant: str,
+    cacert: Path | None,
+    timeout: float,
+    insecure_http: bool,
+) -> tuple[str, dict[str, str]]:
+    """The token endpoint and known scopes from the app's OpenAPI document (``--app``)."""
+    from oauthcli import remote
+    from oauthcli.client.openapi import discover
+    from oauthcli.remote_answer import display_url
+
+    if grant not in ("password", "client-credentials"):
+        raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
+    # The document decides where the password goes: fetch it only as safely as a token URL.
+    remote.check_url_safe(app_url, insecure_http=insecure_http)
+    with remote.make_client(timeout, str(cacert) if cacert is not None else None) as client:
+        found = discover(client, app_url, scheme)
+    flow = found.scheme.flow_for(grant)
+    assert flow.token_url is not None
+    output.note(
+        f"oauthcli: {output.clean(found.scheme.name)} ({flow.name} flow) from "
+        f"{display_url(found.document_url)}: token endpoint {display_url(flow.token_url)}"
+    )
+    return flow.token_url, found.scheme.scopes
+
+
+def _list_app_scopes(scopes: dict[str, str]) -> None:
+    """The app's scopes, --help style, when the server refused the ones asked for."""
+    if not scopes:
+        output.note("The app's OpenAPI document names no scopes.")
+        return
+    output.note("Scopes the app knows (--scope):")
+    width = max(len(output.clean(s, 60)) for s in scopes)
+    for name, text in scopes.items():
+        output.note(f"  {output.clean(name, 60).ljust(width)}  {output.clean(text, 200)}")
 
 
 # ---------------------------------------------------------------- refresh

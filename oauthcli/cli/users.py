@@ -54,13 +54,6 @@ def _rounds_default() -> int:
     return settings.bcrypt_rounds(None)
 
 
-def _after_credentials_change(store_path: Path, username: str) -> None:
-    """Disabling a user or changing their password ends their refresh-token sessions."""
-    from oauthcli.sessions import SessionStore
-
-    SessionStore.for_store(store_path).revoke_user(username)
-
-
 @app.command("add")
 def add(
     name: NameArg,
@@ -82,7 +75,10 @@ def add(
 
         raise UsageError(f"user {name!r} already exists")
     hashed = _new_hash(user_store, password_stdin)
-    user_store.add_user(
+    from oauthcli import accounts
+
+    accounts.add_user(
+        user_store,
         User(
             username=name,
             hashed_password=hashed,
@@ -90,7 +86,7 @@ def add(
             email=email,
             disabled=disabled,
             scopes=scopes,
-        )
+        ),
     )
     output.note(f"added user {name!r} to {user_store.path}")
 
@@ -148,9 +144,9 @@ def passwd(
     user_store = _store(store)
     user_store.load().user(name)
     hashed = _new_hash(user_store, password_stdin)
-    with user_store.edit() as data:
-        data.user(name).hashed_password = hashed
-    _after_credentials_change(user_store.path, name)
+    from oauthcli import accounts
+
+    accounts.set_password(user_store, name, hashed)
     output.note(f"password of {name!r} changed")
 
 
@@ -209,11 +205,9 @@ def set_fields(
 
 
 def _set_disabled(name: str, disabled: bool, store: Path | None) -> None:
-    user_store = _store(store)
-    with user_store.edit() as data:
-        data.user(name).disabled = disabled
-    if disabled:
-        _after_credentials_change(user_store.path, name)
+    from oauthcli import accounts
+
+    accounts.set_disabled(_store(store), name, disabled)
     output.note(f"{'disabled' if disabled else 'enabled'} user {name!r}")
 
 
@@ -233,6 +227,7 @@ def enable(name: NameArg, store: StoreOption = None) -> None:
 def remove(name: NameArg, store: StoreOption = None) -> None:
     """Remove a user from the store."""
     user_store = _store(store)
-    user_store.remove_user(name)
-    _after_credentials_change(user_store.path, name)
+    from oauthcli import accounts
+
+    accounts.remove_user(user_store, name)
     output.note(f"removed user {name!r}")

@@ -26,9 +26,11 @@ from oauthcli.claims import scopes_of
 from oauthcli.errors import OAuthCliError, TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
-from oauthcli.server import grants
+from oauthcli.server import authorize, grants, oidc
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext, is_client_token
+from oauthcli.server.provider_settings import ProviderSettings
+from oauthcli.server.records import MemoryRecords, Records
 from oauthcli.server.state import Denylist, LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
@@ -133,6 +135,8 @@ def create_app(
     issuer_url: str | None = None,
     throttle: LoginThrottle | None = None,
     denylist: Denylist | None = None,
+    records: Records | None = None,
+    provider: ProviderSettings | None = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
@@ -149,6 +153,8 @@ def create_app(
         denylist=denylist if denylist is not None else Denylist.for_store(store.path),
         throttle=throttle if throttle is not None else LoginThrottle(),
         issuer=settings.issuer or (issuer_url.rstrip("/") if issuer_url else None),
+        records=records if records is not None else MemoryRecords(),
+        provider=provider if provider is not None else ProviderSettings(),
     )
     app = FastAPI(
         title="oauthcli token server",
@@ -263,14 +269,13 @@ def create_app(
             "revocation_endpoint": base + "/revoke",
             "introspection_endpoint": base + "/introspect",
             "grant_types_supported": list(grants.GRANT_TYPES),
-            # No authorization endpoint: no response_type is supported.
-            "response_types_supported": [],
             "scopes_supported": live.scopes(),
             "token_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
             "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
             "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
             "token_endpoint_auth_signing_alg_values_supported": [],
             "service_documentation": base + "/docs",
+            **oidc.discovery_fields(base, ctx.key.algorithm, live.scopes()),
         }
 
     @app.get("/.well-known/oauth-authorization-server", tags=["discovery"])
@@ -292,6 +297,7 @@ def create_app(
         return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
     _live_openapi(app, live)
+    authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     return app
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from oauthcli import settings as env
 from oauthcli.errors import TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
+from oauthcli.server.provider_settings import ProviderSettings
+from oauthcli.server.records import MemoryRecords, Records
 from oauthcli.server.state import Denylist, LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
@@ -33,6 +35,9 @@ class ServerContext:
     # (the common case) pays for the signature check once, not per request.
     # Expiry, revocation and the subject's status are still checked every time.
     verified_cache_size: int = 4096
+    # Codes, device codes, login sessions, pending logins (oauthcli.server.provider).
+    records: Records = field(default_factory=MemoryRecords)
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
 
     def __post_init__(self) -> None:
         self._verified: dict[str, dict[str, Any]] = {}

@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from oauthcli.claims import scopes_of
-from oauthcli.errors import AuthenticationError, OAuthCliError, TokenError
+from oauthcli.errors import AuthenticationError, TokenError
+from oauthcli.login import INCORRECT, grant_scopes, password_login
+from oauthcli.server import code_grants
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.oauth import (
     MAX_FIELD_BYTES,
@@ -31,14 +33,12 @@ from oauthcli.server.oauth import (
     parse_scope,
     read_form,
 )
-from oauthcli.store import Client, StoreData, User
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair, grant_scopes
+from oauthcli.store import Client, StoreData
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair
 
 log = logging.getLogger("oauthcli.server")
 
-INCORRECT = "Incorrect username or password"
-INACTIVE = "Inactive user"
-GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+GRANT_TYPES = ("password", "refresh_token", "client_credentials", *code_grants.GRANT_TYPES)
 
 
 def _throttled(retry_after: int) -> OAuthError:
@@ -50,8 +50,13 @@ def _throttled(retry_after: int) -> OAuthError:
     )
 
 
-def _invalid_scope(exc: AuthenticationError) -> OAuthError:
-    return OAuthError("invalid_scope", str(exc).capitalize())
+def oauth_error(exc: AuthenticationError) -> OAuthError:
+    """RFC 6749 section 5.2 error for a refused login, chosen by the error's ``reason``."""
+    if exc.reason == "invalid_client":
+        return invalid_client()
+    error = "invalid_scope" if exc.reason == "invalid_scope" else "invalid_grant"
+    # "incorrect username or password" -> the tutorial's "Incorrect username or password"
+    return OAuthError(error, str(exc).capitalize())
 
 
 async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
@@ -70,6 +75,8 @@ async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
             pair = await _refresh(request, ctx, form)
         elif grant_type == "client_credentials":
             pair = await _client_credentials(request, ctx, form)
+        elif grant_type in code_grants.GRANT_TYPES:
+            return await code_grants.token_response(request, ctx, form, grant_type)
         else:
             raise OAuthError(
                 "unsupported_grant_type",
@@ -108,14 +115,14 @@ async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPa
             form.oversized,
             requested,
         )
-    except OAuthError as exc:
-        if exc.error == "invalid_grant" and exc.description == INCORRECT:
+    except AuthenticationError as exc:
+        if exc.reason == "invalid_grant":
             ctx.throttle.failed(key)
-        elif exc.error == "invalid_scope":
+        elif exc.reason == "invalid_scope":
             ctx.throttle.succeeded(key)  # the password was right
         else:
             ctx.throttle.finished(key)
-        raise
+        raise oauth_error(exc) from None
     except BaseException:
         ctx.throttle.finished(key)
         raise
@@ -133,37 +140,19 @@ def _password_blocking(
     requested: list[str] | None,
 ) -> TokenPair:
     from oauthcli.passwords import dummy_verify
-    from oauthcli.tokens import authenticate
 
     rounds = ctx.rounds(data)
     _optional_client(credentials, data, rounds)
     if oversized:
         # Refused without reaching bcrypt, yet as slow as a real check.
-        dummy_verify(rounds)
-        raise OAuthError("invalid_grant", INCORRECT)
-    try:
-        user, replacement = authenticate(data.users, username, password, rounds)
-    except AuthenticationError as exc:
-        inactive = str(exc) == "inactive user"
-        raise OAuthError("invalid_grant", INACTIVE if inactive else INCORRECT) from None
-    if replacement:
-        _upgrade_hash(ctx, user, replacement)
-    try:
-        scopes = grant_scopes(user.scopes, requested)
-    except AuthenticationError as exc:
-        raise _invalid_scope(exc) from None
-    return ctx.service.login(user.username, scopes)
-
-
-def _upgrade_hash(ctx: ServerContext, user: User, replacement: str) -> None:
-    """Save the bcrypt replacement of an outdated hash (best effort: a login never fails on it)."""
-    try:
-        with ctx.live.store.edit() as data:
-            stored = data.users.get(user.username)
-            if stored is not None and stored.hashed_password == user.hashed_password:
-                stored.hashed_password = replacement
-    except OAuthCliError as exc:
-        log.warning("could not upgrade the password hash of %s: %s", user.username, exc)
+        dummy_verify(rounds, [u.hashed_password for u in data.users.values()])
+        raise AuthenticationError(INCORRECT)
+    result = password_login(
+        ctx.live.store, data, ctx.service, username, password, requested, rounds
+    )
+    if result.upgrade_error is not None:
+        log.warning("could not upgrade the password hash of %s: %s", username, result.upgrade_error)
+    return result.pair
 
 
 async def _refresh(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
@@ -192,12 +181,7 @@ def _refresh_blocking(
     except TokenError as exc:
         raise OAuthError("invalid_grant", str(exc).capitalize()) from None
     except AuthenticationError as exc:
-        message = str(exc)
-        if message.startswith("scope not granted"):
-            raise _invalid_scope(exc) from None
-        raise OAuthError(
-            "invalid_grant", INACTIVE if message == "inactive user" else message
-        ) from None
+        raise oauth_error(exc) from None
 
 
 async def _client_credentials(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
@@ -222,7 +206,7 @@ async def _client_credentials(request: Request, ctx: ServerContext, form: Form) 
     try:
         scopes = grant_scopes(client.scopes, requested)
     except AuthenticationError as exc:
-        raise _invalid_scope(exc) from None
+        raise oauth_error(exc) from None
     access, _ = ctx.service.access_token(
         client.client_id, scopes, extra={"client_id": client.client_id}
     )

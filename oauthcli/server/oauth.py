@@ -135,10 +135,10 @@ def client_credentials(request: Request, form: Form) -> ClientCredentials | None
             unquote_plus(client_id), unquote_plus(secret), "client_secret_basic"
         )
     if in_form:
-        client_id = form.get("client_id")
-        if client_id is None:
+        posted_id = form.get("client_id")
+        if posted_id is None:
             raise invalid_client("client_secret given without client_id")
-        return ClientCredentials(client_id, form.fields["client_secret"], "client_secret_post")
+        return ClientCredentials(posted_id, form.fields["client_secret"], "client_secret_post")
     return None
 
 

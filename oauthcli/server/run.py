@@ -34,6 +34,7 @@ class ServeOptions:
     log_level: str = "info"
     max_failures: int = DEFAULT_MAX_FAILURES
     lockout: int = DEFAULT_LOCKOUT
+    session_ttl: int = 8 * 3600  # login session cookie of the browser and device flows
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
@@ -50,6 +51,7 @@ def build_app(options: ServeOptions) -> Any:
     """The app factory each worker calls (also the single-process path)."""
     from oauthcli.issuer import settings_for_store
     from oauthcli.server.app import create_app
+    from oauthcli.server.provider_settings import ProviderSettings
     from oauthcli.server.throttle import LoginThrottle
     from oauthcli.store import UserStore
 
@@ -61,6 +63,7 @@ def build_app(options: ServeOptions) -> Any:
         settings,
         issuer_url=options.base_url,
         throttle=LoginThrottle(options.max_failures, options.lockout),
+        provider=ProviderSettings(session_ttl=options.session_ttl),
     )
 
 
@@ -74,6 +77,8 @@ def check(options: ServeOptions) -> None:
         raise UsageError("--max-failures must not be negative")
     if options.lockout < 1:
         raise UsageError("--lockout must be at least 1s (--max-failures 0 turns throttling off)")
+    if options.session_ttl < 1:
+        raise UsageError("--session-ttl must be at least 1s")
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     build_app(options)  # loads the store, the [issuer] settings and the signing key

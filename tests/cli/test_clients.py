@@ -23,7 +23,13 @@ def test_add_with_a_generated_secret_then_log_in_through_serve(cli, store_path, 
 
     listed = cli("client", "list", "--json")
     assert json.loads(listed.stdout) == [
-        {"client_id": "ci-bot", "disabled": False, "scopes": ["items"]}
+        {
+            "client_id": "ci-bot",
+            "disabled": False,
+            "scopes": ["items"],
+            "public": False,
+            "redirect_uris": [],
+        }
     ]
     assert "$2b$" not in listed.stdout
 
@@ -69,3 +75,44 @@ def test_client_errors(cli, store_path, isolated_env):
         cli("client", "add", "svc", "--secret-stdin", input="y" * 20 + "\n"), 2, "already exists"
     )
     assert_one_line_error(cli("client", "remove", "nobody"), 2, "no client 'nobody'")
+
+
+def test_add_a_public_client_with_redirect_uris(cli, store_path):
+    result = cli(
+        "client", "add", "web-app", "--public", "--scope", "me",
+        "--redirect-uri", "http://127.0.0.1/callback", "--redirect-uri", "https://app.example/cb",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    client = UserStore(store_path).load().clients["web-app"]
+    assert client.public and client.hashed_secret == ""
+    assert client.redirect_uris == ["http://127.0.0.1/callback", "https://app.example/cb"]
+    assert "hashed_secret" not in store_path.read_text().split("[clients.web-app]")[1]
+    listed = cli("client", "list", "--json")
+    assert json.loads(listed.stdout) == [
+        {
+            "client_id": "web-app",
+            "disabled": False,
+            "scopes": ["me"],
+            "public": True,
+            "redirect_uris": ["http://127.0.0.1/callback", "https://app.example/cb"],
+        }
+    ]
+    table = cli("client", "list").stdout
+    assert "public" in table and "https://app.example/cb" in table
+
+
+def test_public_client_errors(cli, store_path):
+    assert_one_line_error(
+        cli("client", "add", "web", "--public", "--secret-stdin", input="x" * 20 + "\n"),
+        2,
+        "no secret",
+    )
+    for bad, fragment in [
+        ("/callback", "absolute"),
+        ("https://app.example/cb#frag", "fragment"),
+        ("http:///cb", "no host"),
+        ("https://app.example/\x1b[31m", "control"),
+    ]:
+        result = cli("client", "add", "web", "--public", "--redirect-uri", bad)
+        assert_one_line_error(result, 2, fragment)
+    assert UserStore(store_path).load().clients == {}

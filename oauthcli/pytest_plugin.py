@@ -1,0 +1,387 @@
+"""pytest fixtures for testing your own API against a real oauthcli token provider.
+
+Loaded by pytest through the ``pytest11`` entry point ``oauthcli`` as soon as oauthcli
+is installed: do not list it in ``pytest_plugins`` as well (pytest refuses to register
+a plugin twice); ``-p no:oauthcli`` turns it off. At import time this module needs only
+the standard library and pytest, so a test run that uses none of the fixtures pays for
+nothing else: oauthcli's core, bcrypt, httpx and FastAPI are imported inside the fixtures.
+
+Fixtures:
+
+- ``oauthcli_store``: a temporary user store with its own issuer key (bcrypt cost 4);
+  ``add_user``, ``add_client``, ``disable_user``, ``enable_user``; ``secret`` for HS*.
+- ``oauthcli_provider``: ``oauthcli serve`` in a subprocess on a free 127.0.0.1 port
+  over that store: ``url``/``issuer_url``, ``token_url``, ``jwks_url``, ``login()``.
+- ``oauthcli_session_store`` / ``oauthcli_session_provider``: the same, once per run.
+- ``oauthcli_token(sub=..., scopes=..., ttl=..., claims=...)``: an access token signed
+  with the store's key, no HTTP; ``ttl <= 0`` gives an expired token.
+- ``oauthcli_asgi``: the provider's FastAPI app in-process (``create_app``), with
+  ``async_client()`` (``httpx.AsyncClient`` over ``httpx.ASGITransport``).
+- ``oauthcli_issuer_settings`` (session): the ``[issuer]`` table of every store these
+  fixtures create, default ``{"algorithm": "HS256"}``. Override it in your conftest, e.g.
+  ``{"scope_claim": "scopes"}`` for apps written like the FastAPI tutorial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.issuer import IssuerSettings
+    from oauthcli.keys import SigningKey
+    from oauthcli.store import UserStore
+
+BCRYPT_ROUNDS = 4
+STARTUP_TIMEOUT = 30.0
+_ANNOUNCE = re.compile(r"oauthcli: serving .* at (http://\S+) \(")
+
+
+class OAuthCliStore:
+    """A user store in a temporary directory, with helpers to fill it from Python."""
+
+    def __init__(self, directory: Path, issuer: dict[str, Any], rounds: int = BCRYPT_ROUNDS):
+        self.directory = directory
+        self.path = directory / "users.toml"
+        self.rounds = rounds
+        # Set by the provider fixtures: tokens from ``oauthcli_token`` then carry its iss.
+        self.issuer_url: str | None = None
+        self._settings: IssuerSettings | None = None
+        self._key: SigningKey | None = None
+        self._create(dict(issuer))
+
+    def _create(self, issuer: dict[str, Any]) -> None:
+        from oauthcli import keys
+        from oauthcli.store import UserStore
+
+        algorithm = str(issuer.get("algorithm", "HS256"))
+        if not any(name in issuer for name in ("secret_file", "key_file")):
+            hmac = keys.family_of(algorithm) == keys.HMAC
+            name = "issuer.secret" if hmac else "issuer.pem"
+            keys.write_new_key(self.directory / name, algorithm)
+            issuer["secret_file" if hmac else "key_file"] = name
+        issuer.setdefault("algorithm", algorithm)
+        with UserStore(self.path).edit(create=True) as data:
+            data.other["issuer"] = issuer
+            data.other["passwords"] = {"bcrypt_rounds": self.rounds}
+
+    @property
+    def store(self) -> UserStore:
+        from oauthcli.store import UserStore
+
+        return UserStore(self.path)
+
+    @property
+    def settings(self) -> IssuerSettings:
+        if self._settings is None:
+            from oauthcli.issuer import settings_for_store
+
+            self._settings = settings_for_store(self.path, self.store.load().issuer)
+        return self._settings
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The issuer's key, read from its file (``OAUTHCLI_SECRET`` is not consulted)."""
+        if self._key is None:
+            from oauthcli import keys
+
+            settings = self.settings
+            if keys.family_of(settings.algorithm) == keys.HMAC:
+                assert settings.secret_file is not None
+                secret = keys.read_secret_file(settings.secret_file)
+                self._key = keys.hmac_signing_key(secret, settings.algorithm)
+            else:
+                assert settings.key_file is not None
+                self._key = keys.load_private_key_file(settings.key_file, settings.algorithm)
+        return self._key
+
+    @property
+    def secret(self) -> str:
+        """The HS* secret, for an app that verifies tokens with a shared ``SECRET_KEY``."""
+        key = self.signing_key
+        if not isinstance(key.key, bytes):
+            raise TypeError(f"the issuer signs with {key.algorithm}: there is no shared secret")
+        return key.key.decode()
+
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        scopes: Iterable[str] = (),
+        *,
+        disabled: bool = False,
+        full_name: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        from oauthcli.passwords import hash_password
+        from oauthcli.store import User, validate_scopes
+
+        self.store.add_user(
+            User(
+                username=username,
+                hashed_password=hash_password(password, self.rounds),
+                full_name=full_name,
+                email=email,
+                disabled=disabled,
+                scopes=validate_scopes(list(scopes)),
+            )
+        )
+
+    def add_client(
+        self, client_id: str, secret: str, scopes: Iterable[str] = (), *, disabled: bool = False
+    ) -> None:
+        from oauthcli.passwords import hash_password
+        from oauthcli.store import Client, validate_name, validate_scopes
+
+        validate_name(client_id, "client id")
+        with self.store.edit() as data:
+            data.clients[client_id] = Client(
+                client_id,
+                hash_password(secret, self.rounds),
+                validate_scopes(list(scopes)),
+                disabled,
+            )
+
+    def _set_disabled(self, username: str, disabled: bool) -> None:
+        with self.store.edit() as data:
+            data.user(username).disabled = disabled
+        if disabled:
+            from oauthcli.sessions import SessionStore
+
+            SessionStore.for_store(self.path).revoke_user(username)
+
+    def disable_user(self, username: str) -> None:
+        """Disable a user: a running provider refuses its logins and tokens from now on."""
+        self._set_disabled(username, True)
+
+    def enable_user(self, username: str) -> None:
+        self._set_disabled(username, False)
+
+    def token(
+        self,
+        sub: str = "alice",
+        scopes: Sequence[str] = (),
+        ttl: int | None = None,
+        claims: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> str:
+        """An access token signed with the issuer's key (``ttl <= 0``: already expired)."""
+        from oauthcli.tokens import TokenService
+
+        service = TokenService(self.settings, self.signing_key)
+        issuer = options.pop("issuer", None) or self.issuer_url
+        token, _ = service.access_token(
+            sub, list(scopes), ttl=ttl, issuer=issuer, extra=claims, **options
+        )
+        return token
+
+
+class OAuthCliProvider:
+    """``oauthcli serve`` running in a subprocess over an ``OAuthCliStore``."""
+
+    def __init__(self, store: OAuthCliStore, process: subprocess.Popen[bytes], url: str, log: Path):
+        self.store = store
+        self.process = process
+        self.url = url
+        self.log = log
+
+    @property
+    def issuer_url(self) -> str:
+        return self.store.settings.issuer or self.url
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/token"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url + "/.well-known/jwks.json"
+
+    @property
+    def openapi_url(self) -> str:
+        return self.url + "/openapi.json"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An ``httpx.Client`` for the provider (no proxy: it is on 127.0.0.1)."""
+        import httpx
+
+        return httpx.Client(base_url=self.url, timeout=30, trust_env=False, **kwargs)
+
+    def login(self, username: str, password: str, scopes: Iterable[str] = ()) -> httpx.Response:
+        """``POST /token`` with the password grant; the response, whatever its status."""
+        form = {"grant_type": "password", "username": username, "password": password}
+        scope = " ".join(scopes)
+        if scope:
+            form["scope"] = scope
+        with self.client() as http:
+            return http.post("/token", data=form)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def _server_env() -> dict[str, str]:
+    # The store decides everything: no OAUTHCLI_SECRET/STORE/... from the test's environment.
+    return {k: v for k, v in os.environ.items() if not k.startswith("OAUTHCLI_")}
+
+
+@contextlib.contextmanager
+def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]:
+    """Start ``oauthcli serve`` on a free port over ``store``; stop it when the block ends."""
+    import httpx
+
+    log = store.directory / f"serve-{secrets.token_hex(4)}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "oauthcli",
+        "serve",
+        "--store",
+        str(store.path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+        "--max-failures",
+        "0",
+        *args,
+    ]
+    with open(log, "wb") as sink:
+        # A file, not a pipe: nobody has to keep reading the server's output.
+        process = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, env=_server_env(), cwd=store.directory
+        )
+    provider = None
+    try:
+        url = _wait_for_announce(process, log)
+        provider = OAuthCliProvider(store, process, url, log)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        with provider.client() as http:
+            while True:
+                try:
+                    if http.get("/.well-known/openid-configuration").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"oauthcli serve did not answer: {_tail(log)}")
+                time.sleep(0.02)
+        store.issuer_url = provider.issuer_url
+        yield provider
+    finally:
+        store.issuer_url = None
+        if provider is not None:
+            provider.stop()
+        elif process.poll() is None:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def _wait_for_announce(process: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        match = _ANNOUNCE.search(log.read_text(errors="replace"))
+        if match:
+            return match.group(1)
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"oauthcli serve did not start: {_tail(log)}")
+        time.sleep(0.02)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:] or "(no output)"
+
+
+class OAuthCliASGI:
+    """The provider's FastAPI app in-process: no sockets, no subprocess."""
+
+    BASE_URL = "http://oauthcli.test"
+
+    def __init__(self, store: OAuthCliStore) -> None:
+        from oauthcli.server import create_app
+
+        self.store = store
+        self.app = create_app(store.store, store.settings, issuer_url=self.BASE_URL)
+        self.token_url = self.BASE_URL + "/token"
+
+    def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """``httpx.AsyncClient`` over ``httpx.ASGITransport``: use it inside your event loop."""
+        import httpx
+
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url=self.BASE_URL, **kwargs
+        )
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oauthcli_issuer_settings() -> dict[str, Any]:
+    """The ``[issuer]`` table of the stores below; override it (session-scoped) to change it."""
+    return {"algorithm": "HS256"}
+
+
+@pytest.fixture
+def oauthcli_store(
+    tmp_path_factory: pytest.TempPathFactory, oauthcli_issuer_settings: dict[str, Any]
+) -> OAuthCliStore:
+    """A fresh temporary store with its own issuer key, for one test."""
+    return OAuthCliStore(tmp_path_factory.mktemp("oauthcli"), oauthcli_issuer_settings)
+
+
+@pytest.fixture(scope="session")
+def oauthcli_session_store(
+    tmp_path_factory: pytest.TempPathFactory, oauthcli_issuer_settings: dict[str, Any]
+) -> OAuthCliStore:
+    """A store shared by the whole run (changes made by one test are seen by the next)."""
+    return OAuthCliStore(tmp_path_factory.mktemp("oauthcli-session"), oauthcli_issuer_settings)
+
+
+@pytest.fixture
+def oauthcli_provider(oauthcli_store: OAuthCliStore) -> Iterator[OAuthCliProvider]:
+    """``oauthcli serve`` over ``oauthcli_store`` on a free 127.0.0.1 port, for one test."""
+    with run_provider(oauthcli_store) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def oauthcli_session_provider(
+    oauthcli_session_store: OAuthCliStore,
+) -> Iterator[OAuthCliProvider]:
+    """``oauthcli serve`` over ``oauthcli_session_store``, started once per run."""
+    with run_provider(oauthcli_session_store) as provider:
+        yield provider
+
+
+@pytest.fixture
+def oauthcli_token(oauthcli_store: OAuthCliStore) -> Callable[..., str]:
+    """``oauthcli_token(sub="alice", scopes=["me"], ttl=900, claims={...}) -> str``, no HTTP."""
+    return oauthcli_store.token
+
+
+@pytest.fixture
+def oauthcli_asgi(oauthcli_store: OAuthCliStore) -> OAuthCliASGI:
+    """The token provider as an in-process ASGI app over ``oauthcli_store``."""
+    return OAuthCliASGI(oauthcli_store)

@@ -1,0 +1,377 @@
+"""``GET/POST /authorize`` and the login form behind it (RFC 6749 4.1, RFC 7636, OIDC Core 3.1).
+
+- ``response_type=code`` only; PKCE ``S256`` is required from public clients and
+  checked when a confidential client sends it (``plain`` is refused).
+- ``redirect_uri`` must equal a registered URI, except that ``http://127.0.0.1``
+  and ``http://[::1]`` redirects match on any port (RFC 8252 7.3). A bad
+  ``client_id`` or ``redirect_uri`` gets an error page, never a redirect
+  (RFC 6749 4.1.2.1); every other error goes back to the client with ``state``.
+- Every answer to the client carries ``iss`` (RFC 9207), against mix-up attacks.
+- A login session cookie skips the form until ``--session-ttl`` runs out;
+  ``prompt=login`` asks again, ``prompt=none`` answers ``login_required``.
+  No consent screen: this is a development provider for first-party clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from oauthcli.errors import AuthenticationError
+from oauthcli.server import device, login_page, oidc
+from oauthcli.server.context import ServerContext
+from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read_form
+from oauthcli.server.provider import (
+    AUTHORIZE_PATH,
+    CODE,
+    LOGIN_PATH,
+    PENDING,
+    USERINFO_PATH,
+    check_client_scopes,
+    current_session,
+    digest,
+    issuer_of,
+    new_pending,
+    new_token,
+    pending_of,
+    public_client,
+    redirect_matches,
+    set_csrf_cookie,
+    start_session,
+    with_query,
+)
+from oauthcli.store import StoreData, User
+
+log = logging.getLogger("oauthcli.server")
+
+# RFC 7636 4.2: BASE64URL(SHA256(code_verifier)) is 43 characters.
+_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+_PROMPTS = {"none", "login", "consent", "select_account"}
+
+
+@dataclass
+class AuthRequest:
+    """A validated authorization request, kept in a pending record while the person logs in."""
+
+    client_id: str
+    redirect_uri: str
+    redirect_given: bool  # RFC 6749 4.1.3: then /token must repeat it
+    scopes: list[str] | None
+    state: str | None
+    nonce: str | None
+    code_challenge: str | None
+    prompt: list[str]
+
+
+class PageError(Exception):
+    """Shown to the person: the client or redirect URI cannot be trusted with a redirect."""
+
+
+class RedirectError(Exception):
+    """An RFC 6749 4.1.2.1 error for the client's redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error, self.description = error, description
+
+
+class ToClient(RedirectError):
+    """A ``RedirectError`` with the request whose redirect URI (and state) it goes to."""
+
+    def __init__(self, request: AuthRequest, error: str, description: str) -> None:
+        super().__init__(error, description)
+        self.request = request
+
+
+async def _params(request: Request) -> tuple[dict[str, str], set[str]]:
+    if request.method == "POST":
+        try:
+            form = await read_form(request)
+        except OAuthError as exc:
+            raise PageError(
+                f"The authorization request could not be read: {exc.description}."
+            ) from None
+        return dict(form.fields), set()
+    params: dict[str, str] = {}
+    repeated: set[str] = set()
+    for name, value in request.query_params.multi_items():
+        if name in params:
+            repeated.add(name)
+        params[name] = value
+    return params, repeated
+
+
+def validate(params: dict[str, str], repeated: set[str], data: StoreData) -> AuthRequest:
+    """The checks of RFC 6749 4.1.1/4.1.2.1 in their order: client and redirect URI first."""
+    for name in ("client_id", "redirect_uri"):
+        if name in repeated:
+            raise PageError(f"The parameter {name} was given more than once.")
+    client_id = params.get("client_id") or None
+    client = public_client(data, client_id)
+    if client_id is None:
+        raise PageError("The request has no client_id.")
+    if client is None:
+        raise PageError(f"Unknown or disabled client {client_id!r}.")
+    if not client.redirect_uris:
+        raise PageError(f"Client {client_id!r} has no redirect URI registered.")
+    given = params.get("redirect_uri") or None
+    if given is None:
+        # RFC 6749 3.1.2.3: optional only when exactly one URI is registered.
+        if len(client.redirect_uris) != 1:
+            raise PageError("The request has no redirect_uri, and the client has several.")
+        redirect_uri = client.redirect_uris[0]
+    elif len(given) <= 2000 and redirect_matches(given, client.redirect_uris):
+        redirect_uri = given
+    else:
+        raise PageError(f"The redirect_uri is not registered for client {client_id!r}.")
+    request = AuthRequest(
+        client_id=client.client_id,
+        redirect_uri=redirect_uri,
+        redirect_given=given is not None,
+        scopes=None,
+        state=params.get("state") or None,
+        nonce=None,
+        code_challenge=None,
+        prompt=[],
+    )
+    # From here on, errors go back to the client (with state, once state is known good).
+    if request.state is not None and len(request.state.encode()) > MAX_FIELD_BYTES:
+        request.state = None
+        raise ToClient(request, "invalid_request", "state is too long")
+    try:
+        _check_params(request, params, repeated, client)
+    except RedirectError as exc:
+        raise ToClient(request, exc.error, exc.description) from None
+    return request
+
+
+def _check_params(
+    request: AuthRequest, params: dict[str, str], repeated: set[str], client: Any
+) -> None:
+    if repeated:
+        raise RedirectError(
+            "invalid_request", f"parameter {sorted(repeated)[0]} given more than once"
+        )
+    for name, value in params.items():
+        if len(value.encode("utf-8")) > MAX_FIELD_BYTES:
+            raise RedirectError("invalid_request", f"parameter {name} is too long")
+    response_type = params.get("response_type")
+    if not response_type:
+        raise RedirectError("invalid_request", "response_type is required")
+    if response_type != "code":
+        raise RedirectError("unsupported_response_type", "only response_type=code is supported")
+    prompt = [p for p in params.get("prompt", "").split(" ") if p]
+    if any(p not in _PROMPTS for p in prompt) or ("none" in prompt and len(prompt) > 1):
+        raise RedirectError(
+            "invalid_request", "prompt must be none, login, consent or select_account"
+        )
+    request.prompt = prompt
+    challenge = params.get("code_challenge") or None
+    method = params.get("code_challenge_method") or None
+    if challenge is None:
+        if method is not None:
+            raise RedirectError("invalid_request", "code_challenge_method without code_challenge")
+        if client.public:
+            raise RedirectError(
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            )
+    else:
+        # RFC 7636 4.3: a missing method means plain, which this server does not accept.
+        if method != "S256":
+            raise RedirectError("invalid_request", "code_challenge_method must be S256")
+        if not _S256_CHALLENGE.fullmatch(challenge):
+            raise RedirectError("invalid_request", "code_challenge is not a base64url SHA-256 hash")
+        request.code_challenge = challenge
+    try:
+        request.scopes = check_client_scopes(client, parse_scope(params.get("scope")))
+    except OAuthError as exc:
+        raise RedirectError(exc.error, exc.description) from None
+    request.nonce = params.get("nonce") or None
+
+
+def _to_client(
+    ctx: ServerContext, http: Request, request: AuthRequest, params: Mapping[str, str | None]
+) -> str:
+    return with_query(
+        request.redirect_uri,
+        {**params, "state": request.state, "iss": issuer_of(ctx, http)},
+    )
+
+
+def _redirect(location: str, post: bool) -> RedirectResponse:
+    # 303 after a POST so the browser follows with a GET.
+    response = RedirectResponse(location, status_code=303 if post else 302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def issue_code(ctx: ServerContext, request: AuthRequest, sub: str, auth_time: int) -> str:
+    """A single-use code (RFC 6749 4.1.2), bound to client, redirect URI and PKCE challenge."""
+    code = new_token()
+    record = {"sub": sub, "auth_time": auth_time, **asdict(request)}
+    ctx.records.put(CODE, digest(code), record, ctx.provider.code_ttl)
+    return code
+
+
+def _login_form(
+    http: Request,
+    ctx: ServerContext,
+    pending: dict[str, Any],
+    *,
+    pending_id: str | None = None,
+    csrf: str | None = None,
+    username: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    set_cookie = False
+    if pending_id is None or csrf is None:
+        pending_id, csrf, set_cookie = new_pending(ctx, http, pending)
+    response = login_page.login_form(
+        action=LOGIN_PATH,
+        hidden={"request": pending_id, "csrf": csrf},
+        client_id=str(pending.get("client_id", "")),
+        scopes=list(pending.get("scopes") or []),
+        username=username,
+        error=error,
+        status=status,
+    )
+    if set_cookie:
+        set_csrf_cookie(response, http, csrf)
+    return response
+
+
+async def authorize(http: Request, ctx: ServerContext) -> Response:
+    post = http.method == "POST"
+    try:
+        params, repeated = await _params(http)
+        request = validate(params, repeated, ctx.live.current())
+    except PageError as exc:
+        return login_page.error_page(str(exc))
+    except ToClient as exc:
+        error = {"error": exc.error, "error_description": exc.description}
+        return _redirect(_to_client(ctx, http, exc.request, error), post)
+    session = current_session(http, ctx)
+    if session is not None and "login" not in request.prompt:
+        code = issue_code(ctx, request, str(session["sub"]), int(session["auth_time"]))
+        return _redirect(_to_client(ctx, http, request, {"code": code}), post)
+    if "none" in request.prompt:
+        error = {"error": "login_required", "error_description": "the user is not logged in"}
+        return _redirect(_to_client(ctx, http, request, error), post)
+    pending = {
+        "kind": "authorize",
+        "auth": asdict(request),
+        "client_id": request.client_id,
+        "scopes": request.scopes or [],
+    }
+    return _login_form(http, ctx, pending)
+
+
+def _check_password(
+    ctx: ServerContext, data: StoreData, username: str, password: str, oversized: bool
+) -> User:
+    """Blocking (bcrypt): the user, or ``AuthenticationError`` as the password grant raises it."""
+    from oauthcli.login import INCORRECT, authenticate
+    from oauthcli.passwords import dummy_verify
+
+    rounds = ctx.rounds(data)
+    if oversized:
+        dummy_verify(rounds, hashes=[u.hashed_password for u in data.users.values()])
+        raise AuthenticationError(INCORRECT)
+    user, _ = authenticate(data.users, username, password, rounds)
+    return user
+
+
+async def login(http: Request, ctx: ServerContext) -> Response:
+    """The form's POST: bcrypt against the store, throttled per username as ``/token`` is."""
+    try:
+        form = await read_form(http)
+    except OAuthError:
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    pending = pending_of(http, ctx, form)
+    if pending is None:
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    pending_id = pending.pop("id")
+    username = form.fields.get("username", "")
+    password = form.fields.get("password", "")
+
+    def again(error: str, status: int) -> Response:
+        return _login_form(
+            http, ctx, pending, pending_id=pending_id, csrf=pending["csrf"],
+            username=username, error=error, status=status,
+        )  # fmt: skip
+
+    if not username or not password:
+        return again("Enter your username and password.", 400)
+    key = username[:MAX_FIELD_BYTES]
+    retry_after = ctx.throttle.begin(key)
+    if retry_after is not None:
+        response = again(f"Too many failed attempts; try again in {retry_after} s.", 429)
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+    data = ctx.live.current()
+    try:
+        user = await run_in_threadpool(
+            _check_password, ctx, data, username, password, form.oversized
+        )
+    except AuthenticationError as exc:
+        if str(exc) == "inactive user":
+            ctx.throttle.succeeded(key)  # the password was right
+            return again(login_page.DISABLED, 403)
+        ctx.throttle.failed(key)
+        return again(login_page.INCORRECT, 400)
+    except BaseException:
+        ctx.throttle.finished(key)
+        raise
+    ctx.throttle.succeeded(key)
+    if ctx.records.take(PENDING, digest(pending_id)) is None:
+        return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
+    if pending.get("kind") == "device":
+        response = device.confirm_page(http, ctx, pending, user)
+        start_session(ctx, response, http, user.username)
+        return response
+    request = AuthRequest(**pending["auth"])
+    response = _redirect("", post=True)
+    auth_time = start_session(ctx, response, http, user.username)
+    code = issue_code(ctx, request, user.username, auth_time)
+    response.headers["location"] = _to_client(ctx, http, request, {"code": code})
+    return response
+
+
+def build_router(ctx: ServerContext) -> APIRouter:
+    router = APIRouter(tags=["openid"])
+
+    @router.get(AUTHORIZE_PATH)
+    @router.post(AUTHORIZE_PATH)
+    async def authorization_endpoint(request: Request) -> Response:
+        """Authorization endpoint (RFC 6749 4.1, PKCE S256, OpenID Connect); shows the login form."""
+        return await authorize(request, ctx)
+
+    @router.post(LOGIN_PATH, include_in_schema=False)
+    async def login_form_post(request: Request) -> Response:
+        return await login(request, ctx)
+
+    @router.get(USERINFO_PATH)
+    @router.post(USERINFO_PATH)
+    async def userinfo_endpoint(request: Request) -> Response:
+        """OpenID Connect UserInfo: the claims the access token's scopes allow."""
+        return await oidc.userinfo(request, ctx)
+
+    device.add_routes(router, ctx)
+    return router
+
+
+def install(app: FastAPI, ctx: ServerContext) -> None:
+    """Add the browser, device and OpenID Connect endpoints to the token server."""
+    app.include_router(build_router(ctx))
+    oidc.add_swagger_code_flow(app, ctx)

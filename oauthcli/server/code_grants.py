@@ -1,0 +1,201 @@
+"""``POST /token`` for ``authorization_code`` (RFC 6749 4.1.3, RFC 7636 4.6) and
+``urn:ietf:params:oauth:grant-type:device_code`` (RFC 8628 3.4/3.5).
+
+Both end in the same tokens: an access token, a refresh token when the scope has
+``offline_access``, and an ID token when it has ``openid``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import secrets
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from oauthcli.server import oidc
+from oauthcli.server.context import ServerContext
+from oauthcli.server.device import remaining
+from oauthcli.server.oauth import NO_STORE, Form, OAuthError, invalid_request
+from oauthcli.server.provider import (
+    CODE,
+    CODE_USED,
+    DEVICE,
+    DEVICE_GRANT,
+    active_user,
+    authenticate_client,
+    digest,
+    issuer_of,
+    user_scopes,
+)
+from oauthcli.store import Client, User
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP
+
+log = logging.getLogger("oauthcli.server")
+
+GRANT_TYPES = ("authorization_code", DEVICE_GRANT)
+# RFC 7636 4.1: code_verifier = 43*128 unreserved characters.
+_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+SLOW_DOWN_STEP = 5  # RFC 8628 3.5: the interval grows by 5 seconds
+
+
+def _invalid_grant(description: str) -> OAuthError:
+    return OAuthError("invalid_grant", description)
+
+
+async def token_response(
+    request: Request, ctx: ServerContext, form: Form, grant_type: str
+) -> Response:
+    client = await authenticate_client(request, ctx, form)
+    if grant_type == "authorization_code":
+        body = await _authorization_code(request, ctx, form, client)
+    else:
+        body = await _device_code(request, ctx, form, client)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _s256(verifier: str) -> str:
+    digest_ = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest_).rstrip(b"=").decode("ascii")
+
+
+async def _authorization_code(
+    request: Request, ctx: ServerContext, form: Form, client: Client
+) -> dict[str, Any]:
+    code = form.get("code")
+    if code is None:
+        raise invalid_request("the authorization_code grant needs code")
+    key = digest(code)
+    record = ctx.records.take(CODE, key)
+    if record is None:
+        used = ctx.records.take(CODE_USED, key)
+        if used is not None:
+            # RFC 6749 4.1.2: a code used twice revokes the tokens issued for it.
+            log.warning("authorization code reused: revoking the tokens issued for it")
+            await run_in_threadpool(_revoke_issued, ctx, used)
+        raise _invalid_grant("authorization code is invalid, expired or already used")
+    if record["client_id"] != client.client_id:
+        raise _invalid_grant("authorization code was issued to another client")
+    redirect_uri = form.get("redirect_uri")
+    if (record["redirect_given"] or redirect_uri is not None) and redirect_uri != record[
+        "redirect_uri"
+    ]:
+        raise _invalid_grant("redirect_uri does not match the authorization request")
+    verifier = form.get("code_verifier")
+    challenge = record.get("code_challenge")
+    if challenge is not None:
+        if verifier is None:
+            raise _invalid_grant("code_verifier is required (PKCE)")
+        if not _VERIFIER.fullmatch(verifier) or not secrets.compare_digest(
+            _s256(verifier), challenge
+        ):
+            raise _invalid_grant("code_verifier does not match the code_challenge")
+    elif verifier is not None:
+        # RFC 9700 2.1.1: a verifier without a challenge is a PKCE downgrade attempt.
+        raise _invalid_grant("code_verifier given but the authorization request had no PKCE")
+    body, issued = await _tokens(
+        request, ctx, client, record["sub"], record["scopes"], record["auth_time"],
+        record.get("nonce"),
+    )  # fmt: skip
+    ttl = ctx.settings.refresh_ttl if issued.get("fam") else ctx.settings.access_ttl
+    ctx.records.put(CODE_USED, key, issued, ttl)
+    return body
+
+
+def _revoke_issued(ctx: ServerContext, issued: dict[str, Any]) -> None:
+    if issued.get("jti"):
+        ctx.denylist.add(str(issued["jti"]), int(issued["exp"]))
+    if issued.get("fam"):
+        ctx.sessions.revoke_family(str(issued["fam"]))
+
+
+async def _device_code(
+    request: Request, ctx: ServerContext, form: Form, client: Client
+) -> dict[str, Any]:
+    device_code = form.get("device_code")
+    if device_code is None:
+        raise invalid_request("the device_code grant needs device_code")
+    key = digest(device_code)
+    record = ctx.records.get(DEVICE, key)
+    if record is None or record["client_id"] != client.client_id:
+        raise _invalid_grant("device code is invalid")
+    now = ctx.provider.clock()
+    if now >= float(record["expires_at"]):
+        ctx.records.delete(DEVICE, key)
+        raise OAuthError("expired_token", "the device code has expired; start again")
+    status = record["status"]
+    if status == "denied":
+        ctx.records.delete(DEVICE, key)
+        raise OAuthError("access_denied", "the user denied the request")
+    if status == "pending":
+        last, interval = record.get("last_poll"), int(record["interval"])
+        record["last_poll"] = now
+        too_fast = last is not None and now - float(last) < interval
+        if too_fast:
+            record["interval"] = interval + SLOW_DOWN_STEP
+        ctx.records.replace(DEVICE, key, record, remaining(record, now))
+        if too_fast:
+            raise OAuthError(
+                "slow_down", f"polling too fast; wait {record['interval']} s between requests"
+            )
+        raise OAuthError("authorization_pending", "the user has not finished yet")
+    if ctx.records.take(DEVICE, key) is None:  # another poll redeemed it just now
+        raise _invalid_grant("device code is invalid")
+    body, _ = await _tokens(
+        request, ctx, client, record["sub"], record["scopes"], record["auth_time"], None
+    )
+    return body
+
+
+async def _tokens(
+    request: Request,
+    ctx: ServerContext,
+    client: Client,
+    sub: str,
+    requested: list[str] | None,
+    auth_time: int,
+    nonce: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token response, and what it issued (``jti``, ``exp``, ``fam``) for a later revocation."""
+    user = active_user(ctx.live.current(), sub)
+    if user is None:
+        raise _invalid_grant("the user is no longer active")
+    scopes = user_scopes(user, client, requested)
+    body, issued = await run_in_threadpool(_mint, ctx, user, scopes)
+    if "openid" in scopes:
+        body["id_token"] = oidc.id_token(
+            ctx,
+            issuer=issuer_of(ctx, request),
+            client_id=client.client_id,
+            user=user,
+            scopes=scopes,
+            auth_time=auth_time,
+            nonce=nonce,
+            access_token=body["access_token"],
+        )
+    return body, issued
+
+
+def _mint(
+    ctx: ServerContext, user: User, scopes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11)."""
+    if "offline_access" in scopes:
+        pair = ctx.service.login(user.username, scopes)
+        body = pair.as_response()
+        refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
+        access = ctx.decode(pair.access_token, ACCESS_TYP)
+        return body, {"jti": access["jti"], "exp": access["exp"], "fam": refresh["fam"]}
+    token, claims = ctx.service.access_token(user.username, scopes)
+    body = {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": ctx.settings.access_ttl,
+        "scope": " ".join(scopes),
+    }
+    return body, {"jti": claims["jti"], "exp": claims["exp"]}

@@ -1,0 +1,268 @@
+"""The device authorization grant (RFC 8628): ``POST /device_authorization`` and the ``/device`` pages.
+
+The device gets a ``device_code`` to poll ``/token`` with and shows a short
+``user_code`` (``WDJB-MJHT``: 8 letters without vowels, RFC 8628 6.1); the
+person opens ``/device`` (or ``verification_uri_complete``), enters the code,
+logs in (or uses the login session) and presses Approve or Deny.
+Wrong codes typed on the page count against a per-address throttle (RFC 8628 5.1).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from oauthcli.server import login_page
+from oauthcli.server.context import ServerContext
+from oauthcli.server.oauth import NO_STORE, OAuthError, parse_scope, read_form
+from oauthcli.server.provider import (
+    DEVICE,
+    DEVICE_AUTHORIZATION_PATH,
+    DEVICE_PATH,
+    LOGIN_PATH,
+    PENDING,
+    USER_CODE,
+    authenticate_client,
+    base_url,
+    check_client_scopes,
+    current_session,
+    digest,
+    new_pending,
+    new_token,
+    pending_of,
+    set_csrf_cookie,
+)
+from oauthcli.store import User
+
+CONFIRM_PATH = DEVICE_PATH + "/confirm"
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # RFC 8628 6.1: no vowels, no look-alikes
+USER_CODE_LENGTH = 8
+# Records outlive expires_in a little so a late poll is told expired_token, not invalid_grant.
+EXPIRED_GRACE = 300
+UNKNOWN_CODE = "That code is not valid or has expired. Check the code on your device."
+
+
+def new_user_code() -> str:
+    raw = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalize_user_code(typed: str) -> str | None:
+    """``wdjb mjht``, ``WDJB-MJHT`` -> ``WDJB-MJHT``; ``None`` when it cannot be a code."""
+    letters = re.sub(r"[\s-]", "", typed).upper()
+    if len(letters) != USER_CODE_LENGTH or any(c not in USER_CODE_ALPHABET for c in letters):
+        return None
+    return f"{letters[:4]}-{letters[4:]}"
+
+
+def remaining(record: dict[str, Any], now: float) -> float:
+    return max(1.0, float(record["expires_at"]) + EXPIRED_GRACE - now)
+
+
+async def device_authorization(request: Request, ctx: ServerContext) -> Response:
+    """RFC 8628 3.1/3.2: the device and user codes for a client (public, or authenticated)."""
+    try:
+        form = await read_form(request)
+        client = await authenticate_client(request, ctx, form)
+        scopes = check_client_scopes(client, parse_scope(form.get("scope")))
+    except OAuthError as exc:
+        return exc.response()
+    settings = ctx.provider
+    now = settings.clock()
+    device_code = new_token()
+    user_code = new_user_code()
+    for _ in range(5):  # a collision among live codes is rare; draw again if it happens
+        if ctx.records.get(USER_CODE, user_code) is None:
+            break
+        user_code = new_user_code()
+    record = {
+        "client_id": client.client_id,
+        "scopes": scopes,
+        "user_code": user_code,
+        "status": "pending",
+        "expires_at": now + settings.device_ttl,
+        "interval": settings.device_interval,
+        "last_poll": None,
+    }
+    key = digest(device_code)
+    ctx.records.put(DEVICE, key, record, settings.device_ttl + EXPIRED_GRACE)
+    ctx.records.put(USER_CODE, user_code, {"device": key}, settings.device_ttl)
+    verification_uri = base_url(request) + DEVICE_PATH
+    body = {
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": verification_uri,
+        "verification_uri_complete": f"{verification_uri}?user_code={user_code}",
+        "expires_in": settings.device_ttl,
+        "interval": settings.device_interval,
+    }
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _entry(
+    request: Request,
+    ctx: ServerContext,
+    user_code: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    pending_id, csrf, set_cookie = new_pending(ctx, request, {"kind": "device_entry"})
+    response = login_page.device_entry(
+        action=DEVICE_PATH,
+        hidden={"request": pending_id, "csrf": csrf},
+        user_code=user_code,
+        error=error,
+        status=status,
+    )
+    if set_cookie:
+        set_csrf_cookie(response, request, csrf)
+    return response
+
+
+def _live_device(ctx: ServerContext, key: str) -> dict[str, Any] | None:
+    record = ctx.records.get(DEVICE, key)
+    if record is None or record.get("status") != "pending":
+        return None
+    if ctx.provider.clock() >= float(record["expires_at"]):
+        return None
+    return record
+
+
+def confirm_page(
+    request: Request, ctx: ServerContext, pending: dict[str, Any], user: User
+) -> Response:
+    """Approve or Deny, for the logged-in ``user``."""
+    from oauthcli.server.provider import csrf_token
+
+    csrf, set_cookie = csrf_token(request)
+    confirm_id = new_token()
+    ctx.records.put(
+        PENDING,
+        digest(confirm_id),
+        {
+            "kind": "device_confirm",
+            "device": pending["device"],
+            "user_code": pending["user_code"],
+            "sub": user.username,
+            "auth_time": int(pending.get("auth_time") or ctx.provider.clock()),
+            "csrf": csrf,
+        },
+        600,
+    )
+    response = login_page.device_confirm(
+        action=CONFIRM_PATH,
+        hidden={"request": confirm_id, "csrf": csrf},
+        client_id=str(pending.get("client_id", "")),
+        user_code=str(pending["user_code"]),
+        username=user.username,
+        scopes=list(pending.get("scopes") or []),
+    )
+    if set_cookie:
+        set_csrf_cookie(response, request, csrf)
+    return response
+
+
+async def enter_code(request: Request, ctx: ServerContext) -> Response:
+    try:
+        form = await read_form(request)
+    except OAuthError:
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    pending = pending_of(request, ctx, form)
+    if pending is None or pending.get("kind") != "device_entry":
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    typed = form.fields.get("user_code", "")
+    client = request.client
+    key = f"user_code {client.host if client else '-'}"
+    retry_after = ctx.throttle.begin(key)
+    if retry_after is not None:
+        response = _entry(
+            request, ctx, typed, f"Too many wrong codes; try again in {retry_after} s.", 429
+        )
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+    user_code = normalize_user_code(typed)
+    found = ctx.records.get(USER_CODE, user_code) if user_code else None
+    record = _live_device(ctx, str(found["device"])) if found else None
+    if user_code is None or found is None or record is None:
+        ctx.throttle.failed(key)
+        return _entry(request, ctx, typed, UNKNOWN_CODE, 400)
+    ctx.throttle.succeeded(key)
+    device_pending = {
+        "kind": "device",
+        "device": found["device"],
+        "user_code": user_code,
+        "client_id": record["client_id"],
+        "scopes": record.get("scopes") or [],
+    }
+    session = current_session(request, ctx)
+    if session is not None:
+        user = ctx.live.current().users[str(session["sub"])]
+        device_pending["auth_time"] = session["auth_time"]
+        return confirm_page(request, ctx, device_pending, user)
+    pending_id, csrf, set_cookie = new_pending(ctx, request, device_pending)
+    response = login_page.login_form(
+        action=LOGIN_PATH,
+        hidden={"request": pending_id, "csrf": csrf},
+        client_id=str(record["client_id"]),
+        scopes=list(record.get("scopes") or []),
+    )
+    if set_cookie:
+        set_csrf_cookie(response, request, csrf)
+    return response
+
+
+async def confirm(request: Request, ctx: ServerContext) -> Response:
+    """Approve or Deny: the device record learns the user (or the refusal); its poll ends."""
+    try:
+        form = await read_form(request)
+    except OAuthError:
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    pending = pending_of(request, ctx, form)
+    decision = form.get("decision")
+    if (
+        pending is None
+        or pending.get("kind") != "device_confirm"
+        or decision
+        not in (
+            "approve",
+            "deny",
+        )
+    ):
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    ctx.records.delete(PENDING, digest(str(pending["id"])))
+    key = str(pending["device"])
+    record = _live_device(ctx, key)
+    if record is None:
+        return login_page.error_page(UNKNOWN_CODE)
+    approved = decision == "approve"
+    record["status"] = "approved" if approved else "denied"
+    record["sub"] = pending["sub"]
+    record["auth_time"] = pending["auth_time"]
+    if not ctx.records.replace(DEVICE, key, record, remaining(record, ctx.provider.clock())):
+        return login_page.error_page(UNKNOWN_CODE)
+    ctx.records.delete(USER_CODE, str(pending["user_code"]))
+    return login_page.device_done(approved)
+
+
+def add_routes(router: APIRouter, ctx: ServerContext) -> None:
+    @router.post(DEVICE_AUTHORIZATION_PATH)
+    async def device_authorization_endpoint(request: Request) -> Response:
+        """Device authorization (RFC 8628 3.1): device_code, user_code, verification_uri."""
+        return await device_authorization(request, ctx)
+
+    @router.get(DEVICE_PATH, include_in_schema=False)
+    async def device_page(request: Request, user_code: str = "") -> Response:
+        return _entry(request, ctx, login_page.clean(user_code, 20))
+
+    @router.post(DEVICE_PATH, include_in_schema=False)
+    async def device_code_entered(request: Request) -> Response:
+        return await enter_code(request, ctx)
+
+    @router.post(CONFIRM_PATH, include_in_schema=False)
+    async def device_decision(request: Request) -> Response:
+        return await confirm(request, ctx)

@@ -1,0 +1,169 @@
+"""OpenID Connect: ID tokens, ``/userinfo``, the discovery fields of the browser and device flows.
+
+ID tokens are signed with the issuer's key (``[issuer] algorithm``), as the
+access tokens are; with an HMAC algorithm only holders of the server's secret
+can verify them, so prefer RS256/ES256 when a front end must check ID tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from oauthcli.claims import scopes_of
+from oauthcli.keys import b64url
+from oauthcli.server.context import ServerContext, is_client_token
+from oauthcli.server.provider import (
+    AUTHORIZE_PATH,
+    DEVICE_AUTHORIZATION_PATH,
+    OIDC_SCOPES,
+    USERINFO_PATH,
+)
+from oauthcli.store import User
+
+CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name",
+          "preferred_username", "email")  # fmt: skip
+
+
+def _hash_for(algorithm: str) -> Any:
+    # OIDC Core 3.1.3.6: the hash of the JWS alg; Ed25519 (EdDSA) uses SHA-512.
+    if algorithm.endswith("384"):
+        return hashlib.sha384
+    if algorithm.endswith("512") or algorithm == "EdDSA":
+        return hashlib.sha512
+    return hashlib.sha256
+
+
+def at_hash(access_token: str, algorithm: str) -> str:
+    """OIDC Core 3.1.3.6: base64url of the left half of the hash of the access token."""
+    digest = _hash_for(algorithm)(access_token.encode("ascii")).digest()
+    return b64url(digest[: len(digest) // 2])
+
+
+def identity_claims(user: User, scopes: list[str]) -> dict[str, Any]:
+    """The standard claims the scopes allow (OIDC Core 5.4)."""
+    claims: dict[str, Any] = {}
+    if "profile" in scopes:
+        claims["preferred_username"] = user.username
+        if user.full_name:
+            claims["name"] = user.full_name
+    if "email" in scopes and user.email:
+        claims["email"] = user.email
+    return claims
+
+
+def id_token(
+    ctx: ServerContext,
+    *,
+    issuer: str,
+    client_id: str,
+    user: User,
+    scopes: list[str],
+    auth_time: int,
+    nonce: str | None,
+    access_token: str,
+) -> str:
+    import jwt
+
+    now = int(ctx.service.clock())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": user.username,
+        "aud": client_id,
+        "exp": now + ctx.settings.access_ttl,
+        "iat": now,
+        "auth_time": auth_time,
+    }
+    if nonce is not None:
+        claims["nonce"] = nonce
+    claims["at_hash"] = at_hash(access_token, ctx.key.algorithm)
+    claims.update(identity_claims(user, scopes))
+    headers = {"typ": "JWT", "kid": ctx.key.kid}
+    return jwt.encode(claims, ctx.key.key, algorithm=ctx.key.algorithm, headers=headers)
+
+
+def _bearer_error(status: int, error: str, description: str) -> Response:
+    challenge = f'Bearer error="{error}", error_description="{description}"'
+    if error == "insufficient_scope":
+        challenge += ', scope="openid"'
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+    )
+
+
+async def userinfo(request: Request, ctx: ServerContext) -> Response:
+    """OIDC Core 5.3: the claims the access token's scopes allow (it must carry ``openid``)."""
+    from oauthcli.errors import TokenError
+
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    data = ctx.live.current()
+    try:
+        claims = ctx.active_access_claims(token.strip(), data)
+    except TokenError:
+        return _bearer_error(401, "invalid_token", "The access token is not valid")
+    user = data.users.get(claims["sub"])
+    if user is None or is_client_token(claims):
+        return _bearer_error(401, "invalid_token", "The access token does not belong to a user")
+    scopes = scopes_of(claims)
+    if "openid" not in scopes:
+        return _bearer_error(403, "insufficient_scope", "The access token lacks scope openid")
+    body = {"sub": user.username, **identity_claims(user, scopes)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def discovery_fields(base: str, algorithm: str, store_scopes: list[str]) -> dict[str, Any]:
+    """RFC 8414 / OpenID Discovery fields of the authorization, device and userinfo endpoints."""
+    return {
+        "authorization_endpoint": base + AUTHORIZE_PATH,
+        "device_authorization_endpoint": base + DEVICE_AUTHORIZATION_PATH,
+        "userinfo_endpoint": base + USERINFO_PATH,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [algorithm],
+        "authorization_response_iss_parameter_supported": True,
+        "prompt_values_supported": ["none", "login"],
+        "claims_supported": list(CLAIMS),
+        "scopes_supported": [*OIDC_SCOPES, *(s for s in store_scopes if s not in OIDC_SCOPES)],
+    }
+
+
+def add_swagger_code_flow(app: Any, ctx: ServerContext) -> None:
+    """Swagger UI's Authorize offers the authorization-code flow with PKCE beside the password
+    flow: the same OAuth2 security scheme gains an ``authorizationCode`` flow, and Swagger UI
+    is told to use PKCE (its redirect page is FastAPI's ``/docs/oauth2-redirect``)."""
+    data = ctx.live.current()
+    init: dict[str, Any] = {"usePkceWithAuthorizationCodeGrant": True}
+    redirect = app.swagger_ui_oauth2_redirect_url or ""
+    for client in data.clients.values():
+        if client.public and any(uri.endswith(redirect) for uri in client.redirect_uris):
+            init["clientId"] = client.client_id
+            break
+    app.swagger_ui_init_oauth = {**(app.swagger_ui_init_oauth or {}), **init}
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema: dict[str, Any] = generate()
+        schemes = schema.get("components", {}).get("securitySchemes", {})
+        for scheme in schemes.values():
+            flows = scheme.get("flows", {}) if scheme.get("type") == "oauth2" else {}
+            password = flows.get("password")
+            if password is not None:
+                scopes = {s: "" for s in OIDC_SCOPES} | password.get("scopes", {})
+                flows["authorizationCode"] = {
+                    "authorizationUrl": AUTHORIZE_PATH.lstrip("/"),
+                    "tokenUrl": password["tokenUrl"],
+                    "scopes": scopes,
+                }
+        return schema
+
+    app.openapi = openapi

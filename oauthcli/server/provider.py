@@ -1,0 +1,269 @@
+"""What the browser and device flows share: settings, clients, scopes, redirect URIs, sessions.
+
+Every piece of short-lived state (authorization codes, device codes, login
+sessions, pending logins with their CSRF tokens) goes through ``ctx.records``
+(``oauthcli.server.records.Records``), never a dict of this module, so a shared
+backend makes every worker see it. Record keys of codes are SHA-256 digests:
+a backend's dump never holds a redeemable code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from oauthcli.server.context import ServerContext
+from oauthcli.server.oauth import OAuthError, invalid_client
+from oauthcli.server.provider_settings import ProviderSettings
+from oauthcli.store import Client, StoreData, User
+
+AUTHORIZE_PATH = "/authorize"
+LOGIN_PATH = "/login"
+DEVICE_AUTHORIZATION_PATH = "/device_authorization"
+DEVICE_PATH = "/device"
+USERINFO_PATH = "/userinfo"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+# Open to every client and user: they ask for identity claims, not for API access.
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+
+# Record kinds in ctx.records.
+CODE = "authz_code"
+CODE_USED = "authz_code_used"
+DEVICE = "device_code"
+USER_CODE = "device_user_code"
+SESSION = "login_session"
+PENDING = "login_pending"
+
+SESSION_COOKIE = "oauthcli_session"
+CSRF_COOKIE = "oauthcli_csrf"
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+PENDING_TTL = 15 * 60  # a login form may stay open this long
+
+__all__ = ["ProviderSettings"]
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def issuer_of(ctx: ServerContext, request: Request) -> str:
+    """The ``iss`` of ID tokens and RFC 9207 responses (discovery's ``issuer``)."""
+    return ctx.issuer or base_url(request)
+
+
+# --- clients and redirect URIs ---------------------------------------------------------
+
+
+def _loopback(host: str | None) -> bool:
+    return host in ("127.0.0.1", "::1")
+
+
+def redirect_matches(given: str, registered: list[str]) -> bool:
+    """Exact string match, except loopback IP redirects match on any port (RFC 8252 7.3)."""
+    if given in registered:
+        return True
+    try:
+        g = urlsplit(given)
+        g.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    if g.scheme != "http" or not _loopback(g.hostname) or g.username or g.password:
+        return False
+    for uri in registered:
+        r = urlsplit(uri)
+        if (
+            r.scheme == "http"
+            and r.hostname == g.hostname
+            and not (r.username or r.password)
+            and r.path == g.path
+            and r.query == g.query
+        ):
+            return True
+    return False
+
+
+def with_query(uri: str, params: Mapping[str, str | None]) -> str:
+    """``uri`` with ``params`` added to its query (RFC 6749 3.1.2: the existing query is kept)."""
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(k, v) for k, v in params.items() if v is not None]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def public_client(data: StoreData, client_id: str | None) -> Client | None:
+    client = data.clients.get(client_id) if client_id else None
+    return None if client is None or client.disabled else client
+
+
+def basic_client_id(request: Request) -> str | None:
+    """The client id of an HTTP Basic header with an empty secret (Swagger UI's public client)."""
+    import base64
+    import binascii
+    from urllib.parse import unquote_plus
+
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, _, secret = decoded.partition(":")
+    if secret:
+        return None
+    return unquote_plus(client_id) or None
+
+
+async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -> Client:
+    """The token and device endpoints' client: a confidential one authenticates (bcrypt, in a
+    thread), a public one names itself with ``client_id`` and nothing else."""
+    from starlette.concurrency import run_in_threadpool
+
+    from oauthcli.server.oauth import check_client, client_credentials
+
+    data = ctx.live.current()
+    credentials = client_credentials(request, form)
+    if credentials is not None:
+        named = form.get("client_id")
+        if named is not None and named != credentials.client_id:
+            raise invalid_client("client_id does not match the authenticated client")
+        client: Client = await run_in_threadpool(
+            check_client, credentials, data.clients, ctx.rounds(data)
+        )
+        if client.public:
+            raise invalid_client("a public client has no secret")
+        return client
+    client_id = form.get("client_id") or basic_client_id(request)
+    if client_id is None:
+        raise invalid_client("client_id is required")
+    found = public_client(data, client_id)
+    if found is None:
+        raise invalid_client()
+    if not found.public:
+        raise invalid_client("this confidential client must authenticate")
+    return found
+
+
+# --- scopes --------------------------------------------------------------------------------
+
+
+def check_client_scopes(client: Client, requested: list[str] | None) -> list[str] | None:
+    """``invalid_scope`` for a scope the client may never have (OpenID scopes are open to all)."""
+    if requested is None:
+        return None
+    refused = [s for s in requested if s not in OIDC_SCOPES and s not in client.scopes]
+    if refused:
+        raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
+    return requested
+
+
+def user_scopes(user: User, client: Client, requested: list[str] | None) -> list[str]:
+    """What a browser or device login grants: the requested scopes the user holds (RFC 6749
+    3.3 lets the server grant fewer; the token response says which), or, when none were asked
+    for, every API scope that both the client and the user have."""
+    if requested is None:
+        return [s for s in client.scopes if s in user.scopes]
+    return [s for s in requested if s in OIDC_SCOPES or (s in user.scopes and s in client.scopes)]
+
+
+# --- login sessions and CSRF tokens ----------------------------------------------------------
+
+
+def active_user(data: StoreData, sub: str | None) -> User | None:
+    user = data.users.get(sub) if sub else None
+    return None if user is None or user.disabled else user
+
+
+def current_session(request: Request, ctx: ServerContext) -> dict[str, Any] | None:
+    """The browser's login session (``sub``, ``auth_time``) if it is live and its user active."""
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid or not _TOKEN_SHAPE.fullmatch(sid):
+        return None
+    session = ctx.records.get(SESSION, digest(sid))
+    if session is None or active_user(ctx.live.current(), session.get("sub")) is None:
+        return None
+    return session
+
+
+def start_session(ctx: ServerContext, response: Response, request: Request, sub: str) -> int:
+    """A new login session cookie (HttpOnly, SameSite=Lax) for ``--session-ttl``; its auth_time."""
+    auth_time = int(ctx.provider.clock())
+    sid = new_token()
+    ttl = ctx.provider.session_ttl
+    ctx.records.put(SESSION, digest(sid), {"sub": sub, "auth_time": auth_time}, ttl)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old and _TOKEN_SHAPE.fullmatch(old):
+        ctx.records.delete(SESSION, digest(old))
+    response.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        max_age=ttl,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return auth_time
+
+
+def csrf_token(request: Request) -> tuple[str, bool]:
+    """The browser's CSRF token (double-submit cookie), and whether the cookie must be set."""
+    value = request.cookies.get(CSRF_COOKIE)
+    if value and _TOKEN_SHAPE.fullmatch(value):
+        return value, False
+    return new_token(), True
+
+
+def set_csrf_cookie(response: Response, request: Request, value: str) -> None:
+    response.set_cookie(
+        CSRF_COOKIE,
+        value,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def new_pending(
+    ctx: ServerContext, request: Request, record: dict[str, Any]
+) -> tuple[str, str, bool]:
+    """Store a pending form (its id is a hidden field); ``(id, csrf, set_cookie)``."""
+    csrf, set_cookie = csrf_token(request)
+    pending_id = new_token()
+    ctx.records.put(PENDING, digest(pending_id), {**record, "csrf": csrf}, PENDING_TTL)
+    return pending_id, csrf, set_cookie
+
+
+def pending_of(request: Request, ctx: ServerContext, form: Any) -> dict[str, Any] | None:
+    """The pending form a POST continues, if its id is live and the CSRF token matches both the
+    form field and this browser's cookie (a login CSRF needs the victim's cookie)."""
+    pending_id = form.get("request")
+    token = form.get("csrf")
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not pending_id or not token or not cookie or len(pending_id) > 128:
+        return None
+    record = ctx.records.get(PENDING, digest(pending_id))
+    if record is None:
+        return None
+    expected = str(record.get("csrf", ""))
+    if not (secrets.compare_digest(token, expected) and secrets.compare_digest(cookie, expected)):
+        return None
+    record["id"] = pending_id
+    return record

@@ -1,0 +1,18 @@
+"""Lifetimes of the browser and device flows' state (a leaf: the server context holds one)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """``clock`` (seconds since the epoch) decides code expiry and device polling; tests inject one."""
+
+    session_ttl: int = 8 * 3600  # login session cookie (serve --session-ttl)
+    code_ttl: int = 60  # authorization codes (RFC 6749 4.1.2 recommends 10 minutes at most)
+    device_ttl: int = 600  # device and user codes (RFC 8628 3.2 expires_in)
+    device_interval: int = 5  # RFC 8628 3.2: the default polling interval
+    clock: Callable[[], float] = time.time
