@@ -38,6 +38,8 @@ class _Page(HTMLParser):
             self.forms.append({"action": a.get("action", ""), "fields": {}})
         elif tag == "input" and self.forms and a.get("name"):
             self.forms[-1]["fields"][a["name"]] = a.get("value", "")
+        elif tag == "button" and self.forms and a.get("name"):
+            self.forms[-1].setdefault("buttons", []).append((a["name"], a.get("value", "")))
         elif tag == "a" and a.get("href"):
             self.links.append(a["href"])
 
@@ -80,8 +82,20 @@ def drive(
         form = page.forms[0]
         fields = dict(form["fields"])
         target = urljoin(str(response.url), form["action"])
-        if fields.get("prompt") == "login":
+        buttons = form.get("buttons", [])
+        if fields.get("prompt") == "login":  # oidc-provider's devInteractions
             fields.update(login=login, password=password)
+        elif "username" in fields and "password" in fields:  # oauthcli serve's login page
+            fields.update(username=login, password=password)
+        elif buttons:  # oauthcli serve's device page: Approve / Deny
+            name, value = next(
+                (b for b in buttons if b[1] == action), buttons[0 if action == "approve" else -1]
+            )
+            fields[name] = value
+            if action == "deny":
+                return client.post(target, data=fields)
+        elif "user_code" in fields and not fields["user_code"]:
+            raise RuntimeError("the device page asks for a code the URL did not carry")
         elif fields.get("prompt") == "consent" and action == "deny":
             abort = next(link for link in page.links if link.endswith("/abort"))
             response = client.get(urljoin(str(response.url), abort))
