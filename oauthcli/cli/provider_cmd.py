@@ -152,7 +152,10 @@ def revoke_on_logout(entry: CacheEntry, profile: str) -> None:
 
     if not entry.endpoints.get("revocation"):
         if entry.refresh_token:
-            output.note("the provider has no revocation endpoint: its tokens stay valid there")
+            output.note(
+                "no revocation endpoint is known for this profile (a login with --issuer-url "
+                "remembers one): its refresh token stays valid at the server until it expires"
+            )
         return
     try:
         with _http(HTTP_TIMEOUT, None) as http:

@@ -155,3 +155,12 @@ def test_header_and_call_send_the_id_token_when_asked(cli, logged_in):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_logout_says_when_it_cannot_revoke_and_still_forgets(cli, oidc_provider, logged_in):
+    logged_in.write_text("not-the-secret-any-more\n")  # the client secret changed meanwhile
+    result = cli("logout")
+    assert result.exit_code == 0, result.output
+    assert "could not revoke the tokens" in result.stderr
+    assert "not-the-secret-any-more" not in result.output
+    assert cached() is None
