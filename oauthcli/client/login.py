@@ -59,9 +59,13 @@ class Interaction:
 
     notify: Callable[[str], None]
     opener: BrowserOpener = system_browser
-    read_password: Callable[[], str] = lambda: ""
+    read_password: Callable[[], str] = field(default_factory=lambda: _no_password)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+
+
+def _no_password() -> str:
+    raise UsageError("the password grant needs a password, and none can be read here")
 
 
 def client_authentication(request: ProviderLogin) -> ClientAuthentication:
