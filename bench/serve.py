@@ -3,6 +3,10 @@
     .venv/bin/python bench/serve.py [--workers 1,2] [--requests 20000] [--concurrency 32]
                                     [--token-requests 48] [--rounds 12] [--asyncio]
 
+    # the state backends side by side (issue 13): POST /token (refresh grant) and
+    # GET /users/me with 0.1's JSON files (the oauthcli of a git ref), SQLite, Redis
+    .venv/bin/python bench/serve.py --state-backends files,sqlite,redis --files-ref a9e4185
+
 Both apps run under the same uvicorn (uvloop + httptools when installed, the
 default of uvicorn[standard]) on 127.0.0.1, without access logs, and are driven
 by the same bounded keep-alive load from a small raw-socket asyncio client in
@@ -39,8 +43,9 @@ import sys
 from pathlib import Path
 from oauthcli.server import run
 store, port, workers, loop, http = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+extra = {"state": sys.argv[6]} if len(sys.argv) > 6 else {}
 run.serve(run.ServeOptions(Path(store), port=port, workers=workers, log_level="warning",
-                           loop=loop, http=http))
+                           loop=loop, http=http, **extra))
 """
 
 
@@ -168,6 +173,137 @@ def fetch_token(port: int) -> str:
     return response.json()["access_token"]
 
 
+def refresh_request(refresh_token: str) -> bytes:
+    body = urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token}).encode()
+    return (
+        b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+async def _refresh_chains(port: int, tokens: list[str], total: int) -> tuple[float, list[float]]:
+    """One keep-alive connection per refresh token: each answer's token is the next request's."""
+    counter = itertools.count()
+    latencies: list[float] = []
+
+    async def chain(token: str) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while next(counter) < total:
+                start = time.perf_counter()
+                writer.write(refresh_request(token))
+                head = await reader.readuntil(b"\r\n\r\n")
+                lower = head.lower()
+                at = lower.index(b"content-length:") + 15
+                body = await reader.readexactly(int(lower[at : lower.index(b"\r\n", at)]))
+                if head[9:12] != b"200":
+                    raise SystemExit(f"refresh failed: {head[:12]!r} {body[:200]!r}")
+                token = json.loads(body)["refresh_token"]
+                latencies.append(time.perf_counter() - start)
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(chain(t) for t in tokens))
+    return time.perf_counter() - start, latencies
+
+
+def refresh_load(port: int, concurrency: int, total: int) -> dict[str, float]:
+    import httpx
+
+    form = {"grant_type": "password", "username": "alice", "password": "secret"}
+    with httpx.Client(timeout=60) as http:
+        tokens = [
+            http.post(f"http://127.0.0.1:{port}/token", data=form).json()["refresh_token"]
+            for _ in range(concurrency)
+        ]
+    elapsed, latencies = asyncio.run(_refresh_chains(port, tokens, total))
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+@contextlib.contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(directory), "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def files_tree(ref: str, directory: Path) -> Path:
+    """The ``oauthcli`` package of git ``ref`` (0.1: JSON state files), unpacked in ``directory``."""
+    tree = directory / "files-tree"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", ref, "oauthcli"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def state_bench(args: argparse.Namespace) -> None:
+    """GET /users/me and POST /token (refresh grant) with each state backend."""
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            for backend in args.state_backends.split(","):
+                directory = Path(tmp) / f"{backend}-{workers}"
+                directory.mkdir()
+                store = make_store(directory, args.rounds)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTHCLI_")}
+                env["PYTHONPATH"] = str(ROOT)
+                extra: list[str] = []
+                with contextlib.ExitStack() as stack:
+                    if backend == "files":
+                        if not args.files_ref:
+                            raise SystemExit("--state-backends files needs --files-ref REF")
+                        env["PYTHONPATH"] = str(files_tree(args.files_ref, directory))
+                    elif backend == "redis":
+                        extra = [stack.enter_context(redis_server(directory))]
+                    elif backend != "sqlite":
+                        raise SystemExit(f"unknown state backend {backend!r}")
+                    port = free_port()
+                    cmd = [sys.executable, "-c", OAUTHCLI_RUNNER, str(store), str(port)]
+                    cmd += [str(workers), "auto", "auto", *extra]
+                    with server(cmd, port, env):
+                        get = get_request("/users/me", fetch_token(port))
+                        load(port, get, 1000, args.concurrency)  # warm-up
+                        me = load(port, get, args.requests, args.concurrency)
+                        ref = refresh_load(port, args.token_concurrency, args.refresh_requests)
+                row = {"backend": backend, "workers": workers, "users_me": me, "refresh": ref}
+                results.append(row)
+                print(
+                    f"{backend:7} workers={workers} GET /users/me {me['rps']:8.0f} req/s "
+                    f"p50 {me['p50']:6.2f} ms p99 {me['p99']:6.2f} ms | POST /token refresh "
+                    f"{ref['rps']:7.0f} req/s p50 {ref['p50']:6.2f} ms p99 {ref['p99']:6.2f} ms",
+                    flush=True,
+                )
+    print(json.dumps({"cpus": os.cpu_count(), "results": results}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", default="1,2")
@@ -177,7 +313,15 @@ def main() -> None:
     parser.add_argument("--token-concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--asyncio", action="store_true", help="also run asyncio+h11")
+    parser.add_argument(
+        "--state-backends", help="compare state backends instead: files,sqlite,redis"
+    )
+    parser.add_argument("--files-ref", help="git ref of an oauthcli with JSON state files")
+    parser.add_argument("--refresh-requests", type=int, default=2000)
     args = parser.parse_args()
+    if args.state_backends:
+        state_bench(args)
+        return
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("OAUTHCLI_")}
     env["TUTORIAL_ROUNDS"] = str(args.rounds)

@@ -24,9 +24,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from oauthcli.batch import run_batch
-from oauthcli.jwks import key_from_object, key_from_secret
-from oauthcli.verify import Verifier
+from oauthcli.verify.batch import run_batch
+from oauthcli.verify.keyset import key_from_object, key_from_secret
+from oauthcli.verify.verifier import Verifier
 
 SECRET = b"bench-secret-" + b"x" * 51
 

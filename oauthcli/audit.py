@@ -24,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oauthcli.inspect import ParsedToken, is_number, span
+from oauthcli.claims import is_numeric_date
+from oauthcli.durations import humanize_delta as span
 from oauthcli.keys import HMAC_MIN_BYTES, RSA_MIN_BITS
+from oauthcli.verify.parse import ParsedToken
 from oauthcli.weak_secrets import find_weak_secret
 
 MAX_LIFETIME = 86400
@@ -126,9 +128,9 @@ def _key_findings(alg: str, secret: bytes | None, public_key: Any) -> list[Findi
 
 def _time_findings(payload: dict[str, Any], now: float) -> list[Finding]:
     exp = payload.get("exp")
-    if exp is None or not is_number(exp):
+    if exp is None or not is_numeric_date(exp):
         return [Finding("no_exp", "no usable 'exp' claim: the token never expires")]
-    start = next((payload[n] for n in ("iat", "nbf") if is_number(payload.get(n))), now)
+    start = next((payload[n] for n in ("iat", "nbf") if is_numeric_date(payload.get(n))), now)
     lifetime = exp - start
     if lifetime > MAX_LIFETIME:
         return [

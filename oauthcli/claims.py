@@ -13,6 +13,10 @@ from typing import Any, TypeGuard
 
 from oauthcli.errors import UsageError
 
+# JWT "typ" of this tool's tokens: access tokens per RFC 9068 2.1, refresh tokens its own.
+ACCESS_TYP = "at+jwt"
+REFRESH_TYP = "rt+jwt"
+
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")

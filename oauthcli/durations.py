@@ -1,8 +1,10 @@
-"""Durations for people: ``"30s"``, ``"15m"``, ``"1h30m"``, ``"7d"`` <-> seconds."""
+"""Durations for people: ``"30s"``, ``"15m"``, ``"1h30m"``, ``"7d"`` <-> seconds; spans and
+instants as messages show them (``"14 min"``, ``2024-05-01T12:00:00Z``)."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from oauthcli.errors import UsageError
 
@@ -43,9 +45,17 @@ def format_duration(seconds: int) -> str:
     return "".join(parts)
 
 
+_LONGEST_SPAN = 10_000 * 365 * 86400
+
+
 def humanize_delta(seconds: float) -> str:
-    """Rough size of a span for a person: ``"14 min"``, ``"3 h"``, ``"2 days"``."""
+    """Rough size of a span for a person: ``"14 min"``, ``"3 h"``, ``"2 days"``.
+
+    Absurd spans (a token valid for 10^300 days) are kept short.
+    """
     seconds = abs(seconds)
+    if seconds >= _LONGEST_SPAN:
+        return "more than 10,000 years"
     if seconds < 60:
         return f"{int(seconds)} s"
     if seconds < 3600:
@@ -58,3 +68,14 @@ def humanize_delta(seconds: float) -> str:
 def relative_time(when: float, now: float, *, past: str = "{} ago", future: str = "in {}") -> str:
     delta = when - now
     return (future if delta >= 0 else past).format(humanize_delta(delta))
+
+
+def iso_time(timestamp: float) -> str:
+    """``2024-05-01T12:00:00Z``; a timestamp out of range is shown as its number."""
+    try:
+        moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{timestamp} (out of range)"
+    if moment.microsecond == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"  # exp 1.5: ...:01.5Z

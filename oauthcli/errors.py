@@ -10,7 +10,8 @@ is the one place that turns them into a line on stderr and an exit code::
     │   └── TokenTimeError        5  token expired, not yet valid, or older than --max-age
     ├── RemoteError               6  network failure or unusable answer from a server
     └── StoreError                7  user store or configuration unreadable or inconsistent
-        └── ConfigError           7  missing key material, bad [issuer] settings
+        ├── ConfigError           7  missing key material, bad [issuer] settings
+        └── StateUnavailable      7  the server state (SQLite file, Redis) cannot be reached
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ class OAuthCliError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # A stable machine code for the failure (``timeout``, ``invalid_grant`` ...), or None.
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.message
@@ -51,24 +54,25 @@ class AuthenticationError(OAuthCliError):
     """Credentials refused; ``reason`` says why, as a stable code the server maps to OAuth errors.
 
     Reasons: ``invalid_grant`` (wrong username or password, the default), ``inactive``
-    (disabled user), ``invalid_scope`` (scope not granted), ``invalid_client``.
+    (disabled user), ``invalid_scope`` (scope not granted), ``invalid_client``; client side
+    also ``unauthorized_client``, ``refresh_rejected``, ``no_refresh``, ``no_secret``.
     """
 
     exit_code = ExitCode.AUTH
+    reason: str
 
     def __init__(self, message: str, reason: str = "invalid_grant") -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason=reason)
 
 
 class TokenError(OAuthCliError):
     """A token failed a check; ``reason`` is a stable machine code (``--json`` ``error``)."""
 
     exit_code = ExitCode.TOKEN_INVALID
+    reason: str
 
     def __init__(self, message: str, reason: str = "invalid") -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason=reason)
 
 
 class TokenTimeError(TokenError):
@@ -78,6 +82,9 @@ class TokenTimeError(TokenError):
 
 
 class RemoteError(OAuthCliError):
+    """A server failed us; ``reason``: ``timeout``, ``tls``, ``connect``, ``network``, ``redirect``,
+    ``http_status``, ``bad_answer``, ``too_large``, ``unsupported`` ..."""
+
     exit_code = ExitCode.REMOTE
 
 
@@ -87,3 +94,11 @@ class StoreError(OAuthCliError):
 
 class ConfigError(StoreError):
     pass
+
+
+class StateUnavailable(StoreError):
+    """The shared state (refresh sessions, revocations, throttling, records) cannot be reached.
+
+    ``serve`` answers 503 ``temporarily_unavailable`` while it lasts; the message
+    names the backend but never its password.
+    """

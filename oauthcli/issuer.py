@@ -89,20 +89,29 @@ class IssuerSettings:
         except OAuthCliError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
+    def hmac_secret(self) -> tuple[bytes, str] | None:
+        """(secret, where it came from) for HMAC: OAUTHCLI_SECRET, else secret_file, else key_file.
+
+        The one lookup both signing (``signing_key``) and verifying use.
+        """
+        secret = settings.env_secret()
+        if secret is not None:
+            return secret, "OAUTHCLI_SECRET"
+        for path in (self.secret_file, self.key_file):
+            if path is not None:
+                return read_secret_file(path), str(path)
+        return None
+
     def signing_key(self) -> SigningKey:
         """Load the key material these settings name; missing material says how to create it."""
         if family_of(self.algorithm) == HMAC:
-            secret = settings.env_secret()
-            if secret is None and self.secret_file is not None:
-                secret = read_secret_file(self.secret_file)
-            if secret is None and self.key_file is not None:
-                secret = read_secret_file(self.key_file)
-            if secret is None:
+            found = self.hmac_secret()
+            if found is None:
                 raise ConfigError(
                     f"no {self.algorithm} secret: set OAUTHCLI_SECRET or secret_file in [issuer] "
                     f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out hs.secret')"
                 )
-            return hmac_signing_key(secret, self.algorithm)
+            return hmac_signing_key(found[0], self.algorithm)
         if self.key_file is None:
             raise ConfigError(
                 f"no signing key for {self.algorithm}: set key_file in [issuer] "

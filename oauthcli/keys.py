@@ -7,7 +7,6 @@ ES256. ``cryptography`` is imported only here, when a key is actually needed.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oauthcli.claims import b64url_encode
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.fileio import atomic_write
 
@@ -41,8 +41,34 @@ FAMILIES: dict[str, str] = {
 SUPPORTED_ALGORITHMS = tuple(FAMILIES)
 # RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
 HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
-EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 RSA_MIN_BITS = 2048
+
+
+@dataclass(frozen=True)
+class Curve:
+    """An EC curve under its three names: JWS ``alg``, JWK ``crv`` and cryptography's."""
+
+    algorithm: str  # RFC 7518 3.4
+    jwk: str  # RFC 7518 6.2.1.1
+    secg: str  # cryptography's curve.name (SEC 2)
+
+    def new(self) -> Any:
+        """cryptography's curve object (``ec.SECP256R1()`` ...)."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        curve: Any = getattr(ec, self.secg.upper())()
+        return curve
+
+
+# The one table of EC curves; every lookup below is an index of it.
+EC_CURVES = (
+    Curve("ES256", "P-256", "secp256r1"),
+    Curve("ES384", "P-384", "secp384r1"),
+    Curve("ES512", "P-521", "secp521r1"),
+)
+CURVE_BY_ALGORITHM = {c.algorithm: c for c in EC_CURVES}
+CURVE_BY_JWK = {c.jwk: c for c in EC_CURVES}
+CURVE_BY_SECG = {c.secg: c for c in EC_CURVES}
 
 
 def family_of(algorithm: str) -> str:
@@ -52,10 +78,6 @@ def family_of(algorithm: str) -> str:
         raise UsageError(
             f"unsupported algorithm {algorithm!r}; choose one of {', '.join(SUPPORTED_ALGORITHMS)}"
         ) from None
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
@@ -70,7 +92,7 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     if members is None:
         raise ConfigError(f"cannot compute a key id for key type {jwk.get('kty')!r}")
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode()).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode()).digest())
 
 
 @dataclass(frozen=True)
@@ -99,7 +121,8 @@ def public_jwk(key: Any, algorithm: str) -> dict[str, Any]:
     from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
     public = key.public_key() if hasattr(key, "private_bytes") else key
-    converter = {RSA: RSAAlgorithm, EC: ECAlgorithm, OKP: OKPAlgorithm}[FAMILIES[algorithm]]
+    # PyJWT's to_jwk is a staticmethod that its stubs do not show on the class
+    converter: Any = {RSA: RSAAlgorithm, EC: ECAlgorithm, OKP: OKPAlgorithm}[FAMILIES[algorithm]]
     jwk: dict[str, Any] = dict(converter.to_jwk(public, as_dict=True))
     # RFC 7517 4.3: "use" and "key_ops" SHOULD NOT be used together; PyJWT adds key_ops to RSA.
     jwk.pop("key_ops", None)
@@ -112,7 +135,7 @@ def check_key_matches(key: Any, algorithm: str) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
     family = family_of(algorithm)
-    expected: dict[str, tuple[type, ...]] = {
+    expected: dict[str, tuple[Any, ...]] = {  # Any: keep ``key`` Any after isinstance
         RSA: (rsa.RSAPrivateKey, rsa.RSAPublicKey),
         EC: (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey),
         OKP: (
@@ -129,13 +152,11 @@ def check_key_matches(key: Any, algorithm: str) -> None:
     if not isinstance(key, expected[family]):
         raise ConfigError(f"{algorithm} needs a {family} key, not a {_describe(key)}")
     if family == EC:
-        curve = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(
-            key.curve.name
-        )
-        if curve != EC_CURVES[algorithm]:
-            raise ConfigError(
-                f"{algorithm} needs a {EC_CURVES[algorithm]} key, not {curve or key.curve.name}"
-            )
+        found = CURVE_BY_SECG.get(key.curve.name)
+        wanted = CURVE_BY_ALGORITHM[algorithm].jwk
+        if found is None or found.algorithm != algorithm:
+            shown = found.jwk if found else key.curve.name
+            raise ConfigError(f"{algorithm} needs a {wanted} key, not {shown}")
     if family == RSA and key.key_size < RSA_MIN_BITS:
         raise ConfigError(
             f"RSA key of {key.key_size} bits is too small; use at least {RSA_MIN_BITS}"
@@ -166,10 +187,7 @@ def generate(algorithm: str) -> bytes:
             public_exponent=65537, key_size=3072 if algorithm.endswith("512") else 2048
         )
     elif family == EC:
-        curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[
-            algorithm
-        ]
-        key = ec.generate_private_key(curve)
+        key = ec.generate_private_key(CURVE_BY_ALGORITHM[algorithm].new())
     else:
         key = ed25519.Ed25519PrivateKey.generate()
     return key.private_bytes(
@@ -183,7 +201,7 @@ def key_id(material: bytes, algorithm: str) -> str:
     """The ``kid`` tokens signed with ``material`` (as ``generate`` returns it) will carry."""
     if family_of(algorithm) == HMAC:
         secret = material.strip()
-        return thumbprint({"kty": "oct", "k": b64url(secret)})
+        return thumbprint({"kty": "oct", "k": b64url_encode(secret)})
     key = load_pem(material, "generated key")
     return str(public_jwk(key, algorithm)["kid"])
 
@@ -235,7 +253,7 @@ def hmac_signing_key(secret: bytes, algorithm: str) -> SigningKey:
             f"{problem}; refusing to sign with it "
             f"(generate one with 'oauthcli keys generate --alg {algorithm} --out FILE')"
         )
-    return SigningKey(algorithm, secret, thumbprint({"kty": "oct", "k": b64url(secret)}))
+    return SigningKey(algorithm, secret, thumbprint({"kty": "oct", "k": b64url_encode(secret)}))
 
 
 def load_pem(data: bytes, source: str) -> Any:
@@ -281,9 +299,9 @@ def guess_algorithm(key: Any) -> str:
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
         return "RS256"
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        by_curve = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-        if key.curve.name in by_curve:
-            return by_curve[key.curve.name]
+        curve = CURVE_BY_SECG.get(key.curve.name)
+        if curve is not None:
+            return curve.algorithm
         raise ConfigError(f"unsupported EC curve {key.curve.name}")
     return "EdDSA"
 

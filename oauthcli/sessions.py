@@ -6,82 +6,84 @@ older one means a token was copied, so the whole family is revoked (OAuth 2.0
 Security BCP, section 4.14). Disabling a user or changing a password revokes
 all of that user's families.
 
-The state is a JSON file beside the user store, written with the store's
-lock-and-replace discipline.
+A thin front over a state backend: by default the embedded SQLite state beside
+the user store (``<store>.state.db``), which the CLI's local ``login``/``refresh``
+and every worker of ``serve`` share; ``serve --state redis://`` passes its
+Redis backend instead. Rotation is atomic in every backend: a refresh token is
+spent once however many requests race for it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from oauthcli.errors import StoreError, TokenError
-from oauthcli.fileio import atomic_write, exclusive_lock
+from oauthcli.state_sqlite import SqliteState
+
+
+class FamilyBackend(Protocol):
+    """The refresh-family part of a server state backend."""
+
+    def start_family(
+        self, sub: str, jti: str, expires_at: float, scope: str, now: float
+    ) -> str: ...
+
+    def rotate_family(
+        self,
+        family_id: str,
+        presented_jti: str,
+        new_jti: str,
+        expires_at: float,
+        now: float,
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]: ...
+
+    def get_family(self, family_id: str) -> dict[str, Any] | None: ...
+
+    def revoke_family(self, family_id: str) -> bool: ...
+
+    def revoke_user(self, sub: str, now: float) -> int: ...
+
+    def has_data(self) -> bool: ...
 
 
 class SessionStore:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, backend: FamilyBackend | str | Path) -> None:
+        if isinstance(backend, str | Path):
+            backend = SqliteState(backend)
+        self.backend: FamilyBackend = backend
 
     @classmethod
     def for_store(cls, store_path: str | Path) -> SessionStore:
-        store_path = Path(store_path)
-        return cls(store_path.with_name(store_path.stem + ".sessions.json"))
+        """The sessions that ``serve`` over ``store_path`` uses.
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """The state's lock; a directory we cannot write to is a clear ``StoreError``."""
-        try:
-            with exclusive_lock(self.path):
-                yield
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write refresh-token state {self.path}: {exc.strerror or exc}"
-            ) from None
+        ``$OAUTHCLI_STATE`` (a Redis URL) when set, so the CLI's local ``login``,
+        ``refresh`` and ``user disable``/``passwd`` reach the same sessions as
+        ``serve``; else the embedded state beside the store (0.1's
+        ``.sessions.json`` is imported into it).
+        """
+        from oauthcli import settings
 
-    def _read(self) -> dict[str, dict[str, Any]]:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        try:
-            doc = json.loads(raw)
-            families = doc["families"]
-            if not isinstance(families, dict):
-                raise TypeError
-            return families
-        except (ValueError, KeyError, TypeError):
-            raise StoreError(
-                f"refresh-token state {self.path} is corrupt; delete it to log everyone out"
-            ) from None
+        url = settings.state_url()
+        if url is not None:
+            from oauthcli.state_redis import RedisState
 
-    def _write(self, families: dict[str, dict[str, Any]], now: float) -> None:
-        # Expired families can never be redeemed again: drop them so the file stays small.
-        live = {fid: fam for fid, fam in families.items() if fam["expires_at"] > now}
-        atomic_write(self.path, json.dumps({"families": live}, indent=1).encode())
+            return cls(RedisState.from_url(url, password=settings.state_password()))
+        return cls(SqliteState.for_store(store_path))
+
+    @property
+    def path(self) -> Path | None:
+        """The embedded state's file (``None`` for another backend)."""
+        return getattr(self.backend, "path", None)
 
     def start(
         self, sub: str, jti: str, expires_at: int, scope: str = "", now: float | None = None
     ) -> str:
         """Record a new family whose first refresh token has ``jti``; return the family id."""
         now = time.time() if now is None else now
-        family_id = secrets.token_urlsafe(16)
-        with self._locked():
-            families = self._read()
-            families[family_id] = {
-                "sub": sub,
-                "scope": scope,
-                "current_jti": jti,
-                "expires_at": expires_at,
-                "revoked": False,
-            }
-            self._write(families, now)
-        return family_id
+        return self.backend.start_family(sub, jti, expires_at, scope, now)
 
     def rotate(
         self,
@@ -99,58 +101,26 @@ class SessionStore:
         it raises, the presented token stays the valid one.
         """
         now = time.time() if now is None else now
-        with self._locked():
-            families = self._read()
-            family = families.get(family_id)
-            if family is None or family["expires_at"] <= now:
-                raise TokenError("refresh token is unknown or its session has ended", "revoked")
-            if family["revoked"]:
-                raise TokenError("refresh token has been revoked", "revoked")
-            if not secrets.compare_digest(family["current_jti"], presented_jti):
-                family["revoked"] = True
-                self._write(families, now)
-                raise TokenError(
-                    "refresh token was already used: the whole session is revoked, log in again",
-                    "reused",
-                )
-            if check is not None:
-                check(dict(family))
-            family["current_jti"] = new_jti
-            family["expires_at"] = expires_at
-            self._write(families, now)
-            return dict(family)
+        return self.backend.rotate_family(family_id, presented_jti, new_jti, expires_at, now, check)
 
     def family(self, family_id: str) -> dict[str, Any] | None:
         """A copy of one family's record (``sub``, ``scope``, ``current_jti``, ...), if known."""
-        family = self._read().get(family_id)
-        return dict(family) if family is not None else None
+        if not self.backend.has_data():
+            return None
+        return self.backend.get_family(family_id)
 
     def is_active(self, family_id: str, now: float | None = None) -> bool:
         now = time.time() if now is None else now
-        family = self._read().get(family_id)
-        return bool(family) and not family["revoked"] and family["expires_at"] > now  # type: ignore[index]
+        family = self.family(family_id)
+        return family is not None and not family["revoked"] and family["expires_at"] > now
 
     def revoke_family(self, family_id: str) -> bool:
-        with self._locked():
-            families = self._read()
-            family = families.get(family_id)
-            if family is None:
-                return False
-            family["revoked"] = True
-            self._write(families, time.time())
-            return True
+        if not self.backend.has_data():
+            return False
+        return self.backend.revoke_family(family_id)
 
-    def revoke_user(self, sub: str) -> int:
-        """Revoke every family of ``sub``; return how many were live."""
-        if not self.path.exists():
+    def revoke_user(self, sub: str, now: float | None = None) -> int:
+        """Revoke every live family of ``sub``; return how many there were."""
+        if not self.backend.has_data():
             return 0
-        with self._locked():
-            families = self._read()
-            count = 0
-            for family in families.values():
-                if family["sub"] == sub and not family["revoked"]:
-                    family["revoked"] = True
-                    count += 1
-            if count:
-                self._write(families, time.time())
-            return count
+        return self.backend.revoke_user(sub, time.time() if now is None else now)

@@ -20,6 +20,8 @@ ENV_TOKEN = "OAUTHCLI_TOKEN"
 ENV_CLIENT_SECRET = "OAUTHCLI_CLIENT_SECRET"
 ENV_BCRYPT_ROUNDS = "OAUTHCLI_BCRYPT_ROUNDS"
 ENV_DEBUG = "OAUTHCLI_DEBUG"
+ENV_STATE = "OAUTHCLI_STATE"
+ENV_STATE_PASSWORD = "OAUTHCLI_STATE_PASSWORD"
 # Set to "true" by GitHub Actions on its runners: printed tokens are masked first.
 ENV_GITHUB_ACTIONS = "GITHUB_ACTIONS"
 
@@ -88,6 +90,27 @@ def debug_enabled() -> bool:
     return _env(ENV_DEBUG) not in (None, "0", "false", "no")
 
 
+def state_url() -> str | None:
+    """``$OAUTHCLI_STATE``: ``serve``'s state backend when ``--state`` is not given."""
+    return _env(ENV_STATE)
+
+
+def state_password() -> str | None:
+    """``$OAUTHCLI_STATE_PASSWORD``: the Redis password (never taken from argv)."""
+    return _env(ENV_STATE_PASSWORD)
+
+
 def github_actions() -> bool:
     """True on a GitHub Actions runner (``GITHUB_ACTIONS=true``)."""
     return os.environ.get(ENV_GITHUB_ACTIONS) == "true"
+
+
+def proxy_environment() -> dict[str, str]:
+    """``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` (either case) as urllib reads them.
+
+    Keys are URL schemes, ``all`` and ``no``; CGI's ``HTTP_PROXY`` under a ``REQUEST_METHOD``
+    is ignored, as urllib does (httpoxy).
+    """
+    from urllib.request import getproxies_environment
+
+    return {k: v for k, v in getproxies_environment().items() if v}

@@ -14,14 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from oauthcli.claims import ACCESS_TYP, REFRESH_TYP
 from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User
 
-ACCESS_TYP = "at+jwt"
-REFRESH_TYP = "rt+jwt"
 # The account generation a token was issued under (oauthcli.accounts); private claim.
 GENERATION_CLAIM = "gen"
 

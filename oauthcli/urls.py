@@ -71,3 +71,27 @@ def redact(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     except ValueError:
         return url.rsplit("@", 1)[-1] if "@" in url else url
+
+
+def display(url: str) -> str:
+    """``scheme://host[:port]/path`` (and ``?…`` when there was a query) for a message.
+
+    Userinfo, query and fragment may carry secrets, so they are dropped. Not
+    cleaned of control characters: callers pass the result through ``text.clean``.
+    """
+    import re
+
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        parts, host, port = None, "", None
+    if parts is None or not parts.scheme or not host:
+        # Unparseable or relative: drop anything that looks like userinfo or a query.
+        return re.sub(r"^([^/?#]*//)?[^/?#@]*@", r"\1", url.split("?")[0])
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + "?…" if parts.query else shown

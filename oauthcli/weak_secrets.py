@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from oauthcli.inspect import ParsedToken
+from oauthcli.verify.parse import ParsedToken
 
 # (secret, where it comes from)
 WEAK_SECRETS: tuple[tuple[str, str], ...] = (

@@ -16,6 +16,9 @@ from oauthcli.cli import main
 from oauthcli.passwords import hash_password
 from oauthcli.store import User, UserStore
 
+# Fixtures redis_server / own_redis: a real redis-server on 127.0.0.1 (shared-state tests).
+pytest_plugins = ["tests.redis_server"]
+
 # A user's project with its own pytest.ini; tests/test_pytest_plugin.py runs it in a subprocess.
 collect_ignore = ["plugin_project"]
 # panva's oidc-provider on 127.0.0.1 and a stand-in browser (tests/oidc/harness.py)

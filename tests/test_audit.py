@@ -11,7 +11,7 @@ import time
 import pytest
 
 from oauthcli.audit import audit
-from oauthcli.inspect import decode
+from oauthcli.verify.parse import decode
 from oauthcli.weak_secrets import WEAK_SECRETS, find_weak_secret
 from tests.conftest import TEST_SECRET
 

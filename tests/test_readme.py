@@ -28,7 +28,7 @@ def test_quickstart_has_exactly_two_commands_and_ci_runs_the_second():
 
 
 def test_exit_code_table_matches_the_code():
-    table = dict(re.findall(r"^\| (\d) \| (.+?) \|$", README, re.M))
+    table = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", README, re.M))
     assert sorted(int(code) for code in table) == sorted(int(code) for code in ExitCode)
 
 

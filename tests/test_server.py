@@ -463,7 +463,12 @@ def test_revoked_access_token_is_401(server):
     answer = me(server, token)
     assert answer.status_code == 401 and "revoked" in answer.json()["detail"]
     # Persisted beside the store, so other workers and restarts see it too.
-    assert (server.store.path.parent / "users.revoked.json").exists()
+    import jwt
+
+    from oauthcli.server.state import Denylist
+
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert Denylist.for_store(server.store.path).contains(jti)
 
 
 def test_revoking_a_refresh_token_ends_its_family(server):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from oauthcli import settings
 from oauthcli.errors import ExitCode, OAuthCliError
+
+if TYPE_CHECKING:
+    import logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,11 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from oauthcli.cli.app import app_for
 
     command = typer.main.get_command(app_for(args))
+    handler = _debug_log_handler() if debug else None
     try:
         result = command.main(args=args, prog_name="oauthcli", standalone_mode=False)
     except OAuthCliError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         output.error(str(exc))
         return int(exc.exit_code)
     except typer.Exit as exc:
@@ -66,13 +71,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except Exception as exc:
         if debug:
-            raise
+            _print_traceback()
+            return int(ExitCode.INTERNAL)
         output.error(
             f"internal error ({type(exc).__name__}); this is a bug in oauthcli: "
             "rerun with --debug for the traceback and report it"
         )
         return int(ExitCode.INTERNAL)
+    finally:
+        if handler is not None:
+            import logging
+
+            logging.getLogger("oauthcli").removeHandler(handler)
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr, with every secret this run read masked.
+
+    People paste these into bug reports: the password, client secrets and
+    ``$OAUTHCLI_CLIENT_SECRET`` are replaced by ``***`` exactly as in the one-line
+    message, and server text in exception messages is cleaned of escape sequences.
+    """
+    from oauthcli.client.secret import registered
+    from oauthcli.text import clean
+
+    text = traceback.format_exc()
+    sys.stderr.write(clean(text, None, registered(), keep_lines=True))
+
+
+def _debug_log_handler() -> logging.Handler:
+    """``--debug``: the core's log lines (which proxy a request went through ...) on stderr."""
+    import logging
+
+    from oauthcli.client.secret import registered
+    from oauthcli.text import clean
+
+    class ToStderr(logging.Handler):
+        # sys.stderr looked up at each line: the test runner swaps it per invocation.
+        def emit(self, record: logging.LogRecord) -> None:
+            line = clean(record.getMessage(), None, registered())
+            sys.stderr.write(f"oauthcli: debug: {line}\n")
+
+    handler = ToStderr(logging.DEBUG)
+    logger = logging.getLogger("oauthcli")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return handler
 
 
 def _reader_went_away() -> int:

@@ -42,7 +42,7 @@ def audit(
     """
     from oauthcli.audit import audit as audit_token
     from oauthcli.errors import TokenError
-    from oauthcli.inspect import decode
+    from oauthcli.verify.parse import decode
 
     parsed = decode(read_token(token, profile))
     secret = None

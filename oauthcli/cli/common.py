@@ -66,8 +66,10 @@ def read_stdin_line(what: str) -> str:
 
 def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "password") -> str:
     """The password from stdin or a hidden prompt; never from argv."""
+    from oauthcli.client.secret import register  # masked in --debug tracebacks
+
     if password_stdin:
-        return read_stdin_line(what)
+        return register(read_stdin_line(what))
     if not sys.stdin.isatty():
         raise UsageError(
             f"cannot prompt for the {what}: standard input is not a terminal (use --password-stdin)"
@@ -77,4 +79,4 @@ def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "p
     password = getpass.getpass(f"{what.capitalize()}: ")
     if confirm and getpass.getpass(f"Repeat {what}: ") != password:
         raise UsageError(f"the two {what}s do not match")
-    return password
+    return register(password)

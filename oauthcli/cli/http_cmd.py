@@ -18,7 +18,7 @@ from oauthcli.text import clean
 if TYPE_CHECKING:
     import httpx
 
-    from oauthcli.credentials import ProfileToken
+    from oauthcli.client.profile import ProfileToken
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # RFC 9110 5.6.2: field-name = token
@@ -27,18 +27,18 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> ProfileToken:
     from oauthcli import settings
-    from oauthcli.cache import TokenCache
-    from oauthcli.credentials import ProfileToken
+    from oauthcli.client.cache import TokenCache
+    from oauthcli.client.profile import ProfileToken
 
     def client() -> httpx.Client:
-        from oauthcli import remote  # httpx only when a refresh needs the network
+        from oauthcli.http import make_client  # httpx only when a refresh needs the network
 
-        return remote.make_client(timeout, str(cacert) if cacert else None)
+        return make_client(timeout, str(cacert) if cacert else None)
 
     return ProfileToken(TokenCache(settings.cache_dir()), resolve_profile(profile), client)
 
 
-def _parse_headers(raw: list[str]) -> list[tuple[str, bytes]]:
+def _parse_headers(raw: list[str]) -> list[tuple[bytes, bytes]]:
     """``Name: value`` options; values are sent as UTF-8, as curl sends its arguments."""
     from oauthcli.errors import UsageError
 
@@ -59,7 +59,7 @@ def _parse_headers(raw: list[str]) -> list[tuple[str, bytes]]:
             raise UsageError(
                 "the Authorization header is set by oauthcli; use --token to choose the token"
             )
-        headers.append((name, value.strip().encode("utf-8", "surrogateescape")))
+        headers.append((name.encode("ascii"), value.strip().encode("utf-8", "surrogateescape")))
     return headers
 
 
@@ -160,12 +160,9 @@ def _end_line(out: BinaryIO, last: bytes) -> None:
 
 def _shown(url: str) -> str:
     """The URL for a message: no userinfo, query or fragment (they may carry secrets)."""
-    from urllib.parse import urlsplit
+    from oauthcli.http import display_url
 
-    parts = urlsplit(url.strip())
-    netloc = parts.netloc.rpartition("@")[2]
-    base = f"{parts.scheme}://{netloc}" if parts.scheme and netloc else ""
-    return output.clean(base + parts.path + ("?…" if parts.query else ""), 200)
+    return display_url(url)
 
 
 def _has_userinfo(url: str) -> bool:
@@ -186,7 +183,9 @@ def _explicit_token(token: str | None, profile: str | None) -> str | None:
     value = given.strip()
     if value[:7].lower() == "bearer ":
         value = value[7:].strip()
-    if not value or any(not 0x21 <= ord(c) <= 0x7E for c in value):
+    from oauthcli.text import is_header_safe
+
+    if not is_header_safe(value):
         where = "--token" if token else "OAUTHCLI_TOKEN"
         raise UsageError(
             f"the token given with {where} is empty or contains spaces or control characters"
@@ -286,22 +285,18 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from oauthcli import remote
-        from oauthcli.credentials import (
-            BearerAuth,
-            check_destination,
-            check_header_safe,
-            origin_of,
-        )
+        from oauthcli.client.bearer import BearerAuth
+        from oauthcli.client.policy import check_destination, check_header_safe
         from oauthcli.errors import AuthenticationError, RemoteError, UsageError
+        from oauthcli.urls import origin_of
 
         method, url = _split_target(target)
         url = url.strip()
         headers = _parse_headers(header or [])
         body, content_type = _body(data or [], json_body)
         method = method or ("POST" if body is not None else "GET")
-        if content_type and not any(n.lower() == "content-type" for n, _ in headers):
-            headers.append(("Content-Type", content_type))
+        if content_type and not any(n.lower() == b"content-type" for n, _ in headers):
+            headers.append((b"Content-Type", content_type.encode("ascii")))
         origin_of(url)  # a clear usage error for a malformed URL, before any token is touched
         if _has_userinfo(url):
             raise UsageError("the URL must not contain a user name or password (user@host)")
@@ -310,7 +305,7 @@ def register(app: typer.Typer) -> None:
         explicit = _explicit_token(token, profile)
         refreshable = False
         if id_token:
-            from oauthcli.client.profile import fresh_id_token
+            from oauthcli.client.oidc_profile import fresh_id_token
 
             if token:
                 raise UsageError("--token and --id-token contradict each other: choose one")
@@ -334,7 +329,9 @@ def register(app: typer.Typer) -> None:
                 (lambda: source.refresh().access_token) if source.can_refresh else None,
             )
 
-        with remote.make_client(timeout, cafile) as client:
+        from oauthcli.http import make_client, transport_error
+
+        with make_client(timeout, cafile) as client:
             try:
                 with client.stream(
                     method, url, headers=headers, content=body, auth=auth
@@ -343,7 +340,7 @@ def register(app: typer.Typer) -> None:
             except httpx.InvalidURL as exc:
                 raise UsageError(f"not a valid URL: {_shown(url)}") from exc
             except httpx.RequestError as exc:
-                raise remote.transport_error(exc, url, client) from exc
+                raise transport_error(exc, url, client) from exc
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -383,10 +380,10 @@ def register(app: typer.Typer) -> None:
         OAUTHCLI_TOKEN as given (unless --profile is given). Prints nothing and
         exits non-zero when no valid token can be had.
         """
-        from oauthcli.credentials import check_header_safe
+        from oauthcli.client.policy import check_header_safe
 
         if id_token:
-            from oauthcli.client.profile import fresh_id_token
+            from oauthcli.client.oidc_profile import fresh_id_token
 
             output.echo(
                 f"Authorization: Bearer {fresh_id_token(_profile_token(profile, cacert, timeout))}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ def read_token(token: str | None, profile: str | None) -> str:
     """The raw token text from the argument, stdin, OAUTHCLI_TOKEN or the token cache."""
     from oauthcli import settings
     from oauthcli.errors import UsageError
-    from oauthcli.inspect import MAX_TOKEN_BYTES
+    from oauthcli.verify.parse import MAX_TOKEN_BYTES
 
     if token == "-":
         return sys.stdin.read(MAX_TOKEN_BYTES * 2 + 1)
@@ -38,8 +39,8 @@ def read_token(token: str | None, profile: str | None) -> str:
     env = settings.env_token()
     if env:
         return env
-    from oauthcli.cache import TokenCache
     from oauthcli.cli.common import resolve_profile
+    from oauthcli.client.cache import TokenCache
 
     name = resolve_profile(profile)
     entry = TokenCache(settings.cache_dir()).load(name)
@@ -64,7 +65,7 @@ def decode_lines(
 ) -> list[tuple[str, str]]:
     """(text, style) lines of the human view of a decoded token."""
     from oauthcli.claims import scopes_of
-    from oauthcli.inspect import TIME_CLAIMS, describe_time, lifetime_bar
+    from oauthcli.cli.timefmt import TIME_CLAIMS, describe_time, lifetime_bar
 
     lines: list[tuple[str, str]] = [("Header", "bold")]
     width = max((len(output.clean(k, 40)) for k in [*header, *payload]), default=3)
@@ -114,7 +115,7 @@ def decode(
     Times are shown as ISO-8601 and relative to now. Encrypted (JWE) and opaque
     tokens are reported as such (exit 4). Use 'oauthcli verify' to trust a token.
     """
-    from oauthcli.inspect import decode as decode_token
+    from oauthcli.verify.parse import decode as decode_token
 
     parsed = decode_token(read_token(token, profile))
     weak = _weak_secret_warning(parsed)
@@ -145,7 +146,7 @@ def _weak_secret_warning(parsed: Any) -> str | None:
 # -- verify ---------------------------------------------------------------------------------
 
 
-def _progress_callback():
+def _progress_callback() -> tuple[Callable[[int], None] | None, Callable[[], None] | None]:
     if not output.stderr_is_terminal():
         return None, None
     state: dict[str, Any] = {}
@@ -263,6 +264,15 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    cacert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cacert",
+            metavar="FILE",
+            help="CA bundle (PEM) to trust for --jwks URL / --issuer-url instead of the system's.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
     store: StoreOption = None,
     profile: ProfileOption = None,
@@ -272,17 +282,61 @@ def verify(
     Keys: the store's \\[issuer] settings by default, or --secret-file, --key,
     --jwks or --issuer-url. Header fields jku/x5u/jwk/x5c are never followed.
     """
-    from oauthcli import keysource, settings
-    from oauthcli.cli.common import resolve_store_path
+    import contextlib
+
     from oauthcli.durations import parse_duration
-    from oauthcli.errors import TokenError, TokenTimeError, UsageError
-    from oauthcli.inspect import normalize
-    from oauthcli.verify import TIME_REASONS, Verifier
+    from oauthcli.errors import UsageError
+    from oauthcli.verify.verifier import Verifier
 
     leeway_s = parse_duration(leeway, what="--leeway")
     max_age_s = parse_duration(max_age, what="--max-age") if max_age is not None else None
     if batch is not None and token is not None:
         raise UsageError("give either TOKEN or --batch, not both")
+    _check_not_empty(issuer, audience, require_scope, require_claim)
+    if cacert is not None and not _is_url(jwks) and issuer_url is None:
+        raise UsageError("--cacert is for a key set fetched over https (--jwks URL, --issuer-url)")
+    raw = _read_single(token, profile, json_output) if batch is None else None
+    with contextlib.ExitStack() as stack:
+        client = None
+        if _is_url(jwks) or issuer_url is not None:
+            from oauthcli.http import make_client
+
+            client = make_client(cacert=str(cacert) if cacert is not None else None)
+            stack.callback(client.close)
+        choice = _key_choice(secret_file, key, jwks, issuer_url, store, client)
+        if issuer_url is not None and issuer is not None and issuer != choice.issuer:
+            raise UsageError(
+                f"--issuer {issuer!r} contradicts the discovered issuer {choice.issuer!r}"
+            )
+        verifier = Verifier(
+            choice.keys,
+            alg,
+            issuer=issuer if issuer is not None else choice.issuer,
+            audience=audience or choice.audience,
+            leeway=leeway_s,
+            max_age=max_age_s,
+            required_scopes=require_scope or (),
+            required_claims=require_claim or (),
+            allow_no_exp=allow_no_exp,
+            token_type=token_type,
+        )
+        for note in [*choice.notes, *verifier.warnings]:
+            output.warn(note)
+        if batch is not None:
+            _run_batch(verifier, batch)
+        else:
+            assert raw is not None
+            _verify_single(verifier, raw, json_output)
+
+
+def _check_not_empty(
+    issuer: str | None,
+    audience: list[str] | None,
+    require_scope: list[str] | None,
+    require_claim: list[str] | None,
+) -> None:
+    from oauthcli.errors import UsageError
+
     for name, values in (
         ("--issuer", [issuer] if issuer is not None else []),
         ("--audience", audience or []),
@@ -292,55 +346,51 @@ def verify(
         if any(not v.strip() for v in values):
             # "--audience $AUD" with AUD unset: a configuration mistake, not a bad token
             raise UsageError(f"{name} must not be empty")
-    raw = None
-    if batch is None:
-        try:
-            raw = normalize(read_token(token, profile))
-        except TokenError as exc:
-            if json_output:
-                output.print_json(
-                    {
-                        "valid": False,
-                        "error": exc.reason,
-                        "message": exc.message,
-                        "header": None,
-                        "payload": None,
-                        "expires_in": None,
-                    }
-                )
-            raise
+
+
+def _read_single(token: str | None, profile: str | None, json_output: bool) -> str:
+    """The one token to verify; one that cannot even be read still gets a --json verdict."""
+    from oauthcli.errors import TokenError
+    from oauthcli.verify import verdict
+    from oauthcli.verify.parse import normalize
+
+    try:
+        return normalize(read_token(token, profile))
+    except TokenError as exc:
+        if json_output:
+            output.print_json(verdict.of_error(exc, None, time.time()))
+        raise
+
+
+def _key_choice(
+    secret_file: Path | None,
+    key: Path | None,
+    jwks: str | None,
+    issuer_url: str | None,
+    store: Path | None,
+    client: Any,
+) -> Any:
+    from oauthcli import settings
+    from oauthcli.cli.common import resolve_store_path
+    from oauthcli.verify import keysource
 
     store_path = resolve_store_path(store)
-    choice = keysource.resolve(
+    return keysource.resolve(
         secret_file=secret_file,
         key_file=key,
         jwks=jwks,
         issuer_url=issuer_url,
         store_path=store_path,
         store_explicit=store_path != Path(settings.DEFAULT_STORE),
+        client=client,
     )
-    if issuer_url is not None and issuer is not None and issuer != choice.issuer:
-        raise UsageError(f"--issuer {issuer!r} contradicts the discovered issuer {choice.issuer!r}")
-    verifier = Verifier(
-        choice.keys,
-        alg,
-        issuer=issuer if issuer is not None else choice.issuer,
-        audience=audience or choice.audience,
-        leeway=leeway_s,
-        max_age=max_age_s,
-        required_scopes=require_scope or (),
-        required_claims=require_claim or (),
-        allow_no_exp=allow_no_exp,
-        token_type=token_type,
-    )
-    for note in [*choice.notes, *verifier.warnings]:
-        output.warn(note)
 
-    if batch is not None:
-        _run_batch(verifier, batch)
-        return
-    assert raw is not None
-    result, error, verdict = verifier.evaluate(raw)
+
+def _verify_single(verifier: Any, raw: str, json_output: bool) -> None:
+    from oauthcli.errors import TokenTimeError
+    from oauthcli.verify.verifier import TIME_REASONS
+
+    result, error, found = verifier.evaluate(raw)
     for note in verifier.usage_warnings():
         output.warn(note)
     if result is not None and verifier.audience is None and "aud" in result.payload:
@@ -350,22 +400,26 @@ def verify(
             f"audience not checked: the token is for {output.clean(shown)}; "
             "give --audience to require it"
         )
-    weak = _weak_secret_warning(verifier.parse(raw)) if verdict["header"] is not None else None
+    weak = _weak_secret_warning(verifier.parse(raw)) if found.get("header") is not None else None
     if weak:
-        verdict.setdefault("warnings", []).append(weak)
+        found.setdefault("warnings", []).append(weak)
     if json_output:
-        output.print_json(verdict)
+        output.print_json(found)
     elif error is None:
-        output.echo(f"valid: {verdict['message']}")
+        output.echo(f"valid: {found['message']}")
     if error is not None:
         if error.reason in TIME_REASONS and not isinstance(error, TokenTimeError):
             raise TokenTimeError(error.message, error.reason)
         raise error
 
 
+def _is_url(value: str | None) -> bool:
+    return value is not None and value.startswith(("http://", "https://"))
+
+
 def _run_batch(verifier: Any, source: str) -> None:
-    from oauthcli.batch import run_batch
     from oauthcli.errors import UsageError
+    from oauthcli.verify.batch import run_batch
 
     if source == "-":
         stream = sys.stdin

@@ -18,9 +18,9 @@ from oauthcli.errors import UsageError
 if TYPE_CHECKING:
     import httpx
 
-    from oauthcli.cache import CacheEntry
     from oauthcli.client.assertion import ClientAuthentication
-    from oauthcli.credentials import ProfileToken
+    from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.profile import ProfileToken
 
 HTTP_TIMEOUT = 10.0
 
@@ -73,11 +73,11 @@ def login_provider(
     insecure_http: bool,
 ) -> CacheEntry:
     """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
-    from oauthcli.cli.remote_login import read_client_secret
-    from oauthcli.client import login
+    from oauthcli.client import oidc_login as login
     from oauthcli.client.browser import no_browser as do_not_open
     from oauthcli.client.browser import system_browser
     from oauthcli.client.loopback import parse_redirect_uri
+    from oauthcli.client.secret import read_client_secret
 
     if password_stdin and grant not in (None, "password"):
         raise UsageError(f"--password-stdin does not apply to --grant {grant}")
@@ -119,8 +119,8 @@ def login_provider(
 
 def _client_auth(entry: CacheEntry) -> ClientAuthentication:
     from oauthcli.client.assertion import ClientAuthentication
-    from oauthcli.client.profile import client_authentication
-    from oauthcli.credentials import client_secret_for
+    from oauthcli.client.oidc_profile import client_authentication
+    from oauthcli.client.refresh import client_secret_for
 
     secret = client_secret_for(entry) if entry.client_auth in (None, "basic", "post") else None
     auth = client_authentication(entry, secret)
@@ -181,8 +181,8 @@ def register(app: typer.Typer) -> None:
 
 def _profile_token(profile: str | None, timeout: float, cacert: Path | None) -> ProfileToken:
     from oauthcli import settings
-    from oauthcli.cache import TokenCache
-    from oauthcli.credentials import ProfileToken
+    from oauthcli.client.cache import TokenCache
+    from oauthcli.client.profile import ProfileToken
 
     return ProfileToken(
         TokenCache(settings.cache_dir()), resolve_profile(profile), lambda: _http(timeout, cacert)
@@ -202,8 +202,8 @@ def token_cmd(
     For scripts: TOKEN=$(oauthcli token). --id-token prints the ID token of a login at an
     OpenID provider instead.
     """
-    from oauthcli.client.profile import fresh_id_token
-    from oauthcli.credentials import check_header_safe
+    from oauthcli.client.oidc_profile import fresh_id_token
+    from oauthcli.client.policy import check_header_safe
 
     source = _profile_token(profile, timeout, cacert)
     if id_token:
@@ -223,7 +223,7 @@ def revoke_cmd(
     was revoked. The profile is kept; 'oauthcli logout' revokes and forgets it.
     """
     from oauthcli import settings
-    from oauthcli.cache import TokenCache
+    from oauthcli.client.cache import TokenCache
     from oauthcli.client.endpoints import require
     from oauthcli.errors import AuthenticationError
 
@@ -300,7 +300,7 @@ def introspect_cmd(
     Exit 0 when active, 4 when not; --json prints the provider's answer either way.
     """
     from oauthcli import settings
-    from oauthcli.cache import TokenCache
+    from oauthcli.client.cache import TokenCache
     from oauthcli.client.endpoints import introspect, require
     from oauthcli.errors import TokenError
 
@@ -309,9 +309,9 @@ def introspect_cmd(
         if issuer_url is not None or client_id is not None:
             if issuer_url is None or client_id is None:
                 raise UsageError("--issuer-url and --client-id go together")
-            from oauthcli.cli.remote_login import read_client_secret
-            from oauthcli.client import login
+            from oauthcli.client import oidc_login as login
             from oauthcli.client.discovery import discover_provider
+            from oauthcli.client.secret import read_client_secret
 
             secret = None
             if client_auth not in ("none", "private-key-jwt") and client_key is None:
@@ -370,7 +370,7 @@ def userinfo_cmd(
 ) -> None:
     """Show the provider's userinfo (OpenID Connect) for the profile's access token."""
     from oauthcli.client.endpoints import require, userinfo
-    from oauthcli.credentials import check_header_safe
+    from oauthcli.client.policy import check_header_safe
 
     source = _profile_token(profile, timeout, cacert)
     url = require(source.entry.endpoints.get("userinfo"), "userinfo", source.profile)

@@ -5,6 +5,7 @@ fastapi and uvicorn are imported inside the command, never at module level.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,6 +48,22 @@ def serve(
         str,
         typer.Option("--lockout", help="Throttling window and lockout period, e.g. 60s, 5m."),
     ] = "60s",
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="Shared state for several instances: redis://HOST:PORT/DB or rediss://... "
+            "(or env OAUTHCLI_STATE; password from env OAUTHCLI_STATE_PASSWORD or "
+            "--state-password-file). Default: <store>.state.db beside the store.",
+            show_default=False,
+        ),
+    ] = None,
+    state_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-password-file", help="File holding the Redis password.", show_default=False
+        ),
+    ] = None,
     session_ttl: Annotated[
         str,
         typer.Option(
@@ -68,6 +85,8 @@ def serve(
     from oauthcli.server.run import ServeOptions
     from oauthcli.server.run import serve as run_server
 
+    state_url, state_password = _state_options(state, state_password_file)
+
     options = ServeOptions(
         store_path=resolve_store_path(store),
         host=host,
@@ -76,6 +95,8 @@ def serve(
         log_level=log_level.lower(),
         max_failures=max_failures,
         lockout=parse_duration(lockout, what="--lockout"),
+        state=state_url,
+        state_password=state_password,
         session_ttl=parse_duration(session_ttl, what="--session-ttl"),
     )
 
@@ -93,3 +114,29 @@ def serve(
         )
 
     run_server(options, announce)
+
+
+def _state_options(state: str | None, password_file: Path | None) -> tuple[str | None, str | None]:
+    """``--state`` (never with a password: argv is visible) or ``$OAUTHCLI_STATE``, and its password."""
+    from oauthcli import settings
+    from oauthcli.errors import ConfigError, UsageError
+    from oauthcli.state_redis import ARGV_PASSWORD, split_url, url_has_password
+
+    if state is not None and url_has_password(state):
+        raise UsageError(ARGV_PASSWORD)
+    url = state if state is not None else settings.state_url()
+    if url is None:
+        if password_file is not None:
+            raise UsageError("--state-password-file needs --state redis://...")
+        return None, None
+    split_url(url)  # a malformed URL is one line now, not a failure in every worker
+    if password_file is None:
+        return url, settings.state_password()
+    try:
+        password = password_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"cannot read state password file {password_file}: {reason}") from None
+    if not password:
+        raise ConfigError(f"state password file {password_file} is empty")
+    return url, password

@@ -2,12 +2,14 @@
 
 Local login checks the password against the user store and signs with the
 store's ``[issuer]`` key; ``login --url`` (and refreshing a profile that came
-from a token endpoint) is delegated to ``oauthcli.cli.remote_login``.
+from a token endpoint) is delegated to ``oauthcli.client.login`` / ``oauthcli.client.refresh``;
+this module only checks option combinations and prints.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +28,9 @@ from oauthcli.cli.common import (
 from oauthcli.errors import UsageError
 
 if TYPE_CHECKING:
-    from oauthcli.cache import CacheEntry, TokenCache
+    import httpx
+
+    from oauthcli.client.cache import CacheEntry, TokenCache
     from oauthcli.issuer import IssuerSettings
     from oauthcli.keys import SigningKey
     from oauthcli.store import StoreData
@@ -76,7 +80,7 @@ def scope_list(values: list[str] | None) -> list[str] | None:
 
 def _cache() -> TokenCache:
     from oauthcli import settings
-    from oauthcli.cache import TokenCache
+    from oauthcli.client.cache import TokenCache
 
     return TokenCache(settings.cache_dir())
 
@@ -162,7 +166,7 @@ def login_local(
 ) -> CacheEntry:
     """Check the password against the store and issue a new session's tokens."""
     from oauthcli import settings
-    from oauthcli.cache import CacheEntry
+    from oauthcli.client.cache import CacheEntry
     from oauthcli.login import password_login
     from oauthcli.sessions import SessionStore
     from oauthcli.store import UserStore
@@ -435,33 +439,26 @@ def login(
         store_path = resolve_store_path(store).resolve()
         entry = login_local(store_path, username, scopes, password_stdin)
     else:
-        grant = grant or "password"
-        client_auth = client_auth or "basic"
-        if grant not in ("password", "client-credentials"):
-            raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
-        if client_auth not in ("basic", "post"):
-            raise UsageError(f"--client-auth must be 'basic' or 'post', not {client_auth!r}")
-        if grant == "password" and not username:
-            raise UsageError("missing USERNAME: the password grant logs a user in")
-        from oauthcli.cli import remote_login
         from oauthcli.errors import AuthenticationError
 
         try:
-            entry = remote_login.login_remote(
-                token_url=url,
-                username=username,
-                scopes=scopes or [],
-                password_stdin=password_stdin,
-                grant=grant,
-                client_id=client_id,
-                client_secret_file=client_secret_file,
-                client_auth=client_auth,
-                cacert=cacert,
-                timeout=10.0 if timeout is None else timeout,
-                insecure_http=insecure_http,
+            entry = _login_remote(
+                url,
+                username,
+                scopes or [],
+                password_stdin,
+                grant or "password",
+                client_id,
+                client_secret_file,
+                client_auth or "basic",
+                cacert,
+                10.0 if timeout is None else timeout,
+                insecure_http,
             )
         except AuthenticationError as exc:
-            if app_scopes is not None and "scope" in str(exc).lower():
+            if app_scopes is not None and (
+                exc.reason == "invalid_scope" or "scope" in str(exc).lower()
+            ):
                 _list_app_scopes(app_scopes)
             raise
     cache_path = cache.save(profile_name, entry)
@@ -477,15 +474,15 @@ def _app_token_url(
     insecure_http: bool,
 ) -> tuple[str, dict[str, str]]:
     """The token endpoint and known scopes from the app's OpenAPI document (``--app``)."""
-    from oauthcli import remote
     from oauthcli.client.openapi import discover
-    from oauthcli.remote_answer import display_url
+    from oauthcli.client.policy import check_url_safe
+    from oauthcli.http import display_url, make_client
 
     if grant not in ("password", "client-credentials"):
         raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
     # The document decides where the password goes: fetch it only as safely as a token URL.
-    remote.check_url_safe(app_url, insecure_http=insecure_http)
-    with remote.make_client(timeout, str(cacert) if cacert is not None else None) as client:
+    check_url_safe(app_url, insecure_http=insecure_http)
+    with make_client(timeout, str(cacert) if cacert is not None else None) as client:
         found = discover(client, app_url, scheme)
     flow = found.scheme.flow_for(grant)
     assert flow.token_url is not None
@@ -505,6 +502,68 @@ def _list_app_scopes(scopes: dict[str, str]) -> None:
     width = max(len(output.clean(s, 60)) for s in scopes)
     for name, text in scopes.items():
         output.note(f"  {output.clean(name, 60).ljust(width)}  {output.clean(text, 200)}")
+
+
+def _client_factory(cacert: Path | None, timeout: float) -> Callable[[], httpx.Client]:
+    from oauthcli.http import make_client
+
+    cafile = str(cacert) if cacert is not None else None
+    return lambda: make_client(timeout, cafile)
+
+
+def _login_remote(
+    url: str,
+    username: str | None,
+    scopes: list[str],
+    password_stdin: bool,
+    grant: str,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: str,
+    cacert: Path | None,
+    timeout: float,
+    insecure_http: bool,
+) -> CacheEntry:
+    """``login --url``: option combinations checked here, the grant run by ``oauthcli.client.login``."""
+    from oauthcli.client.login import login_remote
+
+    if grant not in ("password", "client-credentials"):
+        raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
+    if client_auth not in ("basic", "post"):
+        raise UsageError(f"--client-auth must be 'basic' or 'post', not {client_auth!r}")
+    if grant == "password" and not username:
+        raise UsageError("missing USERNAME: the password grant logs a user in")
+    if grant == "client-credentials":
+        if username:
+            raise UsageError(
+                "--grant client-credentials logs the client in, not a user: drop USERNAME"
+            )
+        if password_stdin:
+            raise UsageError("--password-stdin does not apply to --grant client-credentials")
+        if not client_id:
+            raise UsageError("--grant client-credentials needs --client-id")
+    if client_secret_file is not None and not client_id:
+        raise UsageError("--client-secret-file needs --client-id")
+    try:
+        return login_remote(
+            token_url=url,
+            grant="password" if grant == "password" else "client_credentials",
+            username=username,
+            read_password=lambda: read_password(password_stdin),
+            scopes=scopes,
+            client_id=client_id,
+            client_secret_file=client_secret_file,
+            client_auth="post" if client_auth == "post" else "basic",
+            insecure_http=insecure_http,
+            client_factory=_client_factory(cacert, timeout),
+        )
+    except UsageError as exc:
+        if exc.reason == "no_secret":
+            raise UsageError(
+                "--grant client-credentials needs the client secret: "
+                "set OAUTHCLI_CLIENT_SECRET or pass --client-secret-file"
+            ) from None
+        raise
 
 
 # ---------------------------------------------------------------- refresh
@@ -551,7 +610,7 @@ def refresh(
             raise AuthenticationError(
                 f"no tokens cached for profile {profile_name!r}: run 'oauthcli login' first"
             )
-        from oauthcli.cli import remote_login
+        from oauthcli.client.refresh import refresh as refresh_entry
 
         if resource or audience is not None:
             from dataclasses import replace
@@ -577,7 +636,7 @@ def refresh(
             )
         # One refresh path for local and remote profiles (also used by call/header);
         # a client-credentials profile is renewed with its client secret there.
-        return remote_login.refresh_entry(entry, scopes=scopes, cacert=cacert, timeout=timeout)
+        return refresh_entry(entry, scopes=scopes, client_factory=_client_factory(cacert, timeout))
 
     entry = cache.update(profile_name, change)
     assert entry is not None

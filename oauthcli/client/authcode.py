@@ -23,9 +23,9 @@ from oauthcli.text import clean
 if TYPE_CHECKING:
     import httpx
 
+    from oauthcli.client.answer import TokenResponse
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.discovery import ProviderMetadata
-    from oauthcli.remote_answer import TokenResponse
 
 # Parameters oauthcli sets itself: --param may not replace them.
 RESERVED = frozenset(
@@ -117,7 +117,7 @@ def run(
     target: RedirectTarget | None = None,
     insecure_http: bool = False,
 ) -> AuthorizationResult:
-    from oauthcli import remote
+    from oauthcli.client import grants as remote
 
     endpoint = metadata.require("authorization", "for --grant authorization-code")
     methods = metadata.code_challenge_methods

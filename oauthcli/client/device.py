@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from oauthcli.client.answer import clean, describe_body
 from oauthcli.errors import AuthenticationError, RemoteError
-from oauthcli.remote_answer import clean, describe_body
 
 if TYPE_CHECKING:
     import httpx
 
+    from oauthcli.client.answer import TokenResponse
     from oauthcli.client.assertion import ClientAuthentication
-    from oauthcli.remote_answer import TokenResponse
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5
@@ -77,8 +77,8 @@ def start(
     token_endpoint: str,
 ) -> DeviceAuthorization:
     """RFC 8628 3.1/3.2: the device and user codes."""
-    from oauthcli import remote
-    from oauthcli.remote_answer import interpret
+    from oauthcli.client import grants as remote
+    from oauthcli.client.answer import interpret
 
     form: dict[str, str | list[str]] = {**extra}
     if scope:
@@ -133,9 +133,9 @@ def poll(
     timeout: float | None = None,
 ) -> TokenResponse:
     """Poll the token endpoint until the user approves, denies, or the code expires."""
-    from oauthcli import remote
+    from oauthcli.client import grants as remote
+    from oauthcli.client.answer import interpret
     from oauthcli.client.authcode import token_resource
-    from oauthcli.remote_answer import interpret
 
     interval = device.interval
     limit = device.expires_in if timeout is None else min(device.expires_in, timeout)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from oauthcli.errors import RemoteError, UsageError
-from oauthcli.jwks import check_url, discovery_urls, fetch_json
+from oauthcli.verify.fetch import check_url, discovery_urls, fetch_json
 
 # metadata member -> the name oauthcli uses (and stores in the profile)
 ENDPOINTS = {
@@ -81,7 +81,7 @@ def parse_metadata(doc: Any, issuer: str, where: str) -> ProviderMetadata:
         raise RemoteError(f"discovery document {where} is not a JSON object")
     named = doc.get("issuer")
     if named != issuer:
-        from oauthcli.remote_answer import clean
+        from oauthcli.client.answer import clean
 
         raise RemoteError(
             f"discovery document {where} names issuer {clean(str(named))!r}, not {issuer!r}; "

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from oauthcli.client.answer import clean, describe_body
 from oauthcli.errors import AuthenticationError, RemoteError, UsageError
-from oauthcli.remote_answer import clean, describe_body, display_url
+from oauthcli.http import display_url
 
 if TYPE_CHECKING:
     import httpx
@@ -50,12 +51,13 @@ def _authenticated_post(
     secrets: tuple[str, ...],
     insecure_http: bool,
 ) -> tuple[int, str, bytes, str, tuple[str, ...]]:
-    from oauthcli import remote
+    from oauthcli.client.grants import post_form
+    from oauthcli.client.policy import check_url_safe
 
-    remote.check_url_safe(url, insecure_http=insecure_http)
+    check_url_safe(url, insecure_http=insecure_http)
     headers = {"Accept": "application/json"}
     secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, audience)) if s)
-    return (*remote.post_form(http, url, form, headers, secrets), secrets)
+    return (*post_form(http, url, form, headers, secrets), secrets)
 
 
 def revoke(
@@ -114,9 +116,10 @@ def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
     """The userinfo claims for ``access_token`` (a JSON object; signed answers are not read)."""
     import httpx
 
-    from oauthcli import remote
+    from oauthcli.client.policy import check_url_safe
+    from oauthcli.http import transport_error
 
-    remote.check_url_safe(url)
+    check_url_safe(url)
     secrets = (access_token,)
     try:
         with http.stream(
@@ -127,7 +130,7 @@ def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
         ) as response:
             body = response.read()
     except httpx.RequestError as exc:
-        raise remote.transport_error(exc, url, http, secrets) from exc
+        raise transport_error(exc, url, http, secrets) from exc
     status = response.status_code
     if status in (401, 403):
         challenge = response.headers.get("www-authenticate", "")

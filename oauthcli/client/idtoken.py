@@ -41,8 +41,8 @@ def verify_id_token(
     now: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """The verified claims of ``id_token``; ``TokenError`` for any failed check."""
-    from oauthcli.jwks import RemoteJWKS
-    from oauthcli.verify import Verifier
+    from oauthcli.verify.fetch import RemoteJWKS
+    from oauthcli.verify.verifier import Verifier
 
     verifier = Verifier(
         RemoteJWKS(jwks_uri, http_client),

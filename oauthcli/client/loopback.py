@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from oauthcli.client.answer import clean
 from oauthcli.errors import AuthenticationError, UsageError
-from oauthcli.remote_answer import clean
 
 CALLBACK_PATH = "/callback"
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost"}

@@ -7,7 +7,7 @@ with the flows' URLs and the scopes the app knows (OpenAPI 3.1 section 4.8.27-29
 URL, itself relative to the document (section 4.8.5: no ``servers`` means ``/``),
 so FastAPI's ``tokenUrl="token"`` becomes ``http://app/token``.
 
-Network access goes through the caller's ``httpx.Client`` (``remote.make_client``).
+Network access goes through the caller's ``httpx.Client`` (``oauthcli.http.make_client``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from oauthcli import remote
+from oauthcli.client.answer import clean
 from oauthcli.errors import RemoteError, UsageError
-from oauthcli.remote_answer import clean, display_url
+from oauthcli.http import display_url, read_capped, transport_error
 
 # OpenAPI flow names, in the order ``login --app`` prefers them.
 FLOW_NAMES = ("password", "clientCredentials", "authorizationCode", "implicit")
@@ -98,11 +98,11 @@ def fetch_document(client: httpx.Client, url: str) -> dict[str, Any]:
                     f"{shown} answered {response.status_code} {response.reason_phrase}: "
                     "no OpenAPI document there (give the app's base URL or the document's URL)"
                 )
-            body = remote._read_capped(response, shown, remote._overall_timeout(client))
+            body = read_capped(response, url)
     except httpx.InvalidURL as exc:
         raise UsageError(f"not a valid URL: {shown}") from exc
     except httpx.RequestError as exc:
-        raise remote.transport_error(exc, url, client) from exc
+        raise transport_error(exc, url, client) from exc
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):

@@ -1,101 +1,111 @@
-"""What a profile from an OpenID provider login needs again later: client authentication,
-the parameters to refresh with, and a refreshed ID token checked like the first one."""
+"""The token of one cache profile, refreshed (and saved) when it has expired or is refused.
+
+``call``, ``header`` and ``refresh`` share this. Refreshing happens under the
+profile's lock so that two commands never present one rotating refresh token twice.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from oauthcli.client.cache import CacheEntry, TokenCache
+from oauthcli.client.refresh import can_refresh, refresh
+from oauthcli.errors import AuthenticationError
+from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
-    from oauthcli.cache import CacheEntry
-    from oauthcli.client.assertion import ClientAuthentication
-    from oauthcli.remote_answer import TokenResponse
+    import httpx
+
+# Refresh a little before expiry, so the token doesn't lapse on its way to the server.
+EXPIRY_MARGIN = 30
 
 
-def client_authentication(
-    entry: CacheEntry, secret: str | None = None
-) -> ClientAuthentication | None:
-    """The client authentication of ``entry``; None for a basic/post client when ``secret`` is not given."""
-    from oauthcli.client.assertion import ClientAuthentication, load_client_key
+class ProfileToken:
+    """The token of one cache profile, refreshed (and saved) when it has expired or is refused."""
 
-    if not entry.client_id:
-        return None
-    if entry.client_auth == "none":
-        return ClientAuthentication(entry.client_id, "none")
-    if entry.client_auth == "private-key-jwt" and entry.client_key_file:
-        return ClientAuthentication(
-            entry.client_id, "private-key-jwt", key=load_client_key(Path(entry.client_key_file))
-        )
-    if secret is not None:
-        return ClientAuthentication(entry.client_id, entry.client_auth or "basic", secret)
-    return None  # the secret-based path of ``remote.refresh_grant`` reads it
+    def __init__(
+        self,
+        cache: TokenCache,
+        profile: str,
+        client_factory: Callable[[], httpx.Client] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.profile = profile
+        self.client_factory = client_factory
+        entry = cache.load(profile)
+        if entry is None:
+            raise AuthenticationError(
+                f"no token cached for profile {profile!r}: run 'oauthcli login' first"
+            )
+        self.entry: CacheEntry = entry
+
+    def refresh(self) -> CacheEntry:
+        """Refresh under the profile's lock and save; adopt a refresh another process just made.
+
+        Two commands refreshing one profile at once must not both present the same
+        rotating refresh token: the second would be refused (or revoke the session).
+        """
+        stale = self.entry
+        adopted: CacheEntry | None = None
+
+        def change(current: CacheEntry | None) -> CacheEntry | None:
+            nonlocal adopted
+            if current is None:
+                raise AuthenticationError(
+                    f"profile {self.profile!r} was logged out while in use: log in again"
+                )
+            if _issuer_of(current) != _issuer_of(stale):
+                raise AuthenticationError(
+                    f"profile {self.profile!r} was replaced by another login while in use: "
+                    "run the command again"
+                )
+            # Compared by both tokens: some servers mint identical JWTs within one second.
+            changed = (current.access_token, current.refresh_token) != (
+                stale.access_token,
+                stale.refresh_token,
+            )
+            if changed and not current.expired(margin=EXPIRY_MARGIN):
+                adopted = current
+                return None
+            return refresh(current, client_factory=self.client_factory)
+
+        saved = self.cache.update(self.profile, change)
+        self.entry = saved or adopted or self.entry
+        return self.entry
+
+    def fresh(self) -> CacheEntry:
+        """The entry, refreshed first if its access token has (nearly) expired."""
+        if self.entry.expired(margin=EXPIRY_MARGIN):
+            if not can_refresh(self.entry):
+                raise AuthenticationError(
+                    f"the token of profile {self.profile!r} has expired and cannot be refreshed: "
+                    "log in again"
+                )
+            self.refresh()
+        return self.entry
+
+    def allow_origins(self, origins: Iterable[str]) -> None:
+        """Remember ``origins`` (``--allow-origin``) in the profile, under its lock."""
+        wanted = [origin_of(o) for o in origins]
+        if not wanted or all(o in self.entry.allowed_origins for o in wanted):
+            return
+
+        def change(current: CacheEntry | None) -> CacheEntry | None:
+            if current is None or _issuer_of(current) != _issuer_of(self.entry):
+                return None  # logged out or replaced meanwhile: nothing of ours to widen
+            current.allowed_origins = list(dict.fromkeys([*current.allowed_origins, *wanted]))
+            return current
+
+        saved = self.cache.update(self.profile, change)
+        if saved is not None:
+            self.entry = saved
+
+    @property
+    def can_refresh(self) -> bool:
+        return can_refresh(self.entry)
 
 
-def refresh_parameters(entry: CacheEntry) -> dict[str, str | list[str]]:
-    """``resource`` (RFC 8707 2.2: the first, current one) and ``audience``, asked for again."""
-    extra: dict[str, str | list[str]] = {}
-    if entry.resources:
-        extra["resource"] = entry.resources[0]
-    if entry.audience:
-        extra["audience"] = entry.audience
-    return extra
-
-
-def refreshed_id_token(entry: CacheEntry, response: TokenResponse, http: Any) -> str | None:
-    """The new ID token of a refresh answer, verified (OIDC Core 12.2); else the old one."""
-    from oauthcli.client.idtoken import verify_id_token
-    from oauthcli.errors import TokenError
-
-    new = response.raw.get("id_token")
-    jwks = entry.endpoints.get("jwks")
-    if not isinstance(new, str) or not (entry.issuer and jwks and entry.client_id):
-        return entry.id_token
-    claims = verify_id_token(
-        new,
-        issuer=entry.issuer,
-        client_id=entry.client_id,
-        jwks_uri=jwks,
-        http_client=http,
-        nonce=None,
-        access_token=response.access_token,
-    )
-    if entry.id_token:
-        import jwt
-
-        old = jwt.decode(entry.id_token, options={"verify_signature": False})
-        if old.get("sub") != claims.get("sub"):
-            raise TokenError("the refreshed ID token is about another user (sub changed)", "claim")
-    return new
-
-
-def _expired(jwt_token: str, margin: int) -> bool:
-    import time
-
-    import jwt
-
-    try:
-        exp = jwt.decode(jwt_token, options={"verify_signature": False}).get("exp")
-    except jwt.PyJWTError:
-        return False
-    return isinstance(exp, int | float) and time.time() + margin >= exp
-
-
-def fresh_id_token(source: Any) -> str:
-    """The ID token of a ``credentials.ProfileToken``, refreshed first when it has expired."""
-    from oauthcli.credentials import EXPIRY_MARGIN, check_header_safe
-    from oauthcli.errors import AuthenticationError
-
-    entry = source.fresh()
-    if not entry.id_token:
-        raise AuthenticationError(
-            f"profile {source.profile!r} has no ID token: log in with --issuer-url "
-            "and the openid scope"
-        )
-    if _expired(entry.id_token, EXPIRY_MARGIN) and source.can_refresh:
-        entry = source.refresh()
-    if not entry.id_token or _expired(entry.id_token, 0):
-        raise AuthenticationError(
-            f"the ID token of profile {source.profile!r} has expired and the provider gave "
-            "no new one: log in again"
-        )
-    return check_header_safe(entry.id_token, "ID token")
+def _issuer_of(entry: CacheEntry) -> tuple[str, str | None]:
+    """Where an entry's tokens come from, and hence where they may be sent."""
+    return entry.source, entry.token_url if entry.source == "remote" else entry.store

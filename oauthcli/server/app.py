@@ -23,15 +23,15 @@ from pydantic import BaseModel
 
 from oauthcli import __version__
 from oauthcli.claims import scopes_of
-from oauthcli.errors import OAuthCliError, TokenError
+from oauthcli.errors import OAuthCliError, StateUnavailable, TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.server import authorize, grants, oidc
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider_settings import ProviderSettings
-from oauthcli.server.records import MemoryRecords, Records
-from oauthcli.server.state import Denylist, LiveStore
+from oauthcli.server.records import Records
+from oauthcli.server.state import Denylist, LiveStore, ServerState
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User, UserStore
@@ -137,23 +137,30 @@ def create_app(
     denylist: Denylist | None = None,
     records: Records | None = None,
     provider: ProviderSettings | None = None,
+    state: ServerState | None = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
     ``issuer_url`` is the ``iss`` of issued tokens when the store's ``[issuer]``
     names none (``serve`` passes its base URL). Refresh sessions and revoked
     access tokens live beside the store unless other stores are given.
+    ``state`` is the backend of everything that is not the user store (refresh
+    sessions, revocations, throttling, records); default: ``<store>.state.db``.
     """
     live = LiveStore(store)
+    if state is None:
+        from oauthcli.state_sqlite import SqliteState
+
+        state = SqliteState.for_store(store.path)
     ctx = ServerContext(
         live=live,
         settings=settings,
         key=key if key is not None else settings.signing_key(),
-        sessions=sessions if sessions is not None else SessionStore.for_store(store.path),
-        denylist=denylist if denylist is not None else Denylist.for_store(store.path),
-        throttle=throttle if throttle is not None else LoginThrottle(),
+        sessions=sessions if sessions is not None else SessionStore(state),
+        denylist=denylist if denylist is not None else Denylist(state),
+        throttle=throttle if throttle is not None else LoginThrottle(backend=state),
         issuer=settings.issuer or (issuer_url.rstrip("/") if issuer_url else None),
-        records=records if records is not None else MemoryRecords(),
+        records=records if records is not None else state,
         provider=provider if provider is not None else ProviderSettings(),
     )
     app = FastAPI(
@@ -165,6 +172,7 @@ def create_app(
         ),
     )
     app.state.ctx = ctx
+    app.state.server_state = state
     app.add_middleware(AccessLogMiddleware)
     oauth2_scheme = OAuth2PasswordBearer(
         tokenUrl=TOKEN_PATH.lstrip("/"),
@@ -180,6 +188,19 @@ def create_app(
             body["error_description"] = exc.detail
         return JSONResponse(
             body, status_code=exc.status, headers={"WWW-Authenticate": exc.challenge}
+        )
+
+    @app.exception_handler(StateUnavailable)
+    async def _state_unavailable(request: Request, exc: StateUnavailable) -> JSONResponse:
+        _log_unavailable(exc)
+        return JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "the server state is unreachable; try again shortly",
+                "detail": "Service temporarily unavailable",
+            },
+            status_code=503,
+            headers={"Retry-After": "1", **grants.NO_STORE},
         )
 
     @app.exception_handler(OAuthCliError)
@@ -203,7 +224,12 @@ def create_app(
             raise BearerError(401, "Not authenticated", _challenge(required))
         data = live.current()
         try:
-            claims = ctx.active_access_claims(token, data)
+            if ctx.denylist.remote:  # a network round trip: off the event loop
+                from starlette.concurrency import run_in_threadpool
+
+                claims = await run_in_threadpool(ctx.active_access_claims, token, data)
+            else:
+                claims = ctx.active_access_claims(token, data)
         except TokenError as exc:
             # RFC 6750 3: error_description is printable ASCII without '"' or '\\'
             # (the message may quote an attacker's header, e.g. its typ).
@@ -299,6 +325,19 @@ def create_app(
     _live_openapi(app, live)
     authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     return app
+
+
+_last_unavailable_log = [0.0]
+
+
+def _log_unavailable(exc: StateUnavailable) -> None:
+    """One log line per outage burst (the Redis backend also logs its outage and recovery)."""
+    import time
+
+    now = time.monotonic()
+    if now - _last_unavailable_log[0] >= 10:
+        _last_unavailable_log[0] = now
+        grants.log.error("answering 503 temporarily_unavailable: %s", exc)
 
 
 def _live_openapi(app: FastAPI, live: LiveStore) -> None:

@@ -1,9 +1,8 @@
 """``POST /token`` (password, refresh_token, client_credentials), ``/revoke`` and ``/introspect``.
 
-Everything that blocks (bcrypt, the session and revocation files with their
-locks and fsyncs) runs in the thread pool, so the event loop keeps serving
-``/users/me`` while passwords are checked, and bcrypt uses every core. The
-throttle's bookkeeping stays on the event loop thread.
+Everything that blocks (bcrypt, the server state: sessions, revocations and
+the throttle's bookkeeping) runs in the thread pool, so the event loop keeps
+serving ``/users/me`` while passwords are checked, and bcrypt uses every core.
 """
 
 from __future__ import annotations
@@ -101,7 +100,7 @@ async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPa
     credentials = client_credentials(request, form)
     data = ctx.live.current()
     key = username[:MAX_FIELD_BYTES]
-    retry_after = ctx.throttle.begin(key)
+    retry_after = await ctx.throttle.acquire(key)
     if retry_after is not None:
         raise _throttled(retry_after)
     try:
@@ -117,16 +116,16 @@ async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPa
         )
     except AuthenticationError as exc:
         if exc.reason == "invalid_grant":
-            ctx.throttle.failed(key)
+            await run_in_threadpool(ctx.throttle.failed, key)
         elif exc.reason == "invalid_scope":
-            ctx.throttle.succeeded(key)  # the password was right
+            await run_in_threadpool(ctx.throttle.succeeded, key)  # the password was right
         else:
-            ctx.throttle.finished(key)
+            await run_in_threadpool(ctx.throttle.finished, key)
         raise oauth_error(exc) from None
     except BaseException:
         ctx.throttle.finished(key)
         raise
-    ctx.throttle.succeeded(key)
+    await run_in_threadpool(ctx.throttle.succeeded, key)
     return pair
 
 
@@ -191,18 +190,18 @@ async def _client_credentials(request: Request, ctx: ServerContext, form: Form) 
     requested = parse_scope(form.get("scope"))
     data = ctx.live.current()
     key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
-    retry_after = ctx.throttle.begin(key)
+    retry_after = await ctx.throttle.acquire(key)
     if retry_after is not None:
         raise _throttled(retry_after)
     try:
         client = await run_in_threadpool(check_client, credentials, data.clients, ctx.rounds(data))
     except OAuthError:
-        ctx.throttle.failed(key)
+        await run_in_threadpool(ctx.throttle.failed, key)
         raise
     except BaseException:
         ctx.throttle.finished(key)
         raise
-    ctx.throttle.succeeded(key)
+    await run_in_threadpool(ctx.throttle.succeeded, key)
     try:
         scopes = grant_scopes(client.scopes, requested)
     except AuthenticationError as exc:

@@ -13,8 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from oauthcli.claims import b64url_encode as b64url
 from oauthcli.claims import scopes_of
-from oauthcli.keys import b64url
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,

@@ -40,6 +40,10 @@ class ServeOptions:
     http: str = "auto"
     # Filled in by prepare(): the base URL, used as iss when [issuer] names none.
     base_url: str | None = field(default=None)
+    # --state: None for <store>.state.db, else redis://HOST:PORT/DB (no password in it
+    # when it came from argv); the password travels to workers pickled, never on argv.
+    state: str | None = None
+    state_password: str | None = field(default=None, repr=False)
 
 
 def base_url(host: str, port: int) -> str:
@@ -52,18 +56,21 @@ def build_app(options: ServeOptions) -> Any:
     from oauthcli.issuer import settings_for_store
     from oauthcli.server.app import create_app
     from oauthcli.server.provider_settings import ProviderSettings
+    from oauthcli.server.state import open_state
     from oauthcli.server.throttle import LoginThrottle
     from oauthcli.store import UserStore
 
     store = UserStore(options.store_path)
     data = store.load()
     settings = settings_for_store(options.store_path, data.issuer)
+    state = open_state(options.state, options.store_path, options.state_password)
     return create_app(
         store,
         settings,
         issuer_url=options.base_url,
-        throttle=LoginThrottle(options.max_failures, options.lockout),
+        throttle=LoginThrottle(options.max_failures, options.lockout, backend=state),
         provider=ProviderSettings(session_ttl=options.session_ttl),
+        state=state,
     )
 
 
@@ -81,7 +88,12 @@ def check(options: ServeOptions) -> None:
         raise UsageError("--session-ttl must be at least 1s")
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
-    build_app(options)  # loads the store, the [issuer] settings and the signing key
+    # Loads the store, the [issuer] settings and the signing key; then the state must answer.
+    state = build_app(options).state.server_state
+    try:
+        state.ping()
+    finally:
+        state.close()
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -1,21 +1,37 @@
-"""Server-side state that outlives a request: the live user store and revoked access tokens.
+"""Server-side state that outlives a request.
 
-Both are files beside the store, so ``oauthcli user disable alice`` or a
-``POST /revoke`` handled by another worker takes effect on the next request:
-each request costs one ``stat`` per file, and a file is parsed again only when
-its modification time, size or inode changed.
+The live user store is the TOML file, re-read when it changes on disk, so
+``oauthcli user disable alice`` takes effect on the next request (one ``stat``
+per request).
+
+Everything else is in one *state backend* (``ServerState``): refresh-token
+families (``oauthcli.sessions``), revoked access tokens until they expire
+(``Denylist``), login throttle counters and lockouts (``server.throttle``), and
+the short-lived records of ``server.records`` (codes, login sessions). Every
+atomic operation is atomic and every entry expires on its own in each backend:
+
+- ``SqliteState`` (default): ``<store>.state.db`` beside the store, shared by
+  every worker of one ``serve``, every restart, and the CLI's local login;
+- ``RedisState`` (``--state redis://HOST:PORT/DB``): shared by every instance.
+
+A backend that cannot be reached raises ``StateUnavailable``; the app answers
+503 ``temporarily_unavailable``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from oauthcli.errors import StoreError
-from oauthcli.fileio import atomic_write, exclusive_lock
+from oauthcli.server.records import Records
+from oauthcli.server.throttle import ThrottleBackend
+from oauthcli.sessions import FamilyBackend
+from oauthcli.state_sqlite import SqliteState
 from oauthcli.store import StoreData, UserStore
 
 log = logging.getLogger("oauthcli.server")
@@ -72,55 +88,60 @@ class LiveStore:
         return sorted(found)
 
 
+class RevocationBackend(Protocol):
+    def revoke_access(self, jti: str, expires_at: float, now: float) -> None: ...
+
+    def is_access_revoked(self, jti: str, now: float) -> bool: ...
+
+
+class ServerState(FamilyBackend, RevocationBackend, ThrottleBackend, Records, Protocol):
+    """Everything the server keeps that is not the user store, in one backend."""
+
+    def describe(self) -> str:
+        """The backend for people and logs (never a password)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StateUnavailable`` when the backend cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Denylist:
-    """``jti`` of revoked access tokens until they expire, in ``<store>.revoked.json``.
+    """``jti`` of revoked access tokens until they expire, in the state backend."""
 
-    Shared by all workers (and kept across restarts) through the file; writes
-    take the file's lock and replace it atomically.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._signature: _Signature | None = None
-        self._entries: dict[str, int] = {}
+    def __init__(
+        self, backend: RevocationBackend | str | Path, clock: Callable[[], float] = time.time
+    ) -> None:
+        if isinstance(backend, str | Path):
+            backend = SqliteState(backend)
+        self.backend: RevocationBackend = backend
+        self.clock = clock
 
     @classmethod
     def for_store(cls, store_path: str | Path) -> Denylist:
-        store_path = Path(store_path)
-        return cls(store_path.with_name(store_path.stem + ".revoked.json"))
+        """The embedded state beside ``store_path`` (0.1's ``.revoked.json`` is imported)."""
+        return cls(SqliteState.for_store(store_path))
 
-    def _read(self) -> dict[str, int]:
-        try:
-            doc = json.loads(self.path.read_bytes())
-            revoked = doc["revoked"]
-            if not isinstance(revoked, dict):
-                raise TypeError
-            return {str(k): int(v) for k, v in revoked.items()}
-        except FileNotFoundError:
-            return {}
-        except (ValueError, KeyError, TypeError):
-            raise StoreError(
-                f"revoked-token list {self.path} is corrupt; delete it to forget revocations"
-            ) from None
+    @property
+    def remote(self) -> bool:
+        """True when a lookup is a network round trip (Redis), not a local file read."""
+        return bool(getattr(self.backend, "remote", False))
 
     def contains(self, jti: str) -> bool:
-        """Fast path for every request: a ``stat``, and a read only after a change."""
-        signature = _signature(self.path)
-        if signature != self._signature:
-            try:
-                self._entries = self._read()
-            except StoreError as exc:
-                log.error("%s", exc)
-            self._signature = signature
-        return jti in self._entries
+        """One indexed read per request (blocking only briefly; Redis: one round trip)."""
+        return self.backend.is_access_revoked(jti, self.clock())
 
     def add(self, jti: str, expires_at: int, now: float | None = None) -> None:
-        """Blocking (lock, fsync): call it off the event loop."""
-        now = time.time() if now is None else now
-        with exclusive_lock(self.path):
-            entries = self._read()
-            entries = {k: v for k, v in entries.items() if v > now}
-            entries[jti] = int(expires_at)
-            atomic_write(self.path, json.dumps({"revoked": entries}, indent=1).encode())
-            self._entries = entries
-            self._signature = _signature(self.path)
+        """Remember ``jti`` as revoked until ``expires_at`` (call it off the event loop)."""
+        self.backend.revoke_access(jti, expires_at, self.clock() if now is None else now)
+
+
+def open_state(url: str | None, store_path: str | Path, password: str | None = None) -> ServerState:
+    """The backend named by ``--state``: ``None`` is the SQLite file beside the store."""
+    if url is None:
+        return SqliteState.for_store(store_path)
+    from oauthcli.state_redis import RedisState
+
+    return RedisState.from_url(url, password=password)

@@ -1,35 +1,118 @@
 """Login throttling: too many failed logins for one username within a period -> 429.
 
-Kept in memory, per worker process: with ``--workers N`` an attacker gets up to
-N times the allowance, and a restart forgets it. It bounds online guessing
-against a development server; it is not a distributed rate limiter.
-
 Failures are counted per username as submitted (known or not, so throttling
-reveals nothing about which users exist). Once ``max_failures`` failures fall
-within ``window`` seconds, the username is locked for ``lockout`` seconds; a
-successful login clears its record. Once a username has a recent failure,
-logins still being checked count as failures while they run, so a burst of
-parallel guesses can't slip past; parallel logins with no failure (CI jobs
-sharing a user) are never held back.
+reveals nothing about which users exist), in the server state: with the
+embedded default every worker of one ``serve`` and every restart share the
+counts; with ``--state redis://`` every instance does.
+
+The limit holds for guesses still being checked: ``begin`` atomically
+*reserves* an attempt before the password reaches bcrypt, and refuses once
+failures plus reservations within ``window`` reach ``max_failures``. So at most
+``max_failures`` guesses per username per window reach bcrypt, whatever the
+concurrency. Parallel logins beyond that (CI jobs sharing a user) wait for a
+reservation to be released, up to ``busy_wait`` seconds, then get 429 +
+Retry-After: the server cannot tell them from guesses before checking.
+A failure keeps its reservation as a failure; once ``max_failures`` failures
+fall within the window the username is locked for ``lockout`` seconds. A
+success releases its reservation and clears the failures. Every entry expires
+on its own (a reservation left by a crashed worker too): nothing is evicted to
+make room, so logins with other usernames cannot erase a lockout.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_LOCKOUT = 60
+OUTCOMES = ("failed", "succeeded", "finished")
+
+
+class ThrottleBackend(Protocol):
+    def throttle_begin(self, key: str, now: float, max_attempts: int, window: float) -> int | None:
+        """Reserve an attempt: ``None`` (reserved), ``0`` (busy: failures and reservations
+        fill the allowance), else the seconds the key stays locked."""
+        ...
+
+    def throttle_end(
+        self,
+        key: str,
+        now: float,
+        outcome: str,
+        max_attempts: int,
+        window: float,
+        lockout: float,
+    ) -> None: ...
 
 
 @dataclass
-class _Record:
-    failures: deque[float] = field(default_factory=deque)
-    in_flight: int = 0
+class _Entry:
+    pending: list[float] = field(default_factory=list)
+    failures: list[float] = field(default_factory=list)
     locked_until: float = 0.0
+
+    def expired(self, now: float, window: float) -> bool:
+        return self.locked_until <= now and all(
+            t <= now - window for t in self.pending + self.failures
+        )
+
+
+class MemoryThrottle:
+    """``ThrottleBackend`` in this process (tests, ``create_app`` without a state)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._writes = 0
+
+    def _entry(self, key: str, now: float, window: float) -> _Entry:
+        self._writes += 1
+        if self._writes % 1024 == 0:  # expiry-based cleanup only: never a live entry
+            for k in [k for k, e in self._entries.items() if e.expired(now, window)]:
+                del self._entries[k]
+        entry = self._entries.setdefault(key, _Entry())
+        entry.pending = [t for t in entry.pending if t > now - window]
+        entry.failures = [t for t in entry.failures if t > now - window]
+        return entry
+
+    def throttle_begin(self, key: str, now: float, max_attempts: int, window: float) -> int | None:
+        with self._lock:
+            entry = self._entry(key, now, window)
+            if entry.locked_until > now:
+                return max(1, math.ceil(entry.locked_until - now))
+            if len(entry.pending) + len(entry.failures) >= max_attempts:
+                return 0
+            entry.pending.append(now)
+            return None
+
+    def throttle_end(
+        self,
+        key: str,
+        now: float,
+        outcome: str,
+        max_attempts: int,
+        window: float,
+        lockout: float,
+    ) -> None:
+        with self._lock:
+            entry = self._entry(key, now, window)
+            if entry.pending:
+                entry.pending.pop(0)
+            if outcome == "succeeded":
+                entry.failures.clear()
+            elif outcome == "failed":
+                entry.failures.append(now)
+                if len(entry.failures) >= max_attempts:
+                    entry.locked_until = now + lockout
+                    entry.failures.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class LoginThrottle:
@@ -38,64 +121,62 @@ class LoginThrottle:
         max_failures: int = DEFAULT_MAX_FAILURES,
         lockout: float = DEFAULT_LOCKOUT,
         window: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        backend: ThrottleBackend | None = None,
+        busy_wait: float = 10.0,
     ) -> None:
+        self.busy_wait = busy_wait
         self.max_failures = max_failures
         self.lockout = lockout
         self.window = lockout if window is None else window
         self.clock = clock
-        self.max_entries = max_entries
-        self._records: OrderedDict[str, _Record] = OrderedDict()
+        self.backend: ThrottleBackend = backend if backend is not None else MemoryThrottle()
 
     @property
     def enabled(self) -> bool:
         return self.max_failures > 0
 
-    def _record(self, key: str, now: float) -> _Record:
-        record = self._records.get(key)
-        if record is None:
-            record = self._records[key] = _Record()
-            while len(self._records) > self.max_entries:
-                self._records.popitem(last=False)
-        else:
-            self._records.move_to_end(key)
-        while record.failures and record.failures[0] <= now - self.window:
-            record.failures.popleft()
-        return record
-
-    def begin(self, key: str) -> int | None:
-        """Start a login attempt: ``None`` to go ahead, else the seconds to wait (Retry-After)."""
+    def try_begin(self, key: str) -> int | None:
+        """Try to reserve a login attempt once: ``None`` to go ahead, ``0`` when busy (retry
+        shortly), else the seconds the key is locked. Blocking: call it off the event loop.
+        """
         if not self.enabled:
             return None
-        now = self.clock()
-        record = self._record(key, now)
-        if record.locked_until > now:
-            return max(1, math.ceil(record.locked_until - now))
-        if record.failures and len(record.failures) + record.in_flight >= self.max_failures:
-            # Recent failures plus guesses still running fill the allowance: come back shortly.
-            return 1
-        record.in_flight += 1
-        return None
+        return self.backend.throttle_begin(key, self.clock(), self.max_failures, self.window)
+
+    def begin(self, key: str) -> int | None:
+        """Reserve a login attempt without waiting: ``None`` to go ahead, else Retry-After."""
+        wait = self.try_begin(key)
+        return 1 if wait == 0 else wait
+
+    async def acquire(self, key: str) -> int | None:
+        """Reserve an attempt, waiting while the allowance is busy: ``None`` to go ahead,
+        else the Retry-After seconds (locked, or still busy after ``busy_wait``)."""
+        import anyio
+
+        deadline = time.monotonic() + self.busy_wait
+        while True:
+            wait = await anyio.to_thread.run_sync(self.try_begin, key)
+            if wait is None or wait > 0:
+                return wait
+            if time.monotonic() >= deadline:
+                return 1
+            await anyio.sleep(0.05)
+
+    def _end(self, key: str, outcome: str) -> None:
+        if self.enabled:
+            self.backend.throttle_end(
+                key, self.clock(), outcome, self.max_failures, self.window, self.lockout
+            )
 
     def failed(self, key: str) -> None:
-        if not self.enabled:
-            return
-        now = self.clock()
-        record = self._record(key, now)
-        record.in_flight = max(0, record.in_flight - 1)
-        record.failures.append(now)
-        if len(record.failures) >= self.max_failures:
-            record.locked_until = now + self.lockout
-            record.failures.clear()
+        """The reserved attempt was a wrong password: it stays counted as a failure."""
+        self._end(key, "failed")
 
     def succeeded(self, key: str) -> None:
-        if not self.enabled:
-            return
-        self._records.pop(key, None)
+        """The password was right: release the reservation and forget the failures."""
+        self._end(key, "succeeded")
 
     def finished(self, key: str) -> None:
-        """The attempt ended without a verdict on the password (e.g. bad scope after success)."""
-        record = self._records.get(key)
-        if record is not None:
-            record.in_flight = max(0, record.in_flight - 1)
+        """The attempt ended without a verdict on the password: release the reservation."""
+        self._end(key, "finished")

@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from oauthcli.cli import output
+from tests.client.test_grants import self_signed_cert
 from tests.conftest import assert_one_line_error
 from tests.live_server import start_server, tutorial_server
-from tests.test_remote import self_signed_cert
 
 __all__ = ["start_server", "tutorial_server"]  # fixtures, imported for pytest to find
 

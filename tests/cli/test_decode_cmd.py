@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import CacheEntry, TokenCache
+from oauthcli.client.cache import CacheEntry, TokenCache
 from tests.conftest import assert_one_line_error
 
 SECRET = b"s" * 32

@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import TokenCache
+from oauthcli.client.cache import TokenCache
 from tests.oidc.browser import FORGED_CODE
 from tests.oidc.harness import CONFIDENTIAL_POST_SECRET, CONFIDENTIAL_SECRET, secret_file
 

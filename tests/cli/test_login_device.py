@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import TokenCache
-from oauthcli.client import login
+from oauthcli.client import oidc_login as login
+from oauthcli.client.cache import TokenCache
 from oauthcli.errors import AuthenticationError
 from oauthcli.http import make_client
 from tests.oidc.browser import drive

@@ -65,8 +65,8 @@ def test_login_json_is_the_rfc6749_token_response_and_is_cached(cli, store_path,
     assert entry["source"] == "local" and entry["username"] == "alice"
     assert entry["store"] == str(store_path.resolve())
     assert entry["expires_at"] == claims["exp"]
-    assert (isolated_env / "users.sessions.json").exists()
-    assert stat.S_IMODE((isolated_env / "users.sessions.json").stat().st_mode) == 0o600
+    assert (isolated_env / "users.state.db").exists()
+    assert stat.S_IMODE((isolated_env / "users.state.db").stat().st_mode) == 0o600
 
 
 def test_login_print_prints_only_the_access_token(cli, store_path, isolated_env):
@@ -563,7 +563,7 @@ def test_store_from_global_option_and_environment(cli, store_path, isolated_env)
     env = {"OAUTHCLI_STORE": str(moved)}
     result = cli("login", "johndoe", "--password-stdin", "--print", input="secret\n", env=env)
     assert result.exit_code == 0, result.stderr
-    assert (isolated_env / "sub" / "team.sessions.json").exists()
+    assert (isolated_env / "sub" / "team.state.db").exists()
     # refresh finds the store through the cache entry, whatever the working directory
     assert cli("refresh", "--print").exit_code == 0
 

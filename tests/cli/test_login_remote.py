@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from tests.client.test_grants import self_signed_cert
 from tests.conftest import assert_one_line_error
 from tests.live_server import start_server, tutorial_server
-from tests.test_remote import self_signed_cert
 
 __all__ = ["start_server", "tutorial_server"]  # fixtures, imported for pytest to find
 
@@ -615,10 +615,9 @@ def test_the_password_never_appears_in_any_output_or_file(cli, odd_server, isola
 
 
 def test_slow_server_times_out_with_exit_6(cli, odd_server, isolated_env):
-    started = time.monotonic()
+    # The server answers a token after 2 s: a timeout error (not a login) proves we gave up first.
     result = login(cli, odd_server.url + "/slow", "alice", "secret", "--timeout", "0.3")
     assert_one_line_error(result, 6, "timed out after 0.3 s")
-    assert time.monotonic() - started < 1.8
     assert not cache_file(isolated_env).exists()
 
 
@@ -749,3 +748,34 @@ def test_login_refresh_and_call_against_oauthcli_serve(cli, store_path, isolated
         )
         assert result.exit_code == 0, result.stderr
         assert cached(isolated_env, "bot")["client_id"] == "ci-bot"
+
+
+# ---------------------------------------------------------------- --debug tracebacks
+
+
+@pytest.fixture
+def echoing_status_line():
+    """Answers with a broken status line that repeats the request body (password and all)."""
+    from tests.client.test_http import _serve
+
+    def respond(conn: socket.socket, server) -> None:
+        data = server.seen[-1]
+        while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+            data += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 2x0 " + data.split(b"\r\n\r\n", 1)[1] + b"\r\n\r\n")
+
+    yield from _serve(respond)
+
+
+def test_debug_traceback_masks_the_password_and_client_secret(cli, echoing_status_line):
+    password, secret = "pa55word!", "cl1ent-s3cret"
+    result = cli(
+        "--debug", "login", "alice", "--url", echoing_status_line.url + "/token",
+        "--password-stdin", "--client-id", "cli", "--client-auth", "post",
+        input=password + "\n", env={"OAUTHCLI_CLIENT_SECRET": secret},
+    )  # fmt: skip
+    assert result.exit_code == 6
+    assert "Traceback" in result.stderr and "illegal status line" in result.stderr
+    assert "password=***" in result.stderr and "client_secret=***" in result.stderr
+    for form in (password, quote_plus(password), secret):
+        assert form not in result.output

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import TokenCache
+from oauthcli.client.cache import TokenCache
 from oauthcli.http import make_client
 from oauthcli.keys import write_new_key
 from tests.apps_serve.browser import CONFIDENTIAL, CONFIDENTIAL_SECRET, PUBLIC, provider_server
@@ -95,7 +95,7 @@ def test_revoke_at_serve_then_its_introspection_says_inactive(cli, serve, tmp_pa
 
 @pytest.mark.parametrize("action", ["approve", "deny"])
 def test_device_login_at_serve(serve, action):
-    from oauthcli.client import login
+    from oauthcli.client import oidc_login as login
     from oauthcli.errors import AuthenticationError
 
     seen: dict[str, str] = {}

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import TokenCache
+from oauthcli.client.cache import TokenCache
 from tests.oidc.harness import CONFIDENTIAL_SECRET, secret_file
 
 

@@ -10,12 +10,12 @@ import jwt
 import pytest
 
 from oauthcli import settings
-from oauthcli.cache import CacheEntry, TokenCache
+from oauthcli.client.cache import CacheEntry, TokenCache
 from oauthcli.issuer import settings_for_store
 from oauthcli.keys import generate, load_pem, public_jwk
 from oauthcli.store import UserStore
 from oauthcli.tokens import TokenService
-from tests._jwks_server import JsonSite
+from tests._jwks_server import JsonSite, self_signed_cert
 from tests.conftest import TEST_SECRET, assert_one_line_error, write_store
 
 VERDICT_KEYS = {"valid", "error", "message", "header", "payload", "expires_in"}
@@ -141,7 +141,7 @@ def test_asymmetric_store_verifies_with_the_public_half(cli, isolated_env):
 
 def test_refresh_tokens_rejected_unless_asked(cli, store_path):
     service = store_service(store_path)
-    refresh = service._refresh_token("alice", "fam", "jti", int(time.time()) + 3600)
+    refresh = service._refresh_token("alice", "fam", "jti", int(time.time()) + 3600, "gen")
     assert_one_line_error(cli("verify", refresh), 4, "refresh token")
     assert json.loads(cli("verify", "--json", refresh).stdout)["error"] == "type"
     assert cli("verify", "--token-type", "refresh", refresh).exit_code == 0
@@ -249,6 +249,30 @@ def test_jwks_file_and_url_and_discovery(cli, isolated_env):
         )
     assert_one_line_error(cli("verify", "--jwks", url + "/jwks", token), 6, "cannot fetch")
     assert_one_line_error(cli("verify", "--jwks", "http://example.com/jwks", token), 2, "https")
+
+
+def test_a_key_set_over_https_from_a_private_ca_needs_cacert(cli, isolated_env):
+    # the JWKS client is built by the same factory as the token endpoint client: same --cacert
+    private = load_pem(generate("ES256"), "k")
+    jwk = public_jwk(private, "ES256")
+    cert, key = self_signed_cert(isolated_env)
+    site = JsonSite({"/jwks": {"keys": [jwk]}})
+    token = jwt.encode(
+        {"sub": "a", "exp": int(time.time()) + 60},
+        private,
+        algorithm="ES256",
+        headers={"kid": jwk["kid"]},
+    )
+    with site.serve(ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        assert url.startswith("https://127.0.0.1:")
+        refused = cli("verify", "--jwks", url + "/jwks", token)
+        assert_one_line_error(refused, 6, "certificate verify failed")
+        assert site.requests == []
+        trusted = cli("verify", "--jwks", url + "/jwks", "--cacert", str(cert), token)
+        assert trusted.exit_code == 0, trusted.stderr
+        assert site.requests == ["/jwks"]
+    result = cli("verify", "--cacert", str(cert), "--jwks", "jwks.json", token)
+    assert_one_line_error(result, 2, "--cacert is for a key set fetched over https")
 
 
 # -- batch -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from oauthcli.client import login
+from oauthcli.client import oidc_login as login
 from oauthcli.client.idtoken import at_hash, verify_id_token
 from oauthcli.errors import TokenError
 from oauthcli.http import make_client

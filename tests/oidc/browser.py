@@ -82,7 +82,7 @@ def drive(
         form = page.forms[0]
         fields = dict(form["fields"])
         target = urljoin(str(response.url), form["action"])
-        buttons = form.get("buttons", [])
+        buttons = [b for b in form.get("buttons", []) if b[0] == "decision"]
         if fields.get("prompt") == "login":  # oidc-provider's devInteractions
             fields.update(login=login, password=password)
         elif "username" in fields and "password" in fields:  # oauthcli serve's login page

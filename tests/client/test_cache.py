@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from oauthcli.cache import CacheEntry, TokenCache
+from oauthcli.client.cache import CacheEntry, TokenCache
 from oauthcli.errors import StoreError, UsageError
 
 

@@ -10,13 +10,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from oauthcli.errors import ConfigError, TokenError, UsageError
-from oauthcli.jwks import key_from_jwk, key_from_object, key_from_pem, keys_from_jwks
 from oauthcli.keys import generate, load_pem, public_jwk
-from oauthcli.verify import TIME_REASONS, Verifier
+from oauthcli.verify.keyset import key_from_jwk, key_from_object, key_from_pem, keys_from_jwks
+from oauthcli.verify.verifier import TIME_REASONS, Verifier
 from tests._jwks_server import JsonSite
 from tests.conftest import assert_one_line_error
 
-VECTORS_DIR = Path(__file__).parent / "vectors"
+VECTORS_DIR = Path(__file__).parent.parent / "vectors"
 VECTORS = json.loads((VECTORS_DIR / "attacks.json").read_text())["vectors"]
 JWKS_FILE = str(VECTORS_DIR / "jwks.json")
 RSA_PUBLIC = str(VECTORS_DIR / "rsa_public.pem")
@@ -59,7 +59,7 @@ def cli_options(vector: dict) -> list[str]:
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
 def test_vector_in_core(vector):
     keys, _ = keys_from_jwks(json.loads(Path(JWKS_FILE).read_text()), "jwks.json")
-    verdict = verifier_for(vector, keys).verdict(vector["token"])
+    verdict = verifier_for(vector, keys).evaluate(vector["token"])[2]
     assert verdict["error"] == vector["reason"], verdict["message"]
     assert verdict["valid"] is (vector["reason"] is None)
 

@@ -34,18 +34,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oauthcli.claims import is_numeric_date, scopes_of
+from oauthcli.claims import ACCESS_TYP, REFRESH_TYP, is_numeric_date, scopes_of
+from oauthcli.durations import humanize_delta, iso_time
 from oauthcli.errors import TokenError, TokenTimeError, UsageError
-from oauthcli.inspect import (
-    ParsedToken,
-    iso_time,
-    normalize,
-    parse,
-    span,
-)
-from oauthcli.jwks import RemoteJWKS, VerificationKey
 from oauthcli.keys import FAMILIES, HMAC, HMAC_MIN_BYTES
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP
+from oauthcli.verify import verdict
+from oauthcli.verify.fetch import RemoteJWKS
+from oauthcli.verify.keyset import VerificationKey
+from oauthcli.verify.parse import ParsedToken, normalize, parse
 
 TIME_REASONS = frozenset({"expired", "not_yet_valid", "too_old"})
 TOKEN_TYPES = ("access", "refresh", "any")
@@ -63,6 +59,20 @@ class VerifiedToken:
     key: VerificationKey
     expires_in: int | None
     scopes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for a person: who, scopes, expiry, algorithm and key."""
+        sub = self.payload.get("sub")
+        who = f"sub {sub[:100]!r}, " if isinstance(sub, str) else ""
+        scopes = f"scopes {' '.join(self.scopes)[:200]}, " if self.scopes else ""
+        if self.expires_in is None:
+            when = "never expires"
+        else:
+            when = f"expires in {humanize_delta(self.expires_in)}"
+        return (
+            f"signature and claims OK: {who}{scopes}{when}, {self.algorithm}, {self.key.describe()}"
+        )
 
 
 def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
@@ -77,21 +87,10 @@ def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(result))
 
 
-def _typ(header: dict[str, Any]) -> str | None:
-    typ = header.get("typ")
-    if not isinstance(typ, str):
-        return None if typ is None else "?"
-    typ = typ.lower()
-    return typ[len("application/") :] if typ.startswith("application/") else typ
-
-
-_span = span
-
-
 class Verifier:
     """Checks tokens against fixed keys (or a remote JWKS) and fixed expectations.
 
-    ``keys``: ``VerificationKey`` objects (see ``oauthcli.jwks``), or a ``RemoteJWKS``.
+    ``keys``: ``VerificationKey`` objects (``oauthcli.verify.keyset``), or a ``RemoteJWKS``.
     ``algorithms``: explicit allow-list; by default each key's own algorithms.
     ``audience``: one or several accepted values; the token must carry one of them.
     ``now``: the clock (``time.time``), injectable for tests.
@@ -116,8 +115,12 @@ class Verifier:
             raise UsageError(f"token type must be one of {', '.join(TOKEN_TYPES)}")
         if leeway < 0 or (max_age is not None and max_age < 0):
             raise UsageError("leeway and max age must not be negative")
-        self.remote = keys if isinstance(keys, RemoteJWKS) else None
-        self._static = None if self.remote else list(keys)
+        self.remote: RemoteJWKS | None = None
+        self._static: list[VerificationKey] | None = None
+        if isinstance(keys, RemoteJWKS):
+            self.remote = keys
+        else:
+            self._static = list(keys)
         if self._static is not None and not self._static:
             raise UsageError("no key to verify with")
         self.algorithms = check_algorithms(algorithms) if algorithms is not None else None
@@ -172,7 +175,10 @@ class Verifier:
         ]
 
     def keys(self) -> list[VerificationKey]:
-        return self.remote.keys() if self.remote is not None else self._static  # type: ignore[return-value]
+        if self.remote is not None:
+            return self.remote.keys()
+        assert self._static is not None  # one of the two is set in __init__
+        return self._static
 
     def _indexes(
         self,
@@ -256,91 +262,22 @@ class Verifier:
 
     def _claims(self, parsed: ParsedToken, alg: str, key: VerificationKey) -> VerifiedToken:
         header, payload = parsed.header, parsed.payload
-        if self.token_type != "any":
-            typ = _typ(header)
-            if typ not in _ACCEPTED_TYP[self.token_type]:
-                shown = header.get("typ")
-                if typ == REFRESH_TYP:
-                    raise TokenError(
-                        "this is a refresh token (typ rt+jwt), not an access token "
-                        "(use --token-type refresh to check it)",
-                        "type",
-                    )
-                raise TokenError(
-                    f"token type {str(shown)[:40]!r} is not a{'n access' if self.token_type == 'access' else ' refresh'} token "
-                    "(use --token-type any to accept it)",
-                    "type",
-                )
         now = self.now()
-        leeway = self.leeway
-        exp = payload.get("exp")
-        if exp is None:
-            if "exp" in payload:
-                raise TokenError("token exp claim is null", "claim")
-            if not self.allow_no_exp:
-                raise TokenError(
-                    "token has no exp claim, so it never expires (use --allow-no-exp to accept that)",
-                    "claim",
-                )
-        elif not is_numeric_date(exp):
-            raise TokenError("token exp claim is not a number", "claim")
-        elif now >= exp + leeway:
-            raise TokenTimeError(
-                f"token expired {_span(now - exp)} ago (exp {iso_time(exp)})", "expired"
-            )
-        nbf = payload.get("nbf")
-        if nbf is not None or "nbf" in payload:
-            if not is_numeric_date(nbf):
-                raise TokenError("token nbf claim is not a number", "claim")
-            if nbf > now + leeway:
-                raise TokenTimeError(
-                    f"token is not valid yet: valid in {_span(nbf - now)} (nbf {iso_time(nbf)})",
-                    "not_yet_valid",
-                )
-        iat = payload.get("iat")
-        if iat is not None or "iat" in payload:
-            if not is_numeric_date(iat):
-                raise TokenError("token iat claim is not a number", "claim")
-            if iat > now + leeway:
-                raise TokenTimeError(
-                    f"token is issued in the future: in {_span(iat - now)} (iat {iso_time(iat)})",
-                    "not_yet_valid",
-                )
+        if self.token_type != "any":
+            check_type(header, self.token_type)
+        exp = check_exp(payload, now, self.leeway, self.allow_no_exp)
+        check_nbf(payload, now, self.leeway)
+        check_iat(payload, now, self.leeway)
         if self.max_age is not None:
-            if iat is None:
-                raise TokenError("token has no iat claim, so its age is unknown", "claim")
-            if now - iat > self.max_age + leeway:
-                raise TokenTimeError(
-                    f"token was issued {_span(now - iat)} ago, more than the maximum age of {_span(self.max_age)}",
-                    "too_old",
-                )
+            check_max_age(payload, now, self.leeway, self.max_age)
         if self.issuer is not None:
-            iss = payload.get("iss")
-            if iss != self.issuer:
-                got = (
-                    repr(iss[:200])
-                    if isinstance(iss, str)
-                    else ("missing" if iss is None else "not a string")
-                )
-                raise TokenError(f"token issuer {got} is not {self.issuer!r}", "issuer")
+            check_issuer(payload, self.issuer)
         if self.audience is not None:
-            aud = payload.get("aud")
-            values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
-            if values is None or not any(isinstance(v, str) and v in self.audience for v in values):
-                want = " or ".join(repr(a) for a in sorted(self.audience))
-                raise TokenError(
-                    f"token audience {'is missing' if aud is None else repr(aud)[:200]}; expected {want}",
-                    "audience",
-                )
+            check_audience(payload, self.audience)
         scopes = scopes_of(payload)
-        if self.required_scopes:
-            missing = [s for s in self.required_scopes if s not in scopes]
-            if missing:
-                raise TokenError(f"token lacks required scope: {' '.join(missing)}", "scope")
-        for name in self.required_claims:
-            if payload.get(name) is None:
-                raise TokenError(f"token lacks required claim {name!r}", "claim")
-        expires_in = int(exp - now) if is_numeric_date(exp) else None
+        check_scopes(scopes, self.required_scopes)
+        check_required_claims(payload, self.required_claims)
+        expires_in = int(exp - now) if exp is not None else None
         return VerifiedToken(header, payload, alg, key, expires_in, scopes)
 
     # -- verdicts --------------------------------------------------------------------------
@@ -354,46 +291,130 @@ class Verifier:
             parsed = self.parse(token)
             result = self.check(parsed)
         except TokenError as exc:
-            return (
-                None,
-                exc,
-                {
-                    "valid": False,
-                    "error": exc.reason,
-                    "message": exc.message,
-                    "header": parsed.header if parsed else None,
-                    "payload": parsed.payload if parsed else None,
-                    "expires_in": expires_in_of(parsed.payload, self.now()) if parsed else None,
-                },
+            return None, exc, verdict.of_error(exc, parsed, self.now())
+        return result, None, verdict.of_result(result)
+
+
+# -- claim checks, one per claim (as PyJWT's _validate_*) -------------------------------------
+
+
+def _typ(header: dict[str, Any]) -> str | None:
+    typ = header.get("typ")
+    if not isinstance(typ, str):
+        return None if typ is None else "?"
+    typ = typ.lower()
+    return typ[len("application/") :] if typ.startswith("application/") else typ
+
+
+def check_type(header: dict[str, Any], token_type: str) -> None:
+    """``typ`` must fit the kind of token wanted: an access token is never a refresh token."""
+    typ = _typ(header)
+    if typ in _ACCEPTED_TYP[token_type]:
+        return
+    if typ == REFRESH_TYP:
+        raise TokenError(
+            "this is a refresh token (typ rt+jwt), not an access token "
+            "(use --token-type refresh to check it)",
+            "type",
+        )
+    kind = "an access" if token_type == "access" else "a refresh"
+    raise TokenError(
+        f"token type {str(header.get('typ'))[:40]!r} is not {kind} token "
+        "(use --token-type any to accept it)",
+        "type",
+    )
+
+
+def check_exp(
+    payload: dict[str, Any], now: float, leeway: float, allow_missing: bool
+) -> float | None:
+    """The usable ``exp`` (None when absent and allowed); expired once ``now >= exp + leeway``."""
+    exp = payload.get("exp")
+    if exp is None:
+        if "exp" in payload:
+            raise TokenError("token exp claim is null", "claim")
+        if not allow_missing:
+            raise TokenError(
+                "token has no exp claim, so it never expires (use --allow-no-exp to accept that)",
+                "claim",
             )
-        return (
-            result,
-            None,
-            {
-                "valid": True,
-                "error": None,
-                "message": describe_valid(result),
-                "header": result.header,
-                "payload": result.payload,
-                "expires_in": result.expires_in,
-            },
+        return None
+    if not is_numeric_date(exp):
+        raise TokenError("token exp claim is not a number", "claim")
+    if now >= exp + leeway:
+        raise TokenTimeError(
+            f"token expired {humanize_delta(now - exp)} ago (exp {iso_time(exp)})", "expired"
+        )
+    return exp
+
+
+def check_nbf(payload: dict[str, Any], now: float, leeway: float) -> None:
+    if "nbf" not in payload:
+        return
+    nbf = payload["nbf"]
+    if not is_numeric_date(nbf):
+        raise TokenError("token nbf claim is not a number", "claim")
+    if nbf > now + leeway:
+        raise TokenTimeError(
+            f"token is not valid yet: valid in {humanize_delta(nbf - now)} (nbf {iso_time(nbf)})",
+            "not_yet_valid",
         )
 
-    def verdict(self, token: str) -> dict[str, Any]:
-        """The ``--json`` verdict of one token (never raises ``TokenError``)."""
-        return self.evaluate(token)[2]
+
+def check_iat(payload: dict[str, Any], now: float, leeway: float) -> None:
+    if "iat" not in payload:
+        return
+    iat = payload["iat"]
+    if not is_numeric_date(iat):
+        raise TokenError("token iat claim is not a number", "claim")
+    if iat > now + leeway:
+        raise TokenTimeError(
+            f"token is issued in the future: in {humanize_delta(iat - now)} (iat {iso_time(iat)})",
+            "not_yet_valid",
+        )
 
 
-def expires_in_of(payload: dict[str, Any], now: float) -> int | None:
-    exp = payload.get("exp")
-    return int(exp - now) if is_numeric_date(exp) else None
+def check_max_age(payload: dict[str, Any], now: float, leeway: float, max_age: float) -> None:
+    """``iat`` must be present and no older than ``max_age`` (run after :func:`check_iat`)."""
+    iat = payload.get("iat")
+    if not is_numeric_date(iat):
+        raise TokenError("token has no iat claim, so its age is unknown", "claim")
+    if now - iat > max_age + leeway:
+        raise TokenTimeError(
+            f"token was issued {humanize_delta(now - iat)} ago, more than the maximum age of "
+            f"{humanize_delta(max_age)}",
+            "too_old",
+        )
 
 
-def describe_valid(result: VerifiedToken) -> str:
-    sub = result.payload.get("sub")
-    who = f"sub {sub[:100]!r}, " if isinstance(sub, str) else ""
-    scopes = f"scopes {' '.join(result.scopes)[:200]}, " if result.scopes else ""
-    when = "never expires" if result.expires_in is None else f"expires in {span(result.expires_in)}"
-    return (
-        f"signature and claims OK: {who}{scopes}{when}, {result.algorithm}, {result.key.describe()}"
-    )
+def check_issuer(payload: dict[str, Any], issuer: str) -> None:
+    iss = payload.get("iss")
+    if iss == issuer:
+        return
+    got = "missing" if iss is None else "not a string"
+    if isinstance(iss, str):
+        got = repr(iss[:200])
+    raise TokenError(f"token issuer {got} is not {issuer!r}", "issuer")
+
+
+def check_audience(payload: dict[str, Any], audience: frozenset[str]) -> None:
+    """``aud`` (a string or a list) must hold one of ``audience`` (RFC 7519 4.1.3)."""
+    aud = payload.get("aud")
+    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
+    if values is not None and any(isinstance(v, str) and v in audience for v in values):
+        return
+    want = " or ".join(repr(a) for a in sorted(audience))
+    got = "is missing" if aud is None else repr(aud)[:200]
+    raise TokenError(f"token audience {got}; expected {want}", "audience")
+
+
+def check_scopes(scopes: list[str], required: Sequence[str]) -> None:
+    missing = [s for s in required if s not in scopes]
+    if missing:
+        raise TokenError(f"token lacks required scope: {' '.join(missing)}", "scope")
+
+
+def check_required_claims(payload: dict[str, Any], names: Sequence[str]) -> None:
+    for name in names:
+        if payload.get(name) is None:
+            raise TokenError(f"token lacks required claim {name!r}", "claim")

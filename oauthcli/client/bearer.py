@@ -1,6 +1,6 @@
 """``BearerAuth``: attach a bearer token to httpx requests; on a 401, refresh once and retry once.
 
-Kept apart from ``oauthcli.credentials`` so that commands which only read a
+Kept apart from ``oauthcli.client.profile`` so that commands which only read a
 cached token (``oauthcli header``) never import httpx.
 """
 

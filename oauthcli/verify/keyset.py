@@ -1,17 +1,11 @@
-"""Verification keys: from secrets, PEM, key objects, JWK Sets on disk or over HTTP, OIDC discovery.
+"""Verification keys: from secrets, PEM, key objects and JWK Sets (RFC 7517).
 
 Every key is bound to the algorithms it may check: its own when it declares one
 (JWK ``alg``, the ``[issuer]`` setting), else those of its family (an RSA key:
 RS256..PS512; a P-256 key: ES256 only). An HMAC algorithm is never paired with
 an asymmetric key, whatever form the key came in. Only the public half of an
-asymmetric key is kept.
+asymmetric key is kept. Fetching key sets over HTTP is ``oauthcli.verify.fetch``.
 
-Over HTTP (httpx, imported only when needed): https only, or http to a loopback
-address; 10 s timeout; 512 KiB cap; redirects are not followed. A fetched JWKS
-is kept in memory for ``ttl`` seconds and fetched again (at most once per
-unknown ``kid``, and a few times in all) when a token names a key it lacks.
-Shared secrets (``oct`` keys) in a fetched set are ignored: a published secret
-lets anyone sign.
 Header fields ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
 """
 
@@ -19,14 +13,14 @@ from __future__ import annotations
 
 import hmac
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from oauthcli.errors import ConfigError, RemoteError, UsageError
+from oauthcli.claims import b64url_decode
+from oauthcli.errors import ConfigError
 from oauthcli.keys import (
+    CURVE_BY_JWK,
+    CURVE_BY_SECG,
     EC,
     FAMILIES,
     HMAC,
@@ -42,13 +36,8 @@ FAMILY_ALGORITHMS: dict[str, tuple[str, ...]] = {
     RSA: ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
     OKP: ("EdDSA",),
 }
-CURVE_ALGORITHM = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-JWK_CURVE_ALGORITHM = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _HMAC_DIGEST = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
 _PUBLIC_MEMBERS = {RSA: ("kty", "n", "e"), EC: ("kty", "crv", "x", "y"), OKP: ("kty", "crv", "x")}
-
-HTTP_TIMEOUT = 10.0
-MAX_DOCUMENT_BYTES = 512 * 1024
 
 
 @dataclass
@@ -100,10 +89,10 @@ def _family_of_object(key: Any) -> tuple[str, Any, tuple[str, ...]]:
     if isinstance(key, rsa.RSAPublicKey):
         return RSA, key, FAMILY_ALGORITHMS[RSA]
     if isinstance(key, ec.EllipticCurvePublicKey):
-        alg = CURVE_ALGORITHM.get(key.curve.name)
-        if alg is None:
+        curve = CURVE_BY_SECG.get(key.curve.name)
+        if curve is None:
             raise ConfigError(f"unsupported EC curve {key.curve.name}")
-        return EC, key, (alg,)
+        return EC, key, (curve.algorithm,)
     if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         return OKP, key, FAMILY_ALGORITHMS[OKP]
     raise ConfigError(f"cannot verify with a {type(key).__name__.lstrip('_')}")
@@ -167,14 +156,11 @@ def key_from_pem(data: bytes, source: str = "key", algorithm: str | None = None)
 
 
 def _b64url_bytes(value: Any, what: str) -> bytes:
-    from oauthcli.errors import TokenError
-    from oauthcli.inspect import b64url_decode
-
     if not isinstance(value, str):
         raise ConfigError(f"{what} is not a base64url string")
     try:
-        return b64url_decode(value.rstrip("="), what)
-    except TokenError:
+        return b64url_decode(value.rstrip("="))
+    except ValueError:
         raise ConfigError(f"{what} is not valid base64url") from None
 
 
@@ -202,12 +188,17 @@ def key_from_jwk(jwk: dict[str, Any], source: str = "JWK") -> VerificationKey:
         key = key_from_secret(secret, alg, where)
         key.kid = kid
         return key
-    converters = {"RSA": (RSA, RSAAlgorithm), "EC": (EC, ECAlgorithm), "OKP": (OKP, OKPAlgorithm)}
+    # Any: PyJWT's from_jwk is a staticmethod that its stubs do not show on the class
+    converters: dict[str, tuple[str, Any]] = {
+        "RSA": (RSA, RSAAlgorithm),
+        "EC": (EC, ECAlgorithm),
+        "OKP": (OKP, OKPAlgorithm),
+    }
     if kty not in converters:
         raise ConfigError(f"{where} has unsupported key type {kty!r}")
     family, converter = converters[kty]
     public = {m: jwk.get(m) for m in _PUBLIC_MEMBERS[family]}
-    if family == EC and public["crv"] not in JWK_CURVE_ALGORITHM:
+    if family == EC and public["crv"] not in CURVE_BY_JWK:
         raise ConfigError(f"{where} has unsupported curve {public['crv']!r}")
     try:
         obj = converter.from_jwk(public)
@@ -241,164 +232,3 @@ def parse_json_document(data: bytes, source: str, error: type[Exception] = Confi
         return json.loads(data)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise error(f"{source} is not valid JSON") from None
-
-
-# -- HTTP -----------------------------------------------------------------------------------
-
-
-def check_url(url: str, what: str) -> str:
-    """Only https, or http to a loopback address (a local dev server)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and host:
-        return url
-    if parts.scheme == "http" and host:
-        from oauthcli.urls import is_loopback_host
-
-        if is_loopback_host(host):
-            return url
-        raise UsageError(f"{what} {url} must use https (plain http only to localhost)")
-    raise UsageError(f"{what} {url!r} is not an http(s) URL")
-
-
-def fetch_json(url: str, what: str, client: Any = None) -> tuple[int, Any]:
-    """GET ``url`` and parse JSON: (status, document or None). Network failures: ``RemoteError``."""
-    import httpx
-
-    check_url(url, what)
-    own = client is None
-    if own:
-        from oauthcli.http import make_client
-
-        client = make_client(HTTP_TIMEOUT)
-    try:
-        with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
-            if response.is_redirect:
-                raise RemoteError(
-                    f"{what} {url} redirects to {response.headers.get('location', '?')!r}; "
-                    "redirects are not followed: use the final URL"
-                )
-            if response.status_code != 200:
-                return response.status_code, None
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise RemoteError(
-                        f"{what} {url} is larger than {MAX_DOCUMENT_BYTES // 1024} KiB"
-                    )
-    except httpx.HTTPError as exc:
-        raise RemoteError(f"cannot fetch {what} {url}: {exc or type(exc).__name__}") from None
-    finally:
-        if own:
-            client.close()
-    return 200, parse_json_document(bytes(body), f"{what} {url}", RemoteError)
-
-
-class RemoteJWKS:
-    """A JWK Set at a URL, fetched lazily, kept ``ttl`` seconds, refetched on unknown kids."""
-
-    def __init__(
-        self,
-        url: str,
-        client: Any = None,
-        ttl: float = 300.0,
-        max_refetches: int = 5,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.url = check_url(url, "JWKS URL")
-        self.client = client
-        self.ttl = ttl
-        self.max_refetches = max_refetches
-        self.clock = clock
-        self.fetches = 0
-        self.skipped: list[str] = []
-        self._keys: list[VerificationKey] | None = None
-        self._fetched_at = 0.0
-        self._refetched_kids: set[str] = set()
-
-    def _fetch(self) -> list[VerificationKey]:
-        self.fetches += 1
-        status, doc = fetch_json(self.url, "JWKS", self.client)
-        if doc is None:
-            raise RemoteError(f"JWKS {self.url} answered HTTP {status}")
-        try:
-            keys, self.skipped = keys_from_jwks(doc, f"JWKS {self.url}")
-        except ConfigError as exc:
-            raise RemoteError(str(exc)) from None
-        # a published key set is public: a shared secret in it would let anyone sign
-        shared = [k for k in keys if k.family == HMAC]
-        if shared:
-            self.skipped += [
-                f"{k.source}: a shared secret ('oct') published at a URL" for k in shared
-            ]
-            keys = [k for k in keys if k.family != HMAC]
-            if not keys:
-                raise RemoteError(
-                    f"JWKS {self.url}: no usable signature key (only shared secrets, which "
-                    "must never be published; use --secret-file)"
-                )
-        self._keys, self._fetched_at = keys, self.clock()
-        return keys
-
-    def keys(self) -> list[VerificationKey]:
-        if self._keys is None or self.clock() - self._fetched_at > self.ttl:
-            return self._fetch()
-        return self._keys
-
-    def refetch_for(self, kid: str) -> bool:
-        """Fetch again because a token names ``kid``; at most once per kid and a few in all."""
-        if kid in self._refetched_kids or len(self._refetched_kids) >= self.max_refetches:
-            return False
-        self._refetched_kids.add(kid)
-        self._fetch()
-        return True
-
-
-@dataclass(frozen=True)
-class Discovery:
-    issuer: str
-    jwks_uri: str
-    document_url: str
-
-
-def discovery_urls(issuer: str) -> list[str]:
-    """OpenID Connect Discovery 1.0 first, then RFC 8414 (well-known before the path)."""
-    parts = urlsplit(issuer)
-    base = f"{parts.scheme}://{parts.netloc}"
-    path = parts.path.rstrip("/")
-    urls = [f"{issuer.rstrip('/')}/.well-known/openid-configuration"]
-    urls.append(f"{base}/.well-known/oauth-authorization-server{path}")
-    if path:
-        urls.append(f"{issuer.rstrip('/')}/.well-known/oauth-authorization-server")
-    return list(dict.fromkeys(urls))
-
-
-def discover(issuer: str, client: Any = None) -> Discovery:
-    """Find the ``jwks_uri`` of ``issuer``; the document must name exactly that issuer."""
-    check_url(issuer, "issuer URL")
-    tried = []
-    for url in discovery_urls(issuer):
-        status, doc = fetch_json(url, "discovery document", client)
-        if doc is None:
-            tried.append(f"{url} (HTTP {status})")
-            if status in (404, 410):
-                continue
-            break
-        if not isinstance(doc, dict):
-            raise RemoteError(f"discovery document {url} is not a JSON object")
-        named = doc.get("issuer")
-        if named != issuer:
-            raise RemoteError(
-                f"discovery document {url} names issuer {str(named)[:200]!r}, not {issuer!r}; "
-                "refusing it (OpenID Connect Discovery 4.3, RFC 8414 3.3)"
-            )
-        jwks_uri = doc.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise RemoteError(f"discovery document {url} has no jwks_uri")
-        try:
-            check_url(jwks_uri, "jwks_uri")
-        except UsageError as exc:
-            raise RemoteError(f"discovery document {url}: {exc}") from None
-        return Discovery(issuer, jwks_uri, url)
-    raise RemoteError(f"no discovery document for {issuer}: tried {', '.join(tried)}")

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oauthcli import settings
 from oauthcli.errors import ConfigError, UsageError
-from oauthcli.jwks import (
-    RemoteJWKS,
+from oauthcli.keys import HMAC, family_of, read_secret_file
+from oauthcli.verify.fetch import RemoteJWKS, discover
+from oauthcli.verify.keyset import (
     VerificationKey,
-    discover,
     key_from_pem,
     key_from_secret,
     keys_from_jwks,
     parse_json_document,
 )
-from oauthcli.keys import HMAC, family_of, read_secret_file
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass
@@ -54,17 +56,13 @@ def from_store(store_path: Path) -> KeyChoice:
     alg = issuer.algorithm
     where = f"{store_path} [issuer]"
     if family_of(alg) == HMAC:
-        secret = settings.env_secret()
-        source = "OAUTHCLI_SECRET"
-        path = issuer.secret_file or issuer.key_file
-        if secret is None and path is not None:
-            secret, source = read_secret_file(path), str(path)
-        if secret is None:
+        found = issuer.hmac_secret()
+        if found is None:
             raise ConfigError(
                 f"no {alg} secret to verify with: set OAUTHCLI_SECRET or secret_file in {where}, "
                 "or give --secret-file"
             )
-        key = key_from_secret(secret, alg, source)
+        key = key_from_secret(found[0], alg, found[1])
     else:
         if issuer.key_file is None:
             raise ConfigError(f"no key for {alg}: set key_file in {where}, or give --key/--jwks")
@@ -80,8 +78,13 @@ def resolve(
     issuer_url: str | None = None,
     store_path: Path,
     store_explicit: bool = False,
-    client: Any = None,
+    client: httpx.Client | None = None,
 ) -> KeyChoice:
+    """The key (or remote key set) to verify with; ``client`` is used for any URL.
+
+    Without a ``client``, one is built by ``oauthcli.http.make_client`` when a URL
+    is given.
+    """
     given = [
         name
         for name, value in (
@@ -101,11 +104,12 @@ def resolve(
         return KeyChoice([key_from_pem(_read(key_file, "key file"), str(key_file))], str(key_file))
     if jwks is not None:
         if jwks.startswith(("http://", "https://")):
-            return KeyChoice(RemoteJWKS(jwks, client), jwks)
+            return KeyChoice(RemoteJWKS(jwks, client or _default_client()), jwks)
         doc = parse_json_document(_read(Path(jwks), "JWKS file"), f"JWKS file {jwks}")
         keys, skipped = keys_from_jwks(doc, jwks)
         return KeyChoice(keys, jwks, notes=[f"skipped {s}" for s in skipped])
     if issuer_url is not None:
+        client = client or _default_client()
         found = discover(issuer_url, client)
         return KeyChoice(
             RemoteJWKS(found.jwks_uri, client),
@@ -114,11 +118,17 @@ def resolve(
         )
     if store_explicit or store_path.exists():
         return from_store(store_path)
-    secret = settings.env_secret()
-    if secret is not None:
-        return KeyChoice([key_from_secret(secret, None, "OAUTHCLI_SECRET")], "OAUTHCLI_SECRET")
+    env_secret = settings.env_secret()
+    if env_secret is not None:
+        return KeyChoice([key_from_secret(env_secret, None, "OAUTHCLI_SECRET")], "OAUTHCLI_SECRET")
     raise ConfigError(
         f"no key to verify with: give --secret-file, --key, --jwks or --issuer-url, set "
         f"OAUTHCLI_SECRET, or point --store at a user store with [issuer] settings "
         f"({store_path} does not exist)"
     )
+
+
+def _default_client() -> httpx.Client:
+    from oauthcli.http import make_client
+
+    return make_client()

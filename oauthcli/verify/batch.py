@@ -13,7 +13,6 @@ non-time check, else 5 (every failure was expired / not yet valid / too old).
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,13 +21,12 @@ from itertools import islice
 from typing import Any
 
 from oauthcli.errors import TokenError, TokenTimeError
-from oauthcli.verify import TIME_REASONS, Verifier, describe_valid, expires_in_of
+from oauthcli.verify import verdict
+from oauthcli.verify.verifier import TIME_REASONS, Verifier
 
 PARALLEL_THRESHOLD = 5000
 CHUNK_LINES = 2000
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _WORKER: Verifier | None = None
 
 
@@ -69,7 +67,7 @@ def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str
         cached = header_json.get(id(header))
         if cached is None:
             # the dict itself is kept alive with its text, so its id is never reused
-            cached = (header, _dumps(header))
+            cached = (header, verdict.dumps(header))
             if len(header_json) < 256:
                 header_json[id(header)] = cached
         return cached[1]
@@ -85,24 +83,10 @@ def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str
             result = check(parsed)
         except TokenError as exc:
             failures[exc.reason] += 1
-            if parsed is None:
-                out.append(
-                    f'{{"line":{number},"valid":false,"error":{_string(exc.reason)},'
-                    f'"message":{_string(exc.message)},"header":null,"payload":null,"expires_in":null}}'
-                )
-                continue
-            expires = expires_in_of(parsed.payload, verifier.now())
-            out.append(
-                f'{{"line":{number},"valid":false,"error":{_string(exc.reason)},'
-                f'"message":{_string(exc.message)},"header":{encode_header(parsed.header)},'
-                f'"payload":{_dumps(parsed.payload)},"expires_in":{_dumps(expires)}}}'
-            )
-            continue
-        out.append(
-            f'{{"line":{number},"valid":true,"error":null,'
-            f'"message":{_string(describe_valid(result))},"header":{encode_header(result.header)},'
-            f'"payload":{_dumps(result.payload)},"expires_in":{_dumps(result.expires_in)}}}'
-        )
+            found = verdict.of_error(exc, parsed, verifier.now())
+        else:
+            found = verdict.of_result(result)
+        out.append(verdict.json_line(found, number, encode_header))
     summary.total = len(lines) - blank
     summary.valid = summary.total - sum(failures.values())
     summary.warnings = verifier.usage_warnings()

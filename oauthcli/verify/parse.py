@@ -1,7 +1,7 @@
 """Read a token without verifying it: size limit, ``Bearer`` prefix, JWS/JWE/opaque, strict JSON.
 
 Nothing here imports ``cryptography`` (nor PyJWT, which pulls it in), so
-``oauthcli decode`` starts fast. ``oauthcli.verify`` builds on :func:`parse`.
+``oauthcli decode`` starts fast. ``oauthcli.verify.verifier`` builds on :func:`parse`.
 
 Parsing is strict, because a verifier and the API behind it must agree on what
 a token says: base64url without padding or foreign characters, UTF-8 JSON
@@ -11,22 +11,16 @@ reject them; two parsers picking different duplicates is an attack).
 
 from __future__ import annotations
 
-import binascii
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
-from oauthcli.claims import is_numeric_date
-from oauthcli.durations import humanize_delta
+from oauthcli import claims
 from oauthcli.errors import TokenError
 
 MAX_TOKEN_BYTES = 64 * 1024
-TIME_CLAIMS = ("exp", "nbf", "iat", "auth_time")
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STD = bytes.maketrans(b"-_", b"+/")
 # "Bearer x", also pasted as a whole header line ("Authorization: Bearer x") or alone
 _BEARER = re.compile(r"(?:authorization:\s*)?bearer(?:\s+|$)", re.IGNORECASE)
 
@@ -39,7 +33,6 @@ class ParsedToken:
     payload: dict[str, Any]
     signing_input: bytes
     signature: bytes
-    header_segment: str = field(repr=False, default="")
 
 
 def normalize(text: str | bytes) -> str:
@@ -72,15 +65,10 @@ def _too_large(size: int) -> TokenError:
 
 
 def b64url_decode(segment: str, what: str = "segment") -> bytes:
-    """Strict base64url without padding (RFC 7515 section 2)."""
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
-        raise TokenError(f"token {what} is not valid base64url", "malformed")
+    """Strict base64url without padding (RFC 7515 section 2); ``TokenError`` otherwise."""
     try:
-        return binascii.a2b_base64(
-            (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_TO_STD),
-            strict_mode=True,
-        )
-    except (binascii.Error, ValueError):
+        return claims.b64url_decode(segment)
+    except ValueError:
         raise TokenError(f"token {what} is not valid base64url", "malformed") from None
 
 
@@ -183,78 +171,9 @@ def parse(token: str, *, header_cache: dict[str, dict[str, Any]] | None = None) 
         payload=payload,
         signing_input=f"{head}.{body}".encode("ascii"),
         signature=signature,
-        header_segment=head,
     )
 
 
 def decode(text: str) -> ParsedToken:
     """``normalize`` then ``parse``: what ``oauthcli decode`` shows."""
     return parse(normalize(text))
-
-
-# -- times for people -----------------------------------------------------------------------
-
-
-_LONGEST_SPAN = 10_000 * 365 * 86400
-
-
-def span(seconds: float) -> str:
-    """``humanize_delta``, with absurd spans (a token valid for 10^300 days) kept short."""
-    if abs(seconds) >= _LONGEST_SPAN:
-        return "more than 10,000 years"
-    return humanize_delta(seconds)
-
-
-def iso_time(timestamp: float) -> str:
-    """``2024-05-01T12:00:00Z``; a timestamp out of range is shown as its number."""
-    try:
-        moment = datetime.fromtimestamp(timestamp, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return f"{timestamp} (out of range)"
-    if moment.microsecond == 0:
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"  # exp 1.5: ...:01.5Z
-
-
-def relative(claim: str, timestamp: float, now: float) -> str:
-    """``expires in 14 min`` / ``expired 3 h ago`` / ``issued 2 min ago`` ..."""
-    ahead = timestamp >= now
-    span_text = span(timestamp - now)
-    if claim == "exp":
-        return f"expires in {span_text}" if ahead else f"expired {span_text} ago"
-    if claim == "nbf":
-        return f"valid in {span_text}" if ahead else f"valid since {span_text} ago"
-    if claim == "iat":
-        return f"issued in {span_text} (in the future!)" if ahead else f"issued {span_text} ago"
-    if claim == "auth_time":
-        return (
-            f"authenticated in {span_text} (in the future!)"
-            if ahead
-            else f"authenticated {span_text} ago"
-        )
-    return f"in {span_text}" if ahead else f"{span_text} ago"
-
-
-def describe_time(claim: str, value: Any, now: float) -> str:
-    """ISO-8601 plus relative time; a value that is not a NumericDate says so."""
-    if not is_numeric_date(value):
-        return f"{json.dumps(value)[:80]} (not a NumericDate)"
-    return f"{iso_time(value)} ({relative(claim, value, now)})"
-
-
-def lifetime_bar(start: Any, end: Any, now: float, width: int = 30) -> str | None:
-    """``[#########|..........] 45% of 15 min used``, or None without usable iat/nbf and exp."""
-    if not (is_numeric_date(start) and is_numeric_date(end)) or end <= start:
-        return None
-    fraction = (now - start) / (end - start)
-    position = min(max(int(fraction * width), 0), width)
-    if fraction < 0:
-        bar = "|" + "." * width
-        state = "not started yet"
-    elif fraction >= 1:
-        bar = "#" * width + "|"
-        state = "expired"
-    else:
-        bar = "#" * position + "|" + "." * (width - position)
-        state = f"{int(fraction * 100)}% used"
-    return f"[{bar}] {state} of {span(end - start)}"

@@ -14,12 +14,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from oauthcli.errors import AuthenticationError, RemoteError
+from oauthcli.http import MAX_SERVER_TEXT
 from oauthcli.text import clean as text_clean
 
-MAX_SERVER_TEXT = 200
+YEAR = 365 * 24 * 3600
+# Long-lived service tokens exist; anything longer than this is a broken server.
+MAX_EXPIRES_IN = 100 * YEAR
+NOT_JSON: Any = object()
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ def interpret(
         if data is None:
             raise RemoteError(
                 f"the token endpoint answered {status} with {describe_body(body, content_type)}; "
-                "expected a JSON object"
+                "expected a JSON object",
+                reason="bad_answer",
             )
         # Some servers report errors with a 200; those go through the error mapping below.
         if "access_token" in data or not isinstance(data.get("error"), str):
@@ -58,11 +62,20 @@ def interpret(
 
 
 def _parse_json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    data = loads(body)
     return data if isinstance(data, dict) else None
+
+
+def loads(body: bytes | str) -> Any:
+    """The JSON value in ``body``, or ``NOT_JSON`` for anything else.
+
+    Hostile input is "not JSON", never a crash: deep nesting (``[[[[...``) makes
+    the parser recurse past Python's limit, so ``RecursionError`` counts too.
+    """
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return NOT_JSON
 
 
 def describe_body(body: bytes, content_type: str) -> str:
@@ -71,9 +84,7 @@ def describe_body(body: bytes, content_type: str) -> str:
     kind = content_type.split(";")[0].strip().lower()
     if "html" in kind or body.lstrip()[:1] == b"<":
         return "an HTML page"
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    if loads(body) is NOT_JSON:
         return f"a non-JSON body ({clean(kind) or 'no content type'})"
     return "JSON that is not an object"
 
@@ -81,19 +92,22 @@ def describe_body(body: bytes, content_type: str) -> str:
 def _token_response(data: dict[str, Any]) -> TokenResponse:
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
-        raise RemoteError("the token endpoint's answer has no access_token")
+        raise RemoteError("the token endpoint's answer has no access_token", reason="bad_answer")
     token_type = data.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         shown = clean(token_type) if isinstance(token_type, str) else "(missing)"
-        raise RemoteError(f"unsupported token_type {shown!r}: only Bearer tokens are supported")
+        raise RemoteError(
+            f"unsupported token_type {shown!r}: only Bearer tokens are supported",
+            reason="bad_answer",
+        )
     refresh_token = data.get("refresh_token")
     if refresh_token is not None and not isinstance(refresh_token, str):
-        raise RemoteError("the token endpoint's refresh_token is not a string")
+        raise RemoteError("the token endpoint's refresh_token is not a string", reason="bad_answer")
     scope = data.get("scope")
     if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
         scope = " ".join(scope)  # some servers send a list despite RFC 6749 5.1
     elif scope is not None and not isinstance(scope, str):
-        raise RemoteError("the token endpoint's scope is not a string")
+        raise RemoteError("the token endpoint's scope is not a string", reason="bad_answer")
     return TokenResponse(
         access_token=access_token,
         token_type="Bearer",
@@ -111,9 +125,18 @@ def _expires_in(value: object) -> int | None:
     numeric_string = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
     number_ok = isinstance(value, int | float) and not isinstance(value, bool)
     number = float(value) if numeric_string or number_ok else None  # type: ignore[arg-type]
-    if number is None or not 0 <= number < 10**12:
+    if number is not None and MAX_EXPIRES_IN < number < float("inf"):
+        # Checked here, before anything is cached: an expiry past year 9999 breaks every date.
+        raise RemoteError(
+            f"the token endpoint's expires_in {number:.0f} is beyond {MAX_EXPIRES_IN // YEAR} years",
+            reason="bad_answer",
+        )
+    if number is None or not 0 <= number <= MAX_EXPIRES_IN:
         shown = clean(str(value))
-        raise RemoteError(f"the token endpoint's expires_in {shown!r} is not a number of seconds")
+        raise RemoteError(
+            f"the token endpoint's expires_in {shown!r} is not a number of seconds",
+            reason="bad_answer",
+        )
     return int(number)
 
 
@@ -139,31 +162,50 @@ def _raise_for_error(
         raise AuthenticationError(
             _prefixed(
                 "client authentication failed", description or "check the client id and secret"
-            )
+            ),
+            reason="invalid_client",
         )
     if code == "invalid_scope":
         raise AuthenticationError(
-            _prefixed("scope not granted", description or "the server refused it")
+            _prefixed("scope not granted", description or "the server refused it"),
+            reason="invalid_scope",
         )
     if code == "unauthorized_client":
-        raise AuthenticationError(f"the client may not use the {grant_name}{said}")
+        raise AuthenticationError(
+            f"the client may not use the {grant_name}{said}", reason="unauthorized_client"
+        )
     if code == "unsupported_grant_type":
-        raise RemoteError(f"the server does not support the {grant_name}{said}")
+        raise RemoteError(
+            f"the server does not support the {grant_name}{said}", reason="unsupported_grant_type"
+        )
     if code == "invalid_request":
-        raise RemoteError(f"the server rejected the request as malformed{said}")
+        raise RemoteError(
+            f"the server rejected the request as malformed{said}", reason="invalid_request"
+        )
     if data is None:
         if status == 401 and not body.strip():
-            raise AuthenticationError(_refusal_message(grant, None))  # a bare Basic challenge
+            # a bare Basic challenge
+            raise AuthenticationError(_refusal_message(grant, None), reason=_refusal_reason(grant))
         # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint.
         raise RemoteError(
-            f"the token endpoint answered {status_text} with {describe_body(body, content_type)}"
+            f"the token endpoint answered {status_text} with {describe_body(body, content_type)}",
+            reason="bad_answer",
         )
     if status >= 500 or code in _REMOTE_CODES:
-        raise RemoteError(f"the token endpoint failed with {status_text}{said}")
+        raise RemoteError(
+            f"the token endpoint failed with {status_text}{said}", reason="http_status"
+        )
     if code == "invalid_grant" or status in (400, 401):
         # FastAPI apps answer 400/401 {"detail": ...}; an unknown code there is still a refusal.
-        raise AuthenticationError(_refusal_message(grant, description))
-    raise RemoteError(f"the token endpoint answered {status_text}{said}")
+        raise AuthenticationError(
+            _refusal_message(grant, description), reason=_refusal_reason(grant)
+        )
+    raise RemoteError(f"the token endpoint answered {status_text}{said}", reason="http_status")
+
+
+def _refusal_reason(grant: str) -> str:
+    # A client_credentials refusal is the client's secret; any other, the grant itself.
+    return "invalid_client" if grant == "client_credentials" else "invalid_grant"
 
 
 def _refusal_message(grant: str, description: str | None) -> str:
@@ -219,24 +261,4 @@ def clean(text: str, secrets: Iterable[str] = ()) -> str:
     return text_clean(text, MAX_SERVER_TEXT, secrets)
 
 
-def display_url(url: str, secrets: Iterable[str] = ()) -> str:
-    """``scheme://host[:port]/path``: userinfo, query and fragment may carry secrets."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        parts, host, port = None, "", None
-    if parts is None or not parts.scheme or not host:
-        # Unparseable or relative: drop anything that looks like userinfo or a query.
-        return clean(re.sub(r"^([^/?#]*//)?[^/?#@]*@", r"\1", url.split("?")[0]), secrets)
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    if parts.query:
-        shown += "?…"
-    return clean(shown, secrets)
-
-
-__all__ = ["MAX_SERVER_TEXT", "TokenResponse", "clean", "describe_body", "display_url", "interpret"]
+__all__ = ["MAX_SERVER_TEXT", "TokenResponse", "clean", "describe_body", "interpret"]

@@ -1,4 +1,4 @@
-"""oauthcli.credentials: where a profile's token may go, how it is kept fresh, and
+"""oauthcli.client (policy, refresh, profile, bearer): where a profile's token may go, how it is kept fresh, and
 BearerAuth's refresh-once-and-retry, against the real tutorial app."""
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oauthcli import credentials, remote
-from oauthcli.cache import CacheEntry, TokenCache
-from oauthcli.credentials import (
-    BearerAuth,
-    ProfileToken,
-    check_destination,
-    client_secret_for,
-    origin_of,
-)
+import oauthcli.http as transport
+from oauthcli.client import grants as token_grants
+from oauthcli.client import refresh as credentials
+from oauthcli.client.bearer import BearerAuth
+from oauthcli.client.cache import CacheEntry, TokenCache
+from oauthcli.client.policy import check_destination
+from oauthcli.client.profile import ProfileToken
+from oauthcli.client.refresh import client_secret_for
 from oauthcli.errors import AuthenticationError, ConfigError, UsageError
+from oauthcli.urls import origin_of
 from tests.live_server import tutorial_server
 
 __all__ = ["tutorial_server"]  # fixture, imported for pytest to find
@@ -120,8 +120,8 @@ def test_refresh_without_refresh_token():
 
 
 def remote_login(server, cache: TokenCache, profile: str = "default") -> CacheEntry:
-    with remote.make_client(5) as client:
-        token = remote.password_grant(client, server.token_url, "alice", "secret", ["me"])
+    with transport.make_client(5) as client:
+        token = token_grants.password_grant(client, server.token_url, "alice", "secret", ["me"])
     now = int(time.time())
     entry = CacheEntry(
         access_token=token.access_token,
@@ -222,8 +222,10 @@ def test_missing_profile():
 
 def test_bearer_auth_refreshes_once_on_401_and_retries(tutorial_server):
     state = tutorial_server.app.state.tutorial
-    with remote.make_client(5) as client:
-        good = remote.password_grant(client, tutorial_server.token_url, "alice", "secret", ["me"])
+    with transport.make_client(5) as client:
+        good = token_grants.password_grant(
+            client, tutorial_server.token_url, "alice", "secret", ["me"]
+        )
         calls: list[str] = []
 
         def refresher() -> str:

@@ -1,0 +1,106 @@
+"""Where credentials may go: URL safety before sending, a profile's allowed destinations, header safety.
+
+Every check here runs before any connection, so a refused request sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from oauthcli.errors import RemoteError, UsageError
+from oauthcli.http import display_url
+from oauthcli.text import is_header_safe
+from oauthcli.urls import is_loopback_host, is_loopback_url, is_plain_remote_http, origin_of
+
+if TYPE_CHECKING:
+    from oauthcli.client.cache import CacheEntry
+
+
+def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
+    """Refuse, before any connection, a URL that would expose credentials.
+
+    https is always fine; plain http only to this machine (localhost, 127.0.0.0/8,
+    [::1]) unless ``insecure_http``. URLs with a user name or password are refused
+    because they end up in logs and error messages.
+    """
+    if not url.strip():
+        raise UsageError("the URL is empty")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise UsageError(f"not a valid URL: {display_url(url)}") from exc
+    if parts.username is not None or parts.password is not None:
+        # The URL itself is not echoed: the userinfo may be a password.
+        raise UsageError("the URL must not contain a user name or password (user@host)")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UsageError(
+            f"only http and https URLs are supported, not {display_url(url)}"
+            + missing_scheme_hint(url)
+        )
+    if not host:
+        raise UsageError(f"the URL has no host: {display_url(url)}")
+    if scheme == "http" and not insecure_http and not is_loopback_host(host):
+        raise UsageError(
+            f"refusing to send credentials over plain http to {display_url(url)}: "
+            "use https, or pass --insecure-http if you accept the risk",
+            reason="plain_http",
+        )
+
+
+def missing_scheme_hint(url: str) -> str:
+    """`` (did you mean https://host/...?)`` for ``host:8000/x`` or ``example.com/x``; else ``""``."""
+    text = url.strip()
+    if "://" in text or not text or text.startswith("/"):
+        return ""
+    host = text.split("/", 1)[0]
+    if not host or any(c.isspace() for c in host):
+        return ""
+    guess = "http" if is_loopback_url(f"http://{text}") else "https"
+    return f" (no scheme: did you mean {display_url(f'{guess}://{text}')}?)"
+
+
+def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] = ()) -> None:
+    """Refuse (``UsageError``, before any connection) to send ``entry``'s token where it does not belong.
+
+    A remote profile's token goes to its token URL's origin; a local profile's to
+    loopback hosts; either also to ``entry.allowed_origins`` and ``extra_origins``.
+    """
+    target = origin_of(url)
+    allowed = {origin_of(o) for o in [*entry.allowed_origins, *extra_origins]}
+    if entry.source == "remote" and entry.token_url:
+        allowed.add(origin_of(entry.token_url))
+        where = f"its token endpoint's origin {origin_of(entry.token_url)}"
+    else:
+        if is_loopback_url(url):
+            return
+        where = "loopback hosts (it came from a local store)"
+    if target not in allowed:
+        raise UsageError(
+            f"refusing to send this profile's token to {target}: it is only sent to {where}; "
+            f"add --allow-origin {target} to allow it",
+            reason="destination",
+        )
+
+
+def check_header_safe(token: str, what: str = "access token") -> str:
+    """``token`` if it can go in an ``Authorization`` header as is; ``RemoteError`` if not.
+
+    Servers are not trusted here: a token with a line break or a space would
+    inject a header into ``curl -H "$(oauthcli header)"`` or a request.
+    """
+    if not is_header_safe(token):
+        raise RemoteError(
+            f"the server's {what} contains spaces or control characters: refusing to use it",
+            reason="bad_answer",
+        )
+    return token
+
+
+def needs_insecure_http(url: str) -> bool:
+    """True when ``url`` is plain http to a host other than this machine."""
+    return is_plain_remote_http(url)
