@@ -21,6 +21,8 @@ pytest_plugins = ["tests.redis_server"]
 
 # A user's project with its own pytest.ini; tests/test_pytest_plugin.py runs it in a subprocess.
 collect_ignore = ["plugin_project"]
+# panva's oidc-provider on 127.0.0.1 and a stand-in browser (tests/oidc/harness.py)
+pytest_plugins = ["tests.oidc.harness"]
 
 # Tests hash at the lowest bcrypt cost; one test checks the default of 12 separately.
 TEST_ROUNDS = 4

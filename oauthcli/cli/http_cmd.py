@@ -303,6 +303,12 @@ def register(app: typer.Typer) -> None:
             typer.Option("--cacert", help="CA bundle for a private CA.", show_default=False),
         ] = None,
         profile: ProfileOption = None,
+        id_token: Annotated[
+            bool,
+            typer.Option(
+                "--id-token", help="Send the profile's ID token instead (Cloud Run, IAP)."
+            ),
+        ] = False,
     ) -> None:
         """Call a protected endpoint with the cached bearer token.
 
@@ -336,7 +342,17 @@ def register(app: typer.Typer) -> None:
 
         explicit = _explicit_token(token, profile)
         refreshable = False
-        if explicit:
+        if id_token:
+            from oauthcli.client.oidc_profile import fresh_id_token
+
+            if token:
+                raise UsageError("--token and --id-token contradict each other: choose one")
+            source = _profile_token(profile, cacert, timeout)
+            check_destination(source.entry, url, allow_origin or [])
+            source.allow_origins(allow_origin or [])
+            explicit = fresh_id_token(source)
+            auth = BearerAuth(explicit)
+        elif explicit:
             auth = BearerAuth(explicit)
         else:
             source = _profile_token(profile, cacert, timeout)
@@ -420,6 +436,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--cacert", help="CA bundle for a private CA.", show_default=False),
         ] = None,
         profile: ProfileOption = None,
+        id_token: Annotated[
+            bool,
+            typer.Option("--id-token", help="The profile's ID token instead of its access token."),
+        ] = False,
     ) -> None:
         """Print 'Authorization: Bearer <token>' for curl -H "$(oauthcli header)".
 
@@ -429,6 +449,13 @@ def register(app: typer.Typer) -> None:
         """
         from oauthcli.client.policy import check_header_safe
 
+        if id_token:
+            from oauthcli.client.oidc_profile import fresh_id_token
+
+            output.echo(
+                f"Authorization: Bearer {fresh_id_token(_profile_token(profile, cacert, timeout))}"
+            )
+            return
         explicit = _explicit_token(None, profile)
         if explicit is None:
             explicit = check_header_safe(

@@ -105,6 +105,8 @@ def token_response(entry: CacheEntry, now: float | None = None) -> dict[str, Any
     if entry.refresh_token:
         body["refresh_token"] = entry.refresh_token
     body["scope"] = entry.scope
+    if entry.id_token:
+        body["id_token"] = entry.id_token
     return body
 
 
@@ -233,35 +235,109 @@ def login(
         ),
     ] = None,
     grant: Annotated[
-        str,
-        typer.Option("--grant", help="With --url: 'password' or 'client-credentials'."),
-    ] = "password",
+        str | None,
+        typer.Option(
+            "--grant",
+            help="password, client-credentials; with --issuer-url also authorization-code "
+            "(the default without USERNAME) or device-code.",
+            show_default=False,
+        ),
+    ] = None,
     client_id: Annotated[
         str | None,
-        typer.Option("--client-id", help="With --url: OAuth client id.", show_default=False),
+        typer.Option(
+            "--client-id",
+            help="With --url or --issuer-url: OAuth client id.",
+            show_default=False,
+        ),
     ] = None,
     client_secret_file: Annotated[
         Path | None,
         typer.Option(
             "--client-secret-file",
-            help="With --url: file holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
+            help="With --url or --issuer-url: file holding the client secret "
+            "(or env OAUTHCLI_CLIENT_SECRET).",
             show_default=False,
         ),
     ] = None,
     client_auth: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--client-auth", help="With --url: send the client secret by 'basic' auth or 'post'."
+            "--client-auth",
+            help="basic or post (the client secret); with --issuer-url also private-key-jwt "
+            "(--client-key) or none (a public client). Default: basic with a secret, else none.",
+            show_default=False,
         ),
-    ] = "basic",
+    ] = None,
     cacert: CacertOption = None,
-    timeout: TimeoutOption = 10.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for the token endpoint (default 10); for a browser or "
+            "device login, for the person to finish it (default 300).",
+            min=0.1,
+            show_default=False,
+        ),
+    ] = None,
     insecure_http: Annotated[
         bool,
         typer.Option(
             "--insecure-http",
             help="With --url: allow sending credentials over http:// to a non-loopback host.",
         ),
+    ] = False,
+    issuer_url: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer-url",
+            help="OpenID provider to log in at (its discovery document names the endpoints).",
+            show_default=False,
+        ),
+    ] = None,
+    client_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-key",
+            help="With --issuer-url: PEM private key for --client-auth private-key-jwt.",
+            show_default=False,
+        ),
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resource",
+            help="With --issuer-url: API (RFC 8707 resource URI) the token is for; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience", help="With --issuer-url: audience parameter (Auth0).", show_default=False
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="With --issuer-url: extra authorization parameter NAME=VALUE "
+            "(prompt, login_hint, acr_values ...); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    redirect_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--redirect-uri",
+            help="Browser login: the registered loopback redirect URI "
+            "(default http://127.0.0.1:<free port>/callback).",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool,
+        typer.Option("--no-browser", help="Browser login: only print the URL, open nothing."),
     ] = False,
     app_url: Annotated[
         str | None,
@@ -285,8 +361,9 @@ def login(
 ) -> None:
     """Log in and cache the tokens in the profile.
 
-    Without --url the password is checked against the user store and tokens are
-    signed with the key of the store's issuer table. The password is prompted for (hidden)
+    Without --url or --issuer-url the password is checked against the user store and
+    tokens are signed with the key of the store's issuer table. With --issuer-url the
+    default is a browser login at that OpenID provider. The password is prompted for (hidden)
     or read from the first line of stdin with --password-stdin; never from argv.
     """
     from oauthcli.cli import ci_output
@@ -297,25 +374,62 @@ def login(
     profile_name = resolve_profile(profile)
     cache = _cache()
     cache.check(profile_name)  # a bad profile or an unsafe cache fails before the password
+    provider_only = {
+        "--client-key": client_key is not None,
+        "--resource": bool(resource),
+        "--audience": audience is not None,
+        "--param": bool(param),
+        "--redirect-uri": redirect_uri is not None,
+        "--no-browser": no_browser,
+    }
+    if issuer_url is not None:
+        if url is not None or app_url is not None:
+            raise UsageError("--issuer-url and --url / --app contradict each other: choose one")
+        from oauthcli.cli import provider_cmd
+
+        entry = provider_cmd.login_provider(
+            issuer_url=issuer_url,
+            username=username,
+            scopes=scopes or [],
+            password_stdin=password_stdin,
+            grant=grant,
+            client_id=client_id,
+            client_secret_file=client_secret_file,
+            client_auth=client_auth,
+            client_key=client_key,
+            resources=resource or [],
+            audience=audience,
+            params=param or [],
+            redirect_uri=redirect_uri,
+            no_browser=no_browser,
+            cacert=cacert,
+            timeout=timeout,
+            insecure_http=insecure_http,
+        )
+        cache_path = cache.save(profile_name, entry)
+        _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
+        return
+    given = [name for name, used in provider_only.items() if used]
+    if given or grant in ("authorization-code", "device-code"):
+        raise UsageError(f"{given[0] if given else '--grant ' + str(grant)} needs --issuer-url")
     app_scopes: dict[str, str] | None = None
     if app_url is not None:
         if url is not None:
             raise UsageError("--app and --url contradict each other: choose one")
-        url, app_scopes = _app_token_url(app_url, app_scheme, grant, cacert, timeout, insecure_http)
+        url, app_scopes = _app_token_url(
+            app_url,
+            app_scheme,
+            grant or "password",
+            cacert,
+            10.0 if timeout is None else timeout,
+            insecure_http,
+        )
     elif app_scheme is not None:
         raise UsageError("--app-scheme only applies with --app")
     if url is None:
-        remote_only = {
-            "--grant": grant != "password",
-            "--client-id": client_id is not None,
-            "--client-secret-file": client_secret_file is not None,
-            "--client-auth": client_auth != "basic",
-            "--cacert": cacert is not None,
-            "--insecure-http": insecure_http,
-        }
-        given = [name for name, used in remote_only.items() if used]
-        if given:
-            raise UsageError(f"{given[0]} only applies with --url (remote login)")
+        _refuse_remote_options(
+            grant, client_id, client_secret_file, client_auth, cacert, insecure_http
+        )
         if not username:
             raise UsageError("missing USERNAME: whom to log in")
         store_path = resolve_store_path(store).resolve()
@@ -329,12 +443,12 @@ def login(
                 username,
                 scopes or [],
                 password_stdin,
-                grant,
+                grant or "password",
                 client_id,
                 client_secret_file,
-                client_auth,
+                client_auth or "basic",
                 cacert,
-                timeout,
+                10.0 if timeout is None else timeout,
                 insecure_http,
             )
         except AuthenticationError as exc:
@@ -350,6 +464,28 @@ def login(
             _list_app_scopes(app_scopes)
     cache_path = cache.save(profile_name, entry)
     _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
+
+
+def _refuse_remote_options(
+    grant: str | None,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: str | None,
+    cacert: Path | None,
+    insecure_http: bool,
+) -> None:
+    """A local login (no --url): options of a remote login are a mistake, not ignored."""
+    remote_only = {
+        "--grant": grant not in (None, "password"),
+        "--client-id": client_id is not None,
+        "--client-secret-file": client_secret_file is not None,
+        "--client-auth": client_auth is not None,
+        "--cacert": cacert is not None,
+        "--insecure-http": insecure_http,
+    }
+    given = [name for name, used in remote_only.items() if used]
+    if given:
+        raise UsageError(f"{given[0]} only applies with --url (remote login)")
 
 
 def _app_token_url(
@@ -463,6 +599,22 @@ def refresh(
     profile: ProfileOption = None,
     cacert: CacertOption = None,
     timeout: TimeoutOption = 10.0,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resource",
+            help="A token for this API (RFC 8707; repeatable) from now on; a remote profile only.",
+            show_default=False,
+        ),
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience",
+            help="audience parameter from now on; a remote profile only.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Trade the profile's refresh token for a new pair (the old one stops working).
 
@@ -483,6 +635,28 @@ def refresh(
             )
         from oauthcli.client.refresh import refresh as refresh_entry
 
+        if resource or audience is not None:
+            from dataclasses import replace
+
+            from oauthcli.urls import origin_of
+
+            if entry.source != "remote":
+                raise UsageError("--resource and --audience need a profile from a token endpoint")
+            # the first resource is the one tokens are asked for (RFC 8707 2.2)
+            wanted = list(resource or [])
+            entry = replace(
+                entry,
+                resources=list(dict.fromkeys([*wanted, *entry.resources])),
+                audience=audience if audience is not None else entry.audience,
+                allowed_origins=list(
+                    dict.fromkeys(
+                        [
+                            *entry.allowed_origins,
+                            *(origin_of(r) for r in wanted if r.lower().startswith("http")),
+                        ]
+                    )
+                ),
+            )
         # One refresh path for local and remote profiles (also used by call/header);
         # a client-credentials profile is renewed with its client secret there.
         return refresh_entry(entry, scopes=scopes, client_factory=_client_factory(cacert, timeout))
@@ -503,7 +677,11 @@ def refresh(
 
 
 def logout(profile: ProfileOption = None) -> None:
-    """Forget a profile's tokens; a local session is also revoked in its store."""
+    """Forget a profile's tokens; a local session is also revoked in its store.
+
+    A profile from a provider with a revocation endpoint (login --issuer-url) has its
+    tokens revoked there first; when that fails, logout says so and still forgets them.
+    """
     from oauthcli.errors import OAuthCliError
 
     profile_name = resolve_profile(profile)
@@ -514,6 +692,10 @@ def logout(profile: ProfileOption = None) -> None:
         entry = None  # unreadable or unsafe: still deleted below, just not revoked
     if entry is not None and entry.source == "local":
         _revoke_local_session(entry)
+    elif entry is not None and entry.source == "remote":
+        from oauthcli.cli import provider_cmd
+
+        provider_cmd.revoke_on_logout(entry, profile_name)
     if cache.delete(profile_name):
         output.note(f"logged out: forgot the tokens of profile {profile_name!r}")
     else:

@@ -215,6 +215,8 @@ def _refusal_message(grant: str, description: str | None) -> str:
         return f"refresh token rejected (expired or revoked): log in again{said}"
     if grant == "client_credentials":
         return _prefixed("client authentication failed", description or "credentials rejected")
+    if grant in ("authorization_code", "device_code"):
+        return _prefixed("the provider refused the login", description or "the code was refused")
     return description or "incorrect username or password"
 
 

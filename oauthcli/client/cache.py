@@ -47,6 +47,15 @@ class CacheEntry:
     username: str | None = None
     allowed_origins: list[str] = field(default_factory=list)
     obtained_at: int = field(default_factory=lambda: int(time.time()))
+    # Logins at an OpenID provider (login --issuer-url); absent (defaults) in older caches.
+    grant: str | None = None  # "authorization_code", "device_code", "password", ...
+    issuer: str | None = None
+    # the provider's endpoints by oauthcli's name: token, revocation, userinfo, jwks ...
+    endpoints: dict[str, str] = field(default_factory=dict)
+    id_token: str | None = None
+    client_key_file: str | None = None  # private-key-jwt: the key is read again to refresh
+    resources: list[str] = field(default_factory=list)  # RFC 8707, sent again on refresh
+    audience: str | None = None
 
     def expired(self, now: float | None = None, margin: int = 0) -> bool:
         if self.expires_at is None:

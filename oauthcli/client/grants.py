@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote_plus
 
 import httpx
@@ -21,6 +21,9 @@ from oauthcli.client.answer import TokenResponse, interpret
 from oauthcli.client.policy import check_url_safe
 from oauthcli.errors import RemoteError, UsageError
 from oauthcli.http import display_url, read_capped, transport_error
+
+if TYPE_CHECKING:
+    from oauthcli.client.assertion import ClientAuthentication
 
 ClientAuth = Literal["basic", "post"]
 
@@ -38,7 +41,11 @@ def password_grant(
     insecure_http: bool = False,
 ) -> TokenResponse:
     """Resource owner password grant (RFC 6749 4.3), as FastAPI's ``OAuth2PasswordRequestForm`` reads it."""
-    form = {"grant_type": "password", "username": username, "password": password}
+    form: dict[str, str | list[str]] = {
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+    }
     return _token_request(
         client,
         token_url,
@@ -88,9 +95,30 @@ def refresh_grant(
     client_auth: ClientAuth = "basic",
     *,
     insecure_http: bool = False,
+    auth: ClientAuthentication | None = None,
+    extra: Mapping[str, str | list[str]] | None = None,
 ) -> TokenResponse:
-    """Refresh grant (RFC 6749 6); no ``scopes`` keeps the originally granted scope."""
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    """Refresh grant (RFC 6749 6); no ``scopes`` keeps the originally granted scope.
+
+    ``auth`` (any client authentication) replaces client id / secret / auth when given;
+    ``extra`` adds parameters such as ``resource`` (RFC 8707) or ``audience``.
+    """
+    form: dict[str, str | list[str]] = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        **(extra or {}),
+    }
+    if auth is not None:
+        return token_request(
+            client,
+            token_url,
+            form,
+            auth,
+            scopes=scopes,
+            grant="refresh_token",
+            secrets=(refresh_token,),
+            insecure_http=insecure_http,
+        )
     return _token_request(
         client,
         token_url,
@@ -108,7 +136,7 @@ def refresh_grant(
 def _token_request(
     client: httpx.Client,
     token_url: str,
-    form: dict[str, str],
+    form: dict[str, str | list[str]],
     scopes: Iterable[str] | str | None,
     client_id: str | None,
     client_secret: str | None,
@@ -137,6 +165,43 @@ def _token_request(
     return interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
 
 
+def token_request(
+    client: httpx.Client,
+    token_url: str,
+    form: dict[str, str | list[str]],
+    auth: ClientAuthentication,
+    *,
+    scopes: Iterable[str] | str | None = None,
+    grant: str,
+    secrets: tuple[str, ...] = (),
+    insecure_http: bool = False,
+) -> TokenResponse:
+    """POST any grant's ``form`` to the token endpoint, authenticated as ``auth`` says
+    (basic, post, private-key-jwt or none; ``oauthcli.client.assertion``).
+
+    List values (``resource``, RFC 8707) are sent as repeated parameters.
+    """
+    check_url_safe(token_url, insecure_http=insecure_http)
+    scope = scope_string(scopes)
+    if scope:
+        form["scope"] = scope
+    headers = {"Accept": "application/json"}
+    secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, token_url)) if s)
+    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets)
+    return interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
+
+
+def post_form(
+    client: httpx.Client,
+    url: str,
+    form: Mapping[str, str | list[str]],
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...],
+) -> tuple[int, str, bytes, str]:
+    """POST a form once, never following a redirect: ``(status, reason, body, content type)``."""
+    return _post_form(client, url, form, headers, secrets)
+
+
 def _basic_auth(client_id: str, client_secret: str) -> str:
     # RFC 6749 2.3.1: form-urlencode each part before joining with ":" and base64.
     pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
@@ -146,7 +211,7 @@ def _basic_auth(client_id: str, client_secret: str) -> str:
 def _post_form(
     client: httpx.Client,
     url: str,
-    form: Mapping[str, str],
+    form: Mapping[str, str | list[str]],
     headers: Mapping[str, str],
     secrets: tuple[str, ...],
 ) -> tuple[int, str, bytes, str]:
@@ -178,5 +243,7 @@ __all__ = [
     "TokenResponse",
     "client_credentials_grant",
     "password_grant",
+    "post_form",
     "refresh_grant",
+    "token_request",
 ]

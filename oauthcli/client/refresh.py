@@ -98,7 +98,7 @@ def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
 def _refresh_remote(
     entry: CacheEntry, scopes: list[str] | None, client_factory: Callable[[], httpx.Client] | None
 ) -> CacheEntry:
-    from oauthcli.client import grants
+    from oauthcli.client import grants, oidc_profile
     from oauthcli.http import make_client
 
     if not entry.token_url:
@@ -112,11 +112,15 @@ def _refresh_remote(
             entry.refresh_token or "",
             scopes,
             client_id=entry.client_id,
-            client_secret=client_secret_for(entry),
+            client_secret=client_secret_for(entry) if entry.client_auth != "none" else None,
             client_auth=entry.client_auth or "basic",  # type: ignore[arg-type]
             # the URL passed this check at login; --insecure-http then is remembered as an allowed origin
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
+            # a login at an OpenID provider: its client authentication, resource and audience
+            auth=oidc_profile.client_authentication(entry),
+            extra=oidc_profile.refresh_parameters(entry),
         )
+        id_token = oidc_profile.refreshed_id_token(entry, response, client)
     check_header_safe(response.access_token)
     now = int(time.time())
     return replace(
@@ -129,6 +133,7 @@ def _refresh_remote(
         # no scope in the answer: what was asked for, or else what the session had
         scope=response.scope if response.scope is not None else (asked or entry.scope),
         obtained_at=now,
+        id_token=id_token,
     )
 
 
@@ -138,6 +143,7 @@ def is_client_login(entry: CacheEntry) -> bool:
         entry.source == "remote"
         and bool(entry.token_url and entry.client_id)
         and not entry.username
+        and entry.grant in (None, "client_credentials")
     )
 
 

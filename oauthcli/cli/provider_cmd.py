@@ -1,0 +1,383 @@
+"""Commands for a profile from an OpenID provider: ``token``, ``revoke``, ``introspect``,
+``userinfo``; and the ``login --issuer-url`` / ``logout`` branches ``tokens_cmd`` delegates here.
+
+Only parsing and printing: the protocol is in ``oauthcli.client``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from oauthcli.cli import output
+from oauthcli.cli.common import JsonOption, ProfileOption, read_password, resolve_profile
+from oauthcli.errors import UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.profile import ProfileToken
+
+HTTP_TIMEOUT = 10.0
+
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the provider.", min=0.1)
+]
+CacertOption = Annotated[
+    Path | None,
+    typer.Option("--cacert", help="CA bundle (PEM) for a private CA.", show_default=False),
+]
+
+
+def _http(timeout: float, cacert: Path | None) -> httpx.Client:
+    from oauthcli.http import make_client
+
+    return make_client(timeout, str(cacert) if cacert is not None else None)
+
+
+def _params(values: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param {value!r}: expected NAME=VALUE")
+        params[name.strip()] = text
+    return params
+
+
+# ---------------------------------------------------------------- login / logout
+
+
+def login_provider(
+    *,
+    issuer_url: str,
+    username: str | None,
+    scopes: list[str],
+    password_stdin: bool,
+    grant: str | None,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: str | None,
+    client_key: Path | None,
+    resources: list[str],
+    audience: str | None,
+    params: list[str],
+    redirect_uri: str | None,
+    no_browser: bool,
+    cacert: Path | None,
+    timeout: float | None,
+    insecure_http: bool,
+) -> CacheEntry:
+    """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
+    from oauthcli.client import oidc_login as login
+    from oauthcli.client.browser import no_browser as do_not_open
+    from oauthcli.client.browser import system_browser
+    from oauthcli.client.loopback import parse_redirect_uri
+    from oauthcli.client.secret import read_client_secret
+
+    if password_stdin and grant not in (None, "password"):
+        raise UsageError(f"--password-stdin does not apply to --grant {grant}")
+    if client_secret_file is not None and not client_id:
+        raise UsageError("--client-secret-file needs --client-id")
+    secret = None
+    if client_id and client_auth not in ("none", "private-key-jwt") and client_key is None:
+        secret = read_client_secret(client_secret_file)
+    request = login.ProviderLogin(
+        issuer=issuer_url.strip(),
+        grant=grant,
+        username=username,
+        client_id=client_id,
+        client_auth=client_auth,
+        client_secret=secret,
+        client_secret_file=(
+            str(client_secret_file.resolve()) if client_secret_file is not None else None
+        ),
+        client_key_file=client_key,
+        scopes=scopes,
+        resources=resources,
+        audience=audience,
+        params=_params(params),
+        timeout=login.DEFAULT_LOGIN_TIMEOUT if timeout is None else timeout,
+        redirect=parse_redirect_uri(redirect_uri) if redirect_uri is not None else None,
+        insecure_http=insecure_http,
+    )
+    io = login.Interaction(
+        notify=output.note,
+        opener=do_not_open if no_browser else system_browser,
+        read_password=lambda: read_password(password_stdin),
+    )
+    # --timeout is the person's time in a browser or device login, else the provider's.
+    interactive = grant in ("authorization-code", "device-code") or (grant is None and not username)
+    http_timeout = HTTP_TIMEOUT if timeout is None or interactive else timeout
+    with _http(http_timeout, cacert) as http:
+        return login.login(http, request, io)
+
+
+def _client_auth(entry: CacheEntry) -> ClientAuthentication:
+    from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.oidc_profile import client_authentication
+    from oauthcli.client.refresh import client_secret_for
+
+    secret = client_secret_for(entry) if entry.client_auth in (None, "basic", "post") else None
+    auth = client_authentication(entry, secret)
+    return auth or ClientAuthentication(entry.client_id, "none")
+
+
+def _revoke_entry(entry: CacheEntry, http: httpx.Client) -> list[str]:
+    """Revoke the refresh token, then the access token (RFC 7009 2.1); notes for what was not."""
+    from oauthcli.client.endpoints import UnsupportedTokenType, revoke
+
+    url = entry.endpoints["revocation"]
+    auth = _client_auth(entry)
+    audience = entry.token_url or url
+    notes = []
+    if entry.refresh_token:
+        revoke(http, url, entry.refresh_token, "refresh_token", auth, audience=audience)
+    try:
+        revoke(http, url, entry.access_token, "access_token", auth, audience=audience)
+    except UnsupportedTokenType as exc:
+        if not entry.refresh_token:
+            raise
+        notes.append(f"{exc}; it stays valid until it expires")
+    return notes
+
+
+def revoke_on_logout(entry: CacheEntry, profile: str) -> None:
+    """Best effort before forgetting: a failure is said, and the profile is still forgotten."""
+    from oauthcli.errors import OAuthCliError
+
+    if not entry.endpoints.get("revocation"):
+        if entry.refresh_token:
+            output.note(
+                "no revocation endpoint is known for this profile (a login with --issuer-url "
+                "remembers one): its refresh token stays valid at the server until it expires"
+            )
+        return
+    try:
+        with _http(HTTP_TIMEOUT, None) as http:
+            notes = _revoke_entry(entry, http)
+    except OAuthCliError as exc:
+        output.warn(f"could not revoke the tokens of profile {profile!r} at the provider: {exc}")
+        return
+    for note in notes:
+        output.note(note)
+    output.note("revoked the tokens at the provider")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("token")(token_cmd)
+    app.command("revoke")(revoke_cmd)
+    app.command("introspect")(introspect_cmd)
+    app.command("userinfo")(userinfo_cmd)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _profile_token(profile: str | None, timeout: float, cacert: Path | None) -> ProfileToken:
+    from oauthcli import settings
+    from oauthcli.client.cache import TokenCache
+    from oauthcli.client.profile import ProfileToken
+
+    return ProfileToken(
+        TokenCache(settings.cache_dir()), resolve_profile(profile), lambda: _http(timeout, cacert)
+    )
+
+
+def token_cmd(
+    id_token: Annotated[
+        bool, typer.Option("--id-token", help="Print the ID token instead of the access token.")
+    ] = False,
+    profile: ProfileOption = None,
+    timeout: TimeoutOption = HTTP_TIMEOUT,
+    cacert: CacertOption = None,
+) -> None:
+    """Print the profile's access token, refreshed first when it has expired.
+
+    For scripts: TOKEN=$(oauthcli token). --id-token prints the ID token of a login at an
+    OpenID provider instead.
+    """
+    from oauthcli.client.oidc_profile import fresh_id_token
+    from oauthcli.client.policy import check_header_safe
+
+    source = _profile_token(profile, timeout, cacert)
+    if id_token:
+        output.echo(fresh_id_token(source))
+    else:
+        output.echo(check_header_safe(source.fresh().access_token))
+
+
+def revoke_cmd(
+    profile: ProfileOption = None,
+    timeout: TimeoutOption = HTTP_TIMEOUT,
+    cacert: CacertOption = None,
+) -> None:
+    """Revoke the profile's tokens at its provider (RFC 7009): the refresh token, then the access token.
+
+    A provider that will not revoke access tokens is a note, as long as the refresh token
+    was revoked. The profile is kept; 'oauthcli logout' revokes and forgets it.
+    """
+    from oauthcli import settings
+    from oauthcli.client.cache import TokenCache
+    from oauthcli.client.endpoints import require
+    from oauthcli.errors import AuthenticationError
+
+    name = resolve_profile(profile)
+    entry = TokenCache(settings.cache_dir()).load(name)
+    if entry is None:
+        raise AuthenticationError(f"no tokens cached for profile {name!r}: nothing to revoke")
+    require(entry.endpoints.get("revocation"), "revocation", name)
+    with _http(timeout, cacert) as http:
+        notes = _revoke_entry(entry, http)
+    for note in notes:
+        output.note(note)
+    output.note(f"revoked the tokens of profile {name!r} at {entry.issuer or entry.token_url}")
+
+
+def _read_token(token: str) -> str:
+    import sys
+
+    if token == "-":
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise UsageError("TOKEN is '-' but standard input is empty")
+    return token.strip()
+
+
+def introspect_cmd(
+    token: Annotated[
+        str,
+        typer.Argument(
+            help="The token to look up, or - to read it from stdin.", show_default=False
+        ),
+    ],
+    issuer_url: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer-url",
+            help="Provider to ask (default: the profile's).",
+            show_default=False,
+        ),
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-id",
+            help="Client to authenticate as (default: the profile's).",
+            show_default=False,
+        ),
+    ] = None,
+    client_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-secret-file",
+            help="File holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
+            show_default=False,
+        ),
+    ] = None,
+    client_auth: Annotated[
+        str | None,
+        typer.Option(
+            "--client-auth", help="basic, post, private-key-jwt or none.", show_default=False
+        ),
+    ] = None,
+    client_key: Annotated[
+        Path | None,
+        typer.Option("--client-key", help="PEM key for private-key-jwt.", show_default=False),
+    ] = None,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    timeout: TimeoutOption = HTTP_TIMEOUT,
+    cacert: CacertOption = None,
+) -> None:
+    """Ask the provider whether a token is active (RFC 7662), authenticated as a client.
+
+    Exit 0 when active, 4 when not; --json prints the provider's answer either way.
+    """
+    from oauthcli import settings
+    from oauthcli.client.cache import TokenCache
+    from oauthcli.client.endpoints import introspect, require
+    from oauthcli.errors import TokenError
+
+    value = _read_token(token)
+    with _http(timeout, cacert) as http:
+        if issuer_url is not None or client_id is not None:
+            if issuer_url is None or client_id is None:
+                raise UsageError("--issuer-url and --client-id go together")
+            from oauthcli.client import oidc_login as login
+            from oauthcli.client.discovery import discover_provider
+            from oauthcli.client.secret import read_client_secret
+
+            secret = None
+            if client_auth not in ("none", "private-key-jwt") and client_key is None:
+                secret = read_client_secret(client_secret_file)
+            request = login.ProviderLogin(
+                issuer=issuer_url.strip(),
+                client_id=client_id,
+                client_auth=client_auth,
+                client_secret=secret,
+                client_key_file=client_key,
+            )
+            auth = login.client_authentication(request)
+            metadata = discover_provider(request.issuer, http)
+            url = require(metadata.endpoint("introspection"), "introspection", request.issuer)
+            audience = metadata.endpoints["token"]
+        else:
+            if client_secret_file or client_auth or client_key:
+                raise UsageError("client options need --issuer-url and --client-id")
+            name = resolve_profile(profile)
+            entry = TokenCache(settings.cache_dir()).load(name)
+            if entry is None:
+                raise UsageError(
+                    f"no profile {name!r}: give --issuer-url and --client-id, or log in first"
+                )
+            url = require(entry.endpoints.get("introspection"), "introspection", name)
+            auth = _client_auth(entry)
+            audience = entry.token_url or url
+        answer = introspect(http, url, value, auth, audience=audience)
+    active = answer.get("active") is True
+    if json_output:
+        output.print_json(answer)
+        if not active:
+            raise typer.Exit(4)
+        return
+    if not active:
+        raise TokenError("the provider says the token is not active", "inactive")
+    output.echo("active: yes")
+    _print_claims(answer, skip=frozenset({"active"}))
+
+
+def _print_claims(data: dict[str, Any], skip: frozenset[str] = frozenset()) -> None:
+    import json
+
+    for name, value in data.items():
+        if name in skip:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        output.echo(f"{output.clean(str(name), 60)}: {output.clean(text, 300)}")
+
+
+def userinfo_cmd(
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    timeout: TimeoutOption = HTTP_TIMEOUT,
+    cacert: CacertOption = None,
+) -> None:
+    """Show the provider's userinfo (OpenID Connect) for the profile's access token."""
+    from oauthcli.client.endpoints import require, userinfo
+    from oauthcli.client.policy import check_header_safe
+
+    source = _profile_token(profile, timeout, cacert)
+    url = require(source.entry.endpoints.get("userinfo"), "userinfo", source.profile)
+    token = check_header_safe(source.fresh().access_token)
+    with _http(timeout, cacert) as http:
+        claims = userinfo(http, url, token)
+    if json_output:
+        output.print_json(claims)
+    else:
+        _print_claims(claims)

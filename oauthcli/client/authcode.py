@@ -1,0 +1,175 @@
+"""The authorization code grant with PKCE through a browser (RFC 6749 4.1, RFC 7636, RFC 8252).
+
+``run`` builds the authorization URL (S256 challenge, fresh ``state``, a ``nonce``
+when ``openid`` is asked for), starts the loopback listener, shows the URL through
+``notify`` and opens it with ``opener``, waits for the one answer whose ``state``
+matches, and redeems its code once at the token endpoint. A refused or unanswered
+login raises ``AuthenticationError`` (exit 3); nothing is redeemed then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from oauthcli.client.browser import BrowserOpener
+from oauthcli.client.loopback import LoopbackListener, RedirectTarget
+from oauthcli.client.pkce import AuthorizationSecrets
+from oauthcli.errors import RemoteError, UsageError
+from oauthcli.text import clean
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.client.answer import TokenResponse
+    from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.discovery import ProviderMetadata
+
+# Parameters oauthcli sets itself: --param may not replace them.
+RESERVED = frozenset(
+    {
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "resource",
+        "audience",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+        "grant_type",
+        "code",
+        "code_verifier",
+        "device_code",
+    }
+)
+
+
+def extra_parameters(
+    resources: list[str], audience: str | None, params: Mapping[str, str], scope: str
+) -> dict[str, str | list[str]]:
+    """``resource`` (RFC 8707), ``audience`` and ``--param`` values, checked."""
+    extra: dict[str, str | list[str]] = {}
+    for name in params:
+        if name in RESERVED:
+            raise UsageError(f"--param {name}=... is set by oauthcli itself; use its own option")
+    extra.update(params)
+    if resources:
+        for resource in resources:
+            parts = urlsplit(resource)
+            # RFC 8707 2: an absolute URI without a fragment
+            if not parts.scheme or parts.fragment:
+                raise UsageError(f"--resource {resource!r} must be an absolute URI without #")
+        extra["resource"] = list(resources)
+    if audience:
+        extra["audience"] = audience
+    # OIDC Core 11: offline_access is ignored unless the user is asked to consent.
+    if "offline_access" in scope.split() and "prompt" not in params:
+        extra["prompt"] = "consent"
+    return extra
+
+
+def token_resource(extra: Mapping[str, str | list[str]]) -> dict[str, str]:
+    """The ``resource`` of a token request: the first one asked for.
+
+    RFC 8707 2.2: an authorization may cover several resources while each access token
+    is requested for one (providers such as oidc-provider refuse several here);
+    ``oauthcli refresh --resource`` gets a token for another of them.
+    """
+    resources = extra.get("resource")
+    if not resources:
+        return {}
+    return {"resource": resources if isinstance(resources, str) else resources[0]}
+
+
+def authorization_url(endpoint: str, query: Mapping[str, str | list[str]]) -> str:
+    parts = urlsplit(endpoint)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    for name, value in query.items():
+        for item in [value] if isinstance(value, str) else value:
+            pairs.append((name, item))
+    return urlunsplit(parts._replace(query=urlencode(pairs)))
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    response: TokenResponse
+    secrets: AuthorizationSecrets
+    redirect_uri: str
+
+
+def run(
+    http: httpx.Client,
+    metadata: ProviderMetadata,
+    auth: ClientAuthentication,
+    *,
+    scope: str,
+    extra: Mapping[str, str | list[str]],
+    opener: BrowserOpener,
+    notify: Callable[[str], None],
+    timeout: float,
+    target: RedirectTarget | None = None,
+    insecure_http: bool = False,
+) -> AuthorizationResult:
+    from oauthcli.client import grants as remote
+
+    endpoint = metadata.require("authorization", "for --grant authorization-code")
+    methods = metadata.code_challenge_methods
+    if methods and "S256" not in methods:
+        raise RemoteError(
+            f"the provider {metadata.issuer} does not offer PKCE with S256: refusing to log in "
+            "without it"
+        )
+    if auth.client_id is None:
+        raise UsageError("--grant authorization-code needs --client-id")
+    values = AuthorizationSecrets()
+    query: dict[str, str | list[str]] = {
+        "response_type": "code",
+        "client_id": auth.client_id,
+        "state": values.state,
+        "code_challenge": values.code_challenge,
+        "code_challenge_method": "S256",
+    }
+    if scope:
+        query["scope"] = scope
+    if "openid" in scope.split():
+        query["nonce"] = values.nonce
+    with LoopbackListener(
+        values.state,
+        issuer=metadata.issuer,
+        require_iss=metadata.iss_parameter_supported,
+        target=target,
+    ) as listener:
+        query["redirect_uri"] = listener.redirect_uri
+        url = authorization_url(endpoint, {**query, **extra})
+        # the provider's endpoint came from outside: shown cleaned, but whole
+        notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
+        if not opener(url):
+            notify("(no browser was started: open the URL above yourself)")
+        code = listener.wait(timeout)
+        if listener.refused:
+            notify(f"ignored {listener.refused} answer(s) with a wrong or missing state")
+        redirect_uri = listener.redirect_uri
+    form: dict[str, str | list[str]] = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": values.code_verifier,
+    }
+    form.update(token_resource(extra))
+    response = remote.token_request(
+        http,
+        metadata.require("token", "to redeem the code"),
+        form,
+        auth,
+        grant="authorization_code",
+        secrets=(code, values.code_verifier),
+        insecure_http=insecure_http,
+    )
+    return AuthorizationResult(response, values, redirect_uri)

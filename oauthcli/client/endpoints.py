@@ -1,0 +1,155 @@
+"""The provider's other endpoints: revocation (RFC 7009), introspection (RFC 7662), userinfo (OIDC Core 5.3).
+
+Requests go once, redirects are never followed (credentials are in them), and
+whatever the server says is cleaned before it reaches a message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from oauthcli.client.answer import clean, describe_body
+from oauthcli.errors import AuthenticationError, RemoteError, UsageError
+from oauthcli.http import display_url
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.client.assertion import ClientAuthentication
+
+
+class UnsupportedTokenType(RemoteError):
+    """The provider will not revoke this kind of token (RFC 7009 2.2.1 ``unsupported_token_type``)."""
+
+
+def _json(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _error_text(data: dict[str, Any] | None, secrets: tuple[str, ...]) -> str:
+    if data is None:
+        return ""
+    code = data.get("error")
+    said = data.get("error_description")
+    parts = [clean(str(code), secrets)] if isinstance(code, str) else []
+    if isinstance(said, str) and said.strip():
+        parts.append(f"({clean(said, secrets)})")
+    return " ".join(parts)
+
+
+def _authenticated_post(
+    http: httpx.Client,
+    url: str,
+    form: dict[str, str | list[str]],
+    auth: ClientAuthentication,
+    audience: str,
+    secrets: tuple[str, ...],
+    insecure_http: bool,
+) -> tuple[int, str, bytes, str, tuple[str, ...]]:
+    from oauthcli.client.grants import post_form
+    from oauthcli.client.policy import check_url_safe
+
+    check_url_safe(url, insecure_http=insecure_http)
+    headers = {"Accept": "application/json"}
+    secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, audience)) if s)
+    return (*post_form(http, url, form, headers, secrets), secrets)
+
+
+def revoke(
+    http: httpx.Client,
+    url: str,
+    token: str,
+    hint: str,
+    auth: ClientAuthentication,
+    *,
+    audience: str,
+    insecure_http: bool = False,
+) -> None:
+    """Revoke ``token`` (``hint``: refresh_token / access_token). 200 is success, also for unknown tokens."""
+    form: dict[str, str | list[str]] = {"token": token, "token_type_hint": hint}
+    status, _reason, body, content_type, secrets = _authenticated_post(
+        http, url, form, auth, audience, (token,), insecure_http
+    )
+    if status == 200:
+        return
+    data = _json(body)
+    said = _error_text(data, secrets) or f"HTTP {status}, {describe_body(body, content_type)}"
+    code = data.get("error") if data else None
+    if code == "unsupported_token_type":
+        raise UnsupportedTokenType(f"the provider does not revoke {hint.replace('_', ' ')}s")
+    if code == "invalid_client" or status == 401:
+        raise AuthenticationError(f"revocation refused the client's authentication: {said}")
+    raise RemoteError(f"revocation at {display_url(url)} failed: {said}")
+
+
+def introspect(
+    http: httpx.Client,
+    url: str,
+    token: str,
+    auth: ClientAuthentication,
+    *,
+    audience: str,
+    insecure_http: bool = False,
+) -> dict[str, Any]:
+    """The RFC 7662 answer for ``token``: a JSON object with a boolean ``active``."""
+    form: dict[str, str | list[str]] = {"token": token}
+    status, _reason, body, content_type, secrets = _authenticated_post(
+        http, url, form, auth, audience, (token,), insecure_http
+    )
+    data = _json(body)
+    if status == 200 and data is not None and isinstance(data.get("active"), bool):
+        return data
+    said = _error_text(data, secrets) or f"HTTP {status}, {describe_body(body, content_type)}"
+    if status == 401 or (data is not None and data.get("error") == "invalid_client"):
+        raise AuthenticationError(f"introspection refused the client's authentication: {said}")
+    if status == 200:
+        raise RemoteError(f"the introspection answer of {display_url(url)} has no boolean active")
+    raise RemoteError(f"introspection at {display_url(url)} failed: {said}")
+
+
+def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
+    """The userinfo claims for ``access_token`` (a JSON object; signed answers are not read)."""
+    import httpx
+
+    from oauthcli.client.policy import check_url_safe
+    from oauthcli.http import transport_error
+
+    check_url_safe(url)
+    secrets = (access_token,)
+    try:
+        with http.stream(
+            "GET",
+            url,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            follow_redirects=False,
+        ) as response:
+            body = response.read()
+    except httpx.RequestError as exc:
+        raise transport_error(exc, url, http, secrets) from exc
+    status = response.status_code
+    if status in (401, 403):
+        challenge = response.headers.get("www-authenticate", "")
+        said = f": {clean(challenge, secrets)}" if challenge else ""
+        raise AuthenticationError(f"the userinfo endpoint refused the token (HTTP {status}){said}")
+    content_type = response.headers.get("content-type", "")
+    data = _json(body)
+    if status != 200 or data is None:
+        if "jwt" in content_type.lower():
+            raise RemoteError("the userinfo answer is a signed JWT: not supported")
+        raise RemoteError(
+            f"the userinfo endpoint answered HTTP {status} with {describe_body(body, content_type)}"
+        )
+    return data
+
+
+def require(url: str | None, what: str, profile: str) -> str:
+    if not url:
+        raise UsageError(
+            f"profile {profile!r} knows no {what} endpoint: log in with --issuer-url to use it"
+        )
+    return url

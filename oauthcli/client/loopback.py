@@ -1,0 +1,190 @@
+"""The loopback redirect listener of the browser login (RFC 8252 7.3, RFC 9207).
+
+It binds 127.0.0.1 only, answers only the redirect path (anything else is a 404),
+and hands back exactly one authorization response: the first whose ``state`` is
+the one sent. A response with a wrong or missing ``state`` (another page, or an
+attacker, talking to the port) is refused with a 400 and its code is never used;
+the listener keeps waiting for the real one. ``iss``, when present or when the
+provider promises it, must be the issuer (RFC 9207 2.4: a mix-up defence).
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from oauthcli.client.answer import clean
+from oauthcli.errors import AuthenticationError, UsageError
+
+CALLBACK_PATH = "/callback"
+_LOOPBACK_NAMES = {"127.0.0.1", "localhost"}
+
+
+@dataclass(frozen=True)
+class RedirectTarget:
+    """Where the listener binds and what redirect URI the provider is told."""
+
+    port: int  # 0: any free port
+    path: str = CALLBACK_PATH
+    name: str = "127.0.0.1"  # the host as written in the redirect URI
+
+
+def parse_redirect_uri(uri: str) -> RedirectTarget:
+    """``--redirect-uri``: ``http://127.0.0.1:PORT/path`` (or ``localhost``) that the provider has registered."""
+    try:
+        parts = urlsplit(uri.strip())
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"--redirect-uri {clean(uri)!r} is not a valid URL") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or host not in _LOOPBACK_NAMES or not port:
+        raise UsageError(
+            "--redirect-uri must be http://127.0.0.1:PORT/PATH (or localhost): oauthcli "
+            "listens for the answer on this machine"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise UsageError("--redirect-uri must not have a query, fragment or user name")
+    return RedirectTarget(port=port, path=parts.path or "/", name=host)
+
+
+_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>oauthcli</title></head>
+<body style="font-family:sans-serif;margin:3em"><h1>{title}</h1><p>{text}</p></body></html>"""
+
+
+class LoopbackListener:
+    """Serve one authorization response on 127.0.0.1; ``wait`` returns its ``code``."""
+
+    def __init__(
+        self,
+        state: str,
+        *,
+        issuer: str,
+        require_iss: bool,
+        target: RedirectTarget | None = None,
+    ) -> None:
+        self.target = target or RedirectTarget(port=0)
+        self.expected_state = state
+        self.issuer = issuer
+        self.require_iss = require_iss
+        self.refused = 0  # answers with a wrong or missing state
+        self._done = threading.Event()
+        self._code: str | None = None
+        self._error: AuthenticationError | None = None
+        self._lock = threading.Lock()
+        try:
+            self._server = ThreadingHTTPServer(("127.0.0.1", self.target.port), self._handler())
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on 127.0.0.1:{self.target.port} for the login redirect: "
+                f"{exc.strerror or exc}"
+            ) from None
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def redirect_uri(self) -> str:
+        port = self._server.server_address[1]
+        return f"http://{self.target.name}:{port}{self.target.path}"
+
+    def __enter__(self) -> LoopbackListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+    def wait(self, timeout: float) -> str:
+        """The authorization code, once a response with the right ``state`` arrived."""
+        if not self._done.wait(timeout):
+            raise AuthenticationError(
+                f"no answer from the browser within {timeout:g} s: the login was not "
+                "completed (use --timeout to wait longer)"
+            )
+        if self._error is not None:
+            raise self._error
+        assert self._code is not None
+        return self._code
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _handle(self, path: str) -> tuple[int, str, str]:
+        """``(status, title, text)`` for a GET of ``path``."""
+        parts = urlsplit(path)
+        if parts.path != self.target.path:
+            return 404, "Not found", "This address only receives the login answer."
+        params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        state = params.get("state")
+        with self._lock:
+            if self._done.is_set():
+                return 409, "Already done", "oauthcli already has its answer; close this page."
+            if state is None or not hmac.compare_digest(
+                state.encode("utf-8", "replace"), self.expected_state.encode()
+            ):
+                self.refused += 1
+                return (
+                    400,
+                    "Refused",
+                    "This answer does not belong to the login oauthcli started "
+                    "(wrong or missing state); it was ignored.",
+                )
+            iss = params.get("iss")
+            if (iss is not None or self.require_iss) and iss != self.issuer:
+                shown = "missing" if iss is None else repr(clean(iss))
+                self._finish(
+                    error=AuthenticationError(
+                        f"the authorization answer's issuer (iss) is {shown}, not "
+                        f"{self.issuer!r}: refusing it (RFC 9207, a mix-up attack?)"
+                    )
+                )
+                return 400, "Login refused", "The answer came from the wrong issuer."
+            if "error" in params:
+                code = clean(params["error"]) or "error"
+                said = clean(params.get("error_description", ""))
+                message = f"the provider refused the login: {code}" + (f" ({said})" if said else "")
+                self._finish(error=AuthenticationError(message))
+                return 200, "Login failed", f"The provider said: {code}. Back in the terminal."
+            code_value = params.get("code")
+            if not code_value:
+                self._finish(
+                    error=AuthenticationError(
+                        "the provider's answer has neither a code nor an error"
+                    )
+                )
+                return 400, "Login failed", "The answer carried no code."
+            self._finish(code=code_value)
+            return 200, "Logged in", "oauthcli has the answer; you can close this page."
+
+    def _finish(self, *, code: str | None = None, error: AuthenticationError | None = None) -> None:
+        self._code, self._error = code, error
+        self._done.set()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = 10  # a connection left open cannot hold the listener
+
+            def do_GET(self) -> None:
+                status, title, text = listener._handle(self.path)
+                body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Referrer-Policy", "no-referrer")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the query carries the code: never logged
+
+        return Handler

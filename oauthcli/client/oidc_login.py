@@ -1,0 +1,321 @@
+"""``login --issuer-url``: discovery, the chosen grant, ID token checks, and the entry to cache.
+
+Protocol only (no Typer, no Rich): the CLI passes the options in a
+``ProviderLogin`` and the side effects in an ``Interaction`` (browser opener,
+message sink, password reader, sleep and clock), and caches the returned
+``CacheEntry``. Nothing is returned, so nothing can be cached, unless every
+step succeeded, ID token verification included.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oauthcli.client.browser import BrowserOpener, system_browser
+from oauthcli.errors import RemoteError, TokenError, UsageError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from oauthcli.client.answer import TokenResponse
+    from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.discovery import ProviderMetadata
+    from oauthcli.client.loopback import RedirectTarget
+
+GRANTS = ("authorization-code", "device-code", "password", "client-credentials")
+# How long a person gets to finish a browser or device login (--timeout).
+DEFAULT_LOGIN_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class ProviderLogin:
+    issuer: str
+    grant: str | None = None  # None: authorization-code, or password when a username is given
+    username: str | None = None
+    client_id: str | None = None
+    client_auth: str | None = (
+        None  # None: private-key-jwt with a key, basic with a secret, else none
+    )
+    client_secret: str | None = field(default=None, repr=False)
+    client_secret_file: str | None = None
+    client_key_file: Path | None = None
+    scopes: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    audience: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    timeout: float = DEFAULT_LOGIN_TIMEOUT
+    redirect: RedirectTarget | None = None
+    insecure_http: bool = False
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """The flows' contact with the world, injectable for tests."""
+
+    notify: Callable[[str], None]
+    opener: BrowserOpener = system_browser
+    read_password: Callable[[], str] = field(default_factory=lambda: _no_password)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+def _no_password() -> str:
+    raise UsageError("the password grant needs a password, and none can be read here")
+
+
+def client_authentication(request: ProviderLogin) -> ClientAuthentication:
+    from oauthcli.client.assertion import ClientAuthentication, load_client_key
+
+    method = request.client_auth
+    if method is None:
+        if request.client_key_file is not None:
+            method = "private-key-jwt"
+        elif request.client_secret is not None:
+            method = "basic"
+        else:
+            method = "none"
+    if request.client_key_file is not None and method != "private-key-jwt":
+        raise UsageError("--client-key is only used with --client-auth private-key-jwt")
+    if method in ("basic", "post") and request.client_secret is None:
+        raise UsageError(
+            f"--client-auth {method} needs the client secret: pass --client-secret-file "
+            "or set OAUTHCLI_CLIENT_SECRET (or use --client-auth none for a public client)"
+        )
+    key = None
+    if method == "private-key-jwt" and request.client_key_file is not None:
+        key = load_client_key(request.client_key_file)
+    secret = request.client_secret if method in ("basic", "post") else None
+    return ClientAuthentication(request.client_id, method, secret, key)
+
+
+def choose_grant(request: ProviderLogin, metadata: ProviderMetadata) -> str:
+    if request.grant is not None:
+        if request.grant not in GRANTS:
+            raise UsageError(f"--grant must be one of {', '.join(GRANTS)}, not {request.grant!r}")
+        return request.grant
+    if request.username:
+        return "password"
+    if metadata.offers_grant("authorization_code"):
+        return "authorization-code"
+    if "device_authorization" in metadata.endpoints:
+        return "device-code"
+    raise UsageError(
+        f"the provider {metadata.issuer} offers neither a browser nor a device login: "
+        "choose --grant password or client-credentials"
+    )
+
+
+def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheEntry:
+    """Discover the provider, run the grant, verify the ID token; the entry to cache."""
+    from oauthcli.claims import scope_string
+    from oauthcli.client import authcode, device
+    from oauthcli.client.discovery import discover_provider
+    from oauthcli.client.policy import check_url_safe
+
+    check_url_safe(request.issuer, insecure_http=request.insecure_http)
+    if not request.client_id:
+        raise UsageError("--issuer-url needs --client-id: the client registered at the provider")
+    auth = client_authentication(request)
+    metadata = discover_provider(request.issuer, http)
+    grant = choose_grant(request, metadata)
+    if grant != "password" and request.username:
+        raise UsageError(f"--grant {grant} logs in through the provider's page: drop USERNAME")
+    if grant == "password" and not request.username:
+        raise UsageError("missing USERNAME: the password grant logs a user in")
+    interactive = grant in ("authorization-code", "device-code")
+    scopes = request.scopes or (["openid"] if interactive else [])
+    scope = scope_string(scopes)
+    extra = authcode.extra_parameters(request.resources, request.audience, request.params, scope)
+    token_url = metadata.require("token", "to get tokens")
+    nonce: str | None = None
+
+    if grant == "authorization-code":
+        result = authcode.run(
+            http,
+            metadata,
+            auth,
+            scope=scope,
+            extra=extra,
+            opener=io.opener,
+            notify=io.notify,
+            timeout=request.timeout,
+            target=request.redirect,
+            insecure_http=request.insecure_http,
+        )
+        response = result.response
+        nonce = result.secrets.nonce if "openid" in scope.split() else None
+    elif grant == "device-code":
+        endpoint = metadata.require("device_authorization", "for --grant device-code")
+        started = device.start(
+            http, endpoint, auth, scope=scope, extra=extra, token_endpoint=token_url
+        )
+        io.notify(started.instructions())
+        response = device.poll(
+            http,
+            token_url,
+            auth,
+            started,
+            extra=extra,
+            sleep=io.sleep,
+            clock=io.clock,
+            timeout=request.timeout,
+        )
+    else:
+        response = _direct_grant(http, token_url, grant, request, auth, scope, extra, io)
+    return _entry(request, metadata, auth, grant, scope, response, nonce, http)
+
+
+def _direct_grant(
+    http: httpx.Client,
+    token_url: str,
+    grant: str,
+    request: ProviderLogin,
+    auth: ClientAuthentication,
+    scope: str,
+    extra: dict[str, str | list[str]],
+    io: Interaction,
+) -> TokenResponse:
+    from oauthcli.client import grants as remote
+    from oauthcli.client.authcode import token_resource
+
+    body: dict[str, str | list[str]] = {
+        k: v for k, v in extra.items() if k not in ("prompt", "resource")
+    }
+    body.update(token_resource(extra))
+    if grant == "client-credentials":
+        if auth.method == "none":
+            raise UsageError("--grant client-credentials needs a client secret or --client-key")
+        form: dict[str, str | list[str]] = {"grant_type": "client_credentials", **body}
+        return remote.token_request(
+            http,
+            token_url,
+            form,
+            auth,
+            scopes=scope or None,
+            grant="client_credentials",
+            insecure_http=request.insecure_http,
+        )
+    password = io.read_password()
+    try:
+        form = {
+            "grant_type": "password",
+            "username": request.username or "",
+            "password": password,
+            **body,
+        }
+        return remote.token_request(
+            http,
+            token_url,
+            form,
+            auth,
+            scopes=scope or None,
+            grant="password",
+            secrets=(password,),
+            insecure_http=request.insecure_http,
+        )
+    finally:
+        del password
+
+
+def _entry(
+    request: ProviderLogin,
+    metadata: ProviderMetadata,
+    auth: ClientAuthentication,
+    grant: str,
+    scope: str,
+    response: TokenResponse,
+    nonce: str | None,
+    http: httpx.Client,
+) -> CacheEntry:
+    from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.idtoken import verify_id_token
+    from oauthcli.client.policy import check_header_safe
+    from oauthcli.urls import origin_of
+
+    check_header_safe(response.access_token)
+    id_token = response.raw.get("id_token")
+    claims: dict[str, Any] = {}
+    if id_token is not None:
+        if not isinstance(id_token, str):
+            raise RemoteError("the token endpoint's id_token is not a string")
+        jwks = metadata.endpoints.get("jwks")
+        if jwks is None:
+            raise TokenError(
+                "the provider sent an ID token but publishes no jwks_uri: cannot verify it",
+                "key",
+            )
+        assert auth.client_id is not None
+        claims = verify_id_token(
+            id_token,
+            issuer=metadata.issuer,
+            client_id=auth.client_id,
+            jwks_uri=jwks,
+            http_client=http,
+            nonce=nonce,
+            access_token=response.access_token,
+        )
+    elif nonce is not None:
+        raise TokenError(
+            "the provider answered an openid login without an ID token (OIDC Core 3.1.3.3)",
+            "claim",
+        )
+    now = int(time.time())
+    token_url = metadata.endpoints["token"]
+    insecure = request.insecure_http and not _is_loopback(token_url)
+    return CacheEntry(
+        access_token=response.access_token,
+        token_type=response.token_type.lower(),
+        expires_at=now + response.expires_in if response.expires_in is not None else None,
+        refresh_token=response.refresh_token,
+        scope=response.scope if response.scope is not None else scope,
+        source="remote",
+        token_url=token_url,
+        client_id=auth.client_id,
+        client_auth=auth.method,
+        client_secret_file=request.client_secret_file if auth.method in ("basic", "post") else None,
+        username=request.username or _who(claims),
+        # the token is also sent to the APIs it was asked for (RFC 8707 resource indicators)
+        allowed_origins=list(
+            dict.fromkeys(
+                ([origin_of(token_url)] if insecure else [])
+                + [origin_of(r) for r in request.resources if _is_http(r)]
+            )
+        ),
+        obtained_at=now,
+        grant=grant.replace("-", "_"),
+        issuer=metadata.issuer,
+        endpoints=dict(metadata.endpoints),
+        id_token=id_token,
+        client_key_file=(
+            str(request.client_key_file.resolve()) if request.client_key_file else None
+        ),
+        resources=list(request.resources),
+        audience=request.audience,
+    )
+
+
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://"))
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    from oauthcli.urls import is_loopback_host
+
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def _who(claims: dict[str, Any]) -> str | None:
+    from oauthcli.client.answer import clean
+
+    for name in ("preferred_username", "email", "sub"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return clean(value)
+    return None
