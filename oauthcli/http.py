@@ -334,7 +334,7 @@ def _build_transport_class() -> type:
             # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
             made = httpx.HTTPTransport(verify=self.verify, proxy=proxy, trust_env=True)
             # httpx offers no public hook for httpcore's network backend; the pool keeps it here.
-            made._pool._network_backend = Backend(self.deadline)  # type: ignore[attr-defined]
+            made._pool._network_backend = Backend(self.deadline)
             return made
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:

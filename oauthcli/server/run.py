@@ -163,7 +163,7 @@ def uvicorn_config(options: ServeOptions, app: Any, **extra: Any) -> Any:
         app,
         access_log=False,
         timeout_graceful_shutdown=10,
-        loop=options.loop,  # type: ignore[arg-type]
+        loop=options.loop,
         http=protocol_class(options.http),
         server_header=False,
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: a local process
