@@ -343,6 +343,11 @@ def login(
             ):
                 _list_app_scopes(app_scopes)
             raise
+        dropped = [s for s in scopes or [] if s not in entry.scope.split()]
+        if app_scopes is not None and dropped:
+            # Some servers (the FastAPI tutorial's) leave out what they refuse (RFC 6749 3.3).
+            output.warn(f"the server did not grant the scope {' '.join(dropped)}")
+            _list_app_scopes(app_scopes)
     cache_path = cache.save(profile_name, entry)
     _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
 
