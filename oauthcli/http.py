@@ -98,6 +98,8 @@ def proxy_for(
     proxy = proxies.get(scheme) or proxies.get("all")
     if not proxy:
         return None, "no proxy configured"
+    if "://" not in proxy:
+        proxy = "http://" + proxy  # "proxy:3128", as curl reads it
     if is_loopback_host(host):
         return None, "loopback host"
     if scheme == "http" and carries_credentials:
@@ -331,8 +333,15 @@ def _build_transport_class() -> type:
             self.via: dict[str, httpx.HTTPTransport] = {}
 
         def _make(self, proxy: str | None) -> httpx.HTTPTransport:
-            # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
-            made = httpx.HTTPTransport(verify=self.verify, proxy=proxy, trust_env=True)
+            try:
+                # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
+                made = httpx.HTTPTransport(verify=self.verify, proxy=proxy, trust_env=True)
+            except (ValueError, ImportError) as exc:  # a socks5:// proxy without socksio ...
+                shown = clean(redact(proxy or ""), MAX_SERVER_TEXT)
+                raise UsageError(
+                    f"cannot use the proxy {shown} from the environment: {clean(str(exc))}",
+                    reason="proxy",
+                ) from None
             # httpx offers no public hook for httpcore's network backend; the pool keeps it here.
             made._pool._network_backend = Backend(self.deadline)
             return made

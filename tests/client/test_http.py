@@ -266,6 +266,7 @@ def test_a_proxy_with_a_password_is_not_shown(cli, proxied, monkeypatch):
          ("http://p:1", "from the environment")),
         ("https://badexample.com/x", False, {"https": "http://p:1", "no": "example.com"},
          ("http://p:1", "from the environment")),
+        ("https://api.example.com/x", False, {"https": "p:3128"}, ("http://p:3128", "from the environment")),
     ],
 )  # fmt: skip
 def test_proxy_for(url, carries, env, expected):
@@ -289,3 +290,13 @@ def test_verify_fetches_a_loopback_key_set_directly_not_through_a_proxy(cli, pro
     result = cli("verify", token, "--jwks", server.url + "/jwks.json")
     assert proxied.seen == []
     assert fetched == ["/jwks.json"], result.stderr  # (an empty set: the verdict itself is moot)
+
+
+def test_an_unusable_proxy_is_a_usage_error(cli, monkeypatch):
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "gopher://user:pw@proxy.example:70")
+    result = cli("login", "alice", "--url", "https://auth.example.invalid/token",
+                 "--password-stdin", input="secret\n")  # fmt: skip
+    assert_one_line_error(result, 2, "cannot use the proxy gopher://proxy.example:70")
+    assert "pw@" not in result.stderr
