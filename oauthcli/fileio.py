@@ -125,18 +125,26 @@ def is_private(path: Path) -> bool:
 def read_private(path: Path, what: str) -> bytes:
     """The bytes of a secret or private-key file, refused when other users can read or write it.
 
-    The mode is checked on the opened file (no window between check and read).
+    The mode is checked on the opened file (no window between check and read); a file
+    holding only PEM public keys or certificates is not secret and is not refused.
     Raises ``FileNotFoundError``/``OSError`` for the caller to word, and
     ``ConfigError`` with the ``chmod`` to run for a file others can reach.
     """
     with open(path, "rb") as handle:
         mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
-        if mode & 0o077:
-            raise ConfigError(
-                f"{what} {path} is accessible to other users (mode {mode:o}); "
-                f"refusing to use it: run 'chmod 600 {path}'"
-            )
-        return handle.read()
+        data = handle.read()
+    if mode & 0o077 and not _only_public_material(data):
+        raise ConfigError(
+            f"{what} {path} is accessible to other users (mode {mode:o}); "
+            f"refusing to use it: run 'chmod 600 {path}'"
+        )
+    return data
+
+
+def _only_public_material(data: bytes) -> bool:
+    """PEM public keys or certificates only: nothing secret, so anyone may read them
+    (the caller then says why such a file is no use as a secret)."""
+    return b"-----BEGIN " in data and b"PRIVATE KEY" not in data
 
 
 def ensure_private_dir(directory: Path) -> None:

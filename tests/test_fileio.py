@@ -131,3 +131,22 @@ def test_new_secret_files_are_0600_under_any_umask(cli, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(Path("s").stat().st_mode) == 0o600
+
+
+def test_a_public_key_given_as_a_secret_is_named_not_refused_for_its_mode(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public = tmp_path / "pub.pem"
+    public.write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    public.chmod(0o644)
+    assert fileio.read_private(public, "secret file").startswith(b"-----BEGIN PUBLIC KEY")
+    private = tmp_path / "k.pem"
+    keys.write_new_key(private, "ES256")
+    private.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        fileio.read_private(private, "key file")
