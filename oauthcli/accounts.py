@@ -27,14 +27,13 @@ def _end_sessions(store: UserStore, username: str) -> int:
 
 
 def add_user(store: UserStore, user: User) -> None:
-    """Create ``user`` (with a fresh generation); any sessions left by a removed namesake end."""
+    """Create ``user`` with a fresh generation: a removed namesake's tokens stay dead."""
     validate_name(user.username)
     user.generation = new_generation()
     with store.edit(create=True) as data:
         if user.username in data.users:
             raise UsageError(f"user {user.username!r} already exists")
         data.users[user.username] = user
-    _end_sessions(store, user.username)
 
 
 def set_password(store: UserStore, username: str, hashed_password: str) -> None:

@@ -16,6 +16,8 @@ from oauthcli.errors import UsageError
 # JWT "typ" of this tool's tokens: access tokens per RFC 9068 2.1, refresh tokens its own.
 ACCESS_TYP = "at+jwt"
 REFRESH_TYP = "rt+jwt"
+# OpenID Connect scopes: identity, not API access, so open to every user and client.
+OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")

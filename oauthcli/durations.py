@@ -14,10 +14,18 @@ _WHOLE = re.compile(r"(?:[0-9]+[smhdw])+")
 _SECONDS = re.compile(r"[0-9]+")
 
 
-def parse_duration(text: str | int, *, what: str = "duration") -> int:
-    """Seconds in ``text``; a bare number is seconds. Raises ``UsageError`` on anything else."""
-    if isinstance(text, bool):  # TOML ``true`` is an int to Python; not a duration
-        raise UsageError(f"invalid {what} {text!r}: use a number of seconds or units like 15m")
+def parse_duration(text: object, *, what: str = "duration") -> int:
+    """Seconds in ``text``; a bare number is seconds. Raises ``UsageError`` on anything else.
+
+    ``text`` may come from TOML, so anything but a string or a whole number (a float
+    like ``1.5``, ``true``, an array) is refused with the rule, not a crash.
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int):
+        # TOML ``true`` is an int to Python; not a duration either.
+        shown = str(text).lower() if isinstance(text, bool) else repr(text)
+        raise UsageError(
+            f"invalid {what} {shown}: use a whole number of seconds or text like '15m' or '1h30m'"
+        )
     if isinstance(text, int):
         if text < 0:
             raise UsageError(f"{what} must not be negative")
@@ -30,19 +38,6 @@ def parse_duration(text: str | int, *, what: str = "duration") -> int:
             f"invalid {what} {text!r}: use a number of seconds or units like 30s, 15m, 2h, 7d, 1h30m"
         )
     return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(value))
-
-
-def format_duration(seconds: int) -> str:
-    """Compact form that ``parse_duration`` reads back: 5400 -> ``"1h30m"``."""
-    if seconds == 0:
-        return "0s"
-    parts = []
-    rest = seconds
-    for unit in ("d", "h", "m", "s"):
-        count, rest = divmod(rest, _UNITS[unit])
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
 
 
 _LONGEST_SPAN = 10_000 * 365 * 86400

@@ -12,6 +12,11 @@ is the one place that turns them into a line on stderr and an exit code::
     └── StoreError                7  user store or configuration unreadable or inconsistent
         ├── ConfigError           7  missing key material, bad [issuer] settings
         └── StateUnavailable      7  the server state (SQLite file, Redis) cannot be reached
+    (Ctrl-C at a prompt or mid-command: ExitCode.ABORTED, 130, as shells report SIGINT)
+
+Something worth saying that is not an error (a store other users can read, a
+password hash of a scheme oauthcli cannot check) is an ``OAuthCliWarning``
+through :mod:`warnings`; the CLI prints it as ``oauthcli: warning: ...``.
 """
 
 from __future__ import annotations
@@ -102,3 +107,7 @@ class StateUnavailable(StoreError):
     ``serve`` answers 503 ``temporarily_unavailable`` while it lasts; the message
     names the backend but never its password.
     """
+
+
+class OAuthCliWarning(UserWarning):
+    """A condition the user should hear about that does not stop the command."""

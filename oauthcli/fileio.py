@@ -3,6 +3,13 @@
 Shared by the user store, the refresh-token state and the token cache, so a
 crash mid-write leaves the old file or the new one, never a truncated mix, and
 concurrent writers queue up instead of losing each other's changes.
+
+Symbolic links: a lock file is never followed (``O_NOFOLLOW``), nor is a
+temporary file (``mkstemp`` creates it exclusively). A file that is itself a
+symbolic link owned by the current user (a store kept in a dotfiles repository)
+is written through: the target is replaced and the link stays. A link owned by
+someone else, or one whose target is missing, is refused, so a link planted in a
+shared directory cannot make oauthcli (perhaps run as root) write elsewhere.
 """
 
 from __future__ import annotations
@@ -14,15 +21,39 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from oauthcli.errors import ConfigError, StoreError
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def real_path(path: Path) -> Path:
+    """``path``, or the file a symbolic link at ``path`` names, when it is safe to write through."""
+    if not path.is_symlink():
+        return path
+    link = path.lstat()
+    if link.st_uid not in (os.geteuid(), 0):
+        raise StoreError(
+            f"{path} is a symbolic link owned by another user; refusing to write through it"
+        )
+    target = path.resolve()
+    if not target.exists():
+        raise StoreError(
+            f"{path} is a symbolic link to {target}, which does not exist; "
+            "refusing to create a file through it"
+        )
+    return target
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename.
 
-    New files get ``mode`` (default 0600); an existing file keeps its mode.
+    New files get ``mode`` (default 0600); an existing file keeps its mode. A
+    symbolic link is written through (see the module docstring), never replaced.
     """
+    path = real_path(Path(path))
     if mode is None:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -47,7 +78,7 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
 def _fsync_directory(directory: Path) -> None:
     # The rename itself must reach the disk, or a power cut can bring the old name back.
     try:
-        dir_fd = os.open(directory, os.O_RDONLY)
+        dir_fd = os.open(directory, os.O_RDONLY | _O_CLOEXEC)
     except OSError:
         return
     try:
@@ -58,13 +89,27 @@ def _fsync_directory(directory: Path) -> None:
         os.close(dir_fd)
 
 
+def lock_path(path: Path) -> Path:
+    """``<path>.lock`` beside the file (beside a symbolic link's target, so all links share it)."""
+    path = real_path(Path(path))
+    return path.with_name(path.name + ".lock")
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<path>.lock`` (created 0600) for the block."""
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (created 0600, never through a link)."""
+    import errno
     import fcntl
 
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    lock = lock_path(path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(
+                f"lock file {lock} is a symbolic link; refusing to follow it (remove it)"
+            ) from None
+        raise
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -77,5 +122,32 @@ def is_private(path: Path) -> bool:
     return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
 
 
+def read_private(path: Path, what: str) -> bytes:
+    """The bytes of a secret or private-key file, refused when other users can read or write it.
+
+    The mode is checked on the opened file (no window between check and read).
+    Raises ``FileNotFoundError``/``OSError`` for the caller to word, and
+    ``ConfigError`` with the ``chmod`` to run for a file others can reach.
+    """
+    with open(path, "rb") as handle:
+        mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+        if mode & 0o077:
+            raise ConfigError(
+                f"{what} {path} is accessible to other users (mode {mode:o}); "
+                f"refusing to use it: run 'chmod 600 {path}'"
+            )
+        return handle.read()
+
+
 def ensure_private_dir(directory: Path) -> None:
-    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """Create ``directory`` and any missing parent 0700, whatever the umask."""
+    missing: list[Path] = []
+    current = Path(directory)
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, PRIVATE_DIR)
+    if not Path(directory).is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(directory))

@@ -13,9 +13,7 @@ never needs it (start-up time).
 
 from __future__ import annotations
 
-import logging
 import re
-import ssl
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,14 +24,13 @@ from oauthcli.text import clean
 from oauthcli.urls import display, is_loopback_host, redact
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 MAX_TIMEOUT = 24 * 3600.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SERVER_TEXT = 200
-
-# Shown on stderr with --debug (the CLI attaches a handler); silent otherwise.
-log = logging.getLogger("oauthcli.http")
 
 
 Clock = Callable[[], float]
@@ -53,8 +50,10 @@ def make_client(
     # inf, nan and absurd values would crash deep in the socket layer instead.
     if not (0 < timeout <= MAX_TIMEOUT):
         raise UsageError(
-            f"--timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}"
+            f"the timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}",
+            reason="bad_timeout",
         )
+    import ssl
     import time
 
     import httpx
@@ -173,9 +172,12 @@ def transport_error(
         )
     tls = _ssl_error(exc)
     if tls is not None:
+        import ssl
+
+        verify_failed = isinstance(tls, ssl.SSLCertVerificationError)
         return RemoteError(
             f"TLS error contacting {shown}: {clean(_ssl_reason(tls), MAX_SERVER_TEXT)}",
-            reason="tls",
+            reason="tls_verify" if verify_failed else "tls",
         )
     said = clean(str(exc) or type(exc).__name__, MAX_SERVER_TEXT, secrets)
     if isinstance(exc, httpx.ConnectError):
@@ -197,6 +199,8 @@ def _timeout_for(client: httpx.Client, exc: httpx.TimeoutException) -> float:
 
 
 def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    import ssl
+
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -208,8 +212,10 @@ def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
 
 
 def _ssl_reason(error: ssl.SSLError) -> str:
+    import ssl
+
     if isinstance(error, ssl.SSLCertVerificationError) and error.verify_message:
-        return f"certificate verify failed: {error.verify_message} (pass --cacert for a private CA)"
+        return f"certificate verify failed: {error.verify_message}"
     # "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)" -> the words only
     text = re.sub(r"^\[SSL(: [A-Z0-9_]+)?\]\s*|\s*\(_ssl\.c:\d+\)$", "", str(error))
     text = text or error.reason or type(error).__name__
@@ -232,8 +238,13 @@ def _transport_class() -> type:
 
 
 def _build_transport_class() -> type:
+    import logging
+
     import httpcore
     import httpx
+
+    # Shown on stderr with --debug (the CLI attaches a handler); silent otherwise.
+    log = logging.getLogger("oauthcli.http")
 
     class Deadline:
         """The end of the current exchange; every socket operation gets only the time left."""

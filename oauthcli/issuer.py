@@ -111,7 +111,7 @@ class IssuerSettings:
                     f"no {self.algorithm} secret: set OAUTHCLI_SECRET or secret_file in [issuer] "
                     f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out hs.secret')"
                 )
-            return hmac_signing_key(found[0], self.algorithm)
+            return hmac_signing_key(found[0], self.algorithm, found[1])
         if self.key_file is None:
             raise ConfigError(
                 f"no signing key for {self.algorithm}: set key_file in [issuer] "

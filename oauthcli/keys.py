@@ -16,7 +16,7 @@ from typing import Any
 
 from oauthcli.claims import b64url_encode
 from oauthcli.errors import ConfigError, UsageError
-from oauthcli.fileio import atomic_write
+from oauthcli.fileio import atomic_write, read_private
 
 HMAC = "HMAC"
 RSA = "RSA"
@@ -147,10 +147,16 @@ def check_key_matches(key: Any, algorithm: str) -> None:
     }
     if family == HMAC:
         if not isinstance(key, bytes):
-            raise ConfigError(f"{algorithm} needs a shared secret, not a {_describe(key)}")
+            raise ConfigError(f"{algorithm} needs a shared secret, not {_describe(key, True)}")
         return
     if not isinstance(key, expected[family]):
-        raise ConfigError(f"{algorithm} needs a {family} key, not a {_describe(key)}")
+        wanted = "Ed25519" if family == OKP else family
+        raise ConfigError(
+            f"{algorithm} needs {_article(wanted)} {wanted} key, not {_describe(key, True)}"
+        )
+    if family == OKP and not isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        # PyJWT can verify Ed448 but RFC 8037 clients mostly cannot, and the JWK would need crv Ed448.
+        raise ConfigError(f"{algorithm} here means Ed25519; an Ed448 key is not supported")
     if family == EC:
         found = CURVE_BY_SECG.get(key.curve.name)
         wanted = CURVE_BY_ALGORITHM[algorithm].jwk
@@ -163,14 +169,30 @@ def check_key_matches(key: Any, algorithm: str) -> None:
         )
 
 
-def _describe(key: Any) -> str:
+def _article(word: str) -> str:
+    # Said as letters: "an RSA key", "an HMAC key", "an X25519 key", "an EC key".
+    return "an" if word[:1] in "AEIOUaeiouXRH" else "a"
+
+
+def _describe(key: Any, article: bool = False) -> str:
+    """A person's name for ``key``'s kind: ``"an RSA key"``, ``"an X25519 key (...)"``."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+
+    agreement = " (for key agreement, not signing)"
+    kinds: tuple[tuple[tuple[type, ...], str], ...] = (
+        ((rsa.RSAPrivateKey, rsa.RSAPublicKey), "RSA key"),
+        ((ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey), "EC key"),
+        ((ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey), "Ed25519 key"),
+        ((ed448.Ed448PrivateKey, ed448.Ed448PublicKey), "Ed448 key"),
+        ((x25519.X25519PrivateKey, x25519.X25519PublicKey), "X25519 key" + agreement),
+        ((x448.X448PrivateKey, x448.X448PublicKey), "X448 key" + agreement),
+        ((dsa.DSAPrivateKey, dsa.DSAPublicKey), "DSA key"),
+    )
     if isinstance(key, bytes):
-        return "shared secret"
-    name = type(key).__name__.lstrip("_")
-    for family in ("RSA", "EllipticCurve", "Ed25519", "Ed448", "EC"):
-        if family in name:
-            return f"{family} key".replace("EllipticCurve", "EC")
-    return name
+        text = "shared secret"
+    else:
+        text = next((name for types, name in kinds if isinstance(key, types)), type(key).__name__)
+    return f"{_article(text)} {text}" if article else text
 
 
 def generate(algorithm: str) -> bytes:
@@ -224,12 +246,15 @@ def write_new_key(path: Path, algorithm: str, *, overwrite: bool = False) -> str
 
 
 def read_secret_file(path: Path) -> bytes:
+    """An HMAC secret from a file only its owner can read (else the ``chmod`` to run)."""
     try:
-        secret = path.read_bytes().strip()
+        secret = read_private(path, "secret file").strip()
     except FileNotFoundError:
         raise ConfigError(
             f"secret file {path} not found (create one with 'oauthcli keys generate --alg HS256 --out {path}')"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"secret file {path} is a directory, not a file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
     if not secret:
@@ -245,8 +270,20 @@ def check_secret_length(secret: bytes, algorithm: str) -> str | None:
     return None
 
 
-def hmac_signing_key(secret: bytes, algorithm: str) -> SigningKey:
-    """An HMAC key for signing: secrets shorter than the digest size are refused."""
+def hmac_signing_key(secret: bytes, algorithm: str, source: str = "the secret") -> SigningKey:
+    """An HMAC key for signing: asymmetric key files and short secrets are refused."""
+    from jwt.algorithms import HMACAlgorithm
+    from jwt.exceptions import InvalidKeyError
+
+    try:
+        # PyJWT's rule, as for verifying: PEM, DER, OpenSSH and JWK text are not secrets.
+        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+    except InvalidKeyError:
+        raise ConfigError(
+            f"{source} holds an asymmetric key, certificate or JWK, not a shared secret "
+            f"({algorithm} signs with a shared secret; for that key set the [issuer] algorithm "
+            "to its own, e.g. RS256, ES256 or EdDSA)"
+        ) from None
     problem = check_secret_length(secret, algorithm)
     if problem:
         raise ConfigError(
@@ -274,16 +311,19 @@ def load_pem(data: bytes, source: str) -> Any:
 
 
 def load_private_key_file(path: Path, algorithm: str) -> SigningKey:
+    """A signing key from a file only its owner can read (else the ``chmod`` to run)."""
     try:
-        data = path.read_bytes()
+        data = read_private(path, "key file")
     except FileNotFoundError:
         raise ConfigError(
             f"key file {path} not found (create one with 'oauthcli keys generate --alg {algorithm} --out {path}')"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"key file {path} is a directory, not a file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from None
     if family_of(algorithm) == HMAC:
-        return hmac_signing_key(data.strip(), algorithm)
+        return hmac_signing_key(data.strip(), algorithm, str(path))
     key = load_pem(data, str(path))
     if not hasattr(key, "private_bytes"):
         raise ConfigError(f"{path} holds a public key; signing needs the private key")
@@ -307,7 +347,13 @@ def guess_algorithm(key: Any) -> str:
 
 
 def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str, Any]:
-    """The public JWKS of PEM key files (each key's algorithm guessed unless given)."""
+    """The public JWKS of PEM key files.
+
+    Without ``algorithm``, an EC or Ed25519 key's ``alg`` follows from its curve; an RSA
+    key gets no ``alg`` at all: the file cannot tell RS256 from PS512, and a wrong label
+    makes verifiers (ours, node ``jose``) refuse the tokens it signs (RFC 7517 4.4:
+    ``alg`` is OPTIONAL).
+    """
     keys: list[dict[str, Any]] = []
     seen: set[str] = set()
     for path in paths:
@@ -325,6 +371,8 @@ def jwks_from_files(paths: list[Path], algorithm: str | None = None) -> dict[str
             raise UsageError(f"{alg} keys are shared secrets: they have no public JWK")
         check_key_matches(key, alg)
         jwk = public_jwk(key, alg)
+        if algorithm is None and family_of(alg) == RSA:
+            del jwk["alg"]
         if jwk["kid"] not in seen:  # the same key named twice is published once
             seen.add(jwk["kid"])
             keys.append(jwk)

@@ -82,10 +82,12 @@ def password_login(
     password: str,
     requested: list[str] | None,
     rounds: int,
+    client_id: str | None = None,
 ) -> LoginResult:
     """Authenticate, upgrade the hash, grant scopes, and issue a new session's tokens.
 
-    Blocking (bcrypt, file locks): ``serve`` runs it in its thread pool.
+    Blocking (bcrypt, file locks): ``serve`` runs it in its thread pool. ``client_id`` is
+    the client that authenticated the request, if any: the tokens are bound to it.
     """
     user, replacement = authenticate(data.users, username, password, rounds)
     upgraded, error = False, None
@@ -93,5 +95,5 @@ def password_login(
         error = upgrade_hash(store, user, replacement)
         upgraded = error is None
     scopes = grant_scopes(user.scopes, requested)
-    pair = service.login(user.username, scopes, generation=user.generation)
+    pair = service.login(user.username, scopes, generation=user.generation, client_id=client_id)
     return LoginResult(user, pair, upgraded, error)

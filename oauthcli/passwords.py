@@ -63,7 +63,7 @@ def verify_password(password: str, hashed: str, rounds: int = 12) -> tuple[bool,
     plain mismatch, so a login fails the same way whatever was wrong.
     """
     if not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES or "\x00" in password:
-        dummy_verify(rounds)
+        dummy_verify(rounds, [hashed])  # as slow as checking this very hash
         return False, None
     try:
         return _context(rounds).verify_and_update(password, hashed)

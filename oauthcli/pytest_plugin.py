@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
     from oauthcli.store import UserStore
 
 BCRYPT_ROUNDS = 4
-STARTUP_TIMEOUT = 30.0
+STARTUP_TIMEOUT = 60.0  # generous: a loaded CI machine starts Python slowly
 _ANNOUNCE = re.compile(r"oauthcli: serving .* at (http://\S+) \(")
 
 
@@ -126,10 +125,12 @@ class OAuthCliStore:
         full_name: str | None = None,
         email: str | None = None,
     ) -> None:
+        from oauthcli import accounts
         from oauthcli.passwords import hash_password
         from oauthcli.store import User, validate_scopes
 
-        self.store.add_user(
+        accounts.add_user(
+            self.store,
             User(
                 username=username,
                 hashed_password=hash_password(password, self.rounds),
@@ -137,7 +138,7 @@ class OAuthCliStore:
                 email=email,
                 disabled=disabled,
                 scopes=validate_scopes(list(scopes)),
-            )
+            ),
         )
 
     def add_client(
@@ -155,20 +156,16 @@ class OAuthCliStore:
                 disabled,
             )
 
-    def _set_disabled(self, username: str, disabled: bool) -> None:
-        with self.store.edit() as data:
-            data.user(username).disabled = disabled
-        if disabled:
-            from oauthcli.sessions import SessionStore
-
-            SessionStore.for_store(self.path).revoke_user(username)
-
     def disable_user(self, username: str) -> None:
         """Disable a user: a running provider refuses its logins and tokens from now on."""
-        self._set_disabled(username, True)
+        from oauthcli import accounts
+
+        accounts.set_disabled(self.store, username, True)
 
     def enable_user(self, username: str) -> None:
-        self._set_disabled(username, False)
+        from oauthcli import accounts
+
+        accounts.set_disabled(self.store, username, False)
 
     def token(
         self,
@@ -247,6 +244,8 @@ def _server_env() -> dict[str, str]:
 @contextlib.contextmanager
 def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]:
     """Start ``oauthcli serve`` on a free port over ``store``; stop it when the block ends."""
+    import secrets
+
     import httpx
 
     log = store.directory / f"serve-{secrets.token_hex(4)}.log"

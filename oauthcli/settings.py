@@ -40,6 +40,11 @@ def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or _env(ENV_STORE) or DEFAULT_STORE)
 
 
+def store_is_named(explicit: str | os.PathLike[str] | None = None) -> bool:
+    """True when the store was chosen (``--store`` or ``$OAUTHCLI_STORE``), not defaulted."""
+    return bool(explicit) or _env(ENV_STORE) is not None
+
+
 def profile_name(explicit: str | None = None) -> str:
     return explicit or _env(ENV_PROFILE) or DEFAULT_PROFILE
 

@@ -141,11 +141,15 @@ class SqliteState:
             ) from None
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from None
-        self._local.conn, self._local.pid = conn, os.getpid()
         with self._init_lock:
             if not self._initialised:
-                self._initialise(conn)
+                try:
+                    self._initialise(conn)
+                except BaseException:
+                    conn.close()
+                    raise
                 self._initialised = True
+        self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
     def _initialise(self, conn: sqlite3.Connection) -> None:

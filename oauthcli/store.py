@@ -29,21 +29,90 @@ Tables this module does not know are kept as they are.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import stat
 import tomllib
+import unicodedata
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from oauthcli.claims import split_scopes
-from oauthcli.errors import StoreError, UsageError
-from oauthcli.fileio import atomic_write, exclusive_lock
+from oauthcli.errors import OAuthCliWarning, StoreError, UsageError
+from oauthcli.fileio import atomic_write, exclusive_lock, real_path
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
-# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+# One rule for names typed at `user add` and names found in a hand-edited store:
+# letters (any script) and digits, then also . _ @ + - ; NFC, so one name has one spelling.
+_NAME = re.compile(r"[^\W_][\w.@+-]{0,127}")
 _TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 _TOML_AT_END = " (at end of document)"
+_TOML_KEY_TUPLE = re.compile(r"\(((?:'[^']*'|\"[^\"]*\")(?:, (?:'[^']*'|\"[^\"]*\"))*),?\)")
+_BOM = "\ufeff"
+
+# Hash prefixes: the schemes oauthcli.passwords verifies, and others people paste in.
+_HASH_SCHEMES = (
+    (("$2a$", "$2b$", "$2y$"), "bcrypt"),
+    (("$pbkdf2-sha256$",), "pbkdf2_sha256"),
+    (("$6$",), "sha512_crypt"),
+    (("$5$",), "sha256_crypt"),
+    (("$argon2",), "argon2"),
+    (("$1$",), "md5_crypt"),
+    (("$apr1$",), "apr_md5_crypt"),
+    (("$scrypt$", "$7$"), "scrypt"),
+    (("$y$",), "yescrypt"),
+    (("$2$", "$2x$"), "an old bcrypt variant"),
+)
+# Field types in TOML words, for messages.
+_TYPE_NAMES = {str: "a string", bool: "true or false", list: "an array", int: "an integer"}
+
+
+def _toml_type(value: Any) -> str:
+    """The TOML name of a parsed value's type, for "... not a string" messages."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _readable_toml_message(message: str) -> str:
+    """tomllib's message with key tuples written as TOML keys: ``('users', 'a')`` -> ``users.a``."""
+
+    def dotted(match: re.Match[str]) -> str:
+        parts = [p.strip()[1:-1] for p in re.findall(r"'[^']*'|\"[^\"]*\"", match.group(1))]
+        return "[" + ".".join(p if _BARE_KEY.fullmatch(p) else f'"{p}"' for p in parts) + "]"
+
+    return _TOML_KEY_TUPLE.sub(dotted, message)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def hash_scheme_problem(hashed: str) -> str | None:
+    """Why ``hashed`` can never match a password here (its scheme), or None when it can."""
+    from oauthcli.passwords import SCHEMES
+
+    for prefixes, scheme in _HASH_SCHEMES:
+        if hashed.startswith(prefixes):
+            if scheme in SCHEMES:
+                return None
+            return f"is {_article(scheme)} {scheme} hash, which oauthcli cannot check"
+    return "is not a password hash oauthcli can check"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _toml_error_position(message: str, text: str) -> tuple[str, int, int]:
@@ -61,13 +130,52 @@ def _toml_error_position(message: str, text: str) -> tuple[str, int, int]:
     return message, 1, 1
 
 
-def validate_name(name: str, what: str = "username") -> str:
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a username or client id, or None when it can."""
+    if unicodedata.normalize("NFC", name) != name and _NAME.fullmatch(
+        unicodedata.normalize("NFC", name)
+    ):
+        return "write it in Unicode NFC form (composed characters, as keyboards type them)"
     if not _NAME.fullmatch(name):
-        raise UsageError(
-            f"invalid {what} {name!r}: use 1-128 letters, digits or . _ @ + -, "
-            "starting with a letter or digit"
+        return (
+            "use 1-128 letters (any script), digits or . _ @ + -, starting with a letter or digit"
         )
+    return None
+
+
+def validate_name(name: str, what: str = "username") -> str:
+    """``name`` as given (NFC-normalised), or ``UsageError`` naming the rule."""
+    name = unicodedata.normalize("NFC", name)
+    problem = name_problem(name)
+    if problem:
+        from oauthcli.text import clean
+
+        raise UsageError(f"invalid {what} {clean(name, 140)!r}: {problem}")
     return name
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@(?:[\w-]+\.)*[\w-]+")
+
+
+def validate_full_name(value: str) -> str:
+    """A display name: any text on one line, without control or bidi characters."""
+    from oauthcli.text import has_controls
+
+    if has_controls(value) or len(value) > 200:
+        raise UsageError(
+            "invalid full name: use at most 200 characters on one line, "
+            "without control or bidi-override characters"
+        )
+    return value
+
+
+def validate_email(value: str) -> str:
+    """An address of the form local@domain (the domain may be Unicode), nothing hidden in it."""
+    from oauthcli.text import clean, has_controls
+
+    if has_controls(value) or len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise UsageError(f"invalid e-mail address {clean(value, 80)!r}: use name@example.com")
+    return value
 
 
 def validate_scopes(scopes: list[str]) -> list[str]:
@@ -85,6 +193,8 @@ def validate_redirect_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*", parts.scheme or ""):
         raise UsageError(f"invalid redirect URI {uri!r}: must be absolute (https://...)")
+    if parts.scheme in ("javascript", "data", "vbscript", "file", "blob"):
+        raise UsageError(f"invalid redirect URI {uri!r}: scheme {parts.scheme} is not allowed")
     if "#" in uri:
         raise UsageError(f"invalid redirect URI {uri!r}: must not contain a fragment")
     if parts.scheme in ("http", "https") and not parts.hostname:
@@ -209,9 +319,16 @@ class UserStore:
         return self.path.is_file()
 
     def load(self) -> StoreData:
-        """Parse and validate the store. A missing or broken file is a ``StoreError``."""
+        """Parse and validate the store. A missing or broken file is a ``StoreError``.
+
+        A store other users can write to is refused (anyone could add a user); one
+        they can read is used, with an ``OAuthCliWarning`` (they can read the hashes).
+        """
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+                self._check_mode(mode)
+                raw = handle.read()
         except FileNotFoundError:
             raise StoreError(
                 f"user store {self.path} not found (create it with 'oauthcli user add', "
@@ -223,19 +340,48 @@ class UserStore:
             raise StoreError(
                 f"user store {self.path} is not readable (permission denied)"
             ) from None
+        except OSError as exc:  # a FIFO, a device that fails, ...
+            raise StoreError(f"cannot read user store {self.path}: {exc.strerror or exc}") from None
         return self._parse(raw)
+
+    def _check_mode(self, mode: int) -> None:
+        fix = f"run 'chmod 600 {self.path}'"
+        if mode & 0o022:
+            raise StoreError(
+                f"user store {self.path} is writable by other users (mode {mode:o}); "
+                f"refusing to use it: {fix}"
+            )
+        if mode & 0o004:
+            warnings.warn(
+                f"user store {self.path} is readable by other users (mode {mode:o}), "
+                f"password hashes included: {fix}",
+                OAuthCliWarning,
+                stacklevel=3,
+            )
 
     def _parse(self, raw: bytes) -> StoreData:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise StoreError(f"{self.path}: not UTF-8 text (byte {exc.start})") from None
+        # Windows editors save UTF-8 with a byte-order mark; TOML itself has none to give.
+        text = text.removeprefix(_BOM)
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             message, line, column = _toml_error_position(str(exc), text)
-            raise StoreError(f"{self.path}:{line}:{column}: invalid TOML: {message}") from None
+            raise StoreError(
+                f"{self.path}:{line}:{column}: invalid TOML: {_readable_toml_message(message)}"
+            ) from None
         return self._validate(doc)
+
+    def _check_rounds(self, rounds: Any) -> None:
+        if rounds is not None and (
+            isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31
+        ):
+            raise StoreError(
+                f"{self.path}: [passwords] bcrypt_rounds must be a whole number from 4 to 31"
+            )
 
     def _validate(self, doc: dict[str, Any]) -> StoreData:
         data = StoreData()
@@ -255,33 +401,31 @@ class UserStore:
         for name in ("issuer", "passwords"):
             if not isinstance(doc.get(name, {}), dict):
                 raise StoreError(f"{self.path}: '{name}' must be a table ([{name}])")
-        rounds = doc.get("passwords", {}).get("bcrypt_rounds")
-        if rounds is not None and (
-            isinstance(rounds, bool) or not isinstance(rounds, int) or not 4 <= rounds <= 31
-        ):
+        unknown = sorted(set(doc.get("passwords", {})) - {"bcrypt_rounds"})
+        if unknown:
             raise StoreError(
-                f"{self.path}: [passwords] bcrypt_rounds must be a whole number from 4 to 31"
+                f"{self.path}: [passwords]: unknown setting {unknown[0]!r} (known: bcrypt_rounds)"
             )
+        self._check_rounds(doc.get("passwords", {}).get("bcrypt_rounds"))
         for name, table in users.items():
-            where = f"{self.path}: [users.{name}]"
+            where = f"{self.path}: {_table_name('users', name)}"
+            _check_name(where, name, "username")
             fields = _check_table(where, table, _USER_FIELDS)
             if "hashed_password" not in fields:
                 raise StoreError(f"{where}: missing 'hashed_password'")
+            problem = hash_scheme_problem(fields["hashed_password"])
+            if problem:
+                warnings.warn(
+                    f"{where}: hashed_password {problem}, so no password matches it: "
+                    f"set a new one with 'oauthcli user passwd {name}'",
+                    OAuthCliWarning,
+                    stacklevel=4,
+                )
             data.users[name] = User(username=name, **fields)
         for cid, table in clients.items():
-            where = f"{self.path}: [clients.{cid}]"
-            fields = _check_table(where, table, _CLIENT_FIELDS)
-            if fields.get("public", False) == ("hashed_secret" in fields):
-                raise StoreError(
-                    f"{where}: give 'hashed_secret' (confidential client) or 'public = true', "
-                    "not both or neither"
-                )
-            for uri in fields.get("redirect_uris", []):
-                try:
-                    validate_redirect_uri(uri)
-                except UsageError as exc:
-                    raise StoreError(f"{where}: {exc}") from None
-            data.clients[cid] = Client(client_id=cid, **fields)
+            where = f"{self.path}: {_table_name('clients', cid)}"
+            _check_name(where, cid, "client id")
+            data.clients[cid] = _parse_client(where, cid, table)
         try:
             data.check_names()
         except UsageError as exc:
@@ -298,6 +442,7 @@ class UserStore:
         """
         if not self.path.parent.is_dir():
             raise StoreError(f"directory {self.path.parent} of user store does not exist")
+        real_path(self.path)  # a symbolic link is written through, or refused here
         try:
             with exclusive_lock(self.path):
                 data = StoreData() if create and not self.path.exists() else self.load()
@@ -313,11 +458,8 @@ class UserStore:
 
     # Convenience wrappers for the common single changes.
 
-    def get_user(self, name: str) -> User | None:
-        return self.load().users.get(name)
-
     def add_user(self, user: User) -> None:
-        validate_name(user.username)
+        user.username = validate_name(user.username)
         with self.edit(create=True) as data:
             if user.username in data.users:
                 raise UsageError(f"user {user.username!r} already exists")
@@ -346,6 +488,21 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _parse_client(where: str, cid: str, table: Any) -> Client:
+    fields = _check_table(where, table, _CLIENT_FIELDS)
+    if fields.get("public", False) == ("hashed_secret" in fields):
+        raise StoreError(
+            f"{where}: give 'hashed_secret' (confidential client) or 'public = true', "
+            "not both or neither"
+        )
+    for uri in fields.get("redirect_uris", []):
+        try:
+            validate_redirect_uri(uri)
+        except UsageError as exc:
+            raise StoreError(f"{where}: {exc}") from None
+    return Client(client_id=cid, **fields)
+
+
 def _check_table(
     where: str, table: Any, allowed: dict[str, type | tuple[type, ...]]
 ) -> dict[str, Any]:
@@ -357,9 +514,28 @@ def _check_table(
         if expected is None:
             # Unknown fields would be silently dropped on the next write: refuse them.
             raise StoreError(f"{where}: unknown field {key!r}")
-        if not isinstance(value, expected):
-            raise StoreError(f"{where}: field {key!r} has the wrong type")
+        if isinstance(value, bool) is not (expected is bool) or not isinstance(value, expected):
+            wanted = _TYPE_NAMES.get(expected, "") if isinstance(expected, type) else ""
+            if expected is list:
+                wanted = "an array of strings"
+            raise StoreError(
+                f"{where}: field {key!r} must be {wanted or 'another type'}, not {_toml_type(value)}"
+            )
         if isinstance(value, list) and not all(isinstance(s, str) for s in value):
-            raise StoreError(f"{where}: {key!r} must be a list of strings")
+            raise StoreError(f"{where}: {key!r} must be an array of strings")
         fields[key] = value
     return fields
+
+
+def _table_name(kind: str, name: str) -> str:
+    """``[users.alice]``, or ``[users."émilie x"]`` when the name is not a bare TOML key."""
+    from oauthcli.text import clean
+
+    shown = clean(name, 140)
+    return f"[{kind}.{shown}]" if _BARE_KEY.fullmatch(name) else f'[{kind}."{shown}"]'
+
+
+def _check_name(where: str, name: str, what: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise StoreError(f"{where}: invalid {what}: {problem}")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from oauthcli.claims import ACCESS_TYP, REFRESH_TYP
+from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
 from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
@@ -72,14 +72,17 @@ class TokenService:
     def access_token(
         self,
         sub: str,
-        scopes: list[str],
+        scopes: list[str] | None,
         *,
         ttl: int | None = None,
         audience: str | list[str] | None = None,
         issuer: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Sign an access token; ``extra`` claims are added last and win over the defaults."""
+        """Sign an access token; ``extra`` claims are added last and win over the defaults.
+
+        ``scopes=None`` (``issue`` without ``--scope``) leaves the scope claim out.
+        """
         now = int(self.clock())
         lifetime = self.settings.access_ttl if ttl is None else ttl
         claims: dict[str, Any] = {}
@@ -91,7 +94,9 @@ class TokenService:
         if aud:
             claims["aud"] = aud
         claims.update({"iat": now, "nbf": now, "exp": now + lifetime, "jti": new_jti()})
-        if self.settings.scope_claim == "scopes":
+        if scopes is None:
+            pass
+        elif self.settings.scope_claim == "scopes":
             claims["scopes"] = list(scopes)
         else:
             claims["scope"] = " ".join(scopes)
@@ -99,14 +104,20 @@ class TokenService:
         return self._encode(claims, ACCESS_TYP), claims
 
     def _refresh_token(
-        self, sub: str, family: str, jti: str, expires_at: int, generation: str | None
+        self,
+        sub: str,
+        family: str,
+        jti: str,
+        expires_at: int,
+        generation: str | None = None,
+        client_id: str | None = None,
     ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {}
         if self.settings.issuer:
             claims["iss"] = self.settings.issuer
         claims.update({"sub": sub, "iat": now, "exp": expires_at, "jti": jti, "fam": family})
-        claims.update(_generation(generation))
+        claims.update(_bound(generation, client_id))
         return self._encode(claims, REFRESH_TYP)
 
     def _require_sessions(self) -> SessionStore:
@@ -114,14 +125,24 @@ class TokenService:
             raise RuntimeError("refresh tokens need a SessionStore")
         return self.sessions
 
-    def login(self, sub: str, scopes: list[str], generation: str | None = None) -> TokenPair:
-        """An access token and the first refresh token of a new session family."""
+    def login(
+        self,
+        sub: str,
+        scopes: list[str],
+        generation: str | None = None,
+        client_id: str | None = None,
+    ) -> TokenPair:
+        """An access token and the first refresh token of a new session family.
+
+        ``client_id``: the authenticated client the tokens are issued to (RFC 9068's
+        claim); only that client may then refresh or revoke them (RFC 6749 6, RFC 7009 2.1).
+        """
         sessions = self._require_sessions()
-        access, _ = self.access_token(sub, scopes, extra=_generation(generation))
+        access, _ = self.access_token(sub, scopes, extra=_bound(generation, client_id))
         jti = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
-        refresh = self._refresh_token(sub, family, jti, expires_at, generation)
+        refresh = self._refresh_token(sub, family, jti, expires_at, generation, client_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
 
     def refresh(
@@ -129,6 +150,7 @@ class TokenService:
         refresh_token: str,
         find_user: Callable[[str], User | None],
         scopes: list[str] | None = None,
+        client_id: str | None = None,
     ) -> TokenPair:
         """Redeem a refresh token: rotate it and issue a new pair.
 
@@ -140,6 +162,10 @@ class TokenService:
         family, jti, sub = claims.get("fam"), claims.get("jti"), claims.get("sub")
         if not (isinstance(family, str) and isinstance(jti, str) and isinstance(sub, str)):
             raise TokenError("refresh token lacks its session claims", "claims")
+        owner = claims.get("client_id")
+        if owner is not None and owner != client_id:
+            # RFC 6749 section 6: only the client it was issued to may redeem it.
+            raise AuthenticationError("the refresh token was issued to another client")
         new_id = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         user = find_user(sub)
@@ -150,7 +176,11 @@ class TokenService:
             # Runs before the rotation is saved: a refused request must not use the token up.
             if stale or user is None:
                 return  # revoked below
-            granted.extend(s for s in str(record.get("scope", "")).split() if s in user.scopes)
+            granted.extend(
+                s
+                for s in str(record.get("scope", "")).split()
+                if s in user.scopes or s in OPENID_SCOPES
+            )
             if scopes is not None:
                 missing = [s for s in scopes if s not in granted]
                 if missing:
@@ -167,8 +197,9 @@ class TokenService:
             if user.disabled:
                 raise AuthenticationError("inactive user", "inactive")
             raise AuthenticationError("the account changed since this session began")
-        access, _ = self.access_token(sub, granted, extra=_generation(user.generation))
-        refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation)
+        owner_id = owner if isinstance(owner, str) else None
+        access, _ = self.access_token(sub, granted, extra=_bound(user.generation, owner_id))
+        refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation, owner_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 
     def decode(self, token: str, expected_typ: str = ACCESS_TYP, leeway: int = 0) -> dict[str, Any]:
@@ -224,8 +255,14 @@ class TokenService:
             raise TokenTimeError("token is not yet valid", "not_yet_valid")
 
 
-def _generation(generation: str | None) -> dict[str, Any]:
-    return {GENERATION_CLAIM: generation} if generation is not None else {}
+def _bound(generation: str | None, client_id: str | None) -> dict[str, Any]:
+    """The claims that tie a user's tokens to the account's state and to their client."""
+    claims: dict[str, Any] = {}
+    if generation is not None:
+        claims[GENERATION_CLAIM] = generation
+    if client_id is not None:
+        claims["client_id"] = client_id
+    return claims
 
 
 def generation_matches(claims: dict[str, Any], current: str | None) -> bool:

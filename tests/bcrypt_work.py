@@ -13,8 +13,11 @@ import bcrypt
 
 
 @contextlib.contextmanager
-def bcrypt_costs(monkeypatch) -> Iterator[list[int]]:
-    """Yield a list that fills with the cost factor of each bcrypt computation (2^cost rounds)."""
+def bcrypt_costs(monkeypatch=None) -> Iterator[list[int]]:
+    """Yield a list that fills with the cost factor of each bcrypt computation (2^cost rounds).
+
+    The real ``bcrypt.hashpw`` is back when the block ends, so blocks can follow each other.
+    """
     costs: list[int] = []
     real = bcrypt.hashpw
 
@@ -22,8 +25,11 @@ def bcrypt_costs(monkeypatch) -> Iterator[list[int]]:
         costs.append(int(salt.split(b"$")[2]))
         return real(password, salt)
 
-    monkeypatch.setattr(bcrypt, "hashpw", spy)
-    yield costs
+    bcrypt.hashpw = spy
+    try:
+        yield costs
+    finally:
+        bcrypt.hashpw = real
 
 
 def work(costs: list[int]) -> int:

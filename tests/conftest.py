@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +62,15 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+@pytest.fixture(autouse=True)
+def private_umask() -> Iterator[None]:
+    """Files a test writes by hand are private, as a careful user's are: oauthcli refuses
+    secret and key files that others can read, and warns about such a store."""
+    old = os.umask(0o077)
+    yield
+    os.umask(old)
 
 
 Runner = Callable[..., Result]

@@ -80,13 +80,13 @@ def test_a_key_serves_one_family_and_curve(tmp_path):
     p384 = ec.generate_private_key(ec.SECP384R1())
     (tmp_path / "rsa.pem").write_bytes(pem(rsa_key))
     (tmp_path / "p384.pem").write_bytes(pem(p384))
-    with pytest.raises(ConfigError, match="ES256 needs a EC key"):
+    with pytest.raises(ConfigError, match="ES256 needs an EC key, not an RSA key"):
         keys.load_private_key_file(tmp_path / "rsa.pem", "ES256")
     with pytest.raises(ConfigError, match="ES256 needs a P-256 key, not P-384"):
         keys.load_private_key_file(tmp_path / "p384.pem", "ES256")
-    with pytest.raises(ConfigError, match="EdDSA needs a OKP key"):
+    with pytest.raises(ConfigError, match="EdDSA needs an Ed25519 key, not an RSA key"):
         keys.load_private_key_file(tmp_path / "rsa.pem", "EdDSA")
-    with pytest.raises(ConfigError, match=r"RS256 needs a RSA key, not a EC key$"):
+    with pytest.raises(ConfigError, match=r"RS256 needs an RSA key, not an EC key$"):
         keys.load_private_key_file(tmp_path / "p384.pem", "RS256")
     assert keys.load_private_key_file(tmp_path / "p384.pem", "ES384").algorithm == "ES384"
     # The same RSA key serves RS* and PS* (one family).

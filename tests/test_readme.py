@@ -38,31 +38,56 @@ def test_every_environment_variable_is_documented():
         assert f"`{name}`" in README, name
 
 
-def documented_commands() -> set[tuple[str, ...]]:
+def documented_commands(text: str = README) -> set[tuple[str, ...]]:
     found = set()
-    for match in re.finditer(r"`oauthcli ((?:[a-z]+ ?)+)", README):
+    for match in re.finditer(r"`oauthcli ((?:[a-z]+ ?)+)", text):
         words = tuple(match.group(1).split())
         if words:
             found.add(words)
     return found
 
 
-@pytest.mark.parametrize("words", sorted(documented_commands()))
-def test_documented_commands_exist(cli, words):
-    # Walk down the words as far as they name (sub)commands; the first one must be a command.
+def command_path(words: tuple[str, ...]) -> list[str]:
+    """The (sub)command ``words`` name, or AssertionError when a word names none.
+
+    Words after a command are its arguments (``login alice``); a word after a group
+    (``user frobnicate``) must name one of the group's commands.
+    """
     import typer.main
 
     from oauthcli.cli.app import app
 
     command = typer.main.get_command(app)
-    path = []
+    path: list[str] = []
     for word in words:
-        sub = getattr(command, "commands", {}).get(word)
-        if sub is None:
-            break
-        command, path = sub, [*path, word]
-    assert path, f"README mentions 'oauthcli {' '.join(words)}' but there is no such command"
+        commands = getattr(command, "commands", None)
+        if commands is None:
+            break  # a command: the rest are its arguments
+        if word not in commands:
+            where = " ".join(["oauthcli", *path])
+            raise AssertionError(
+                f"README mentions 'oauthcli {' '.join(words)}' but '{where}' has no command {word!r}"
+            )
+        command, path = commands[word], [*path, word]
+    return path
+
+
+@pytest.mark.parametrize("words", sorted(documented_commands()))
+def test_documented_commands_exist(cli, words):
+    path = command_path(words)
     assert cli(*path, "--help").exit_code == 0
+
+
+def test_the_command_check_fails_for_a_command_that_does_not_exist():
+    fake = "Run `oauthcli user frobnicate` and `oauthcli frobnicate` and `oauthcli login alice`.\n"
+    documented = documented_commands(fake)
+    assert documented == {("user", "frobnicate"), ("frobnicate",), ("login", "alice")}
+    with pytest.raises(AssertionError, match="'oauthcli user' has no command 'frobnicate'"):
+        command_path(("user", "frobnicate"))
+    with pytest.raises(AssertionError, match="'oauthcli' has no command 'frobnicate'"):
+        command_path(("frobnicate",))
+    assert command_path(("login", "alice")) == ["login"]
+    assert command_path(("user", "list")) == ["user", "list"]
 
 
 def test_quickstart_main_command_runs_as_written(tmp_path):

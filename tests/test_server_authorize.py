@@ -16,6 +16,7 @@ from tests.apps_serve.browser import (
     CONFIDENTIAL,
     CONFIDENTIAL_SECRET,
     PUBLIC,
+    Clock,
     alert,
     authorize,
     hidden_fields,
@@ -189,6 +190,7 @@ def test_repeated_redirect_uri_and_disabled_client_get_an_error_page(op, store_p
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"scope": "openid admin"}, "invalid_scope"),  # not a scope of this client
         ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "soon"}, "invalid_request"),
     ],
 )
 def test_bad_requests_go_back_to_the_client_with_state_and_iss(op, change, error):
@@ -358,6 +360,19 @@ def test_prompt_none_and_prompt_login(op):
         assert "code" in query(answer.headers["location"])
 
 
+def test_max_age_asks_for_the_password_again(op):
+    with op.client() as http:
+        log_in_for_code(http)
+        op.clock.advance(300)
+        recent = authorize(http, **public_params(max_age="600")[1])
+        assert recent.status_code == 302  # logged in 300 s ago: fine
+        stale = authorize(http, **public_params(max_age="120")[1])
+        assert stale.status_code == 200 and 'name="password"' in stale.text
+        _, params = public_params(max_age="120", prompt="none")
+        got = redirect_error(authorize(http, **params), params["redirect_uri"], params["state"])
+        assert got["error"] == "login_required"
+
+
 # --- the login page --------------------------------------------------------------------------------
 
 
@@ -423,7 +438,7 @@ def test_login_form_needs_its_csrf_cookie_and_token(op):
 
 
 def test_login_page_is_throttled_with_token(store_path):
-    throttle = LoginThrottle(max_failures=2, lockout=60)
+    throttle = LoginThrottle(max_failures=2, lockout=60, clock=Clock())
     with provider_server(store_path, throttle=throttle) as op, op.client() as http:
         page = authorize(http, **public_params()[1])
         for _ in range(2):
@@ -449,3 +464,48 @@ def test_empty_fields_and_oversized_password(op):
         huge = submit_login(http, empty, "alice", "x" * 5000)
         assert alert(huge.text) == "Incorrect username or password."
         assert "x" * 100 not in huge.text
+
+
+def test_a_new_password_ends_the_login_session(op, store_path, cli):
+    with op.client() as http:
+        log_in_for_code(http)
+        assert authorize(http, **public_params()[1]).status_code == 302
+        result = cli("user", "passwd", "alice", "--password-stdin", "--store", str(store_path),
+                     input="a-new-password\n")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert authorize(http, **public_params()[1]).status_code == 200  # the form again
+
+
+def test_confidential_client_secrets_are_throttled_at_token(store_path):
+    throttle = LoginThrottle(max_failures=2, lockout=60, clock=Clock())
+    with provider_server(store_path, throttle=throttle) as op, op.client() as http:
+        wrong = (CONFIDENTIAL, "not-the-secret-0123456789")
+        for _ in range(2):
+            response = redeem(http, "some-code", None, CONF_CB, auth=wrong, client_id="")
+            assert response.status_code == 401
+        right = (CONFIDENTIAL, CONFIDENTIAL_SECRET)
+        blocked = redeem(http, "some-code", None, CONF_CB, auth=right, client_id="")
+        assert blocked.status_code == 429 and blocked.headers["retry-after"]
+
+
+def test_what_a_person_typed_is_cleaned_and_escaped_on_the_page(op):
+    with op.client() as http:
+        page = authorize(http, **public_params()[1])
+        answer = submit_login(http, page, 'eve\u202e\x1b[31m"><b>x', "wrong-password")
+    assert 'value="eve&quot;&gt;&lt;b&gt;x"' in answer.text
+    assert "\u202e" not in answer.text and "\x1b" not in answer.text
+
+
+def test_the_flow_on_the_default_server_state(store_path):
+    """Without injected records, codes and sessions live in the server state beside the store."""
+    from tests.apps_serve.browser import add_flow_clients
+    from tests.apps_serve.live import live_server
+
+    add_flow_clients(UserStore(store_path))
+    with live_server(store_path) as live, httpx.Client(base_url=live.url, trust_env=False) as http:
+        code, verifier, params = log_in_for_code(http, scope="me offline_access")
+        first = redeem(http, code, verifier, params["redirect_uri"])
+        assert first.status_code == 200, first.text
+        assert redeem(http, code, verifier, params["redirect_uri"]).status_code == 400
+        assert me(http, first.json()["access_token"]).status_code == 401  # revoked by the reuse
+        assert authorize(http, **public_params()[1]).status_code == 302  # the session

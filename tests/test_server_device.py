@@ -14,6 +14,7 @@ from tests.apps_serve.browser import (
     CONFIDENTIAL,
     CONFIDENTIAL_SECRET,
     PUBLIC,
+    Clock,
     alert,
     hidden_fields,
     provider_server,
@@ -160,7 +161,7 @@ def test_the_login_session_goes_straight_to_approve(op):
 
 
 def test_wrong_codes_on_the_page_are_refused_then_throttled(store_path):
-    throttle = LoginThrottle(max_failures=3, lockout=60)
+    throttle = LoginThrottle(max_failures=3, lockout=60, clock=Clock())
     with provider_server(store_path, throttle=throttle) as op, op.client() as browser:
         grant = start(browser)
         for bad in ("BCDF-GHJK", "nonsense", "AAAA-AAAA"):
@@ -183,6 +184,11 @@ def test_device_pages_need_their_csrf_token(op):
             "/device/confirm", data={**hidden_fields(confirm.text), "decision": "approve"}
         )
         assert stolen.status_code == 400
+        # A form of another page posted to /login is refused, not a server error.
+        entry = browser.get("/device")
+        misplaced = browser.post("/login", data={**hidden_fields(entry.text), "username": "alice",
+                                                  "password": "secret"})  # fmt: skip
+        assert misplaced.status_code == 400
         assert error_of(poll(device, grant["device_code"])) == "authorization_pending"
 
 

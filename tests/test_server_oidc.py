@@ -166,6 +166,9 @@ def test_offline_access_decides_the_refresh_token(op):
         )  # fmt: skip
         assert refreshed.status_code == 200, refreshed.text
         assert refreshed.json()["refresh_token"] != body["refresh_token"]
+        # The OpenID scopes survive the refresh (the user's store scopes hold only API scopes).
+        assert refreshed.json()["scope"] == "openid me offline_access"
+        assert userinfo(http, refreshed.json()["access_token"]).json() == {"sub": "alice"}
 
 
 def test_device_flow_issues_an_id_token(op):

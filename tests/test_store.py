@@ -1,11 +1,9 @@
 import os
-import random
 import signal
 import stat
 import subprocess
 import sys
 import textwrap
-import time
 import tomllib
 from pathlib import Path
 
@@ -92,8 +90,11 @@ def test_corrupt_store_names_line_and_column_and_is_untouched(tmp_path, content,
     ("content", "message"),
     [
         ('[users.alice]\nfull_name = "A"\n', "missing 'hashed_password'"),
-        ('[users.alice]\nhashed_password = "h"\nscopes = "me"\n', "wrong type"),
-        ('[users.alice]\nhashed_password = "h"\nscopes = [1]\n', "list of strings"),
+        (
+            '[users.alice]\nhashed_password = "h"\nscopes = "me"\n',
+            "must be an array of strings, not a string",
+        ),
+        ('[users.alice]\nhashed_password = "h"\nscopes = [1]\n', "array of strings"),
         ('[users.alice]\nhashed_password = "h"\nrole = "admin"\n', "unknown field 'role'"),
         ("users = 3\n", "must be a table"),
         ('[users]\nalice = "x"\n', "must be a table"),
@@ -195,7 +196,12 @@ def test_killed_writer_leaves_old_or_new_store(tmp_path, where):
     assert {"alice", "trent"} <= set(UserStore(path).load().users)
 
 
-def test_random_sigkill_never_corrupts(tmp_path):
+def test_sigkill_at_any_point_never_corrupts(tmp_path):
+    """A writer killed between or inside writes (wherever the kill lands) leaves a whole store.
+
+    No sleeps: the writer reports each finished write on stdout; the test kills it after
+    a varying number of them, so the kill lands somewhere in the next write.
+    """
     path = tmp_path / "users.toml"
     write_store(path)
     writer = textwrap.dedent(
@@ -207,22 +213,29 @@ def test_random_sigkill_never_corrupts(tmp_path):
         while True:
             i += 1
             with store.edit() as data:
-                data.users[f"u{i}"] = User(f"u{i}", "$2b$04$" + "x" * 53, scopes=["a"] * 50)
+                name = f"r{sys.argv[2]}u{i}"
+                data.users[name] = User(name, "$2b$04$" + "x" * 53, scopes=["a"] * 50)
+            print(i, flush=True)
         """
     )
-    rng = random.Random(1234)
     seen = 0
-    for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", writer, str(path)])
-        time.sleep(0.3 + rng.random() * 0.3)
+    for round_, writes in enumerate((1, 3, 2, 5, 1, 4, 2, 3)):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", writer, str(path), str(round_)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for _ in range(writes):
+            assert proc.stdout.readline(), "the writer died on its own"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         users = UserStore(path).load().users  # parses: never truncated
-        assert len(users) >= seen
+        assert len(users) >= seen + writes  # every reported write is there
         seen = len(users)
-    assert seen > 3
     leftovers = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
-    assert len(leftovers) <= 8
+    assert len(leftovers) <= 8  # at most one temp file per killed writer
 
 
 def test_fifty_concurrent_user_add_processes_keep_fifty_users(tmp_path):
@@ -265,3 +278,119 @@ def test_a_toml_file_that_is_not_a_user_store_is_refused(tmp_path):
     with pytest.raises(StoreError):
         UserStore(path).add_user(User("bob", "$2b$04$x"))
     assert path.read_bytes() == before
+
+
+# ---------------------------------------------------------------- one rule for names, clear TOML errors
+
+
+@pytest.mark.parametrize(
+    "name", ["émilie", "Jürgen", "李雷", "o'brien-x"[:-2].replace("'", ""), "a.b@c+d"]
+)
+def test_unicode_letters_are_names_both_typed_and_hand_edited(tmp_path, name):
+    path = tmp_path / "users.toml"
+    UserStore(path).add_user(User(name, "$2b$04$x"))
+    assert name in UserStore(path).load().users
+    hand = tmp_path / "hand.toml"
+    hand.write_text(f'[users."{name}"]\nhashed_password = "$2b$04$x"\n')
+    assert name in UserStore(hand).load().users
+
+
+@pytest.mark.parametrize("name", ["émilie x", "_x", "-x", "a/b", "bob\u202e", "x" * 129, ""])
+def test_names_outside_the_rule_are_refused_typed_and_hand_edited(tmp_path, name):
+    with pytest.raises(UsageError, match="invalid username"):
+        UserStore(tmp_path / "users.toml").add_user(User(name, "$2b$04$x"))
+    hand = tmp_path / "hand.toml"
+    hand.write_text(f'[users."{name}"]\nhashed_password = "$2b$04$x"\n')
+    with pytest.raises(StoreError, match="invalid username"):
+        UserStore(hand).load()
+
+
+def test_a_decomposed_name_is_stored_composed_and_refused_hand_edited(tmp_path):
+    path = tmp_path / "users.toml"
+    UserStore(path).add_user(User("e\u0301milie", "$2b$04$x"))
+    assert list(UserStore(path).load().users) == ["\u00e9milie"]
+    path.write_text('[users."e\u0301milie"]\nhashed_password = "$2b$04$x"\n')
+    with pytest.raises(StoreError, match="NFC"):
+        UserStore(path).load()
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "users.toml"
+    path.write_bytes(b'\xef\xbb\xbf[users.alice]\nhashed_password = "$2b$04$x"\n')
+    assert list(UserStore(path).load().users) == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "[users.alice]\nhashed_password = 5\n",
+            "'hashed_password' must be a string, not an integer",
+        ),
+        (
+            '[users.alice]\nhashed_password = "$2b$04$x"\ndisabled = "no"\n',
+            "must be true or false, not a string",
+        ),
+        (
+            '[users.alice]\nhashed_password = "$2b$04$x"\nfull_name = true\n',
+            "must be a string, not a boolean",
+        ),
+        (
+            '[clients.ci]\nhashed_secret = "$2b$04$x"\nscopes = 1.5\n',
+            "must be an array of strings, not a float",
+        ),
+    ],
+)
+def test_type_errors_name_the_expected_type(tmp_path, content, message):
+    path = tmp_path / "users.toml"
+    path.write_text(content)
+    with pytest.raises(StoreError, match=message):
+        UserStore(path).load()
+
+
+def test_a_duplicate_table_is_named_as_toml_not_a_python_tuple(tmp_path):
+    path = tmp_path / "users.toml"
+    path.write_text('[users.alice]\nhashed_password = "x"\n[users.alice]\nhashed_password = "y"\n')
+    with pytest.raises(StoreError) as excinfo:
+        UserStore(path).load()
+    message = str(excinfo.value)
+    assert "[users.alice]" in message and "('users'" not in message and ":3:" in message
+
+
+def test_unknown_passwords_setting_is_refused(tmp_path):
+    path = tmp_path / "users.toml"
+    path.write_text("[passwords]\nbcrypt_round = 5\n")
+    with pytest.raises(StoreError, match=r"\[passwords\]: unknown setting 'bcrypt_round'"):
+        UserStore(path).load()
+
+
+@pytest.mark.parametrize(
+    ("hashed", "scheme"),
+    [
+        ("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "an argon2 hash"),
+        ("$1$salt$hash", "a md5_crypt hash"),
+        ("plain-text-password", "not a password hash"),
+    ],
+)
+def test_hashes_oauthcli_cannot_check_get_a_hint(tmp_path, hashed, scheme):
+    from oauthcli.errors import OAuthCliWarning
+
+    path = tmp_path / "users.toml"
+    path.write_text(f'[users.bob]\nhashed_password = "{hashed}"\n')
+    with pytest.warns(OAuthCliWarning, match=rf"{scheme}.*oauthcli user passwd bob"):
+        UserStore(path).load()
+
+
+def test_known_schemes_load_without_a_warning(tmp_path):
+    import warnings
+
+    from passlib.hash import pbkdf2_sha256, sha256_crypt
+
+    path = tmp_path / "users.toml"
+    with UserStore(path).edit(create=True) as data:
+        data.users["a"] = User("a", "$2b$04$x")
+        data.users["b"] = User("b", pbkdf2_sha256.hash("pw"))
+        data.users["c"] = User("c", sha256_crypt.hash("pw"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(UserStore(path).load().users) == 3

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oauthcli import settings
-from oauthcli.errors import ExitCode, OAuthCliError
+from oauthcli.errors import ExitCode, OAuthCliError, OAuthCliWarning
 
 if TYPE_CHECKING:
     import logging
@@ -16,14 +17,27 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one line on stderr and an exit code."""
+    with warnings.catch_warnings():
+        # The core's OAuthCliWarnings become "oauthcli: warning: ..." lines, each said once.
+        warnings.filterwarnings("default", category=OAuthCliWarning)
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _show_warning(message: Any, category: type[Warning], *_args: Any, **_kwargs: Any) -> None:
+    if issubclass(category, OAuthCliWarning):
+        from oauthcli.cli import output
+
+        output.warn(str(message))
+    else:  # pragma: no cover - a library's warning: Python's own format
+        sys.stderr.write(warnings.formatwarning(message, category, *_args[:2]))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or settings.debug_enabled()
     if args == ["--version"]:
-        # CI scripts probe this in loops; answer before building the command tree.
-        from oauthcli import __version__
-
-        sys.stdout.write(f"oauthcli {__version__}\n")
-        return int(ExitCode.OK)
+        return _print_version()
 
     import typer
 
@@ -33,9 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
     from oauthcli.cli import output
-    from oauthcli.cli.app import app_for
+    from oauthcli.cli.app import app_for, prepare_tree
 
     command = typer.main.get_command(app_for(args))
+    # Help drawn by Rich is for people at a terminal; into a pipe or a CI log it is plain
+    # text, and Rich (about 100 ms of imports with Typer's help renderer) is not loaded.
+    plain = not sys.stdout.isatty()
+    prepare_tree(command, plain_help=plain)
+    rich_before = typer.core.HAS_RICH
+    typer.core.HAS_RICH = rich_before and not plain
     handler = _debug_log_handler() if debug else None
     try:
         result = command.main(args=args, prog_name="oauthcli", standalone_mode=False)
@@ -59,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error(exc.format_message())
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("\noauthcli: aborted\n")
-        return int(ExitCode.ABORTED)
+        return _aborted()
     except BrokenPipeError:
         return _reader_went_away()
     except SystemExit:
@@ -83,7 +102,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             import logging
 
             logging.getLogger("oauthcli").removeHandler(handler)
+        typer.core.HAS_RICH = rich_before
+    if result == ExitCode.ABORTED:
+        # Typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
+        # without a word; no command returns 130 itself.
+        return _aborted()
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _print_version() -> int:
+    """CI scripts probe ``--version`` in loops: answer before building the command tree."""
+    from oauthcli import __version__
+
+    sys.stdout.write(f"oauthcli {__version__}\n")
+    return int(ExitCode.OK)
+
+
+def _aborted() -> int:
+    """Ctrl-C: end the line the cursor is on (a prompt, a progress bar), then say so."""
+    sys.stderr.write("\noauthcli: aborted\n")
+    sys.stderr.flush()
+    return int(ExitCode.ABORTED)
 
 
 def _print_traceback() -> None:

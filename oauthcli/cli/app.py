@@ -1,77 +1,92 @@
-"""The Typer application: global options and the command groups.
+"""The Typer application: global options and the command groups, registered lazily.
 
 Command modules import only typer at module level; everything heavier
 (cryptography through PyJWT, httpx, fastapi) is imported inside the command
-that needs it, so ``--help``, ``--version`` and ``user list`` start fast.
+that needs it. On top of that, ``oauthcli user list`` or ``oauthcli verify
+--help`` imports and builds only the module of the command it names
+(:func:`app_for`); the full tree (``oauthcli.cli.app.app``) is built on first
+use, for root help, typos ("did you mean") and shell completion.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from oauthcli import __version__
-from oauthcli.cli import (
-    audit_cmd,
-    clients,
-    common,
-    http_cmd,
-    inspect_cmd,
-    issue_cmd,
-    keys_cmd,
-    provider_cmd,
-    serve_cmd,
-    tokens_cmd,
-    users,
-)
+from oauthcli.cli import common
 
-app = typer.Typer(
-    name="oauthcli",
-    help="Issue, inspect and verify OAuth2 tokens and JWTs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(users.app, name="user")
-app.add_typer(clients.app, name="client")
-for module in (tokens_cmd, issue_cmd, inspect_cmd, http_cmd, keys_cmd, serve_cmd, provider_cmd):
-    module.register(app)
-audit_cmd.register(app)
+# Top-level command or group name -> the module under oauthcli.cli that defines it, in the
+# order root help lists them. A module with ``register(app)`` adds its commands (several
+# may share one module); one with a Typer ``app`` is added as a group of that name.
+COMMANDS: dict[str, str] = {
+    "login": "tokens_cmd",
+    "refresh": "tokens_cmd",
+    "logout": "tokens_cmd",
+    "issue": "issue_cmd",
+    "decode": "inspect_cmd",
+    "verify": "inspect_cmd",
+    "call": "http_cmd",
+    "header": "http_cmd",
+    "token": "provider_cmd",
+    "revoke": "provider_cmd",
+    "introspect": "provider_cmd",
+    "userinfo": "provider_cmd",
+    "serve": "serve_cmd",
+    "audit": "audit_cmd",
+    "user": "users",
+    "client": "clients",
+    "keys": "keys_cmd",
+}
 
+# One example per command, shown at the end of its --help (tests check that every command
+# has one and that its options exist).
+EXAMPLES: dict[tuple[str, ...], str] = {
+    (): "oauthcli user add alice --scope me && oauthcli login alice --print | oauthcli decode -",
+    ("login",): "printf 'secret\\n' | oauthcli login alice --password-stdin --print",
+    ("refresh",): "oauthcli refresh --profile ci",
+    ("logout",): "oauthcli logout --profile ci",
+    ("issue",): "oauthcli issue --sub alice --scope 'me items' --ttl 5m",
+    ("decode",): "oauthcli issue --sub alice | oauthcli decode -",
+    ("verify",): 'oauthcli verify "$TOKEN" --jwks https://auth.example/.well-known/jwks.json',
+    ("call",): "oauthcli call http://127.0.0.1:8000/users/me/",
+    ("header",): 'curl -H "$(oauthcli header)" http://127.0.0.1:8000/users/me/',
+    ("serve",): "oauthcli serve --port 8000",
+    ("token",): 'curl -H "Authorization: Bearer $(oauthcli token)" https://api.example/me',
+    ("revoke",): "oauthcli revoke --profile ci",
+    (
+        "introspect",
+    ): 'oauthcli introspect "$TOKEN" --issuer-url https://auth.example --client-id api --client-secret-file api.secret',
+    ("userinfo",): "oauthcli userinfo --json",
+    ("audit",): 'oauthcli audit "$TOKEN" --secret-file hs256.secret',
+    ("user",): "oauthcli user add alice --scope me",
+    ("user", "add"): "oauthcli user add alice --full-name 'Alice Liddell' --scope me --scope items",
+    ("user", "list"): "oauthcli user list --json",
+    ("user", "show"): "oauthcli user show alice",
+    ("user", "passwd"): "printf 'new-password\\n' | oauthcli user passwd alice --password-stdin",
+    ("user", "set"): "oauthcli user set alice --add-scope items --email alice@example.com",
+    ("user", "disable"): "oauthcli user disable alice",
+    ("user", "enable"): "oauthcli user enable alice",
+    ("user", "remove"): "oauthcli user remove alice",
+    ("client",): "oauthcli client add ci-bot --scope items --new-secret-file ci-bot.secret",
+    ("client", "add"): "oauthcli client add ci-bot --scope items --new-secret-file ci-bot.secret",
+    ("client", "list"): "oauthcli client list --json",
+    ("client", "remove"): "oauthcli client remove ci-bot",
+    ("client", "disable"): "oauthcli client disable ci-bot",
+    ("client", "enable"): "oauthcli client enable ci-bot",
+    ("keys",): "oauthcli keys generate --alg ES256 --out signing.pem",
+    ("keys", "generate"): "oauthcli keys generate --alg ES256 --out signing.pem",
+    ("keys", "jwks"): "oauthcli keys jwks signing.pem > jwks.json",
+}
 
 # Root options that take a value: skipped when looking for the command name.
 _VALUE_OPTIONS = {"--store", "--profile"}
-
-
-def app_for(args: Sequence[str]) -> typer.Typer:
-    """The app to run ``args`` with: when they name a command, a tree holding only it.
-
-    Building Typer's command tree inspects the signature of every command
-    (about 10 ms for all of them); ``oauthcli user list`` in a CI loop needs
-    only the ``user`` group. Root help, typos and anything unclear get the full tree.
-    """
-    index = 0
-    while index < len(args) and args[index].startswith("-"):
-        option = args[index].split("=", 1)[0]
-        if option not in (*_VALUE_OPTIONS, "--debug"):
-            return app  # --help, --version, "--" or an unknown option: the root handles it
-        index += 2 if args[index] in _VALUE_OPTIONS else 1
-    if index >= len(args):
-        return app
-    name = args[index]
-    commands = [info for info in app.registered_commands if info.name == name]
-    groups = [info for info in app.registered_groups if info.name == name]
-    if not commands and not groups:
-        return app
-    only = copy.copy(app)
-    only.registered_commands = commands
-    only.registered_groups = groups
-    return only
 
 
 def _version(value: bool) -> None:
@@ -80,7 +95,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     store: Annotated[
         Path | None,
@@ -110,7 +124,130 @@ def root(
 
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 authentication failed,
     4 token invalid, 5 token expired or not yet valid, 6 network or remote
-    server error, 7 store or configuration error.
+    server error, 7 store or configuration error, 130 interrupted (Ctrl-C).
     """
     common.global_options.clear()
     common.global_options.update(store=store, profile=profile, debug=debug)
+
+
+def _new_app(*, completion: bool) -> typer.Typer:
+    new = typer.Typer(
+        name="oauthcli",
+        no_args_is_help=True,
+        add_completion=completion,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    new.callback()(root)
+    return new
+
+
+def _register(target: typer.Typer, module_name: str) -> None:
+    module: Any = importlib.import_module(f"oauthcli.cli.{module_name}")
+    if hasattr(module, "register"):
+        module.register(target)
+    else:
+        name = next(n for n, m in COMMANDS.items() if m == module_name)
+        target.add_typer(module.app, name=name)
+
+
+@cache
+def full_app() -> typer.Typer:
+    """Every command, in root help's order; with ``--install-completion``/``--show-completion``."""
+    full = _new_app(completion=True)
+    for module_name in dict.fromkeys(COMMANDS.values()):
+        _register(full, module_name)
+    order = list(COMMANDS)
+    full.registered_commands.sort(key=lambda info: order.index(info.name or ""))
+    return full
+
+
+def __getattr__(name: str) -> Any:
+    # ``from oauthcli.cli.app import app``: the full tree, built on first use.
+    if name == "app":
+        return full_app()
+    raise AttributeError(name)
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The app to run ``args`` with: when they name a command, a tree holding only it.
+
+    Importing every command module and building Typer's tree for all of them
+    inspects the signature of every command; ``oauthcli user list`` in a CI loop
+    needs only the ``user`` group. Root help, typos and anything unclear get the
+    full tree. Completion options belong to the root, so the partial tree has none.
+    """
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        option = args[index].split("=", 1)[0]
+        if option not in (*_VALUE_OPTIONS, "--debug"):
+            return full_app()  # --help, --version, "--" or an unknown option: the root handles it
+        index += 2 if args[index] in _VALUE_OPTIONS else 1
+    if index >= len(args) or args[index] not in COMMANDS:
+        return full_app()
+    name = args[index]
+    only = _new_app(completion=False)
+    _register(only, COMMANDS[name])
+    only.registered_commands = [i for i in only.registered_commands if i.name == name]
+    only.registered_groups = [i for i in only.registered_groups if i.name == name]
+    return only
+
+
+def prepare_tree(command: Any, *, plain_help: bool) -> None:
+    """Finish the built part of the command tree (it is built anew for each run).
+
+    - each command gets its example as the help epilog;
+    - arguments are named in capitals in usage lines (``[TOKEN]``, ``{USERNAME}``);
+    - ``--key ''`` is a mistake (an unset variable), not the current directory: every
+      parameter typed as a path, or whose metavar names a FILE, is checked first;
+    - for plain help (not a terminal), the ``\\[`` that keeps Rich from reading
+      ``[issuer]`` as markup is taken out.
+    """
+    stack: list[tuple[tuple[str, ...], Any]] = [((), command)]
+    while stack:
+        path, current = stack.pop()
+        stack.extend(((*path, name), sub) for name, sub in getattr(current, "commands", {}).items())
+        example = EXAMPLES.get(path)
+        if example and not current.epilog:
+            # "\b" keeps click from rewrapping the example in plain help; Rich wraps by itself.
+            current.epilog = f"\b\nExample:\n  {example}" if plain_help else f"Example: {example}"
+        if plain_help:
+            for attr in ("help", "short_help", "epilog"):
+                text = getattr(current, attr, None)
+                if text:
+                    setattr(current, attr, text.replace("\\[", "["))
+        for param in current.params:
+            if plain_help and getattr(param, "help", None):
+                param.help = param.help.replace("\\[", "[")
+            if param.param_type_name == "argument" and param.metavar is None:
+                param.metavar = (param.name or "").upper() + ("..." if param.nargs != 1 else "")
+            _refuse_empty_path(param)
+
+
+def _refuse_empty_path(param: Any) -> None:
+    from oauthcli.errors import UsageError
+
+    is_path = "Path" in type(param.type).__name__ or "FILE" in (param.metavar or "")
+    if not is_path or getattr(param, "_empty_checked", False):
+        return
+    param._empty_checked = True
+    convert = param.type.convert
+
+    def checked(value: Any, p: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and value == "":
+            raise UsageError(f"{_param_name(p)}: empty path")
+        return convert(value, p, ctx)
+
+    param.type = copy.copy(param.type)  # the type object may be shared with other parameters
+    param.type.convert = checked
+
+
+def _param_name(param: Any) -> str:
+    if param is None:
+        return "a path"
+    if getattr(param, "param_type_name", "") == "option" and param.opts:
+        return str(param.opts[0])
+    return str(param.human_readable_name).upper()
+
+
+__all__ = ["COMMANDS", "EXAMPLES", "app_for", "full_app", "prepare_tree", "root"]

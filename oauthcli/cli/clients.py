@@ -147,7 +147,8 @@ def list_clients(json_output: JsonOption = False, store: StoreOption = None) -> 
         return
     output.table(
         ["CLIENT ID", "TYPE", "STATUS", "SCOPES", "REDIRECT URIS"],
-        [
+        fit=True,
+        rows=[
             [
                 r["client_id"],
                 "public" if r["public"] else "confidential",
@@ -170,3 +171,30 @@ def remove(client_id: IdArg, store: StoreOption = None) -> None:
             raise UsageError(f"no client {client_id!r} in the store")
         del data.clients[client_id]
     output.note(f"removed client {client_id!r}")
+
+
+def _set_disabled(client_id: str, disabled: bool, store: Path | None) -> None:
+    from oauthcli.errors import UsageError
+
+    with _store(store).edit() as data:
+        client = data.clients.get(client_id)
+        if client is None:
+            raise UsageError(f"no client {client_id!r} in the store")
+        unchanged = client.disabled == disabled
+        client.disabled = disabled
+    state = "disabled" if disabled else "enabled"
+    output.note(
+        f"client {client_id!r} is already {state}" if unchanged else f"{state} client {client_id!r}"
+    )
+
+
+@app.command("disable")
+def disable(client_id: IdArg, store: StoreOption = None) -> None:
+    """Disable a client: its client_credentials requests are refused until enabled."""
+    _set_disabled(client_id, True, store)
+
+
+@app.command("enable")
+def enable(client_id: IdArg, store: StoreOption = None) -> None:
+    """Enable a disabled client."""
+    _set_disabled(client_id, False, store)

@@ -51,6 +51,11 @@ def resolve_store_path(store: Path | None) -> Path:
     return settings.store_path(chosen)  # type: ignore[arg-type]
 
 
+def store_is_named(store: Path | None) -> bool:
+    """True when ``--store`` (here or before the command) or ``$OAUTHCLI_STORE`` chose it."""
+    return settings.store_is_named(store or _global("store"))  # type: ignore[arg-type]
+
+
 def resolve_profile(profile: str | None) -> str:
     return settings.profile_name(profile or _global("profile"))  # type: ignore[arg-type]
 
@@ -62,6 +67,9 @@ def read_stdin_line(what: str) -> str:
             f"--password-stdin given but standard input is empty (expected the {what})"
         )
     return line.rstrip("\r\n")
+
+
+CONFIRM_TRIES = 3
 
 
 def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "password") -> str:
@@ -76,7 +84,10 @@ def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "p
         )
     import getpass
 
-    password = getpass.getpass(f"{what.capitalize()}: ")
-    if confirm and getpass.getpass(f"Repeat {what}: ") != password:
-        raise UsageError(f"the two {what}s do not match")
-    return register(password)
+    for attempt in range(1, CONFIRM_TRIES + 1):
+        password = getpass.getpass(f"{what.capitalize()}: ")
+        if not confirm or getpass.getpass(f"Repeat {what}: ") == password:
+            return register(password)
+        if attempt < CONFIRM_TRIES:
+            sys.stderr.write(f"The two {what}s do not match; try again.\n")
+    raise UsageError(f"the two {what}s did not match ({CONFIRM_TRIES} tries)")

@@ -13,6 +13,7 @@ import typer
 
 from oauthcli.cli import output
 from oauthcli.cli.common import ProfileOption, resolve_profile
+from oauthcli.cli.hints import with_flag_hints
 from oauthcli.text import clean
 
 if TYPE_CHECKING:
@@ -94,30 +95,52 @@ def _body(data_options: list[str], json_body: str | None) -> tuple[bytes | None,
     return data.encode("utf-8", "surrogateescape"), None
 
 
+def _print_head(response: httpx.Response) -> None:
+    """``-i``: the status line and headers, cleaned on a terminal."""
+    head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
+    head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
+    text = "\n".join(head)
+    if output.stdout_is_terminal():
+        text = clean(text, None, keep_lines=True)
+    sys.stdout.write(text + "\n\n")
+
+
 def _print_response(response: httpx.Response, include_headers: bool) -> None:
     """Status and headers with ``-i``; the body pretty-printed when JSON on a terminal, else raw."""
     if include_headers:
-        head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
-        head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
-        text = "\n".join(head)
-        if output.stdout_is_terminal():
-            text = clean(text, None, keep_lines=True)
-        sys.stdout.write(text + "\n\n")
+        _print_head(response)
     terminal = output.stdout_is_terminal()
     is_json = "json" in response.headers.get("content-type", "").lower()
     if terminal and is_json:
         content = response.read()
-        if content.strip():
-            from rich.json import JSON
-
-            try:
-                output.console().print(JSON(content.decode(response.encoding or "utf-8")))
-                return
-            except (ValueError, UnicodeDecodeError):
-                pass  # not really JSON: shown as it came
-        _write_raw([content], terminal, response.charset_encoding)
+        if not (content.strip() and _print_json(content)):
+            _write_raw([content], terminal, response.charset_encoding)
         return
     _write_raw(response.iter_bytes(), terminal, response.charset_encoding)
+
+
+def _print_json(content: bytes) -> bool:
+    """Pretty-print a JSON body on the terminal; False when it is not JSON we can show.
+
+    Hostile bodies (``[[[[...`` a hundred thousand deep) are shown raw, not a crash;
+    strings are cleaned of escapes and bidi controls; long values (tokens) are not
+    hard-wrapped, so a token copied from the terminal stays whole.
+    """
+    import json
+
+    from rich.json import JSON
+
+    from oauthcli.client.answer import NOT_JSON, loads
+
+    data = loads(content)
+    if data is NOT_JSON:
+        return False
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return False
+    output.console().print(JSON(clean(text, None, keep_lines=True)), soft_wrap=True)
+    return True
 
 
 def _write_raw(chunks: Iterable[bytes], terminal: bool, charset: str | None = None) -> None:
@@ -211,6 +234,7 @@ def _split_target(target: list[str]) -> tuple[str | None, str]:
 
 def register(app: typer.Typer) -> None:
     @app.command("call")
+    @with_flag_hints
     def call(
         target: Annotated[
             list[str],
@@ -246,6 +270,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         include: Annotated[
             bool, typer.Option("--include", "-i", help="Show the status line and headers.")
+        ] = False,
+        follow: Annotated[
+            bool,
+            typer.Option(
+                "--follow",
+                "-L",
+                help="Follow redirects within the URL's origin (the token never leaves it).",
+            ),
         ] = False,
         token: Annotated[
             str | None,
@@ -297,6 +329,12 @@ def register(app: typer.Typer) -> None:
         method = method or ("POST" if body is not None else "GET")
         if content_type and not any(n.lower() == b"content-type" for n, _ in headers):
             headers.append((b"Content-Type", content_type.encode("ascii")))
+        if "://" not in url:
+            from oauthcli.client.policy import suggest_scheme
+
+            guess = suggest_scheme(url)
+            hint = f": did you mean {guess}?" if guess else ": give http:// or https://"
+            raise UsageError(f"the URL {output.clean(url, 200)!r} has no scheme{hint}")
         origin_of(url)  # a clear usage error for a malformed URL, before any token is touched
         if _has_userinfo(url):
             raise UsageError("the URL must not contain a user name or password (user@host)")
@@ -319,7 +357,12 @@ def register(app: typer.Typer) -> None:
         else:
             source = _profile_token(profile, cacert, timeout)
             # Refused before any refresh or connection: the token must not leave for elsewhere.
-            check_destination(source.entry, url, allow_origin or [])
+            try:
+                check_destination(source.entry, url, allow_origin or [])
+            except UsageError as exc:
+                raise UsageError(
+                    f"{exc}; add --allow-origin {origin_of(url)} to allow it", reason=exc.reason
+                ) from None
             source.allow_origins(allow_origin or [])
             entry = source.fresh()
             check_header_safe(entry.access_token)
@@ -329,18 +372,32 @@ def register(app: typer.Typer) -> None:
                 (lambda: source.refresh().access_token) if source.can_refresh else None,
             )
 
+        from oauthcli.client.policy import MAX_REDIRECTS, redirect_target
         from oauthcli.http import make_client, transport_error
 
+        hops = 0
         with make_client(timeout, cafile) as client:
-            try:
-                with client.stream(
-                    method, url, headers=headers, content=body, auth=auth
-                ) as response:
-                    _print_response(response, include)
-            except httpx.InvalidURL as exc:
-                raise UsageError(f"not a valid URL: {_shown(url)}") from exc
-            except httpx.RequestError as exc:
-                raise transport_error(exc, url, client) from exc
+            while True:
+                try:
+                    with client.stream(
+                        method, url, headers=headers, content=body, auth=auth
+                    ) as response:
+                        location = response.headers.get("location")
+                        hop = redirect_target(method, url, response.status_code, location)
+                        if not follow or hop is None or hops >= MAX_REDIRECTS:
+                            _print_response(response, include)
+                            break
+                        if include:
+                            _print_head(response)
+                except httpx.InvalidURL as exc:
+                    raise UsageError(f"not a valid URL: {_shown(url)}") from exc
+                except httpx.RequestError as exc:
+                    raise transport_error(exc, url, client) from exc
+                hops += 1
+                method, url, keep_body = hop
+                if not keep_body:
+                    body = None
+                    headers = [(n, v) for n, v in headers if n.lower() != b"content-type"]
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -352,14 +409,24 @@ def register(app: typer.Typer) -> None:
                 summary += " (also after refreshing the token)"
             elif not explicit and not refreshable:
                 summary += " (the token cannot be refreshed: log in again)"
-            raise AuthenticationError(summary)
+            raise AuthenticationError(summary, reason=f"status_{status}")
         if 300 <= status < 400:
             location = response.headers.get("location")
             where = f" to {_shown(location)}" if location else ""
-            raise RemoteError(f"{summary}: redirect{where} not followed (the token stays here)")
-        raise RemoteError(summary)
+            if not follow:
+                why = "pass --follow for redirects within the origin"
+            elif hops >= MAX_REDIRECTS:
+                why = f"more than {MAX_REDIRECTS} redirects"
+            else:
+                why = "it leaves the origin"
+            raise RemoteError(
+                f"{summary}: redirect{where} not followed ({why}; the token stays here)",
+                reason="redirect",
+            )
+        raise RemoteError(summary, reason="http_status")
 
     @app.command("header")
+    @with_flag_hints
     def header_cmd(
         timeout: Annotated[
             float, typer.Option("--timeout", help="Seconds to wait when refreshing.", min=0.1)

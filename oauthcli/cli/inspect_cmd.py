@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -33,7 +34,9 @@ def read_token(token: str | None, profile: str | None) -> str:
     from oauthcli.verify.parse import MAX_TOKEN_BYTES
 
     if token == "-":
-        return sys.stdin.read(MAX_TOKEN_BYTES * 2 + 1)
+        # bytes, so that invalid UTF-8 is a malformed token rather than a crash
+        data = sys.stdin.buffer.read(MAX_TOKEN_BYTES * 2 + 1)
+        return data.decode("utf-8", errors="replace")
     if token is not None:
         return token
     env = settings.env_token()
@@ -114,10 +117,31 @@ def decode(
 
     Times are shown as ISO-8601 and relative to now. Encrypted (JWE) and opaque
     tokens are reported as such (exit 4). Use 'oauthcli verify' to trust a token.
+
+    Examples:
+
+      oauthcli decode "$TOKEN"
+
+      oauthcli login alice --print | oauthcli decode --json - | jq .payload.exp
     """
+    from oauthcli.errors import TokenError
     from oauthcli.verify.parse import decode as decode_token
 
-    parsed = decode_token(read_token(token, profile))
+    try:
+        parsed = decode_token(read_token(token, profile))
+    except TokenError as exc:
+        if json_output:
+            # like verify --json: a token that cannot be decoded still gets an answer
+            output.print_json(
+                {
+                    "header": None,
+                    "payload": None,
+                    "verified": False,
+                    "error": exc.reason,
+                    "message": exc.message,
+                }
+            )
+        raise
     weak = _weak_secret_warning(parsed)
     if json_output:
         data: dict[str, Any] = {
@@ -264,6 +288,13 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    allow_oct: Annotated[
+        bool,
+        typer.Option(
+            "--allow-oct",
+            help="Use shared secrets ('oct' keys) of a --jwks FILE (never of a URL).",
+        ),
+    ] = False,
     cacert: Annotated[
         Path | None,
         typer.Option(
@@ -281,6 +312,24 @@ def verify(
 
     Keys: the store's \\[issuer] settings by default, or --secret-file, --key,
     --jwks or --issuer-url. Header fields jku/x5u/jwk/x5c are never followed.
+
+    Examples:
+
+      oauthcli verify "$TOKEN"
+
+      oauthcli verify --jwks https://idp.example/jwks.json --audience my-api --json -
+
+      oauthcli verify --batch tokens.txt --jwks jwks.json > verdicts.jsonl
+
+    Exit codes:
+
+    * 0  valid (with --batch: every token valid)
+    * 1  internal error (a bug: rerun with --debug and report it)
+    * 2  bad option or value
+    * 4  token invalid: malformed, opaque, encrypted, bad signature, wrong alg/typ/iss/aud/scope
+    * 5  token expired, not yet valid, or older than --max-age (--batch: only such failures)
+    * 6  the key set or discovery document could not be fetched
+    * 7  missing or unreadable key material or store
     """
     import contextlib
 
@@ -303,7 +352,7 @@ def verify(
 
             client = make_client(cacert=str(cacert) if cacert is not None else None)
             stack.callback(client.close)
-        choice = _key_choice(secret_file, key, jwks, issuer_url, store, client)
+        choice = _key_choice(secret_file, key, jwks, issuer_url, store, client, allow_oct)
         if issuer_url is not None and issuer is not None and issuer != choice.issuer:
             raise UsageError(
                 f"--issuer {issuer!r} contradicts the discovered issuer {choice.issuer!r}"
@@ -369,6 +418,7 @@ def _key_choice(
     issuer_url: str | None,
     store: Path | None,
     client: Any,
+    allow_oct: bool,
 ) -> Any:
     from oauthcli import settings
     from oauthcli.cli.common import resolve_store_path
@@ -383,6 +433,7 @@ def _key_choice(
         store_path=store_path,
         store_explicit=store_path != Path(settings.DEFAULT_STORE),
         client=client,
+        allow_oct=allow_oct,
     )
 
 
@@ -391,22 +442,19 @@ def _verify_single(verifier: Any, raw: str, json_output: bool) -> None:
     from oauthcli.verify.verifier import TIME_REASONS
 
     result, error, found = verifier.evaluate(raw)
-    for note in verifier.usage_warnings():
-        output.warn(note)
-    if result is not None and verifier.audience is None and "aud" in result.payload:
-        # PyJWT would reject this token; peers silently skip aud. Accept, but say so.
-        shown = json.dumps(result.payload["aud"], ensure_ascii=False)[:200]
-        output.warn(
-            f"audience not checked: the token is for {output.clean(shown)}; "
-            "give --audience to require it"
-        )
-    weak = _weak_secret_warning(verifier.parse(raw)) if found.get("header") is not None else None
+    shown = set(verifier.warnings)  # printed before verifying
+    notes = result.warnings if result is not None else verifier.usage_warnings()
+    for note in notes:
+        if note not in shown:
+            output.warn(note)
+    weak = _weak_secret_warning(verifier.parse(raw)) if found["header"] is not None else None
     if weak:
-        found.setdefault("warnings", []).append(weak)
+        found["warnings"].append(weak)
     if json_output:
         output.print_json(found)
     elif error is None:
-        output.echo(f"valid: {found['message']}")
+        # the message quotes claims (sub, scopes): outside text, cleaned for the terminal
+        output.echo(f"valid: {output.clean(found['message'])}")
     if error is not None:
         if error.reason in TIME_REASONS and not isinstance(error, TokenTimeError):
             raise TokenTimeError(error.message, error.reason)
@@ -421,12 +469,16 @@ def _run_batch(verifier: Any, source: str) -> None:
     from oauthcli.errors import UsageError
     from oauthcli.verify.batch import run_batch
 
+    # A line ends at "\n" only (a stray "\r" or U+2028 inside a line must not split it into two
+    # verdicts); invalid UTF-8 becomes U+FFFD, so that such a line is one malformed token.
     if source == "-":
-        stream = sys.stdin
+        stream = io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n"
+        )
         close = False
     else:
         try:
-            stream = open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+            stream = open(source, encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115
         except OSError as exc:
             raise UsageError(f"cannot read --batch file {source}: {exc.strerror}") from None
         close = True
@@ -444,6 +496,8 @@ def _run_batch(verifier: Any, source: str) -> None:
             stop()
         if close:
             stream.close()
+        else:
+            stream.detach()  # leave sys.stdin open
     for note in summary.warnings:
         output.warn(note)
     if summary.total == 0:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import JsonOption, StoreOption, resolve_store_path
+from oauthcli.cli.common import JsonOption, StoreOption, resolve_store_path, store_is_named
 from oauthcli.cli.tokens_cmd import load_issuer, scope_list
 from oauthcli.errors import UsageError
 
@@ -73,14 +73,18 @@ def _finite_float(text: str) -> float:
 
 
 def _issue_settings(store: Path | None) -> tuple[IssuerSettings, SigningKey]:
-    """The store's issuer; with no store file, HS256 over OAUTHCLI_SECRET (handy in CI)."""
+    """The store's issuer; with no store named and none in ./, HS256 over OAUTHCLI_SECRET (CI).
+
+    A store that was named (``--store``, ``OAUTHCLI_STORE``) and is missing is an
+    error, as for ``verify``: signing with another key would hide the typo.
+    """
     from oauthcli import settings
     from oauthcli.issuer import IssuerSettings
     from oauthcli.store import UserStore
 
     store_path = resolve_store_path(store)
     user_store = UserStore(store_path)
-    if not user_store.exists() and settings.env_secret() is not None:
+    if not store_is_named(store) and not user_store.exists() and settings.env_secret():
         issuer = IssuerSettings()
         return issuer, issuer.signing_key()
     return load_issuer(store_path, user_store.load())
@@ -148,11 +152,13 @@ def issue(
     fmt = ci_output.resolve_format(fmt, json_output=json_output)
     if not sub:
         raise UsageError("--sub must not be empty")
-    scopes = scope_list(scope) or []
+    scopes = scope_list(scope)  # None: no scope claim at all
     extra = parse_claims(claim or [])
     lifetime = None if ttl is None else parse_duration(ttl, what="--ttl")
     audience: str | list[str] | None = None
     if aud:
+        if any(not a.strip() for a in aud):
+            raise UsageError("--aud must not be empty (leave it out for the issuer's audience)")
         audience = aud[0] if len(aud) == 1 else list(aud)
     issuer, key = _issue_settings(store)
     service = TokenService(issuer, key)

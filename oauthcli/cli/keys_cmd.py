@@ -13,7 +13,11 @@ from oauthcli.cli import output
 ALGORITHMS = "HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA"
 
 keys_app = typer.Typer(
-    help="Create signing keys and publish their public halves (JWKS).", no_args_is_help=True
+    help=(
+        "Create signing keys and publish their public halves (JWKS).\n\n"
+        "Example: oauthcli keys generate --alg RS256 --out k.pem && oauthcli keys jwks k.pem"
+    ),
+    no_args_is_help=True,
 )
 
 
@@ -38,6 +42,10 @@ def generate(
 
     The key id (RFC 7638 thumbprint) that tokens signed with it carry is printed
     on stderr. Key material goes to standard output only with '--out -'.
+
+    Example:
+
+      oauthcli keys generate --alg ES256 --out signing.pem
     """
     from oauthcli import keys
 
@@ -64,6 +72,7 @@ def jwks(
         list[Path],
         typer.Argument(
             help="PEM key files (private or public keys, or certificates); several for rotation.",
+            metavar="KEY_FILE...",
             show_default=False,
         ),
     ],
@@ -71,12 +80,20 @@ def jwks(
         str | None,
         typer.Option(
             "--alg",
-            help="Algorithm to publish (default: RS256 for RSA keys, ES* by curve, EdDSA).",
+            help=(
+                "Algorithm to publish as 'alg' (default: ES* by curve, EdDSA; none for RSA "
+                "keys, which serve RS* and PS* alike)."
+            ),
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Print the public JWKS (RFC 7517) of key files; each kid is the RFC 7638 thumbprint."""
+    """Print the public JWKS (RFC 7517) of key files; each kid is the RFC 7638 thumbprint.
+
+    Example:
+
+      oauthcli keys jwks signing.pem old-signing.pem > jwks.json
+    """
     from oauthcli import keys
 
     if alg is not None:

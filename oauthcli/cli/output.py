@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def clean(text: str, limit: int = 500) -> str:
+def clean(text: str, limit: int | None = 500) -> str:
     """One printable line: escapes and control/bidi characters removed, length capped."""
     return _clean(text, limit)
 
@@ -27,10 +27,6 @@ def echo(text: str = "") -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def print_json_line(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
 def error(message: str) -> None:
@@ -65,12 +61,37 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def table(headers: list[str], rows: list[list[str]]) -> None:
-    """Aligned plain-text columns: readable on a terminal, easy to grep and cut."""
+def table(headers: list[str], rows: list[list[str]], *, fit: bool = False) -> None:
+    """Aligned plain-text columns: readable on a terminal, easy to grep and cut.
+
+    Cells are cleaned (they may come from a hand-edited store). With ``fit``, on a
+    terminal the widest columns are cut (ending in "…") so each row fits the width;
+    into a pipe rows are never cut.
+    """
+    rows = [[clean(cell, None) for cell in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
+    if fit and stdout_is_terminal():
+        import shutil
+
+        widths = fit_widths(widths, [len(h) for h in headers], shutil.get_terminal_size().columns)
     for line in [headers, *rows]:
-        echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        )
+        cells = [_cut(cell, width) for cell, width in zip(line, widths, strict=True)]
+        echo("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+
+
+def fit_widths(widths: list[int], minimums: list[int], columns: int, gap: int = 2) -> list[int]:
+    """Column widths whose sum (with gaps) fits ``columns``: the widest column shrinks first."""
+    widths = list(widths)
+    budget = columns - gap * (len(widths) - 1)
+    while sum(widths) > budget:
+        widest = max(range(len(widths)), key=lambda i: widths[i] - minimums[i])
+        if widths[widest] <= minimums[widest]:
+            break  # even the headers do not fit: let the terminal wrap
+        widths[widest] -= 1
+    return widths
+
+
+def _cut(cell: str, width: int) -> str:
+    return cell if len(cell) <= width else cell[: max(width - 1, 0)] + "…"

@@ -48,6 +48,28 @@ def serve(
         str,
         typer.Option("--lockout", help="Throttling window and lockout period, e.g. 60s, 5m."),
     ] = "60s",
+    header_timeout: Annotated[
+        str,
+        typer.Option(
+            "--header-timeout",
+            help="Time a connection may take to send a request's headers before it is closed.",
+        ),
+    ] = "10s",
+    max_connections: Annotated[
+        int,
+        typer.Option("--max-connections", help="Open connections at most; more get 503.", min=1),
+    ] = 1000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help=(
+                "Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto and Host "
+                "are trusted for the client address and discovery URLs; default: none."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     state: Annotated[
         str | None,
         typer.Option(
@@ -76,10 +98,11 @@ def serve(
     """Serve the store's users over OAuth2: /token, /users/me, discovery, JWKS, /docs.
 
     Grants: password, refresh_token (rotation with reuse detection), client_credentials
-    (clients from [clients.ID] tables), authorization_code (GET /authorize, a login page,
+    (clients from \\[clients.ID] tables), authorization_code (GET /authorize, a login page,
     PKCE) and device_code (POST /device_authorization, the /device page). OpenID Connect:
     ID tokens and /userinfo. Also POST /revoke (RFC 7009) and POST /introspect (RFC 7662).
-    Changes to the store (user disable, new users) apply to the running server. Stop with Ctrl-C or SIGTERM.
+    Changes to the store (user disable, new users) apply to the running server.
+    Stop with Ctrl-C or SIGTERM.
     """
     from oauthcli.durations import parse_duration
     from oauthcli.server.run import ServeOptions
@@ -95,6 +118,9 @@ def serve(
         log_level=log_level.lower(),
         max_failures=max_failures,
         lockout=parse_duration(lockout, what="--lockout"),
+        header_timeout=parse_duration(header_timeout, what="--header-timeout"),
+        max_connections=max_connections,
+        forwarded_allow_ips=forwarded_allow_ips,
         state=state_url,
         state_password=state_password,
         session_ttl=parse_duration(session_ttl, what="--session-ttl"),

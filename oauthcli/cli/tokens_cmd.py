@@ -144,14 +144,18 @@ def _report(
     now = int(time.time())
     if 0 <= now - entry.obtained_at <= 5:
         now = entry.obtained_at  # just obtained: show the lifetime it was issued with
-    who = entry.username or entry.client_id or "client"
-    origin = entry.store if entry.source == "local" else entry.token_url
+    # Every field may come from a server or a hand-edited cache: cleaned before it is shown.
+    who = output.clean(entry.username or entry.client_id or "client")
+    origin = output.clean(str(entry.store if entry.source == "local" else entry.token_url))
     output.echo(f"{verb} {who} ({origin})")
-    output.echo(f"  scopes:   {entry.scope or '-'}")
+    output.echo(f"  scopes:   {output.clean(entry.scope, 2000) or '-'}")
     if entry.expires_at is None:
         output.echo("  expiry:   not stated by the server")
     else:
-        when = datetime.fromtimestamp(entry.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            when = datetime.fromtimestamp(entry.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        except (OverflowError, ValueError, OSError):
+            when = "beyond year 9999"
         rel = relative_time(entry.expires_at, now, past="expired {} ago", future="expires in {}")
         output.echo(f"  expiry:   {rel} ({when})")
     output.echo(f"  refresh:  {'yes' if entry.refresh_token else 'no'}")
@@ -423,17 +427,9 @@ def login(
     elif app_scheme is not None:
         raise UsageError("--app-scheme only applies with --app")
     if url is None:
-        remote_only = {
-            "--grant": grant not in (None, "password"),
-            "--client-id": client_id is not None,
-            "--client-secret-file": client_secret_file is not None,
-            "--client-auth": client_auth is not None,
-            "--cacert": cacert is not None,
-            "--insecure-http": insecure_http,
-        }
-        given = [name for name, used in remote_only.items() if used]
-        if given:
-            raise UsageError(f"{given[0]} only applies with --url (remote login)")
+        _refuse_remote_options(
+            grant, client_id, client_secret_file, client_auth, cacert, insecure_http
+        )
         if not username:
             raise UsageError("missing USERNAME: whom to log in")
         store_path = resolve_store_path(store).resolve()
@@ -461,8 +457,35 @@ def login(
             ):
                 _list_app_scopes(app_scopes)
             raise
+        dropped = [s for s in scopes or [] if s not in entry.scope.split()]
+        if app_scopes is not None and dropped:
+            # Some servers (the FastAPI tutorial's) leave out what they refuse (RFC 6749 3.3).
+            output.warn(f"the server did not grant the scope {' '.join(dropped)}")
+            _list_app_scopes(app_scopes)
     cache_path = cache.save(profile_name, entry)
     _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
+
+
+def _refuse_remote_options(
+    grant: str | None,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: str | None,
+    cacert: Path | None,
+    insecure_http: bool,
+) -> None:
+    """A local login (no --url): options of a remote login are a mistake, not ignored."""
+    remote_only = {
+        "--grant": grant not in (None, "password"),
+        "--client-id": client_id is not None,
+        "--client-secret-file": client_secret_file is not None,
+        "--client-auth": client_auth is not None,
+        "--cacert": cacert is not None,
+        "--insecure-http": insecure_http,
+    }
+    given = [name for name, used in remote_only.items() if used]
+    if given:
+        raise UsageError(f"{given[0]} only applies with --url (remote login)")
 
 
 def _app_token_url(
@@ -700,6 +723,8 @@ def _revoke_local_session(entry: CacheEntry) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
-    app.command("login")(login)
-    app.command("refresh")(refresh)
+    from oauthcli.cli.hints import with_flag_hints
+
+    app.command("login")(with_flag_hints(login))
+    app.command("refresh")(with_flag_hints(refresh))
     app.command("logout")(logout)

@@ -18,7 +18,7 @@ from oauthcli.cli.common import (
 
 app = typer.Typer(help="Manage users in the TOML user store.", no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="Username.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Username.", metavar="USERNAME", show_default=False)]
 ScopeOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -65,10 +65,20 @@ def add(
     store: StoreOption = None,
 ) -> None:
     """Add a user; the password is prompted for (or read with --password-stdin)."""
-    from oauthcli.store import User, validate_name, validate_scopes
+    from oauthcli.store import (
+        User,
+        validate_email,
+        validate_full_name,
+        validate_name,
+        validate_scopes,
+    )
 
-    validate_name(name)
+    name = validate_name(name)
     scopes = validate_scopes(scope or [])
+    if full_name:
+        validate_full_name(full_name)
+    if email:
+        validate_email(email)
     user_store = _store(store)
     if user_store.exists() and name in user_store.load().users:
         from oauthcli.errors import UsageError
@@ -82,13 +92,13 @@ def add(
         User(
             username=name,
             hashed_password=hashed,
-            full_name=full_name,
-            email=email,
+            full_name=full_name or None,
+            email=email or None,
             disabled=disabled,
             scopes=scopes,
         ),
     )
-    output.note(f"added user {name!r} to {user_store.path}")
+    output.note(f"added user {output.clean(name)!r} to {user_store.path}")
 
 
 @app.command("list")
@@ -100,7 +110,8 @@ def list_users(json_output: JsonOption = False, store: StoreOption = None) -> No
         return
     output.table(
         ["USERNAME", "FULL NAME", "EMAIL", "STATUS", "SCOPES"],
-        [
+        fit=True,
+        rows=[
             [
                 u.username,
                 u.full_name or "-",
@@ -133,7 +144,8 @@ def show(
             value = " ".join(value) or "-"
         elif isinstance(value, bool):
             value = "yes" if value else "no"
-        output.echo(f"{key + ':':<17}{value if value is not None else '-'}")
+        shown = output.clean(str(value), None) if value is not None else "-"
+        output.echo(f"{key + ':':<17}{shown}")
 
 
 @app.command("passwd")
@@ -174,8 +186,12 @@ def set_fields(
 ) -> None:
     """Change a user's name, e-mail or scopes."""
     from oauthcli.errors import UsageError
-    from oauthcli.store import validate_scopes
+    from oauthcli.store import validate_email, validate_full_name, validate_scopes
 
+    if full_name:
+        validate_full_name(full_name)
+    if email:
+        validate_email(email)
     if scope is not None and no_scopes:
         raise UsageError("--scope and --no-scopes contradict each other")
     if (
@@ -187,6 +203,7 @@ def set_fields(
         raise UsageError(
             "nothing to change: give --full-name, --email, --scope, --add-scope, --remove-scope or --no-scopes"
         )
+    absent: list[str] = []
     with _store(store).edit() as data:
         user = data.user(name)
         if full_name is not None:
@@ -200,14 +217,19 @@ def set_fields(
         if add_scope:
             user.scopes = validate_scopes([*user.scopes, *add_scope])
         if remove_scope:
+            absent = [s for s in dict.fromkeys(remove_scope) if s not in user.scopes]
             user.scopes = [s for s in user.scopes if s not in set(remove_scope)]
+    for missing in absent:
+        output.note(f"user {name!r} had no scope {output.clean(missing)!r}; nothing to remove")
     output.note(f"updated user {name!r}")
 
 
 def _set_disabled(name: str, disabled: bool, store: Path | None) -> None:
     from oauthcli import accounts
 
-    accounts.set_disabled(_store(store), name, disabled)
+    if not accounts.set_disabled(_store(store), name, disabled):
+        output.note(f"user {name!r} is already {'disabled' if disabled else 'enabled'}")
+        return
     output.note(f"{'disabled' if disabled else 'enabled'} user {name!r}")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oauthcli.claims import b64url_decode, is_numeric_date
 from oauthcli.errors import AuthenticationError, RemoteError
 from oauthcli.http import MAX_SERVER_TEXT
 from oauthcli.text import clean as text_clean
@@ -56,7 +57,7 @@ def interpret(
             )
         # Some servers report errors with a 200; those go through the error mapping below.
         if "access_token" in data or not isinstance(data.get("error"), str):
-            return _token_response(data)
+            return _token_response(data, secrets)
     _raise_for_error(status, reason, data, body, content_type, grant=grant, secrets=secrets)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -89,13 +90,13 @@ def describe_body(body: bytes, content_type: str) -> str:
     return "JSON that is not an object"
 
 
-def _token_response(data: dict[str, Any]) -> TokenResponse:
+def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResponse:
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise RemoteError("the token endpoint's answer has no access_token", reason="bad_answer")
     token_type = data.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        shown = clean(token_type) if isinstance(token_type, str) else "(missing)"
+        shown = clean(token_type, secrets) if isinstance(token_type, str) else "(missing)"
         raise RemoteError(
             f"unsupported token_type {shown!r}: only Bearer tokens are supported",
             reason="bad_answer",
@@ -111,14 +112,14 @@ def _token_response(data: dict[str, Any]) -> TokenResponse:
     return TokenResponse(
         access_token=access_token,
         token_type="Bearer",
-        expires_in=_expires_in(data.get("expires_in")),
+        expires_in=_expires_in(data.get("expires_in"), secrets),
         refresh_token=refresh_token or None,
         scope=scope,
         raw=data,
     )
 
 
-def _expires_in(value: object) -> int | None:
+def _expires_in(value: object, secrets: tuple[str, ...]) -> int | None:
     if value is None:
         return None
     # RFC 6749 says a number, but numeric strings ("3600") are common in the wild.
@@ -132,7 +133,7 @@ def _expires_in(value: object) -> int | None:
             reason="bad_answer",
         )
     if number is None or not 0 <= number <= MAX_EXPIRES_IN:
-        shown = clean(str(value))
+        shown = clean(str(value), secrets)
         raise RemoteError(
             f"the token endpoint's expires_in {shown!r} is not a number of seconds",
             reason="bad_answer",
@@ -155,7 +156,7 @@ def _raise_for_error(
 ) -> None:
     code, description = _error_fields(data, secrets)
     said = f": {description}" if description else ""
-    status_text = f"{status} {clean(reason)}".strip()
+    status_text = f"{status} {clean(reason, secrets)}".strip()
     grant_name = f"{grant} grant"
 
     if code == "invalid_client":
@@ -238,7 +239,7 @@ def _error_fields(
     if not isinstance(text, str) or not text.strip():
         text = _detail_text(data.get("detail"))
     description = clean(text, secrets) if text else None
-    return (clean(code) if code else None), (description or None)
+    return (clean(code, secrets) if code else None), (description or None)
 
 
 def _detail_text(detail: object) -> str | None:
@@ -256,9 +257,45 @@ def _detail_text(detail: object) -> str | None:
     return None
 
 
+def expires_at(response: TokenResponse, now: int) -> int | None:
+    """When the access token expires: ``now + expires_in``, else the JWT's own ``exp``.
+
+    RFC 6749 5.1 makes ``expires_in`` only RECOMMENDED, and FastAPI's tutorial
+    leaves it out although its JWTs carry ``exp`` (RFC 7519 4.1.4); the claim is
+    read without verifying the signature, only to know when to refresh.
+    """
+    if response.expires_in is not None:
+        return now + response.expires_in
+    exp = jwt_claims(response.access_token).get("exp")
+    if is_numeric_date(exp) and 0 < exp <= now + MAX_EXPIRES_IN:
+        return int(exp)
+    return None
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWS compact token as a dict, unverified; ``{}`` for anything else."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = loads(b64url_decode(parts[1]))
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
 def clean(text: str, secrets: Iterable[str] = ()) -> str:
     """Server-sent text made safe for a one-line message: no control characters, secrets masked, capped."""
     return text_clean(text, MAX_SERVER_TEXT, secrets)
 
 
-__all__ = ["MAX_SERVER_TEXT", "TokenResponse", "clean", "describe_body", "interpret"]
+__all__ = [
+    "MAX_SERVER_TEXT",
+    "TokenResponse",
+    "clean",
+    "describe_body",
+    "expires_at",
+    "interpret",
+    "jwt_claims",
+    "loads",
+]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from oauthcli.claims import scope_string
+from oauthcli.client.answer import expires_at
 from oauthcli.client.cache import CacheEntry
 from oauthcli.client.policy import check_header_safe, check_url_safe, needs_insecure_http
 from oauthcli.client.secret import read_client_secret
@@ -115,7 +116,7 @@ def entry_for(
     return CacheEntry(
         access_token=response.access_token,
         token_type=response.token_type.lower(),
-        expires_at=at + response.expires_in if response.expires_in is not None else None,
+        expires_at=expires_at(response, at),
         refresh_token=response.refresh_token,
         # RFC 6749 5.1: no scope in the answer means the requested scope was granted.
         scope=response.scope if response.scope is not None else asked_scope,

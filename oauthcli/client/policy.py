@@ -38,30 +38,28 @@ def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
         raise UsageError("the URL must not contain a user name or password (user@host)")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise UsageError(
-            f"only http and https URLs are supported, not {display_url(url)}"
-            + missing_scheme_hint(url)
-        )
+        guess = suggest_scheme(url)
+        hint = f" (no scheme: did you mean {guess}?)" if guess else ""
+        raise UsageError(f"only http and https URLs are supported, not {display_url(url)}{hint}")
     if not host:
         raise UsageError(f"the URL has no host: {display_url(url)}")
     if scheme == "http" and not insecure_http and not is_loopback_host(host):
         raise UsageError(
-            f"refusing to send credentials over plain http to {display_url(url)}: "
-            "use https, or pass --insecure-http if you accept the risk",
+            f"refusing to send credentials over plain http to {display_url(url)}: use https",
             reason="plain_http",
         )
 
 
-def missing_scheme_hint(url: str) -> str:
-    """`` (did you mean https://host/...?)`` for ``host:8000/x`` or ``example.com/x``; else ``""``."""
+def suggest_scheme(url: str) -> str | None:
+    """``https://example.com/x`` for ``example.com/x`` (http for loopback hosts); None if no guess."""
     text = url.strip()
     if "://" in text or not text or text.startswith("/"):
-        return ""
+        return None
     host = text.split("/", 1)[0]
     if not host or any(c.isspace() for c in host):
-        return ""
+        return None
     guess = "http" if is_loopback_url(f"http://{text}") else "https"
-    return f" (no scheme: did you mean {display_url(f'{guess}://{text}')}?)"
+    return display_url(f"{guess}://{text}")
 
 
 def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] = ()) -> None:
@@ -81,8 +79,7 @@ def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] 
         where = "loopback hosts (it came from a local store)"
     if target not in allowed:
         raise UsageError(
-            f"refusing to send this profile's token to {target}: it is only sent to {where}; "
-            f"add --allow-origin {target} to allow it",
+            f"refusing to send this profile's token to {target}: it is only sent to {where}",
             reason="destination",
         )
 
@@ -104,3 +101,34 @@ def check_header_safe(token: str, what: str = "access token") -> str:
 def needs_insecure_http(url: str) -> bool:
     """True when ``url`` is plain http to a host other than this machine."""
     return is_plain_remote_http(url)
+
+
+# RFC 9110 15.4: the statuses that redirect, and at most this many hops (curl's default is 50).
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10
+
+
+def redirect_target(
+    method: str, url: str, status: int, location: str | None
+) -> tuple[str, str, bool] | None:
+    """``(method, url, keep_body)`` of the request a redirect asks for, if it may be followed.
+
+    Only within the origin of ``url``: the bearer token must never follow a
+    redirect to another origin (scheme, host and port; http -> https counts as
+    another). 303, and 301/302 after a POST, become a GET without the body
+    (RFC 9110 15.4.2-4, as browsers and curl do); 307/308 keep method and body.
+    None for anything else: not a redirect, no ``Location``, or another origin.
+    """
+    from urllib.parse import urljoin
+
+    if status not in REDIRECT_STATUSES or not location:
+        return None
+    target = urljoin(url, location.strip())
+    try:
+        if origin_of(target) != origin_of(url):
+            return None
+    except UsageError:
+        return None  # not an http(s) URL: never followed
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        return "GET", target, False
+    return method, target, True

@@ -36,7 +36,8 @@ class ProfileToken:
         entry = cache.load(profile)
         if entry is None:
             raise AuthenticationError(
-                f"no token cached for profile {profile!r}: run 'oauthcli login' first"
+                f"no token cached for profile {profile!r}: run 'oauthcli login' first",
+                reason="not_logged_in",
             )
         self.entry: CacheEntry = entry
 
@@ -53,12 +54,14 @@ class ProfileToken:
             nonlocal adopted
             if current is None:
                 raise AuthenticationError(
-                    f"profile {self.profile!r} was logged out while in use: log in again"
+                    f"profile {self.profile!r} was logged out while in use: log in again",
+                    reason="not_logged_in",
                 )
             if _issuer_of(current) != _issuer_of(stale):
                 raise AuthenticationError(
                     f"profile {self.profile!r} was replaced by another login while in use: "
-                    "run the command again"
+                    "run the command again",
+                    reason="replaced",
                 )
             # Compared by both tokens: some servers mint identical JWTs within one second.
             changed = (current.access_token, current.refresh_token) != (
@@ -80,7 +83,8 @@ class ProfileToken:
             if not can_refresh(self.entry):
                 raise AuthenticationError(
                     f"the token of profile {self.profile!r} has expired and cannot be refreshed: "
-                    "log in again"
+                    "log in again",
+                    reason="expired",
                 )
             self.refresh()
         return self.entry

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from oauthcli.claims import scope_string
+from oauthcli.client.answer import expires_at
 from oauthcli.client.cache import CacheEntry
 from oauthcli.client.policy import check_header_safe
 from oauthcli.client.secret import read_client_secret
@@ -128,7 +129,7 @@ def _refresh_remote(
         token_type=response.token_type.lower(),
         # RFC 6749 6: the server may rotate the refresh token, or keep the old one valid
         refresh_token=response.refresh_token or entry.refresh_token,
-        expires_at=now + response.expires_in if response.expires_in is not None else None,
+        expires_at=expires_at(response, now),
         # no scope in the answer: what was asked for, or else what the session had
         scope=response.scope if response.scope is not None else (asked or entry.scope),
         obtained_at=now,
@@ -190,7 +191,7 @@ def _renew_client_credentials(
         access_token=response.access_token,
         token_type=response.token_type.lower(),
         refresh_token=response.refresh_token,
-        expires_at=now + response.expires_in if response.expires_in is not None else None,
+        expires_at=expires_at(response, now),
         scope=response.scope if response.scope is not None else asked,
         obtained_at=now,
     )

@@ -8,7 +8,8 @@
   (RFC 6749 4.1.2.1); every other error goes back to the client with ``state``.
 - Every answer to the client carries ``iss`` (RFC 9207), against mix-up attacks.
 - A login session cookie skips the form until ``--session-ttl`` runs out;
-  ``prompt=login`` asks again, ``prompt=none`` answers ``login_required``.
+  ``prompt=login`` (or a ``max_age`` shorter than the session) asks again,
+  ``prompt=none`` answers ``login_required``.
   No consent screen: this is a development provider for first-party clients.
 """
 
@@ -38,11 +39,11 @@ from oauthcli.server.provider import (
     check_client_scopes,
     current_session,
     digest,
+    enabled_client,
     issuer_of,
     new_pending,
     new_token,
     pending_of,
-    public_client,
     redirect_matches,
     set_csrf_cookie,
     start_session,
@@ -69,6 +70,7 @@ class AuthRequest:
     nonce: str | None
     code_challenge: str | None
     prompt: list[str]
+    max_age: int | None = None  # OIDC Core 3.1.2.1: seconds since the last password entry
 
 
 class PageError(Exception):
@@ -115,7 +117,7 @@ def validate(params: dict[str, str], repeated: set[str], data: StoreData) -> Aut
         if name in repeated:
             raise PageError(f"The parameter {name} was given more than once.")
     client_id = params.get("client_id") or None
-    client = public_client(data, client_id)
+    client = enabled_client(data, client_id)
     if client_id is None:
         raise PageError("The request has no client_id.")
     if client is None:
@@ -196,6 +198,11 @@ def _check_params(
     except OAuthError as exc:
         raise RedirectError(exc.error, exc.description) from None
     request.nonce = params.get("nonce") or None
+    max_age = params.get("max_age")
+    if max_age:
+        if not max_age.isdigit() or len(max_age) > 10:
+            raise RedirectError("invalid_request", "max_age must be a number of seconds")
+        request.max_age = int(max_age)
 
 
 def _to_client(
@@ -261,7 +268,20 @@ async def authorize(http: Request, ctx: ServerContext) -> Response:
     except ToClient as exc:
         error = {"error": exc.error, "error_description": exc.description}
         return _redirect(_to_client(ctx, http, exc.request, error), post)
+    # The records live in the server state (SQLite or Redis): off the event loop.
+    return await run_in_threadpool(_authorize_blocking, http, ctx, request, post)
+
+
+def _authorize_blocking(
+    http: Request, ctx: ServerContext, request: AuthRequest, post: bool
+) -> Response:
     session = current_session(http, ctx)
+    if (
+        session is not None
+        and request.max_age is not None
+        and ctx.provider.clock() - int(session["auth_time"]) > request.max_age
+    ):
+        session = None  # logged in too long ago: ask for the password again
     if session is not None and "login" not in request.prompt:
         code = issue_code(ctx, request, str(session["sub"]), int(session["auth_time"]))
         return _redirect(_to_client(ctx, http, request, {"code": code}), post)
@@ -293,15 +313,19 @@ def _check_password(
 
 
 async def login(http: Request, ctx: ServerContext) -> Response:
-    """The form's POST: bcrypt against the store, throttled per username as ``/token`` is."""
+    """The form's POST: bcrypt against the store, throttled per username as ``/token`` is.
+
+    Everything that touches the server state or bcrypt runs in the thread pool."""
     try:
         form = await read_form(http)
     except OAuthError:
         return login_page.error_page(login_page.EXPIRED_FORM)
-    pending = pending_of(http, ctx, form)
+    pending = await run_in_threadpool(pending_of, http, ctx, form)
     if pending is None:
         return login_page.error_page(login_page.EXPIRED_FORM)
     pending_id = pending.pop("id")
+    if pending.get("kind") not in ("authorize", "device"):  # another page's form
+        return login_page.error_page(login_page.EXPIRED_FORM)
     username = form.fields.get("username", "")
     password = form.fields.get("password", "")
 
@@ -312,11 +336,13 @@ async def login(http: Request, ctx: ServerContext) -> Response:
         )  # fmt: skip
 
     if not username or not password:
-        return again("Enter your username and password.", 400)
+        return await run_in_threadpool(again, "Enter your username and password.", 400)
     key = username[:MAX_FIELD_BYTES]
-    retry_after = ctx.throttle.begin(key)
+    retry_after = await ctx.throttle.acquire(key)
     if retry_after is not None:
-        response = again(f"Too many failed attempts; try again in {retry_after} s.", 429)
+        response = await run_in_threadpool(
+            again, f"Too many failed attempts; try again in {retry_after} s.", 429
+        )
         response.headers["Retry-After"] = str(retry_after)
         return response
     data = ctx.live.current()
@@ -325,24 +351,31 @@ async def login(http: Request, ctx: ServerContext) -> Response:
             _check_password, ctx, data, username, password, form.oversized
         )
     except AuthenticationError as exc:
-        if str(exc) == "inactive user":
-            ctx.throttle.succeeded(key)  # the password was right
-            return again(login_page.DISABLED, 403)
-        ctx.throttle.failed(key)
-        return again(login_page.INCORRECT, 400)
+        if exc.reason == "inactive":
+            await run_in_threadpool(ctx.throttle.succeeded, key)  # the password was right
+            return await run_in_threadpool(again, login_page.DISABLED, 403)
+        await run_in_threadpool(ctx.throttle.failed, key)
+        return await run_in_threadpool(again, login_page.INCORRECT, 400)
     except BaseException:
         ctx.throttle.finished(key)
         raise
-    ctx.throttle.succeeded(key)
+    await run_in_threadpool(ctx.throttle.succeeded, key)
+    return await run_in_threadpool(_logged_in, http, ctx, pending, pending_id, user)
+
+
+def _logged_in(
+    http: Request, ctx: ServerContext, pending: dict[str, Any], pending_id: str, user: User
+) -> Response:
+    """Blocking (the server state): end the form, start the session, continue the flow."""
     if ctx.records.take(PENDING, digest(pending_id)) is None:
         return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
     if pending.get("kind") == "device":
         response = device.confirm_page(http, ctx, pending, user)
-        start_session(ctx, response, http, user.username)
+        start_session(ctx, response, http, user)
         return response
     request = AuthRequest(**pending["auth"])
     response = _redirect("", post=True)
-    auth_time = start_session(ctx, response, http, user.username)
+    auth_time = start_session(ctx, response, http, user)
     code = issue_code(ctx, request, user.username, auth_time)
     response.headers["location"] = _to_client(ctx, http, request, {"code": code})
     return response

@@ -34,7 +34,7 @@ from oauthcli.server.provider import (
     user_scopes,
 )
 from oauthcli.store import Client, User
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP
+from oauthcli.tokens import ACCESS_TYP, GENERATION_CLAIM, REFRESH_TYP
 
 log = logging.getLogger("oauthcli.server")
 
@@ -71,9 +71,9 @@ async def _authorization_code(
     if code is None:
         raise invalid_request("the authorization_code grant needs code")
     key = digest(code)
-    record = ctx.records.take(CODE, key)
+    record = await run_in_threadpool(ctx.records.take, CODE, key)
     if record is None:
-        used = ctx.records.take(CODE_USED, key)
+        used = await run_in_threadpool(ctx.records.take, CODE_USED, key)
         if used is not None:
             # RFC 6749 4.1.2: a code used twice revokes the tokens issued for it.
             log.warning("authorization code reused: revoking the tokens issued for it")
@@ -103,7 +103,7 @@ async def _authorization_code(
         record.get("nonce"),
     )  # fmt: skip
     ttl = ctx.settings.refresh_ttl if issued.get("fam") else ctx.settings.access_ttl
-    ctx.records.put(CODE_USED, key, issued, ttl)
+    await run_in_threadpool(ctx.records.put, CODE_USED, key, issued, ttl)
     return body
 
 
@@ -121,16 +121,16 @@ async def _device_code(
     if device_code is None:
         raise invalid_request("the device_code grant needs device_code")
     key = digest(device_code)
-    record = ctx.records.get(DEVICE, key)
+    record = await run_in_threadpool(ctx.records.get, DEVICE, key)
     if record is None or record["client_id"] != client.client_id:
         raise _invalid_grant("device code is invalid")
     now = ctx.provider.clock()
     if now >= float(record["expires_at"]):
-        ctx.records.delete(DEVICE, key)
+        await run_in_threadpool(ctx.records.delete, DEVICE, key)
         raise OAuthError("expired_token", "the device code has expired; start again")
     status = record["status"]
     if status == "denied":
-        ctx.records.delete(DEVICE, key)
+        await run_in_threadpool(ctx.records.delete, DEVICE, key)
         raise OAuthError("access_denied", "the user denied the request")
     if status == "pending":
         last, interval = record.get("last_poll"), int(record["interval"])
@@ -138,13 +138,15 @@ async def _device_code(
         too_fast = last is not None and now - float(last) < interval
         if too_fast:
             record["interval"] = interval + SLOW_DOWN_STEP
-        ctx.records.replace(DEVICE, key, record, remaining(record, now))
+        await run_in_threadpool(ctx.records.replace, DEVICE, key, record, remaining(record, now))
         if too_fast:
             raise OAuthError(
                 "slow_down", f"polling too fast; wait {record['interval']} s between requests"
             )
         raise OAuthError("authorization_pending", "the user has not finished yet")
-    if ctx.records.take(DEVICE, key) is None:  # another poll redeemed it just now
+    if (
+        await run_in_threadpool(ctx.records.take, DEVICE, key) is None
+    ):  # another poll redeemed it just now
         raise _invalid_grant("device code is invalid")
     body, _ = await _tokens(
         request, ctx, client, record["sub"], record["scopes"], record["auth_time"], None
@@ -166,7 +168,7 @@ async def _tokens(
     if user is None:
         raise _invalid_grant("the user is no longer active")
     scopes = user_scopes(user, client, requested)
-    body, issued = await run_in_threadpool(_mint, ctx, user, scopes)
+    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id)
     if "openid" in scopes:
         body["id_token"] = oidc.id_token(
             ctx,
@@ -182,16 +184,24 @@ async def _tokens(
 
 
 def _mint(
-    ctx: ServerContext, user: User, scopes: list[str]
+    ctx: ServerContext, user: User, scopes: list[str], client_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11)."""
+    """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11).
+
+    The tokens name their client and the account's generation (oauthcli.accounts).
+    """
     if "offline_access" in scopes:
-        pair = ctx.service.login(user.username, scopes)
+        pair = ctx.service.login(
+            user.username, scopes, generation=user.generation, client_id=client_id
+        )
         body = pair.as_response()
         refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
         access = ctx.decode(pair.access_token, ACCESS_TYP)
         return body, {"jti": access["jti"], "exp": access["exp"], "fam": refresh["fam"]}
-    token, claims = ctx.service.access_token(user.username, scopes)
+    bound = {"client_id": client_id}
+    if user.generation is not None:
+        bound[GENERATION_CLAIM] = user.generation
+    token, claims = ctx.service.access_token(user.username, scopes, extra=bound)
     body = {
         "access_token": token,
         "token_type": "bearer",

@@ -17,7 +17,7 @@ from oauthcli.server.state import Denylist, LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
 from oauthcli.store import StoreData
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenService
+from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenService, generation_matches
 
 
 @dataclass
@@ -76,9 +76,7 @@ class ServerContext:
             if client is None or client.disabled:
                 raise TokenError("inactive client", "inactive")
         else:
-            user = data.users.get(sub)
-            if user is None or user.disabled:
-                raise TokenError("inactive user", "inactive")
+            check_user(claims, data)
         return claims
 
     def active_refresh_claims(self, token: str, data: StoreData) -> dict[str, Any]:
@@ -92,11 +90,21 @@ class ServerContext:
             or family["current_jti"] != claims.get("jti")
         ):
             raise TokenError("refresh token is no longer valid", "revoked")
-        user = data.users.get(claims["sub"])
-        if user is None or user.disabled:
-            raise TokenError("inactive user", "inactive")
+        check_user(claims, data)
         claims["scope"] = str(family.get("scope", ""))
         return claims
+
+
+def check_user(claims: dict[str, Any], data: StoreData) -> None:
+    """The token's user exists, is active, and is the same account the token was issued to."""
+    user = data.users.get(claims["sub"])
+    if user is None:
+        raise TokenError("the token's subject is not a user of this server", "unknown_subject")
+    if user.disabled:
+        raise TokenError("inactive user", "inactive")
+    if not generation_matches(claims, user.generation):
+        # Password changed, disabled and enabled, or removed and added again since.
+        raise TokenError("the account changed since the token was issued", "stale")
 
 
 def is_client_token(claims: dict[str, Any]) -> bool:

@@ -14,22 +14,25 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from oauthcli.server import login_page
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import NO_STORE, OAuthError, parse_scope, read_form
+from oauthcli.server.oauth import NO_STORE, Form, OAuthError, parse_scope, read_form
 from oauthcli.server.provider import (
     DEVICE,
     DEVICE_AUTHORIZATION_PATH,
     DEVICE_PATH,
     LOGIN_PATH,
     PENDING,
+    PENDING_TTL,
     USER_CODE,
     authenticate_client,
     base_url,
     check_client_scopes,
+    csrf_token,
     current_session,
     digest,
     new_pending,
@@ -72,6 +75,14 @@ async def device_authorization(request: Request, ctx: ServerContext) -> Response
         scopes = check_client_scopes(client, parse_scope(form.get("scope")))
     except OAuthError as exc:
         return exc.response()
+    body = await run_in_threadpool(_new_codes, request, ctx, client.client_id, scopes)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _new_codes(
+    request: Request, ctx: ServerContext, client_id: str, scopes: list[str] | None
+) -> dict[str, Any]:
+    """Blocking (the server state): the device and user codes, recorded."""
     settings = ctx.provider
     now = settings.clock()
     device_code = new_token()
@@ -81,7 +92,7 @@ async def device_authorization(request: Request, ctx: ServerContext) -> Response
             break
         user_code = new_user_code()
     record = {
-        "client_id": client.client_id,
+        "client_id": client_id,
         "scopes": scopes,
         "user_code": user_code,
         "status": "pending",
@@ -101,7 +112,7 @@ async def device_authorization(request: Request, ctx: ServerContext) -> Response
         "expires_in": settings.device_ttl,
         "interval": settings.device_interval,
     }
-    return JSONResponse(body, headers=NO_STORE)
+    return body
 
 
 def _entry(
@@ -137,8 +148,6 @@ def confirm_page(
     request: Request, ctx: ServerContext, pending: dict[str, Any], user: User
 ) -> Response:
     """Approve or Deny, for the logged-in ``user``."""
-    from oauthcli.server.provider import csrf_token
-
     csrf, set_cookie = csrf_token(request)
     confirm_id = new_token()
     ctx.records.put(
@@ -152,7 +161,7 @@ def confirm_page(
             "auth_time": int(pending.get("auth_time") or ctx.provider.clock()),
             "csrf": csrf,
         },
-        600,
+        PENDING_TTL,
     )
     response = login_page.device_confirm(
         action=CONFIRM_PATH,
@@ -172,6 +181,11 @@ async def enter_code(request: Request, ctx: ServerContext) -> Response:
         form = await read_form(request)
     except OAuthError:
         return login_page.error_page(login_page.EXPIRED_FORM)
+    return await run_in_threadpool(_enter_code_blocking, request, ctx, form)
+
+
+def _enter_code_blocking(request: Request, ctx: ServerContext, form: Form) -> Response:
+    """Blocking (the server state and its throttle)."""
     pending = pending_of(request, ctx, form)
     if pending is None or pending.get("kind") != "device_entry":
         return login_page.error_page(login_page.EXPIRED_FORM)
@@ -222,6 +236,10 @@ async def confirm(request: Request, ctx: ServerContext) -> Response:
         form = await read_form(request)
     except OAuthError:
         return login_page.error_page(login_page.EXPIRED_FORM)
+    return await run_in_threadpool(_confirm_blocking, request, ctx, form)
+
+
+def _confirm_blocking(request: Request, ctx: ServerContext, form: Form) -> Response:
     pending = pending_of(request, ctx, form)
     decision = form.get("decision")
     if (
@@ -257,7 +275,7 @@ def add_routes(router: APIRouter, ctx: ServerContext) -> None:
 
     @router.get(DEVICE_PATH, include_in_schema=False)
     async def device_page(request: Request, user_code: str = "") -> Response:
-        return _entry(request, ctx, login_page.clean(user_code, 20))
+        return await run_in_threadpool(_entry, request, ctx, login_page.clean(user_code, 20))
 
     @router.post(DEVICE_PATH, include_in_schema=False)
     async def device_code_entered(request: Request) -> Response:

@@ -87,9 +87,19 @@ async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
 
 
 def _optional_client(
-    credentials: ClientCredentials | None, data: StoreData, rounds: int
+    credentials: ClientCredentials | None, data: StoreData, rounds: int, form: Form | None = None
 ) -> Client | None:
-    return check_client(credentials, data.clients, rounds) if credentials else None
+    """The client making the request: authenticated, or a public client naming itself.
+
+    A public client (RFC 6749 2.1) cannot authenticate; its ``client_id`` in the form
+    identifies it. Other ``client_id`` values without a secret identify no one.
+    """
+    if credentials:
+        return check_client(credentials, data.clients, rounds)
+    named = data.clients.get(form.get("client_id") or "") if form is not None else None
+    if named is not None and getattr(named, "public", False) and not named.disabled:
+        return named
+    return None
 
 
 async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
@@ -111,7 +121,7 @@ async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPa
             credentials,
             username,
             password,
-            form.oversized,
+            form,
             requested,
         )
     except AuthenticationError as exc:
@@ -135,19 +145,26 @@ def _password_blocking(
     credentials: ClientCredentials | None,
     username: str,
     password: str,
-    oversized: bool,
+    form: Form,
     requested: list[str] | None,
 ) -> TokenPair:
     from oauthcli.passwords import dummy_verify
 
     rounds = ctx.rounds(data)
-    _optional_client(credentials, data, rounds)
-    if oversized:
+    client = _optional_client(credentials, data, rounds, form)
+    if form.oversized:
         # Refused without reaching bcrypt, yet as slow as a real check.
         dummy_verify(rounds, [u.hashed_password for u in data.users.values()])
         raise AuthenticationError(INCORRECT)
     result = password_login(
-        ctx.live.store, data, ctx.service, username, password, requested, rounds
+        ctx.live.store,
+        data,
+        ctx.service,
+        username,
+        password,
+        requested,
+        rounds,
+        client.client_id if client else None,
     )
     if result.upgrade_error is not None:
         log.warning("could not upgrade the password hash of %s: %s", username, result.upgrade_error)
@@ -162,9 +179,7 @@ async def _refresh(request: Request, ctx: ServerContext, form: Form) -> TokenPai
         raise OAuthError("invalid_grant", "refresh token is not valid")
     credentials = client_credentials(request, form)
     data = ctx.live.current()
-    return await run_in_threadpool(
-        _refresh_blocking, ctx, data, credentials, token, parse_scope(form.get("scope"))
-    )
+    return await run_in_threadpool(_refresh_blocking, ctx, data, credentials, token, form)
 
 
 def _refresh_blocking(
@@ -172,11 +187,14 @@ def _refresh_blocking(
     data: StoreData,
     credentials: ClientCredentials | None,
     token: str,
-    requested: list[str] | None,
+    form: Form,
 ) -> TokenPair:
-    _optional_client(credentials, data, ctx.rounds(data))
+    client = _optional_client(credentials, data, ctx.rounds(data), form)
+    requested = parse_scope(form.get("scope"))
     try:
-        return ctx.service.refresh(token, data.users.get, requested)
+        return ctx.service.refresh(
+            token, data.users.get, requested, client.client_id if client else None
+        )
     except TokenError as exc:
         raise OAuthError("invalid_grant", str(exc).capitalize()) from None
     except AuthenticationError as exc:
@@ -238,7 +256,7 @@ def _revoke_blocking(
     token: str,
     form: Form,
 ) -> None:
-    _optional_client(credentials, data, ctx.rounds(data))
+    client = _optional_client(credentials, data, ctx.rounds(data), form)
     if form.oversized:
         return
     for typ in _order(form.get("token_type_hint")):
@@ -246,6 +264,7 @@ def _revoke_blocking(
             claims = ctx.decode(token, typ)
         except TokenError:
             continue
+        _check_revoking_client(claims, client)
         if typ == ACCESS_TYP:
             jti = claims.get("jti")
             if isinstance(jti, str):
@@ -255,6 +274,22 @@ def _revoke_blocking(
             if isinstance(family, str):
                 ctx.sessions.revoke_family(family)
         return
+
+
+def _check_revoking_client(claims: dict[str, Any], client: Client | None) -> None:
+    """RFC 7009 section 2.1: only the client a token was issued to may revoke it.
+
+    A token issued to no client (password grant from a public client, such as the
+    tutorial's) may be revoked by whoever holds it. Otherwise the request is refused
+    (section 2.2.1: an RFC 6749 section 5.2 error) and nothing is revoked.
+    """
+    owner = claims.get("client_id")
+    if owner is None:
+        return
+    if client is None:
+        raise invalid_client("this token can only be revoked by the client it was issued to")
+    if client.client_id != owner:
+        raise OAuthError("unauthorized_client", "the token was not issued to this client")
 
 
 async def introspect_endpoint(request: Request, ctx: ServerContext) -> Response:

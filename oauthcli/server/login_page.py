@@ -12,11 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import re
 
 from starlette.responses import HTMLResponse
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+from oauthcli import text
 
 STYLE = """
 :root{color-scheme:light dark;--bg:#f4f6fb;--card:#fff;--text:#1c2230;--muted:#5b6478;
@@ -78,9 +77,8 @@ EXPIRED_FORM = (
 )
 
 
-def clean(text: object, limit: int = 200) -> str:
-    value = _UNSAFE.sub("", str(text))
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def clean(value: object, limit: int = 200) -> str:
+    return text.clean(str(value), limit)
 
 
 def _e(text: object, limit: int = 200) -> str:

@@ -1,5 +1,8 @@
 """What the browser and device flows share: settings, clients, scopes, redirect URIs, sessions.
 
+The helpers that read or write ``ctx.records`` block (the server state may be
+SQLite or Redis): the async handlers call them through the thread pool.
+
 Every piece of short-lived state (authorization codes, device codes, login
 sessions, pending logins with their CSRF tokens) goes through ``ctx.records``
 (``oauthcli.server.records.Records``), never a dict of this module, so a shared
@@ -19,8 +22,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from oauthcli.claims import OPENID_SCOPES
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import OAuthError, invalid_client
+from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, invalid_client
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.store import Client, StoreData, User
 
@@ -31,8 +35,7 @@ DEVICE_PATH = "/device"
 USERINFO_PATH = "/userinfo"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-# Open to every client and user: they ask for identity claims, not for API access.
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+OIDC_SCOPES = OPENID_SCOPES  # open to every client and user
 
 # Record kinds in ctx.records.
 CODE = "authz_code"
@@ -71,6 +74,8 @@ def issuer_of(ctx: ServerContext, request: Request) -> str:
 
 
 def _loopback(host: str | None) -> bool:
+    # RFC 8252 7.3 and 8.3: the loopback IP literals, not "localhost" (which may resolve
+    # elsewhere), so not urls.is_loopback_host.
     return host in ("127.0.0.1", "::1")
 
 
@@ -106,7 +111,7 @@ def with_query(uri: str, params: Mapping[str, str | None]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def public_client(data: StoreData, client_id: str | None) -> Client | None:
+def enabled_client(data: StoreData, client_id: str | None) -> Client | None:
     client = data.clients.get(client_id) if client_id else None
     return None if client is None or client.disabled else client
 
@@ -143,16 +148,34 @@ async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -
         named = form.get("client_id")
         if named is not None and named != credentials.client_id:
             raise invalid_client("client_id does not match the authenticated client")
-        client: Client = await run_in_threadpool(
-            check_client, credentials, data.clients, ctx.rounds(data)
-        )
+        # Secret guessing is throttled per client id, as for the client_credentials grant.
+        key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
+        retry_after = await ctx.throttle.acquire(key)
+        if retry_after is not None:
+            raise OAuthError(
+                "slow_down",
+                f"Too many failed attempts; try again in {retry_after} s",
+                429,
+                {"Retry-After": str(retry_after)},
+            )
+        try:
+            client: Client = await run_in_threadpool(
+                check_client, credentials, data.clients, ctx.rounds(data)
+            )
+        except OAuthError:
+            await run_in_threadpool(ctx.throttle.failed, key)
+            raise
+        except BaseException:
+            ctx.throttle.finished(key)
+            raise
+        await run_in_threadpool(ctx.throttle.succeeded, key)
         if client.public:
             raise invalid_client("a public client has no secret")
         return client
     client_id = form.get("client_id") or basic_client_id(request)
     if client_id is None:
         raise invalid_client("client_id is required")
-    found = public_client(data, client_id)
+    found = enabled_client(data, client_id)
     if found is None:
         raise invalid_client()
     if not found.public:
@@ -196,17 +219,20 @@ def current_session(request: Request, ctx: ServerContext) -> dict[str, Any] | No
     if not sid or not _TOKEN_SHAPE.fullmatch(sid):
         return None
     session = ctx.records.get(SESSION, digest(sid))
-    if session is None or active_user(ctx.live.current(), session.get("sub")) is None:
+    user = active_user(ctx.live.current(), session.get("sub")) if session else None
+    # A new password (or a disable/enable) renews the account's generation: the session ends.
+    if session is None or user is None or session.get("gen") != user.generation:
         return None
     return session
 
 
-def start_session(ctx: ServerContext, response: Response, request: Request, sub: str) -> int:
+def start_session(ctx: ServerContext, response: Response, request: Request, user: User) -> int:
     """A new login session cookie (HttpOnly, SameSite=Lax) for ``--session-ttl``; its auth_time."""
     auth_time = int(ctx.provider.clock())
     sid = new_token()
     ttl = ctx.provider.session_ttl
-    ctx.records.put(SESSION, digest(sid), {"sub": sub, "auth_time": auth_time}, ttl)
+    record = {"sub": user.username, "auth_time": auth_time, "gen": user.generation}
+    ctx.records.put(SESSION, digest(sid), record, ttl)
     old = request.cookies.get(SESSION_COOKIE)
     if old and _TOKEN_SHAPE.fullmatch(old):
         ctx.records.delete(SESSION, digest(old))

@@ -7,6 +7,12 @@ redeemed once however many requests race for it.
 
 ``MemoryRecords`` keeps them in this process only (tests, ``--workers 1``);
 shared backends implement the same methods.
+
+Kinds in use (``oauthcli.server.provider``): ``authz_code`` and ``authz_code_used``
+(keyed by the SHA-256 of the code), ``device_code`` (SHA-256 of the device code),
+``device_user_code`` (the user code), ``login_session`` (SHA-256 of the cookie) and
+``login_pending`` (SHA-256 of a form's id; holds its CSRF token). Values are small
+JSON-compatible dicts (str, int, float, bool, None, lists of str).
 """
 
 from __future__ import annotations

@@ -38,6 +38,13 @@ class ServeOptions:
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
+    # Seconds a connection may take to send a request's head (slowloris guard).
+    header_timeout: float = 10.0
+    # Open connections at most; beyond it new requests get 503 (uvicorn limit_concurrency).
+    max_connections: int = 1000
+    # Proxies whose X-Forwarded-For/-Proto (and Host, for discovery) are believed;
+    # None: no request header ever changes the client address or the advertised URLs.
+    forwarded_allow_ips: str | None = None
     # Filled in by prepare(): the base URL, used as iss when [issuer] names none.
     base_url: str | None = field(default=None)
     # --state: None for <store>.state.db, else redis://HOST:PORT/DB (no password in it
@@ -69,6 +76,7 @@ def build_app(options: ServeOptions) -> Any:
         settings,
         issuer_url=options.base_url,
         throttle=LoginThrottle(options.max_failures, options.lockout, backend=state),
+        trust_forwarded=options.forwarded_allow_ips is not None,
         provider=ProviderSettings(session_ttl=options.session_ttl),
         state=state,
     )
@@ -84,6 +92,10 @@ def check(options: ServeOptions) -> None:
         raise UsageError("--max-failures must not be negative")
     if options.lockout < 1:
         raise UsageError("--lockout must be at least 1s (--max-failures 0 turns throttling off)")
+    if not options.header_timeout > 0:
+        raise UsageError("--header-timeout must be longer than 0s")
+    if options.max_connections < 1:
+        raise UsageError("--max-connections must be at least 1")
     if options.session_ttl < 1:
         raise UsageError("--session-ttl must be at least 1s")
     if options.log_level not in LOG_LEVELS:
@@ -140,6 +152,32 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
+def uvicorn_config(options: ServeOptions, app: Any, **extra: Any) -> Any:
+    """uvicorn's ``Config`` with serve's protections (also used by the test servers)."""
+    import uvicorn
+
+    from oauthcli.server.protocols import protocol_class
+
+    forwarded = options.forwarded_allow_ips
+    config = uvicorn.Config(
+        app,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        loop=options.loop,  # type: ignore[arg-type]
+        http=protocol_class(options.http),
+        server_header=False,
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: a local process
+        # could then log any address as the client. Off unless --forwarded-allow-ips.
+        proxy_headers=forwarded is not None,
+        forwarded_allow_ips=forwarded or "",
+        limit_concurrency=options.max_connections,
+        **extra,
+    )
+    # Read by protocols.H11HeaderTimeout and HttpToolsHeaderTimeout; pickled to workers with it.
+    config.header_timeout = options.header_timeout  # type: ignore[attr-defined]
+    return config
+
+
 class _Terminated(Exception):
     pass
 
@@ -161,17 +199,13 @@ def serve(options: ServeOptions, announce: Any = None) -> None:
     options = dataclasses.replace(
         options, port=port, base_url=options.base_url or base_url(options.host, port)
     )
-    config = uvicorn.Config(
+    config = uvicorn_config(
+        options,
         functools.partial(build_app, options),
         factory=True,
         workers=options.workers,
         log_config=log_config(options.log_level),
         log_level=options.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        loop=options.loop,  # type: ignore[arg-type]
-        http=options.http,  # type: ignore[arg-type]
-        server_header=False,
     )
     if announce is not None:
         announce(options.base_url, options.workers)

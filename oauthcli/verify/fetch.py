@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from oauthcli.errors import ConfigError, RemoteError, UsageError
 from oauthcli.keys import HMAC
-from oauthcli.urls import is_loopback_host
+from oauthcli.urls import is_loopback_host, redact
 from oauthcli.verify.keyset import VerificationKey, keys_from_jwks, parse_json_document
 
 if TYPE_CHECKING:
@@ -29,21 +29,30 @@ MAX_DOCUMENT_BYTES = 512 * 1024
 
 
 def check_url(url: str, what: str) -> str:
-    """Only https, or http to a loopback address (a local dev server)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and host:
-        return url
-    if parts.scheme == "http" and host:
-        if is_loopback_host(host):
-            return url
+    """Only https, or http to a loopback address (a local dev server); no credentials in it.
+
+    Messages show the URL through ``urls.redact``: a ``user:password@`` is never repeated.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        has_userinfo = parts.username is not None or parts.password is not None
+    except ValueError:  # a bad port or IPv6 literal
+        raise UsageError(f"{what} {redact(url)!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise UsageError(f"{what} {redact(url)!r} is not an http(s) URL")
+    if has_userinfo:
+        # a key set and a discovery document are public: credentials in the URL would be
+        # sent (HTTP Basic) to wherever it points, and shown in every message naming it
+        raise UsageError(f"{what} {redact(url)} must not carry credentials (user:password@)")
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise UsageError(f"{what} {url} must use https (plain http only to localhost)")
-    raise UsageError(f"{what} {url!r} is not an http(s) URL")
+    return url
 
 
 def fetch_json(url: str, what: str, client: httpx.Client) -> tuple[int, Any]:
     """GET ``url`` and parse JSON: (status, document or None). Network failures: ``RemoteError``."""
-    import httpx
+    import httpx  # start-up time: loaded only when a key set is actually fetched
 
     check_url(url, what)
     try:

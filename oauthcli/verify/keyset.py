@@ -5,6 +5,8 @@ Every key is bound to the algorithms it may check: its own when it declares one
 RS256..PS512; a P-256 key: ES256 only). An HMAC algorithm is never paired with
 an asymmetric key, whatever form the key came in. Only the public half of an
 asymmetric key is kept. Fetching key sets over HTTP is ``oauthcli.verify.fetch``.
+PyJWT and cryptography are imported inside the functions that build or use a key
+(start-up time: ``decode`` and importing the verifier load neither).
 
 Header fields ``jku``, ``x5u``, ``jwk`` and ``x5c`` are never looked at.
 """

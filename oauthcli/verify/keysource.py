@@ -48,6 +48,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def from_store(store_path: Path) -> KeyChoice:
     """The verification key of the store's ``[issuer]`` settings (public half only)."""
+    # start-up time: the store (tomllib, passwords) loads only when its keys are the source
     from oauthcli.issuer import settings_for_store
     from oauthcli.store import UserStore
 
@@ -79,11 +80,13 @@ def resolve(
     store_path: Path,
     store_explicit: bool = False,
     client: httpx.Client | None = None,
+    allow_oct: bool = False,
 ) -> KeyChoice:
     """The key (or remote key set) to verify with; ``client`` is used for any URL.
 
     Without a ``client``, one is built by ``oauthcli.http.make_client`` when a URL
-    is given.
+    is given. Shared secrets (``oct`` keys) in a JWK Set file are used only with
+    ``allow_oct``; a key set at a URL never lends them (``oauthcli.verify.fetch``).
     """
     given = [
         name
@@ -107,6 +110,8 @@ def resolve(
             return KeyChoice(RemoteJWKS(jwks, client or _default_client()), jwks)
         doc = parse_json_document(_read(Path(jwks), "JWKS file"), f"JWKS file {jwks}")
         keys, skipped = keys_from_jwks(doc, jwks)
+        if not allow_oct:
+            keys, skipped = _without_shared_secrets(keys, skipped, jwks)
         return KeyChoice(keys, jwks, notes=[f"skipped {s}" for s in skipped])
     if issuer_url is not None:
         client = client or _default_client()
@@ -128,7 +133,25 @@ def resolve(
     )
 
 
+def _without_shared_secrets(
+    keys: list[VerificationKey], skipped: list[str], source: str
+) -> tuple[list[VerificationKey], list[str]]:
+    """A JWK Set is usually published: an ``oct`` key in it is a secret anyone may have read."""
+    shared = [k for k in keys if k.family == HMAC]
+    if not shared:
+        return keys, skipped
+    rest = [k for k in keys if k.family != HMAC]
+    if not rest:
+        raise ConfigError(
+            f"{source}: only shared secrets ('oct' keys); a key set is usually published, and a "
+            "published secret lets anyone sign: use --secret-file, or --allow-oct if this file "
+            "is private"
+        )
+    notes = [f"{k.source}: a shared secret ('oct'; --allow-oct uses it)" for k in shared]
+    return rest, skipped + notes
+
+
 def _default_client() -> httpx.Client:
-    from oauthcli.http import make_client
+    from oauthcli.http import make_client  # start-up time: httpx only when a URL is given
 
     return make_client()

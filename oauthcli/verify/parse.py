@@ -12,6 +12,7 @@ reject them; two parsers picking different duplicates is an attack).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ MAX_TOKEN_BYTES = 64 * 1024
 
 # "Bearer x", also pasted as a whole header line ("Authorization: Bearer x") or alone
 _BEARER = re.compile(r"(?:authorization:\s*)?bearer(?:\s+|$)", re.IGNORECASE)
+_INNER_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ def normalize(text: str | bytes) -> str:
         raise _too_large(len(token))
     if not token:
         raise TokenError("the token is empty", "malformed")
+    if not token.isascii():
+        raise TokenError("token contains non-ASCII characters", "malformed")
+    if _INNER_SPACE.search(token):
+        # "a\nb" is two lines, not an opaque token; no token format allows whitespace
+        raise TokenError(
+            "token contains a line break or other whitespace: give one token "
+            "(verify --batch reads one per line)",
+            "malformed",
+        )
     return token
 
 
@@ -89,27 +100,83 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _Unrepresentable(ValueError):
+    """JSON that parses but that no output could show faithfully."""
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+def _finite(text: str) -> float:
+    # RFC 8259 6 lets a parser limit the range of numbers. 1e400 would become infinity,
+    # which JSON cannot write back (json.dumps prints the non-JSON ``Infinity``).
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _Unrepresentable(f"holds a number out of range ({text[:40]})")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_float=_finite
+)
+# A \uD800-\uDFFF escape: a lone one decodes to a string no UTF-8 output can write.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Deeper JSON than any claim set needs; refused so that every output path (JSON encoding,
+# the terminal view) can show what was parsed without running out of stack.
+MAX_DEPTH = 64
 
 
 def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
-    """A JSON object from UTF-8 bytes; repeated member names are refused (``duplicate_key``)."""
+    """A JSON object from UTF-8 bytes, fit to be shown again on every output path.
+
+    Refused as ``malformed``: invalid UTF-8 or JSON, lone UTF-16 surrogates
+    (``"\\ud800"``), numbers beyond the float range, nesting deeper than
+    ``MAX_DEPTH``. Repeated member names are ``duplicate_key``.
+    """
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        value = _DECODER.decode(text)
+        if _SURROGATE_ESCAPE.search(text):
+            _check_surrogates(value)
+        if text.count("[") + text.count("{") > MAX_DEPTH:
+            _check_depth(value)
     except _Duplicate as exc:
         raise TokenError(
             f"token {what} repeats the member {exc.key[:100]!r}; refusing an ambiguous token",
             "duplicate_key",
         ) from None
+    except _Unrepresentable as exc:
+        raise TokenError(f"token {what} {exc}", "malformed") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise TokenError(f"token {what} is not valid JSON", "malformed") from None
     if not isinstance(value, dict):
         raise TokenError(f"token {what} is not a JSON object", "malformed")
     return value
+
+
+def _check_surrogates(value: Any) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Unrepresentable(
+            "holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape): not Unicode text"
+        ) from None
+
+
+def _check_depth(value: Any) -> None:
+    """Without recursion: the point is to refuse what recursion could not handle."""
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):  # after i rounds, ``level`` holds the values at depth i + 1
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return
+    raise _Unrepresentable(f"nests deeper than {MAX_DEPTH} levels")
 
 
 def describe_opaque(token: str) -> str:
@@ -120,18 +187,21 @@ def describe_opaque(token: str) -> str:
 
 
 def _encrypted(parts: list[str]) -> TokenError:
-    detail = ""
+    """5 parts: a JWE when the first is a JWE header (RFC 7516 4.1.2: it names ``enc``)."""
     try:
         header = parse_json_object(b64url_decode(parts[0], "header"), "header")
-        detail = ", ".join(
-            f"{k}={str(header[k])[:40]}" for k in ("alg", "enc", "kid") if k in header
-        )
     except TokenError:
-        pass
+        header = {}
+    if "enc" not in header:
+        return TokenError(
+            "token has 5 dot-separated parts but no JWE header (with 'enc'): neither a "
+            "JWS nor a JWE",
+            "malformed",
+        )
+    detail = ", ".join(f"{k}={str(header[k])[:40]}" for k in ("alg", "enc", "kid") if k in header)
     return TokenError(
-        "token is encrypted (JWE, 5 parts"
-        + (f"; {detail}" if detail else "")
-        + "): only the holder of the recipient's key can read it",
+        f"token is encrypted (JWE, 5 parts; {detail}): only the holder of the recipient's key "
+        "can read it",
         "encrypted",
     )
 

@@ -8,7 +8,8 @@ API), so the shape cannot drift::
      "error": "expired",              a stable reason code (oauthcli.verify.verifier), or null
      "message": "token expired 3 h ago (exp 2024-05-01T12:00:00Z)",
      "header": {...}, "payload": {...},   null when the token could not be decoded
-     "expires_in": -10800}            seconds, null without a usable exp
+     "expires_in": -10800,            seconds, null without a usable exp
+     "warnings": []}                  for a valid token: weak key, unchecked aud, leeway used
 
 The JSON text is built here too (:func:`json_line`), compact and in this field
 order, with any header's text reusable across a batch.
@@ -17,6 +18,7 @@ order, with any header's text reusable across a batch.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,15 +29,20 @@ if TYPE_CHECKING:
     from oauthcli.verify.parse import ParsedToken
     from oauthcli.verify.verifier import VerifiedToken
 
-FIELDS = ("valid", "error", "message", "header", "payload", "expires_in")
+FIELDS = ("valid", "error", "message", "header", "payload", "expires_in", "warnings")
 
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def seconds_until(moment: float, now: float) -> int:
+    """Whole seconds, rounded down: half a second past ``exp`` is -1 ("expired"), never 0."""
+    return math.floor(moment - now)
 
 
 def expires_in_of(payload: dict[str, Any], now: float) -> int | None:
     """Whole seconds until ``exp`` (negative once passed); None without a usable exp."""
     exp = payload.get("exp")
-    return int(exp - now) if is_numeric_date(exp) else None
+    return seconds_until(exp, now) if is_numeric_date(exp) else None
 
 
 def of_result(result: VerifiedToken) -> dict[str, Any]:
@@ -47,6 +54,7 @@ def of_result(result: VerifiedToken) -> dict[str, Any]:
         "header": result.header,
         "payload": result.payload,
         "expires_in": result.expires_in,
+        "warnings": list(result.warnings),
     }
 
 
@@ -59,6 +67,7 @@ def of_error(error: TokenError, parsed: ParsedToken | None, now: float) -> dict[
         "header": parsed.header if parsed is not None else None,
         "payload": parsed.payload if parsed is not None else None,
         "expires_in": expires_in_of(parsed.payload, now) if parsed is not None else None,
+        "warnings": [],
     }
 
 

@@ -10,11 +10,12 @@ these stable codes (``--json`` ``"error"``)::
     malformed      bad base64url / JSON / structure, missing alg, non-string kid
     duplicate_key  header or payload JSON repeats a member name
     algorithm      alg is none (any casing), unsupported or not in the allow-list
-    crit           header lists critical extensions (none are understood)
+    crit           header lists critical extensions (none are understood), or b64 without crit
     key            no key for this alg / kid
     signature      signature does not verify
     type           typ says another kind of token (a refresh token where an access token is due)
-    claim          exp missing/not a number, nbf/iat not numbers, required claim absent
+    claim          exp missing/not a number/past the year 9999, nbf/iat not numbers,
+                   required claim absent
     expired        exp has passed                       (exit 5)
     not_yet_valid  nbf or iat is in the future          (exit 5)
     too_old        iat older than max_age               (exit 5)
@@ -29,6 +30,7 @@ key never comes from the token: ``jku``, ``x5u``, ``jwk``, ``x5c`` are ignored a
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ from oauthcli.verify.fetch import RemoteJWKS
 from oauthcli.verify.keyset import VerificationKey
 from oauthcli.verify.parse import ParsedToken, normalize, parse
 
+LATEST_EXP = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant ISO-8601 can write
 TIME_REASONS = frozenset({"expired", "not_yet_valid", "too_old"})
 TOKEN_TYPES = ("access", "refresh", "any")
 _ACCEPTED_TYP: dict[str, frozenset[str | None]] = {
@@ -68,6 +71,8 @@ class VerifiedToken:
         scopes = f"scopes {' '.join(self.scopes)[:200]}, " if self.scopes else ""
         if self.expires_in is None:
             when = "never expires"
+        elif self.expires_in < 0:
+            when = f"expired {humanize_delta(self.expires_in)} ago, within the leeway"
         else:
             when = f"expires in {humanize_delta(self.expires_in)}"
         return (
@@ -152,6 +157,7 @@ class Verifier:
         self._index: Any = None
         self._index_source: list[VerificationKey] | None = None
         self._weak_uses: dict[str, VerificationKey] = {}
+        self._remote_warnings: dict[str, None] = {}  # of fetched keys that verified a token
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -161,18 +167,19 @@ class Verifier:
         return [w for k in keys for w in k.warnings]
 
     def usage_warnings(self) -> list[str]:
-        """Secrets that verified a token although shorter than its algorithm's digest.
+        """Weak keys found by use: each warning once, whatever the number of tokens.
 
         ``warnings`` judges a secret by the first algorithm it may check (HS256 for
         ``--secret-file``); a 40-byte secret that verifies an HS512 token is reported
-        here, once the token has shown which algorithm it uses.
+        here, once the token has shown which algorithm it uses. Keys of a fetched key
+        set (an RSA-1024 key at a URL) are reported here once they verified a token.
         """
-        return [
-            f"the {alg} secret ({key.source}) is {len(key.key)} bytes; RFC 7518 requires at "
-            f"least {HMAC_MIN_BYTES[alg]}; verified anyway, but such a secret can be brute-forced"
+        weak_secrets = [
+            _weak_secret(alg, key)
             for alg, key in sorted(self._weak_uses.items())
             if not key.warnings
         ]
+        return weak_secrets + list(self._remote_warnings)
 
     def keys(self) -> list[VerificationKey]:
         if self.remote is not None:
@@ -235,30 +242,22 @@ class Verifier:
         return self.check(self.parse(token))
 
     def check(self, parsed: ParsedToken) -> VerifiedToken:
-        header = parsed.header
-        alg = header["alg"]
-        if alg.lower() == "none":
-            raise TokenError("algorithm 'none' (an unsigned token) is never accepted", "algorithm")
-        if alg not in FAMILIES:
-            raise TokenError(f"unsupported algorithm {alg[:40]!r}", "algorithm")
-        if "crit" in header:
-            crit = header["crit"]
-            names = ", ".join(str(c)[:40] for c in crit) if isinstance(crit, list) else "?"
-            raise TokenError(
-                f"token requires extensions this verifier does not understand (crit: {names})",
-                "crit",
-            )
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenError("token header kid is not a string", "malformed")
+        alg, kid = check_header(parsed.header)
         for key in self._candidates(alg, kid):
             if key.verify(alg, parsed.signing_input, parsed.signature):
                 break
         else:
             raise TokenError("token signature is invalid", "signature")
+        warnings = list(key.warnings)
         if key.family == HMAC and len(key.key) < HMAC_MIN_BYTES[alg]:
             self._weak_uses.setdefault(alg, key)
-        return self._claims(parsed, alg, key)
+            if not key.warnings:
+                warnings.append(_weak_secret(alg, key))
+        if self.remote is not None:
+            self._remote_warnings.update(dict.fromkeys(key.warnings))
+        result = self._claims(parsed, alg, key)
+        result.warnings[:0] = warnings
+        return result
 
     def _claims(self, parsed: ParsedToken, alg: str, key: VerificationKey) -> VerifiedToken:
         header, payload = parsed.header, parsed.payload
@@ -277,8 +276,20 @@ class Verifier:
         scopes = scopes_of(payload)
         check_scopes(scopes, self.required_scopes)
         check_required_claims(payload, self.required_claims)
-        expires_in = int(exp - now) if exp is not None else None
-        return VerifiedToken(header, payload, alg, key, expires_in, scopes)
+        expires_in = verdict.seconds_until(exp, now) if exp is not None else None
+        warnings = []
+        if exp is not None and exp <= now:
+            warnings.append(
+                f"token expired {humanize_delta(now - exp)} ago; accepted within the leeway "
+                f"of {humanize_delta(self.leeway)}"
+            )
+        if self.audience is None and "aud" in payload:
+            # PyJWT would reject this token; peers silently skip aud. Accept, but say so.
+            shown = json.dumps(payload["aud"], ensure_ascii=False)[:200]
+            warnings.append(
+                f"audience not checked: the token is for {shown}; give --audience to require it"
+            )
+        return VerifiedToken(header, payload, alg, key, expires_in, scopes, warnings)
 
     # -- verdicts --------------------------------------------------------------------------
 
@@ -295,7 +306,45 @@ class Verifier:
         return result, None, verdict.of_result(result)
 
 
-# -- claim checks, one per claim (as PyJWT's _validate_*) -------------------------------------
+def _weak_secret(alg: str, key: VerificationKey) -> str:
+    return (
+        f"the {alg} secret ({key.source}) is {len(key.key)} bytes; RFC 7518 requires at "
+        f"least {HMAC_MIN_BYTES[alg]}; verified anyway, but such a secret can be brute-forced"
+    )
+
+
+# -- header and claim checks, one per member (as PyJWT's _validate_*) --------------------------
+
+
+def check_header(header: dict[str, Any]) -> tuple[str, str | None]:
+    """(alg, kid) of a header this verifier can act on; never ``none``, never an extension."""
+    alg = header["alg"]
+    if alg.lower() == "none":
+        raise TokenError("algorithm 'none' (an unsigned token) is never accepted", "algorithm")
+    if alg not in FAMILIES:
+        raise TokenError(f"unsupported algorithm {alg[:40]!r}", "algorithm")
+    if "crit" in header:
+        crit = header["crit"]
+        names = ", ".join(str(c)[:40] for c in crit) if isinstance(crit, list) else "?"
+        raise TokenError(
+            f"token requires extensions this verifier does not understand (crit: {names})",
+            "crit",
+        )
+    if "b64" in header and header["b64"] is not True:
+        # RFC 7797 3, 6: b64=false signs the payload unencoded and must be listed in crit;
+        # without crit a verifier that ignores b64 would check other bytes than were signed.
+        raise TokenError(
+            "token header sets b64 (RFC 7797 unencoded payload) without listing it in crit; "
+            "refusing it",
+            "crit",
+        )
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenError("token header kid is not a string", "malformed")
+    return alg, kid
+
+
+# -- claim checks, one per claim (as PyJWT's _validate_*) ---------------------------------------
 
 
 def _typ(header: dict[str, Any]) -> str | None:
@@ -341,6 +390,11 @@ def check_exp(
         return None
     if not is_numeric_date(exp):
         raise TokenError("token exp claim is not a number", "claim")
+    if exp > LATEST_EXP:
+        # exp 1e30 is a token that never expires in disguise
+        raise TokenError(
+            f"token exp claim {exp:g} is beyond the year 9999: not a usable expiry", "claim"
+        )
     if now >= exp + leeway:
         raise TokenTimeError(
             f"token expired {humanize_delta(now - exp)} ago (exp {iso_time(exp)})", "expired"

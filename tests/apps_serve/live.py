@@ -17,7 +17,7 @@ import uvicorn
 from oauthcli.issuer import settings_for_store
 from oauthcli.passwords import hash_password
 from oauthcli.server import create_app
-from oauthcli.server.run import base_url, bind
+from oauthcli.server.run import ServeOptions, base_url, bind, uvicorn_config
 from oauthcli.store import Client, UserStore
 
 ROUNDS = 4
@@ -34,9 +34,10 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serve_socket(app: Any, sock: socket.socket) -> Iterator[None]:
-    """Serve ``app`` with uvicorn in a thread on ``sock``; stop it afterwards."""
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+def serve_socket(app: Any, sock: socket.socket, **serve_options: Any) -> Iterator[None]:
+    """Serve ``app`` with uvicorn in a thread on ``sock``, configured as ``serve`` does."""
+    options = ServeOptions(Path("unused.toml"), **serve_options)
+    config = uvicorn_config(options, app, log_config=None, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -54,14 +55,16 @@ def serve_socket(app: Any, sock: socket.socket) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def live_server(store_path: Path, **create_kwargs: Any) -> Iterator[LiveServer]:
+def live_server(
+    store_path: Path, serve_options: dict[str, Any] | None = None, **create_kwargs: Any
+) -> Iterator[LiveServer]:
     """``create_app`` over the store at ``store_path``, served for real on 127.0.0.1."""
     store = UserStore(store_path)
     settings = settings_for_store(store_path, store.load().issuer)
     sock = bind("127.0.0.1", 0)
     url = base_url("127.0.0.1", sock.getsockname()[1])
     app = create_app(store, settings, issuer_url=url, **create_kwargs)
-    with serve_socket(app, sock):
+    with serve_socket(app, sock, **(serve_options or {})):
         yield LiveServer(url, app, store)
 
 

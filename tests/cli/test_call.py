@@ -530,3 +530,119 @@ def test_refresh_command_renews_a_client_credentials_profile(cli, api, isolated_
     assert result.stdout.strip() == cached(isolated_env)["access_token"] != first
     assert api.app.state.seen[-1]["form"] == {"grant_type": "client_credentials", "scope": "jobs"}
     assert "svc-s3cret" not in result.output
+
+
+# ---------------------------------------------------------------- --follow, hints, display (issue 9.6, 9.18)
+
+
+def fastapi_trailing_slash_app():
+    """FastAPI's default redirect_slashes: POST /items answers 307 to /items/."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.state.seen = []
+
+    async def record(request: Request) -> str:
+        body = (await request.body()).decode()
+        seen = (request.method, request.url.path, request.headers.get("authorization"), body)
+        app.state.seen.append(seen)
+        return body
+
+    @app.post("/items/")
+    async def create(request: Request) -> dict:
+        return {"created": json.loads(await record(request))}
+
+    @app.post("/form")
+    async def form(request: Request) -> Response:
+        await record(request)
+        return RedirectResponse("/done", status_code=303)
+
+    @app.get("/done")
+    async def done(request: Request) -> dict:
+        await record(request)
+        return {"done": True}
+
+    return app
+
+
+def test_follow_takes_fastapis_307_to_the_trailing_slash_with_token_and_body(cli, start_server):
+    server = start_server(fastapi_trailing_slash_app())
+    result = cli(
+        "call", "--follow", "--token", "tok-1", f"{server.url}/items", "--json-body", '{"n": 1}'
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"created": {"n": 1}}
+    assert server.app.state.seen == [("POST", "/items/", "Bearer tok-1", '{"n": 1}')]
+
+    without = cli("call", "--token", "tok-1", f"{server.url}/items", "--json-body", "{}")
+    assert_one_line_error(without, 6, "HTTP 307", "not followed", "pass --follow")
+
+
+def test_follow_never_takes_the_token_to_another_origin(cli, api_login, start_server):
+    other = start_server(api_app())
+    result = cli("call", "-L", f"{api_login.url}/redirect?to={other.url}/echo")
+    assert_one_line_error(result, 6, "HTTP 302", "not followed (it leaves the origin")
+    assert other.app.state.seen == []
+    # Same host, other scheme or port: another origin too.
+    https = api_login.url.replace("http://", "https://")
+    result = cli("call", "-L", f"{api_login.url}/redirect?to={https}/echo")
+    assert_one_line_error(result, 6, "not followed (it leaves the origin")
+
+
+def test_follow_within_the_origin(cli, api_login):
+    result = cli("call", "-L", f"{api_login.url}/redirect?to=/echo")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["path"], r["authorization"]) for r in resource_requests(api_login)] == [
+        ("/redirect", "Bearer tok-1"),
+        ("/echo", "Bearer tok-1"),
+    ]
+
+
+def test_follow_a_303_after_a_post_is_a_get_without_the_body(cli, start_server):
+    server = start_server(fastapi_trailing_slash_app())
+    result = cli("call", "-L", "--token", "tok-1", f"{server.url}/form", "-d", "x=1")
+    assert result.exit_code == 0, result.stderr
+    assert server.app.state.seen == [
+        ("POST", "/form", "Bearer tok-1", "x=1"),
+        ("GET", "/done", "Bearer tok-1", ""),
+    ]
+
+
+def test_redirect_loops_stop(cli, api_login):
+    loop = f"{api_login.url}/redirect?to={api_login.url}/redirect%3Fto%3D/redirect"
+    result = cli("call", "-L", loop)
+    assert result.exit_code == 6
+    assert len(resource_requests(api_login)) <= 11
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("api.example.com/users/me", "did you mean https://api.example.com/users/me?"),
+        ("127.0.0.1:8000/users/me", "did you mean http://127.0.0.1:8000/users/me?"),
+        ("localhost:8000", "did you mean http://localhost:8000?"),
+    ],
+)
+def test_a_url_without_a_scheme_gets_a_hint(cli, url, hint):
+    result = cli("call", "--token", "t", url)
+    assert_one_line_error(result, 2, "has no scheme", hint)
+
+
+def test_long_tokens_in_pretty_json_are_not_hard_wrapped(cli, api_login, monkeypatch):
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "60")
+    long_token = "eyJ" + "a" * 400
+    result = cli("call", api_login.url + "/echo", "-H", f"X-Trace: {long_token}")
+    assert result.exit_code == 0, result.stderr
+    assert f'"x_trace": "{long_token}"' in result.stdout  # on one line, whole
+
+
+def test_deeply_nested_json_body_is_shown_raw_on_a_terminal(cli, start_server, monkeypatch):
+    async def nested(request: Request) -> Response:
+        return Response(b"[" * 100_000, media_type="application/json")
+
+    server = start_server(Starlette(routes=[Route("/deep", nested)]))
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    result = cli("call", "--token", "t", server.url + "/deep")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "[" * 100_000 + "\n"

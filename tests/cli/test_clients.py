@@ -77,6 +77,18 @@ def test_client_errors(cli, store_path, isolated_env):
     assert_one_line_error(cli("client", "remove", "nobody"), 2, "no client 'nobody'")
 
 
+def test_disable_and_enable_a_client(cli, store_path):
+    cli("client", "add", "ci-bot", "--secret-stdin", input="s" * 20 + "\n")
+    assert "disabled client 'ci-bot'" in cli("client", "disable", "ci-bot").stderr
+    assert UserStore(store_path).load().clients["ci-bot"].disabled is True
+    assert "already disabled" in cli("client", "disable", "ci-bot").stderr
+    assert "disabled" in cli("client", "list").stdout
+    assert "enabled client 'ci-bot'" in cli("client", "enable", "ci-bot").stderr
+    assert UserStore(store_path).load().clients["ci-bot"].disabled is False
+    missing = cli("client", "disable", "nobody")
+    assert missing.exit_code == 2 and "no client 'nobody'" in missing.stderr
+
+
 def test_add_a_public_client_with_redirect_uris(cli, store_path):
     result = cli(
         "client", "add", "web-app", "--public", "--scope", "me",
@@ -111,8 +123,21 @@ def test_public_client_errors(cli, store_path):
         ("/callback", "absolute"),
         ("https://app.example/cb#frag", "fragment"),
         ("http:///cb", "no host"),
+        ("javascript:alert(1)", "not allowed"),
         ("https://app.example/\x1b[31m", "control"),
     ]:
         result = cli("client", "add", "web", "--public", "--redirect-uri", bad)
         assert_one_line_error(result, 2, fragment)
     assert UserStore(store_path).load().clients == {}
+
+
+def test_a_client_id_equal_to_a_username_is_refused(cli, store_path, isolated_env):
+    """Issue 9 item 9: a client named alice would get tokens with sub: alice."""
+    result = cli("client", "add", "alice", "--new-secret-file", "alice.secret")
+    assert_one_line_error(result, 2, "must not be a username")
+    assert not (isolated_env / "alice.secret").exists()
+    assert "alice" not in UserStore(store_path).load().clients
+    added = cli("client", "add", "ci-bot", "--new-secret-file", "ci-bot.secret")
+    assert added.exit_code == 0, added.stderr
+    user = cli("user", "add", "ci-bot", "--password-stdin", input="pw-of-ci-bot\n")
+    assert_one_line_error(user, 2, "must not be a username")

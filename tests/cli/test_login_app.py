@@ -13,7 +13,7 @@ from fastapi.security import OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer
 
 from oauthcli.client.openapi import document_url, oauth2_schemes
 from tests.conftest import assert_one_line_error
-from tests.live_server import start_server  # noqa: F401 - fixture
+from tests.live_server import start_server, tutorial_server  # noqa: F401 - fixtures
 
 PROJECT = Path(__file__).resolve().parent.parent / "plugin_project"
 
@@ -273,3 +273,22 @@ def test_document_url():
     assert document_url("http://h/") == "http://h/openapi.json"
     assert document_url("http://h/api") == "http://h/api/openapi.json"
     assert document_url("http://h/api/v1/openapi.json") == "http://h/api/v1/openapi.json"
+
+
+def test_a_scope_left_out_of_the_answer_is_reported(cli, tutorial_server):  # noqa: F811
+    # The FastAPI tutorial app grants only the asked scopes the user holds, without an error.
+    result = cli(
+        "login",
+        "johndoe",
+        "--app",
+        tutorial_server.url,
+        "--scope",
+        "me items",
+        "--password-stdin",
+        "--json",
+        input="secret\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["scope"] == "me"
+    assert "oauthcli: warning: the server did not grant the scope items" in result.stderr
+    assert "  items  Read items." in result.stderr

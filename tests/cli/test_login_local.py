@@ -192,7 +192,7 @@ def test_missing_store_and_key_material(cli, isolated_env):
     assert_one_line_error(login(cli), 7, "no signing key", "oauthcli keys generate --alg ES256")
     write_store(isolated_env / "users.toml", issuer={"algorithm": "ES256", "key_file": "k.pem"})
     cli("keys", "generate", "--alg", "RS256", "--out", "k.pem")
-    assert_one_line_error(login(cli), 7, "ES256 needs a EC key")
+    assert_one_line_error(login(cli), 7, "ES256 needs an EC key")
 
 
 def test_secret_from_the_environment(cli, isolated_env):
@@ -497,6 +497,7 @@ def test_no_option_takes_a_password_or_secret_on_argv():
 
 def example_store(tmp: Path) -> Path:
     shutil.copy(ROOT / "users.example.toml", tmp / "users.example.toml")
+    (tmp / "users.example.toml").chmod(0o600)  # git checks it out 0644: oauthcli would warn
     return tmp / "users.example.toml"
 
 

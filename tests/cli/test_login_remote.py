@@ -394,7 +394,39 @@ ANSWERS = {
     "invalid_grant": lambda: _json(400, {"error": "invalid_grant"}),
     "detail-401": lambda: _json(401, {"detail": "Bad credentials"}),
     "ansi": lambda: _json(400, {"detail": "\x1b[31mDenied\x1b[0m\r\nforged: ok\x07" + "x" * 600}),
+    "huge-expiry": lambda: _json(
+        200, {"access_token": "tok", "token_type": "bearer", "expires_in": 999999999999}
+    ),
+    "nested": lambda: Response(b"[" * 100_000, 200, media_type="application/json"),
+    "nested-object": lambda: Response(
+        b'{"access_token": "tok", "token_type": "bearer", "x": ' + b"[" * 100_000,
+        200,
+        media_type="application/json",
+    ),
+    "escapes": lambda: _json(
+        200,
+        {
+            "access_token": "tok",
+            "token_type": "bearer",
+            "scope": "me \x1b]0;owned\x07\x1b[2Jitems \u202eadmin\x9b1m",
+        },
+    ),
+    # FastAPI's tutorial (docs_src/security/tutorial004.py): no expires_in, the JWT carries exp
+    "jwt-exp": lambda: _json(
+        200,
+        {
+            "access_token": _unsigned_jwt({"sub": "alice", "exp": 4102444800}),
+            "token_type": "bearer",
+        },
+    ),
 }
+
+
+def _unsigned_jwt(claims: dict) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
 def odd_app() -> Starlette:
@@ -779,3 +811,39 @@ def test_debug_traceback_masks_the_password_and_client_secret(cli, echoing_statu
     assert "password=***" in result.stderr and "client_secret=***" in result.stderr
     for form in (password, quote_plus(password), secret):
         assert form not in result.output
+
+
+# ---------------------------------------------------------------- hostile answers (issue 9.3, 9.6)
+
+
+@pytest.mark.parametrize("name", ["nested", "nested-object"])
+def test_deeply_nested_answer_is_exit_6_not_a_crash(cli, odd_server, isolated_env, name):
+    result = login(cli, odd_server.url + f"/answer/{name}")
+    assert_one_line_error(result, 6, "a non-JSON body")
+    assert not cache_file(isolated_env).exists()
+
+
+def test_absurd_expires_in_is_refused_before_anything_is_cached(cli, odd_server, isolated_env):
+    result = login(cli, odd_server.url + "/answer/huge-expiry")
+    assert_one_line_error(result, 6, "expires_in 999999999999 is beyond 100 years")
+    assert not cache_file(isolated_env).exists()
+
+
+def test_login_summary_shows_server_fields_cleaned(cli, odd_server, isolated_env):
+    result = login(cli, odd_server.url + "/answer/escapes")
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\x9b" not in result.stdout and "\x07" not in result.stdout
+    assert "  scopes:   me items admin" in result.stdout
+    # the profile and --json keep what the server said, exactly
+    assert cached(isolated_env)["scope"].startswith("me \x1b]0;owned")
+
+
+def test_expiry_is_read_from_the_jwt_when_the_answer_has_no_expires_in(
+    cli, odd_server, isolated_env
+):
+    result = login(cli, odd_server.url + "/answer/jwt-exp")
+    assert result.exit_code == 0, result.stderr
+    assert "not stated by the server" not in result.stdout
+    assert "(2100-01-01T00:00:00Z)" in result.stdout
+    assert cached(isolated_env)["expires_at"] == 4102444800

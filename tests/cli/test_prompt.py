@@ -1,14 +1,23 @@
 """The interactive path: a hidden prompt with confirmation on a real terminal (a pty)."""
 
+import fcntl
 import os
 import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 
 from oauthcli.passwords import verify_password
 from oauthcli.store import UserStore
+
+
+def _controlling_terminal() -> None:
+    # In the child: a new session whose controlling terminal is the pty on stdin, so
+    # Ctrl-C typed there is a SIGINT, as in a real shell.
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def run_on_terminal(args, answers, env=None, timeout=30.0):
@@ -20,7 +29,7 @@ def run_on_terminal(args, answers, env=None, timeout=30.0):
         stdout=follower,
         stderr=follower,
         env={**os.environ, **(env or {})},
-        start_new_session=True,
+        preexec_fn=_controlling_terminal,
     )
     os.close(follower)
     seen = b""
@@ -39,7 +48,8 @@ def run_on_terminal(args, answers, env=None, timeout=30.0):
                     break
                 seen += chunk
                 if pending and seen[answered_at:].rstrip().endswith(b":"):
-                    os.write(leader, pending.pop(0).encode() + b"\n")
+                    answer = pending.pop(0)
+                    os.write(leader, answer.encode() + (b"" if answer == "\x03" else b"\n"))
                     answered_at = len(seen)
             elif proc.poll() is not None:
                 break
@@ -60,12 +70,33 @@ def test_add_prompts_twice_and_hides_the_password(isolated_env):
     assert "Password:" in screen and "Repeat password:" in screen
     assert "typed-secret" not in screen  # not echoed
     assert verify_password(
-        "typed-secret", UserStore("users.toml").get_user("bob").hashed_password, 4
+        "typed-secret", UserStore("users.toml").load().users["bob"].hashed_password, 4
     )[0]
 
 
-def test_mismatched_confirmation_is_refused(isolated_env):
-    code, screen = run_on_terminal(["user", "add", "bob"], ["first-one", "second-one"])
+def test_mismatched_confirmation_is_refused_after_three_tries(isolated_env):
+    code, screen = run_on_terminal(["user", "add", "bob"], ["first-one", "second-one"] * 3)
     assert code == 2, screen
-    assert "do not match" in screen
+    assert screen.count("do not match; try again") == 2
+    assert "did not match (3 tries)" in screen
+    assert not (isolated_env / "users.toml").exists()
+
+
+def test_a_mismatch_asks_again(isolated_env):
+    code, screen = run_on_terminal(
+        ["user", "add", "bob"], ["first-one", "second-one", "typed-secret", "typed-secret"]
+    )
+    assert code == 0, screen
+    assert "do not match; try again" in screen
+    stored = UserStore("users.toml").load().users["bob"].hashed_password
+    assert verify_password("typed-secret", stored, 4)[0]
+
+
+def test_ctrl_c_at_a_prompt_ends_the_line_with_exit_130(isolated_env):
+    code, screen = run_on_terminal(["user", "add", "bob"], ["\x03"])
+    assert code == 130, screen
+    # The prompt's line is ended before the message: the shell prompt starts on a new line.
+    assert "Password: \r\n" in screen or "Password: ^C\r\n" in screen, repr(screen)
+    assert screen.rstrip().endswith("oauthcli: aborted")
+    assert "Traceback" not in screen
     assert not (isolated_env / "users.toml").exists()

@@ -176,6 +176,8 @@ def test_failed_start_on_an_exposed_host_is_still_one_line(cli, isolated_env, ho
         (["--lockout", "soon"], "--lockout"),
         (["--lockout", "0s"], "--lockout"),
         (["--max-failures", "-1"], "--max-failures"),
+        (["--header-timeout", "0s"], "--header-timeout"),
+        (["--header-timeout", "later"], "--header-timeout"),
         (["--session-ttl", "0s"], "--session-ttl"),
         (["--session-ttl", "forever"], "--session-ttl"),
     ],
@@ -188,8 +190,31 @@ def test_bad_options_are_usage_errors(cli, store_path, args, fragment):
 def test_serve_help_lists_options(cli):
     result = cli("serve", "--help")
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--workers", "--max-failures", "--lockout", "--store"):
+    for option in (
+        "--host",
+        "--port",
+        "--workers",
+        "--max-failures",
+        "--lockout",
+        "--header-timeout",
+        "--max-connections",
+        "--forwarded-allow-ips",
+        "--store",
+    ):
         assert option in result.stdout
+    # Rich markup must not swallow the table name (issue 9 item 20).
+    assert "[clients.ID]" in result.stdout
+
+
+def test_hmac_issuer_pointing_at_a_pem_file_is_one_line_exit_7(cli, isolated_env):
+    """Issue 9 item 13: never a 500 with a traceback per request."""
+    from oauthcli.keys import write_new_key
+
+    write_new_key(isolated_env / "signing.pem", "ES256")
+    path = isolated_env / "pem.toml"
+    write_store(path, issuer={"algorithm": "HS256", "secret_file": "signing.pem"})
+    result = cli("serve", "--store", str(path), "--port", "0")
+    assert_one_line_error(result, 7, "not a shared secret")
 
 
 def test_cli_modules_do_not_import_the_server_stack():

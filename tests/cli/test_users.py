@@ -72,10 +72,10 @@ def test_store_from_env_and_global_option(cli, tmp_path):
 
 
 def test_passwd_changes_the_hash(cli, store_path):
-    before = UserStore(store_path).get_user("alice").hashed_password
+    before = UserStore(store_path).load().users["alice"].hashed_password
     result = cli("user", "passwd", "alice", "--password-stdin", input="new-password\n")
     assert result.exit_code == 0, result.stderr
-    after = UserStore(store_path).get_user("alice")
+    after = UserStore(store_path).load().users["alice"]
     assert after.hashed_password != before
     from oauthcli.passwords import verify_password
 
@@ -97,16 +97,16 @@ def test_set_disable_enable_remove(cli, store_path):
         ).exit_code
         == 0
     )
-    alice = UserStore(store_path).get_user("alice")
+    alice = UserStore(store_path).load().users["alice"]
     assert alice.scopes == ["me", "admin"] and alice.email == "new@example.com"
     assert cli("user", "set", "alice", "--scope", "x", "--scope", "y").exit_code == 0
-    assert UserStore(store_path).get_user("alice").scopes == ["x", "y"]
+    assert UserStore(store_path).load().users["alice"].scopes == ["x", "y"]
     assert cli("user", "disable", "alice").exit_code == 0
-    assert UserStore(store_path).get_user("alice").disabled is True
+    assert UserStore(store_path).load().users["alice"].disabled is True
     assert cli("user", "enable", "alice").exit_code == 0
-    assert UserStore(store_path).get_user("alice").disabled is False
+    assert UserStore(store_path).load().users["alice"].disabled is False
     assert cli("user", "remove", "alice").exit_code == 0
-    assert UserStore(store_path).get_user("alice") is None
+    assert "alice" not in UserStore(store_path).load().users
 
 
 def test_add_existing_user_is_usage_error(cli, store_path):
@@ -245,3 +245,77 @@ def test_scope_option_takes_space_separated_scopes_like_login(cli, isolated_env)
     assert add(cli, "bob", "pw-" + "x" * 8, "--scope", "me items").exit_code == 0
     shown = cli("user", "show", "bob", "--json", "--store", "users.toml")
     assert json.loads(shown.stdout)["scopes"] == ["me", "items"]
+
+
+# ---------------------------------------------------------------- what people type and see
+
+
+@pytest.mark.parametrize(
+    "value", ["Eve\x1b]8;;http://evil\x07x", "Eve\u202egnp.exe", "Eve\nMallory", "Eve\x00"]
+)
+def test_set_and_add_refuse_control_and_bidi_characters(cli, store_path, value):
+    for option in ("--full-name", "--email"):
+        result = cli("user", "set", "alice", option, value)
+        assert_one_line_error(result, 2, "invalid")
+        assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+        added = add(cli, "eve", "pw-" + "x" * 8, option, value, store=str(store_path))
+        assert_one_line_error(added, 2, "invalid")
+    assert UserStore(store_path).load().users["alice"].full_name == "Alice"
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a@", "@b.example", "a b@c.example", "a@b@c"])
+def test_emails_are_validated(cli, store_path, email):
+    assert_one_line_error(cli("user", "set", "alice", "--email", email), 2, "e-mail")
+
+
+@pytest.mark.parametrize("email", ["bob@example.com", "émilie@exemple.fr", "x+tag@sub.例え.jp"])
+def test_ordinary_emails_are_accepted(cli, store_path, email):
+    assert cli("user", "set", "alice", "--email", email).exit_code == 0
+    assert UserStore(store_path).load().users["alice"].email == email
+
+
+def test_show_and_list_clean_hand_edited_values_but_json_stays_exact(cli, store_path):
+    text = store_path.read_text().replace(
+        'full_name = "Alice"', 'full_name = "Al\\u001b[31mice\\u202e\\u0007"'
+    )
+    store_path.write_text(text)
+    for args in (("user", "show", "alice"), ("user", "list")):
+        shown = cli(*args)
+        assert shown.exit_code == 0, shown.stderr
+        assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout
+        assert "\x07" not in shown.stdout and "Alice" in shown.stdout
+    exact = json.loads(cli("user", "show", "alice", "--json").stdout)
+    assert exact["full_name"] == "Al\x1b[31mice\u202e\x07"
+
+
+def test_remove_of_an_absent_scope_and_disabling_twice_say_so(cli, store_path):
+    result = cli("user", "set", "alice", "--remove-scope", "admin", "--remove-scope", "me")
+    assert result.exit_code == 0
+    assert "had no scope 'admin'" in result.stderr and "'me'" not in result.stderr.split("admin")[1]
+    assert UserStore(store_path).load().users["alice"].scopes == ["items"]
+    assert "already disabled" in cli("user", "disable", "carol").stderr
+    assert "already enabled" in cli("user", "enable", "alice").stderr
+    assert "disabled user 'alice'" in cli("user", "disable", "alice").stderr
+
+
+def test_add_accepts_unicode_names_as_the_store_does(cli, isolated_env):
+    assert add(cli, "émilie").exit_code == 0
+    assert "émilie" in UserStore("users.toml").load().users
+    assert cli("user", "show", "émilie", "--store", "users.toml").exit_code == 0
+
+
+def test_list_on_a_narrow_terminal_cuts_long_cells(isolated_env):
+    from oauthcli.store import User
+    from tests.cli.test_prompt import run_on_terminal
+
+    path = isolated_env / "users.toml"
+    UserStore(path).add_user(
+        User("alice", "$2b$04$x", full_name="A" * 100, email="a@" + "x" * 100 + ".example")
+    )
+    code, screen = run_on_terminal(
+        ["user", "list", "--store", str(path)], [], env={"COLUMNS": "60"}
+    )
+    assert code == 0, screen
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert all(len(line) <= 60 for line in lines), lines
+    assert "…" in screen and "alice" in screen

@@ -18,7 +18,7 @@ from oauthcli.tokens import TokenService
 from tests._jwks_server import JsonSite, self_signed_cert
 from tests.conftest import TEST_SECRET, assert_one_line_error, write_store
 
-VERDICT_KEYS = {"valid", "error", "message", "header", "payload", "expires_in"}
+VERDICT_KEYS = {"valid", "error", "message", "header", "payload", "expires_in", "warnings"}
 
 
 def store_service(store_path: Path, **overrides) -> TokenService:
@@ -84,6 +84,7 @@ def test_invalid_token_exits_4(cli, store_path):
         "header": None,
         "payload": None,
         "expires_in": None,
+        "warnings": [],
     }
     assert_one_line_error(result, 4, "64 KiB")
 

@@ -15,9 +15,9 @@ import pytest
 from oauthcli.errors import RemoteError
 from oauthcli.http import make_client, proxy_for, read_capped, transport_error
 from tests.conftest import assert_one_line_error
-from tests.live_server import tutorial_server
+from tests.live_server import start_server, tutorial_server
 
-__all__ = ["tutorial_server"]
+__all__ = ["start_server", "tutorial_server"]
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\nX-Pad: "
 
@@ -270,3 +270,22 @@ def test_a_proxy_with_a_password_is_not_shown(cli, proxied, monkeypatch):
 )  # fmt: skip
 def test_proxy_for(url, carries, env, expected):
     assert proxy_for(url, env, carries_credentials=carries) == expected
+
+
+def test_verify_fetches_a_loopback_key_set_directly_not_through_a_proxy(cli, proxied, start_server):
+    # A proxy on the path could swap the key set a token is checked against.
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    fetched: list[str] = []
+
+    async def jwks(request):
+        fetched.append(request.url.path)
+        return JSONResponse({"keys": []})
+
+    server = start_server(Starlette(routes=[Route("/jwks.json", jwks)]))
+    token = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2ln"
+    result = cli("verify", token, "--jwks", server.url + "/jwks.json")
+    assert proxied.seen == []
+    assert fetched == ["/jwks.json"], result.stderr  # (an empty set: the verdict itself is moot)

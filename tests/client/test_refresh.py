@@ -72,8 +72,9 @@ def test_allowed_origins_widen_the_list():
     entry = remote_entry(allowed_origins=["https://api.example.com"])
     check_destination(entry, "https://api.example.com/x")
     check_destination(entry, "https://other.example.com/x", ["https://other.example.com:443"])
-    with pytest.raises(UsageError, match=r"--allow-origin https://third\.example\.com"):
+    with pytest.raises(UsageError, match=r"to https://third\.example\.com: it is only sent") as e:
         check_destination(entry, "https://third.example.com/x")
+    assert e.value.reason == "destination"
 
 
 def test_local_token_only_to_loopback():

@@ -142,3 +142,37 @@ def test_discovery_document_must_name_the_same_issuer(http):
         del site.routes["/.well-known/openid-configuration"]
         with pytest.raises(RemoteError, match="no discovery document"):
             discover(url, http)
+
+
+def test_a_weak_key_of_a_fetched_set_is_reported_once_used(http):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    site = JsonSite({"/jwks.json": {"keys": [public_jwk(weak, kid="w")]}})
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        token = jwt.encode(claims(), weak, algorithm="RS256", headers={"kid": "w"})
+    with site.serve() as url:
+        verifier = Verifier(RemoteJWKS(url + "/jwks.json", http), now=clock())
+        assert verifier.warnings == [] and verifier.usage_warnings() == []
+        for _ in range(3):
+            assert any("1024 bits" in w for w in verifier.verify(token).warnings)
+        (warning,) = verifier.usage_warnings()
+        assert "1024 bits" in warning
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://admin:hunter2pass@idp.example/jwks.json",
+        "http://admin:hunter2pass@127.0.0.1:1/jwks.json",
+        "https://:hunter2pass@idp.example/",
+        "http://admin:hunter2pass@evil.example/jwks.json",
+    ],
+)
+def test_urls_with_credentials_are_refused_without_repeating_them(url, http):
+    with pytest.raises(UsageError, match="credentials") as exc:
+        RemoteJWKS(url, http)
+    assert "hunter2pass" not in str(exc.value) and "admin" not in str(exc.value)
+    with pytest.raises(UsageError) as exc:
+        discover(url, http)
+    assert "hunter2pass" not in str(exc.value)

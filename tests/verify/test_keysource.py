@@ -121,3 +121,20 @@ def test_without_a_store_the_environment_secret_is_used(tmp_path, monkeypatch):
     # a store named explicitly must exist: the environment does not stand in for it
     with pytest.raises(StoreError, match="not found"):
         resolve(store_path=missing, store_explicit=True)
+
+
+def test_shared_secrets_of_a_jwks_file_are_used_only_when_allowed(tmp_path):
+    oct_jwk = {"kty": "oct", "kid": "s", "k": jwt.utils.base64url_encode(b"s" * 64).decode()}
+    only = tmp_path / "oct.json"
+    only.write_text(json.dumps({"keys": [oct_jwk]}))
+    with pytest.raises(ConfigError, match=r"only shared secrets.*--allow-oct"):
+        resolve(jwks=str(only), store_path=tmp_path / "none.toml")
+    (key,) = resolve(jwks=str(only), store_path=tmp_path / "none.toml", allow_oct=True).keys
+    assert key.family == "HMAC" and key.kid == "s"
+    mixed = tmp_path / "mixed.json"
+    doc = json.loads((VECTORS / "jwks.json").read_text())
+    doc["keys"].append(oct_jwk)
+    mixed.write_text(json.dumps(doc))
+    choice = resolve(jwks=str(mixed), store_path=tmp_path / "none.toml")
+    assert [k.kid for k in choice.keys] == ["rsa-1", "ec-1"]
+    assert any("shared secret" in n and "--allow-oct" in n for n in choice.notes)

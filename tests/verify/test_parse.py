@@ -111,9 +111,11 @@ def test_jwe_is_recognised_and_its_header_named():
         decode(f"{header}.a.b.c.d")
     assert reason(exc) == "encrypted"
     assert "alg=RSA-OAEP" in str(exc.value) and "enc=A256GCM" in str(exc.value)
-    with pytest.raises(TokenError) as exc:
-        decode("!!.a.b.c.d")
-    assert reason(exc) == "encrypted"
+    # five parts without a JWE header (one naming "enc") are not "encrypted": just malformed
+    for bad in ("!!.a.b.c.d", f"{HS_HEADER}.a.b.c.d"):
+        with pytest.raises(TokenError) as exc:
+            decode(bad)
+        assert reason(exc) == "malformed"
 
 
 @pytest.mark.parametrize(
@@ -205,3 +207,45 @@ def test_scopes_are_read_as_providers_carry_them():
     ]
     for claims, expected in cases:
         assert scopes_of(claims) == expected
+
+
+# -- what no output could show faithfully is malformed (issue 9 items 4 and 14) ----------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ('{"x":"\\ud800"}', "surrogate"),
+        ('{"x":["a","\\udfff"]}', "surrogate"),
+        ('{"\\ud800":1}', "surrogate"),
+        ('{"exp":1e400}', "out of range"),
+        ('{"exp":-1e400}', "out of range"),
+        ('{"a":' + "[" * 64 + "]" * 64 + "}", "deeper than 64"),
+        ('{"a":' * 65 + "1" + "}" * 65, "deeper than 64"),
+    ],
+)
+def test_json_no_output_could_show_is_malformed(payload, fragment):
+    with pytest.raises(TokenError, match=fragment) as exc:
+        decode(token(payload=payload))
+    assert reason(exc) == "malformed"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"x":"\\ud83d\\ude00"}',  # a surrogate pair is one character, fine
+        '{"x":"\\u0000"}',
+        '{"a":' + "[" * 63 + "]" * 63 + "}",  # 64 levels with the object
+        '{"n":' + "9" * 4000 + "}",
+    ],
+)
+def test_json_at_the_limits_still_decodes(payload):
+    parsed = decode(token(payload=payload))
+    json.dumps(parsed.payload, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize("text", ["a\nb", "a b", "eyJ.eyJ\n.sig", "tok\u2028en", "t\u00f6ken"])
+def test_whitespace_and_non_ascii_inside_a_token_are_malformed(text):
+    with pytest.raises(TokenError) as exc:
+        decode(text)
+    assert reason(exc) == "malformed"

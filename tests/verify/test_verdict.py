@@ -22,7 +22,14 @@ CASES = [
         "valid",
         hs(VALID),
         {},
-        {"valid": True, "error": None, "header": HEADER, "payload": VALID, "expires_in": 900},
+        {
+            "valid": True,
+            "error": None,
+            "header": HEADER,
+            "payload": VALID,
+            "expires_in": 900,
+            "warnings": [],
+        },
     ),
     (
         "expired: header and payload still shown, expires_in negative",
@@ -34,6 +41,7 @@ CASES = [
             "header": HEADER,
             "payload": claims(exp=NOW - 30),
             "expires_in": -30,
+            "warnings": [],
         },
     ),
     (
@@ -46,6 +54,7 @@ CASES = [
             "header": HEADER,
             "payload": VALID,
             "expires_in": 900,
+            "warnings": [],
         },
     ),
     (
@@ -58,6 +67,7 @@ CASES = [
             "header": HEADER,
             "payload": claims(aud="other"),
             "expires_in": 900,
+            "warnings": [],
         },
     ),
     (
@@ -70,6 +80,7 @@ CASES = [
             "header": HEADER,
             "payload": {"sub": "alice"},
             "expires_in": None,
+            "warnings": [],
         },
     ),
     (
@@ -82,19 +93,34 @@ CASES = [
             "header": HEADER,
             "payload": {"sub": "alice"},
             "expires_in": None,
+            "warnings": [],
         },
     ),
     (
         "opaque: nothing decoded",
         "2YotnFZFEjr1zCsicMWpAA",
         {},
-        {"valid": False, "error": "opaque", "header": None, "payload": None, "expires_in": None},
+        {
+            "valid": False,
+            "error": "opaque",
+            "header": None,
+            "payload": None,
+            "expires_in": None,
+            "warnings": [],
+        },
     ),
     (
         "malformed: nothing decoded",
         "a.b",
         {},
-        {"valid": False, "error": "malformed", "header": None, "payload": None, "expires_in": None},
+        {
+            "valid": False,
+            "error": "malformed",
+            "header": None,
+            "payload": None,
+            "expires_in": None,
+            "warnings": [],
+        },
     ),
 ]
 MESSAGES = {
@@ -135,7 +161,7 @@ def test_json_line_is_compact_and_reuses_a_header_text():
     found = verdict.of_error(TokenError("bad", "signature"), None, NOW)
     assert verdict.json_line(found) == (
         '{"valid":false,"error":"signature","message":"bad","header":null,'
-        '"payload":null,"expires_in":null}'
+        '"payload":null,"expires_in":null,"warnings":[]}'
     )
     _, _, valid = verifier().evaluate(hs(VALID))
     text = verdict.json_line(valid, 7, encode_header=lambda header: '{"alg":"cached"}')

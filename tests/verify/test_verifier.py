@@ -234,7 +234,15 @@ def test_fuzzed_tokens_only_produce_token_errors(text):
         assert isinstance(exc, TokenError)
     verdict = FUZZ_VERIFIER.evaluate(text)[2]
     json.dumps(verdict)
-    assert set(verdict) == {"valid", "error", "message", "header", "payload", "expires_in"}
+    assert list(verdict) == [
+        "valid",
+        "error",
+        "message",
+        "header",
+        "payload",
+        "expires_in",
+        "warnings",
+    ]
 
 
 def test_clock_defaults_to_now():
@@ -268,10 +276,11 @@ def test_time_claims_beyond_the_float_range_are_claim_errors(exp):
 
 
 def test_infinite_and_absurd_times():
-    # 1e400 parses as infinity: not a NumericDate
+    # 1e400 would parse as infinity, which no JSON output can write back: malformed
     head, _, sig = hs(claims()).split(".")
     body = base64.urlsafe_b64encode(b'{"exp":1e400}').rstrip(b"=").decode()
-    assert FUZZ_VERIFIER.evaluate(f"{head}.{body}.{sig}")[2]["error"] in ("claim", "signature")
+    found = FUZZ_VERIFIER.evaluate(f"{head}.{body}.{sig}")[2]
+    assert found["error"] == "malformed" and "out of range" in found["message"]
     with pytest.raises(TokenTimeError, match="valid in more than 10,000 years"):
         check(hs(claims(nbf=1e200)))
 
@@ -292,3 +301,43 @@ def test_a_secret_short_for_the_algorithm_used_is_reported_once_used():
         batch = Verifier([key_from_secret(secret)], now=clock())
         summary = run_batch(batch, [token] * 20, [].append, workers=2, parallel_threshold=threshold)
         assert summary.valid == 20 and summary.warnings == [warning]
+
+
+# -- issue 9 items in the core ---------------------------------------------------------------
+
+
+def test_a_token_accepted_within_the_leeway_says_it_expired():
+    result = check(hs({"sub": "alice", "exp": NOW - 19}), leeway=30)
+    assert result.expires_in == -19
+    assert "expired 19 s ago, within the leeway" in result.describe()
+    assert "expires in" not in result.describe()
+    assert result.warnings == ["token expired 19 s ago; accepted within the leeway of 30 s"]
+    # half a second past exp is "expired", not "expires in 0 s"
+    assert check(hs({"sub": "alice", "exp": NOW - 0.5}), leeway=30).expires_in == -1
+
+
+@pytest.mark.parametrize("exp", [1e30, 253_402_300_800])
+def test_an_exp_past_the_year_9999_is_a_claim_error(exp):
+    assert reason_of(hs({"sub": "alice", "exp": exp})) == "claim"
+    assert check(hs({"sub": "alice", "exp": 253_402_300_799})).expires_in is not None
+
+
+def test_b64_false_header_is_a_crit_error():
+    import hashlib
+    import hmac
+
+    head = base64.urlsafe_b64encode(b'{"alg":"HS256","b64":false}').rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=").decode()
+    sig = hmac.digest(SECRET, f"{head}.{body}".encode(), hashlib.sha256)
+    token = f"{head}.{body}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+    with pytest.raises(TokenError, match="RFC 7797") as exc:
+        check(token)
+    assert exc.value.reason == "crit"
+    assert reason_of(hs(claims(), headers={"b64": True})) is None  # the default, harmless
+
+
+def test_the_unchecked_audience_is_a_warning_of_the_result():
+    assert check(hs(claims(aud="api"))).warnings == [
+        'audience not checked: the token is for "api"; give --audience to require it'
+    ]
+    assert check(hs(claims(aud="api")), audience="api").warnings == []

@@ -1,0 +1,128 @@
+"""The tutorial's ``get_current_user`` dependency and its RFC 6750 errors.
+
+The contract of FastAPI's security tutorial (its own tests check it): without a
+token, or with another scheme than Bearer, ``401 {"detail": "Not authenticated"}``
+and exactly ``WWW-Authenticate: Bearer``; a bad token, ``401 {"detail": "Could not
+validate credentials"}``. The reason goes where OAuth clients read it
+(``error``/``error_description`` and the challenge), never into ``detail``.
+"""
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+
+from oauthcli.claims import scopes_of
+from oauthcli.errors import TokenError
+from oauthcli.server.context import ServerContext, is_client_token
+from oauthcli.store import User
+
+NOT_AUTHENTICATED = "Not authenticated"
+INVALID_CREDENTIALS = "Could not validate credentials"
+
+_NOT_HEADER_SAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+class BearerError(Exception):
+    """401/403 from a protected route, with the RFC 6750 ``WWW-Authenticate`` challenge."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        challenge: str,
+        error: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.challenge = status, detail, challenge
+        self.error, self.description = error, description
+
+    def response(self) -> JSONResponse:
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.error:
+            body["error"] = self.error
+            body["error_description"] = self.description or self.detail
+        return JSONResponse(
+            body, status_code=self.status, headers={"WWW-Authenticate": self.challenge}
+        )
+
+
+def header_safe(text: str) -> str:
+    # RFC 6750 3: error_description is printable ASCII without '"' or '\\'
+    # (the message may quote an attacker's header, e.g. its typ).
+    return _NOT_HEADER_SAFE.sub("?", text.replace('"', "'"))
+
+
+def challenge(required: list[str], error: str | None = None, description: str | None = None) -> str:
+    """``Bearer`` alone when there is no error (the tutorial's answer to a missing token)."""
+    if not error:
+        return "Bearer"
+    params = [f'error="{error}"']
+    if description:
+        params.append(f'error_description="{description}"')
+    if required:
+        params.append(f'scope="{" ".join(required)}"')
+    return "Bearer " + ", ".join(params)
+
+
+def invalid_token(required: list[str], reason: str) -> BearerError:
+    description = header_safe(reason)
+    return BearerError(
+        401,
+        INVALID_CREDENTIALS,
+        challenge(required, "invalid_token", description),
+        "invalid_token",
+        description,
+    )
+
+
+def install(app: FastAPI) -> None:
+    async def _bearer_error(request: Request, exc: BearerError) -> JSONResponse:
+        return exc.response()
+
+    app.add_exception_handler(BearerError, _bearer_error)  # type: ignore[arg-type]
+
+
+def current_user_dependency(
+    ctx: ServerContext, scheme: OAuth2PasswordBearer
+) -> Callable[..., Awaitable[User]]:
+    """``Security(dependency, scopes=[...])``: a valid, unrevoked token of an active user."""
+
+    async def get_current_user(
+        security_scopes: SecurityScopes,
+        token: Annotated[str | None, Security(scheme)],
+    ) -> User:
+        required = security_scopes.scopes
+        if not token:
+            raise BearerError(401, NOT_AUTHENTICATED, challenge(required))
+        data = ctx.live.current()
+        try:
+            if ctx.denylist.remote:  # a network round trip: off the event loop
+                from starlette.concurrency import run_in_threadpool
+
+                claims = await run_in_threadpool(ctx.active_access_claims, token, data)
+            else:
+                claims = ctx.active_access_claims(token, data)
+        except TokenError as exc:
+            raise invalid_token(required, str(exc)) from None
+        if is_client_token(claims):
+            raise invalid_token(required, "the token does not belong to a user")
+        user = data.users[claims["sub"]]  # active_access_claims checked that it exists
+        # A scope taken away from the user in the store stops working at once.
+        granted = set(scopes_of(claims)) & set(user.scopes)
+        missing = [s for s in required if s not in granted]
+        if missing:
+            raise BearerError(
+                403,
+                "Not enough permissions",
+                challenge(required, "insufficient_scope", f"needs scope {' '.join(missing)}"),
+                "insufficient_scope",
+                f"needs scope {' '.join(missing)}",
+            )
+        return user
+
+    return get_current_user

@@ -1,0 +1,82 @@
+"""The OAuth routes: ``POST /token``, ``/revoke`` (RFC 7009) and ``/introspect`` (RFC 7662).
+
+The handlers live in ``grants``; this module only wires them to paths and
+describes their form bodies for the OpenAPI document (they parse the form
+themselves, so FastAPI sees no parameters).
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from oauthcli.server import grants
+from oauthcli.server.context import ServerContext
+
+TOKEN_PATH = "/token"
+REVOKE_PATH = "/revoke"
+INTROSPECT_PATH = "/introspect"
+
+
+def _form(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+        }
+    }
+
+
+TOKEN_FORM: dict[str, Any] = {
+    **_form(
+        {
+            "grant_type": {
+                "type": "string",
+                "enum": list(grants.GRANT_TYPES),
+                "description": "password when omitted, as OAuth2PasswordRequestForm",
+            },
+            "username": {"type": "string"},
+            "password": {"type": "string", "format": "password"},
+            "scope": {"type": "string", "description": "space-separated scopes"},
+            "refresh_token": {"type": "string"},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string", "format": "password"},
+        }
+    ),
+    "responses": {
+        "200": {"description": "RFC 6749 section 5.1 token response"},
+        "400": {"description": "RFC 6749 section 5.2 error (invalid_grant, invalid_scope, ...)"},
+        "401": {"description": "invalid_client"},
+        "429": {"description": "too many failed logins; see Retry-After"},
+    },
+}
+TOKEN_ONLY_FORM = _form(
+    {
+        "token": {"type": "string"},
+        "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+    },
+    ["token"],
+)
+
+
+def router(ctx: ServerContext) -> APIRouter:
+    routes = APIRouter(tags=["oauth2"])
+
+    @routes.post(TOKEN_PATH, openapi_extra=TOKEN_FORM)
+    async def token(request: Request) -> Any:
+        """OAuth2 token endpoint (RFC 6749): password, refresh_token, client_credentials."""
+        return await grants.token_endpoint(request, ctx)
+
+    @routes.post(REVOKE_PATH, openapi_extra=TOKEN_ONLY_FORM)
+    async def revoke(request: Request) -> Any:
+        """Token revocation (RFC 7009): 200 even for unknown tokens; only the token's client."""
+        return await grants.revoke_endpoint(request, ctx)
+
+    @routes.post(INTROSPECT_PATH, openapi_extra=TOKEN_ONLY_FORM)
+    async def introspect(request: Request) -> Any:
+        """Token introspection (RFC 7662) for authenticated clients."""
+        return await grants.introspect_endpoint(request, ctx)
+
+    return routes

@@ -1,0 +1,111 @@
+"""Help for people: an example per command, one naming style in usage lines, shell completion."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+
+def all_commands() -> list[tuple[str, ...]]:
+    import typer.main
+
+    from oauthcli.cli.app import full_app
+
+    found: list[tuple[str, ...]] = []
+    stack = [((), typer.main.get_command(full_app()))]
+    while stack:
+        path, command = stack.pop()
+        found.append(path)
+        stack.extend(((*path, n), c) for n, c in getattr(command, "commands", {}).items())
+    return sorted(found)
+
+
+def command_options(path: tuple[str, ...]) -> set[str]:
+    import typer.main
+
+    from oauthcli.cli.app import full_app
+
+    command = typer.main.get_command(full_app())
+    options = {o for p in command.params for o in getattr(p, "opts", [])}
+    for word in path:
+        command = command.commands[word]
+        options |= {o for p in command.params for o in getattr(p, "opts", [])}
+    return options
+
+
+def test_every_command_has_an_example_that_uses_real_options():
+    from oauthcli.cli.app import EXAMPLES
+
+    assert set(EXAMPLES) == set(all_commands())
+    for path, example in EXAMPLES.items():
+        for segment in re.split(r"\|\||&&|\||\$\(|\)", example):
+            match = re.search(r"oauthcli ((?:[a-z]+ )*[a-z]+)(.*)", segment)
+            if not match:
+                continue
+            words = tuple(match.group(1).split())
+            known = [p for p in all_commands() if p == words[: len(p)]]
+            owner = max(known, key=len)
+            for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", match.group(2)):
+                assert option in command_options(owner), (path, example, option)
+
+
+@pytest.mark.parametrize("path", all_commands())
+def test_help_shows_the_example(cli, path):
+    from oauthcli.cli.app import EXAMPLES
+
+    result = cli(*path, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    assert EXAMPLES[path].split()[0] in result.stdout
+
+
+@pytest.mark.parametrize("path", [p for p in all_commands() if p])
+def test_usage_lines_name_arguments_in_capitals(cli, path):
+    usage = cli(*path, "--help").stdout.splitlines()[0]
+    assert usage.startswith(f"Usage: oauthcli {' '.join(path)} [OPTIONS]")
+    arguments = usage.split("[OPTIONS]", 1)[1]
+    assert arguments == arguments.upper(), usage
+
+
+def test_help_text_shows_brackets_not_rich_escapes(cli):
+    result = cli("verify", "--help")
+    assert "[issuer]" in result.stdout and "\\[" not in result.stdout
+
+
+def run(args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "oauthcli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_show_completion_prints_a_script_for_the_shell():
+    proc = run(["--show-completion", "bash"])
+    assert proc.returncode == 0, proc.stderr
+    assert "_OAUTHCLI_COMPLETE" in proc.stdout and "complete " in proc.stdout
+    assert "--install-completion" in run(["--help"]).stdout
+
+
+@pytest.mark.parametrize(
+    ("words", "cword", "expected"),
+    [
+        ("oauthcli us", 1, {"user"}),
+        ("oauthcli user a", 2, {"add"}),
+        ("oauthcli client di", 2, {"disable"}),
+        ("oauthcli verify --jw", 2, {"--jwks"}),
+    ],
+)
+def test_the_shell_gets_completions(words, cword, expected):
+    env = {"_OAUTHCLI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    proc = run([], env)
+    assert proc.returncode == 0, proc.stderr
+    assert set(proc.stdout.split()) == expected
+
+
+def test_completion_options_are_only_on_the_root(cli):
+    assert "--install-completion" not in cli("user", "list", "--help").stdout
