@@ -16,13 +16,12 @@ from oauthcli.cli import main
 from oauthcli.passwords import hash_password
 from oauthcli.store import User, UserStore
 
-# Fixtures redis_server / own_redis: a real redis-server on 127.0.0.1 (shared-state tests).
-pytest_plugins = ["tests.redis_server"]
+# Fixtures redis_server / own_redis: a real redis-server on 127.0.0.1 (shared-state tests);
+# oidc_provider / standin_browser: panva's oidc-provider on 127.0.0.1 and a stand-in browser.
+pytest_plugins = ["tests.redis_server", "tests.oidc.harness"]
 
 # A user's project with its own pytest.ini; tests/test_pytest_plugin.py runs it in a subprocess.
 collect_ignore = ["plugin_project"]
-# panva's oidc-provider on 127.0.0.1 and a stand-in browser (tests/oidc/harness.py)
-pytest_plugins = ["tests.oidc.harness"]
 
 # Tests hash at the lowest bcrypt cost; one test checks the default of 12 separately.
 TEST_ROUNDS = 4
