@@ -35,6 +35,9 @@ def run_project(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# Each of these runs a whole pytest session that starts several oauthcli serve processes:
+# on a loaded 2-core machine that takes longer than the suite's default 120 s per test.
+@pytest.mark.timeout(600)
 def test_a_users_project_runs_its_own_suite_against_the_fixtures():
     # Nothing in the project names the plugin: the pytest11 entry point brings it in.
     import re
@@ -60,6 +63,7 @@ def test_a_users_project_runs_its_own_suite_against_the_fixtures():
     assert "fixture 'oauthcli_store' not found" in off.stdout
 
 
+@pytest.mark.timeout(600)
 def test_the_readme_example_runs_as_written(tmp_path):
     import re
     import shutil
