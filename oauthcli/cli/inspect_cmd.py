@@ -117,12 +117,6 @@ def decode(
 
     Times are shown as ISO-8601 and relative to now. Encrypted (JWE) and opaque
     tokens are reported as such (exit 4). Use 'oauthcli verify' to trust a token.
-
-    Examples:
-
-      oauthcli decode "$TOKEN"
-
-      oauthcli login alice --print | oauthcli decode --json - | jq .payload.exp
     """
     from oauthcli.errors import TokenError
     from oauthcli.verify.parse import decode as decode_token
@@ -313,23 +307,18 @@ def verify(
     Keys: the store's \\[issuer] settings by default, or --secret-file, --key,
     --jwks or --issuer-url. Header fields jku/x5u/jwk/x5c are never followed.
 
-    Examples:
-
-      oauthcli verify "$TOKEN"
-
-      oauthcli verify --jwks https://idp.example/jwks.json --audience my-api --json -
-
-      oauthcli verify --batch tokens.txt --jwks jwks.json > verdicts.jsonl
-
     Exit codes:
 
-    * 0  valid (with --batch: every token valid)
-    * 1  internal error (a bug: rerun with --debug and report it)
-    * 2  bad option or value
-    * 4  token invalid: malformed, opaque, encrypted, bad signature, wrong alg/typ/iss/aud/scope
-    * 5  token expired, not yet valid, or older than --max-age (--batch: only such failures)
-    * 6  the key set or discovery document could not be fetched
-    * 7  missing or unreadable key material or store
+    \b
+    0  valid (with --batch: every token valid)
+    1  internal error (a bug: rerun with --debug and report it)
+    2  bad option or value
+    4  token invalid: malformed, opaque, encrypted, bad signature,
+       wrong alg/typ/iss/aud/scope
+    5  token expired, not yet valid, or older than --max-age
+       (--batch: every failure was one of these)
+    6  the key set or discovery document could not be fetched
+    7  missing or unreadable key material or store
     """
     import contextlib
 

@@ -13,11 +13,7 @@ from oauthcli.cli import output
 ALGORITHMS = "HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA"
 
 keys_app = typer.Typer(
-    help=(
-        "Create signing keys and publish their public halves (JWKS).\n\n"
-        "Example: oauthcli keys generate --alg RS256 --out k.pem && oauthcli keys jwks k.pem"
-    ),
-    no_args_is_help=True,
+    help="Create signing keys and publish their public halves (JWKS).", no_args_is_help=True
 )
 
 
@@ -42,10 +38,6 @@ def generate(
 
     The key id (RFC 7638 thumbprint) that tokens signed with it carry is printed
     on stderr. Key material goes to standard output only with '--out -'.
-
-    Example:
-
-      oauthcli keys generate --alg ES256 --out signing.pem
     """
     from oauthcli import keys
 
@@ -88,12 +80,7 @@ def jwks(
         ),
     ] = None,
 ) -> None:
-    """Print the public JWKS (RFC 7517) of key files; each kid is the RFC 7638 thumbprint.
-
-    Example:
-
-      oauthcli keys jwks signing.pem old-signing.pem > jwks.json
-    """
+    """Print the public JWKS (RFC 7517) of key files; each kid is the RFC 7638 thumbprint."""
     from oauthcli import keys
 
     if alg is not None:

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import sys
 import time
 
@@ -255,8 +256,8 @@ def test_item14_a_token_accepted_within_the_leeway_is_not_said_to_expire_later(c
 def test_item16_verify_help_lists_every_exit_code_and_commands_show_examples(cli):
     text = cli("verify", "--help").stdout
     assert "Exit codes" in text
-    for code in ("0", "1", "2", "4", "5", "6", "7"):
-        assert f"* {code}  " in text
+    codes = [line.split()[0] for line in text.splitlines() if re.match(r"\s+\d  \S", line)]
+    assert codes == ["0", "1", "2", "4", "5", "6", "7"]
     for command in (["verify"], ["decode"], ["keys"], ["keys", "generate"], ["keys", "jwks"]):
         assert "Example" in cli(*command, "--help").stdout, command
 

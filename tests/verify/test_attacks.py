@@ -136,7 +136,11 @@ def test_hmac_alg_forced_on_cli_with_rsa_key_is_a_usage_error(cli):
 
 
 def test_rsa_public_key_refused_as_an_hmac_secret(cli, tmp_path):
-    result = cli("verify", "--secret-file", RSA_PUBLIC, by_name("valid_rs256")["token"])
+    # a private copy: a secret file readable by others is refused before its content is read
+    secret_file = tmp_path / "rsa_public.pem"
+    secret_file.write_bytes(Path(RSA_PUBLIC).read_bytes())
+    secret_file.chmod(0o600)
+    result = cli("verify", "--secret-file", str(secret_file), by_name("valid_rs256")["token"])
     assert_one_line_error(result, 7, "not a shared secret")
     with pytest.raises(ConfigError):
         Verifier([key_from_object(Path(RSA_PUBLIC).read_bytes())])
