@@ -196,20 +196,38 @@ def token_cmd(
     profile: ProfileOption = None,
     timeout: TimeoutOption = HTTP_TIMEOUT,
     cacert: CacertOption = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="text (the token) or env: OAUTHCLI_ACCESS_TOKEN=... and OAUTHCLI_ID_TOKEN=... "
+            "lines for .env / $GITHUB_ENV.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the profile's access token, refreshed first when it has expired.
 
     For scripts: TOKEN=$(oauthcli token). --id-token prints the ID token of a login at an
-    OpenID provider instead.
+    OpenID provider instead. Under GitHub Actions the token is registered for masking first.
     """
+    from oauthcli.cli import ci_output
     from oauthcli.client.oidc_profile import fresh_id_token
     from oauthcli.client.policy import check_header_safe
 
+    chosen = ci_output.resolve_format(fmt)
+    if chosen == "json":
+        raise UsageError("--format json is not offered here: use 'oauthcli login --json'")
     source = _profile_token(profile, timeout, cacert)
-    if id_token:
-        output.echo(fresh_id_token(source))
-    else:
-        output.echo(check_header_safe(source.fresh().access_token))
+    entry = source.fresh()
+    access = check_header_safe(entry.access_token)
+    if chosen == "env":
+        id_value = fresh_id_token(source) if entry.id_token else None
+        ci_output.print_env({"access_token": access, "id_token": id_value})
+        return
+    shown = fresh_id_token(source) if id_token else access
+    ci_output.mask([shown])
+    output.echo(shown)
 
 
 def revoke_cmd(

@@ -164,3 +164,17 @@ def test_the_secret_env_does_not_leak(isolated_env):
         "oauthcli issue --sub ci", isolated_env, **github_env(OAUTHCLI_SECRET=TEST_SECRET)
     )
     assert TEST_SECRET not in log
+
+
+def test_token_masks_and_prints_env_lines(store_path, isolated_env):
+    run_step("echo secret | oauthcli login alice --password-stdin --print >/dev/null", isolated_env)
+    log = run_step("oauthcli token", isolated_env, **github_env())
+    [token] = set(TOKEN.findall(log))
+    assert log.index(f"::add-mask::{token}\n") < log.index(f"\n{token}\n")
+    assert unmasked_secrets(log) == []
+
+    log = run_step("oauthcli token --format env", isolated_env, **github_env())
+    assert re.search(rf"^OAUTHCLI_ACCESS_TOKEN={re.escape(token)}$", log, re.M)
+    assert unmasked_secrets(log) == []
+    plain = run_step("oauthcli token --format env", isolated_env, GITHUB_ACTIONS="false")
+    assert plain == f"OAUTHCLI_ACCESS_TOKEN={token}\n"
