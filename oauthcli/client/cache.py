@@ -28,6 +28,10 @@ from oauthcli.fileio import (
 
 _PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
+# Refresh a little before expiry, so the token doesn't lapse on its way to the server
+# (the profile token and the ID token both use it).
+EXPIRY_MARGIN = 30
+
 
 @dataclass
 class CacheEntry:

@@ -9,16 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from oauthcli.client.cache import CacheEntry, TokenCache
+from oauthcli.client.cache import EXPIRY_MARGIN, CacheEntry, TokenCache
 from oauthcli.client.refresh import can_refresh, refresh
 from oauthcli.errors import AuthenticationError
 from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
     import httpx
-
-# Refresh a little before expiry, so the token doesn't lapse on its way to the server.
-EXPIRY_MARGIN = 30
 
 
 class ProfileToken:
