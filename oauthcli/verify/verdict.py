@@ -31,7 +31,18 @@ if TYPE_CHECKING:
 
 FIELDS = ("valid", "error", "message", "header", "payload", "expires_in", "warnings")
 
-dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Characters that JSON leaves raw but that str.splitlines() and other readers take as line
+# breaks: escaped, so that one verdict is always one line whatever a token holds.
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def dumps(value: Any) -> str:
+    """Compact UTF-8 JSON on one line for any reader (U+0085/U+2028/U+2029 escaped)."""
+    text = _encode(value)
+    if "\x85" in text or "\u2028" in text or "\u2029" in text:
+        text = text.translate(_LINE_BREAKS)
+    return text
 
 
 def seconds_until(moment: float, now: float) -> int:

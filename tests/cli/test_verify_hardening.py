@@ -16,7 +16,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -316,6 +316,8 @@ LINES = st.one_of(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(st.lists(LINES, min_size=1, max_size=10))
+@example([signed(b'{"sub": "\\u0085", "exp": 9999999999}').encode()])  # NEL split a line once
+@example([SURROGATE.encode(), b"x\x00\r\xed\xa0\x80", signed(_nested(2000)).encode()])
 def test_batch_gives_exactly_one_verdict_per_line_of_a_hostile_corpus(store_path, lines):
     data = b"\n".join(lines) + b"\n"
     result = run_bytes("verify", "--secret-file", "hs256.secret", "--batch", "-", input=data)

@@ -167,3 +167,12 @@ def test_json_line_is_compact_and_reuses_a_header_text():
     text = verdict.json_line(valid, 7, encode_header=lambda header: '{"alg":"cached"}')
     assert text.startswith('{"line":7,"valid":true,') and '"header":{"alg":"cached"}' in text
     assert "é" in verdict.json_line({**valid, "message": "é"})  # UTF-8 kept, not \\u-escaped
+
+
+def test_a_json_line_stays_one_line_for_every_reader():
+    # U+0085, U+2028 and U+2029 are line breaks to str.splitlines(): a batch reader splitting
+    # on them would see one verdict as two (found by the hostile-corpus fuzz test)
+    _, _, found = verifier().evaluate(hs(claims(sub="a\x85b\u2028c\u2029d")))
+    text = verdict.json_line(found, 1)
+    assert len(text.splitlines()) == 1
+    assert json.loads(text)["payload"]["sub"] == "a\x85b\u2028c\u2029d"
