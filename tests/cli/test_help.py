@@ -94,7 +94,8 @@ def test_show_completion_prints_a_script_for_the_shell():
 @pytest.mark.parametrize(
     ("words", "cword", "expected"),
     [
-        ("oauthcli us", 1, {"user"}),
+        ("oauthcli us", 1, {"user", "userinfo"}),
+        ("oauthcli ver", 1, {"verify"}),
         ("oauthcli user a", 2, {"add"}),
         ("oauthcli client di", 2, {"disable"}),
         ("oauthcli verify --jw", 2, {"--jwks"}),
