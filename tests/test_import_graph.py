@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "oauthcli"
 
 
@@ -116,26 +114,8 @@ def test_function_level_and_relative_imports_are_edges(tmp_path):
     assert cycles(graph) == [["oauthcli.a", "oauthcli.b", "oauthcli.sub.c"]]
 
 
-# Cycles in modules other engineers own (issue 10 item 1, on their branches). strict: when
-# one goes, this test passes unexpectedly and fails, so the entry must be removed with it.
-# remote <-> credentials (through is_loopback_host) went when urls.py became the leaf for
-# loopback checks; before that this test failed naming it.
-KNOWN_CYCLES_OWNED_ELSEWHERE = [
-    # verdict imports VerifiedToken from verifier for its type hints (TYPE_CHECKING), and
-    # verifier imports verdict to build verdicts: the shared type belongs in a leaf module.
-    ["oauthcli.verify.verdict", "oauthcli.verify.verifier"],
-]
-
-
-def test_no_import_cycle_outside_the_known_ones():
-    found = cycles(import_graph())
-    new = [c for c in found if c not in KNOWN_CYCLES_OWNED_ELSEWHERE]
-    assert new == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in new)
-
-
-@pytest.mark.xfail(
-    reason=f"cycles in modules owned elsewhere: {KNOWN_CYCLES_OWNED_ELSEWHERE}", strict=True
-)
 def test_the_package_has_no_import_cycle():
+    # Type-only (TYPE_CHECKING) and function-level imports count: a shared fact goes down
+    # into a leaf module, never up through a lazy import.
     found = cycles(import_graph())
     assert found == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in found)

@@ -20,14 +20,31 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oauthcli.claims import is_numeric_date
 from oauthcli.errors import TokenError
 
 if TYPE_CHECKING:
     from oauthcli.verify.parse import ParsedToken
-    from oauthcli.verify.verifier import VerifiedToken
+
+
+class Verified(Protocol):
+    """What a verdict reads of a verified token (``verifier.VerifiedToken`` is one).
+
+    A structural type, so that the verifier imports this module and not the reverse.
+    """
+
+    @property
+    def header(self) -> dict[str, Any]: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def expires_in(self) -> int | None: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    def describe(self) -> str: ...
+
 
 FIELDS = ("valid", "error", "message", "header", "payload", "expires_in", "warnings")
 
@@ -56,7 +73,7 @@ def expires_in_of(payload: dict[str, Any], now: float) -> int | None:
     return seconds_until(exp, now) if is_numeric_date(exp) else None
 
 
-def of_result(result: VerifiedToken) -> dict[str, Any]:
+def of_result(result: Verified) -> dict[str, Any]:
     """The verdict on a token that passed every check."""
     return {
         "valid": True,
