@@ -230,7 +230,7 @@ class TokenService:
                 algorithms=[self.key.algorithm],
                 audience=audience,
                 issuer=self.settings.issuer,
-                options=options,  # type: ignore[arg-type]
+                options=options,  # type: ignore[arg-type]  # PyJWT types options as a TypedDict
             )
         except jwt.InvalidSignatureError:
             raise TokenError("token signature is invalid", "signature") from None

@@ -44,7 +44,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         from typer._click import exceptions as click_exceptions
     except ImportError:  # typer releases that depend on click instead of vendoring it
-        from click import exceptions as click_exceptions  # type: ignore[no-redef]
+        from click import exceptions as click_exceptions  # type: ignore[no-redef]  # same module, older typer
 
     from oauthcli.cli import output
     from oauthcli.cli.app import app_for, prepare_tree

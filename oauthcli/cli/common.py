@@ -41,23 +41,28 @@ PasswordStdinOption = Annotated[
 global_options: dict[str, object] = {}
 
 
-def _global(name: str) -> object:
-    return global_options.get(name)
+def _global_path(name: str) -> Path | None:
+    value = global_options.get(name)
+    return value if isinstance(value, Path) else None
+
+
+def _global_str(name: str) -> str | None:
+    value = global_options.get(name)
+    return value if isinstance(value, str) else None
 
 
 def resolve_store_path(store: Path | None) -> Path:
     """The command's ``--store``, else the global one, else the environment or default."""
-    chosen = store or _global("store")
-    return settings.store_path(chosen)  # type: ignore[arg-type]
+    return settings.store_path(store or _global_path("store"))
 
 
 def store_is_named(store: Path | None) -> bool:
     """True when ``--store`` (here or before the command) or ``$OAUTHCLI_STORE`` chose it."""
-    return settings.store_is_named(store or _global("store"))  # type: ignore[arg-type]
+    return settings.store_is_named(store or _global_path("store"))
 
 
 def resolve_profile(profile: str | None) -> str:
-    return settings.profile_name(profile or _global("profile"))  # type: ignore[arg-type]
+    return settings.profile_name(profile or _global_str("profile"))
 
 
 def read_stdin_line(what: str) -> str:

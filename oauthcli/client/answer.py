@@ -125,7 +125,7 @@ def _expires_in(value: object, secrets: tuple[str, ...]) -> int | None:
     # RFC 6749 says a number, but numeric strings ("3600") are common in the wild.
     numeric_string = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
     number_ok = isinstance(value, int | float) and not isinstance(value, bool)
-    number = float(value) if numeric_string or number_ok else None  # type: ignore[arg-type]
+    number = float(value) if numeric_string or number_ok else None  # type: ignore[arg-type]  # value is a number or numeric string here
     if number is not None and MAX_EXPIRES_IN < number < float("inf"):
         # Checked here, before anything is cached: an expiry past year 9999 breaks every date.
         raise RemoteError(

@@ -113,7 +113,7 @@ def _refresh_remote(
             scopes,
             client_id=entry.client_id,
             client_secret=client_secret_for(entry) if entry.client_auth != "none" else None,
-            client_auth=entry.client_auth or "basic",  # type: ignore[arg-type]
+            client_auth=entry.client_auth or "basic",  # type: ignore[arg-type]  # cached as str; grants checks the value
             # the URL passed this check at login; --insecure-http then is remembered as an allowed origin
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
             # a login at an OpenID provider: its client authentication, resource and audience
@@ -181,7 +181,7 @@ def _renew_client_credentials(
             entry.client_id,
             secret,
             asked or None,
-            entry.client_auth or "basic",  # type: ignore[arg-type]
+            entry.client_auth or "basic",  # type: ignore[arg-type]  # cached as str; grants checks the value
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
         )
     check_header_safe(response.access_token)

@@ -204,8 +204,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         grants.log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
         return _server_error()
 
-    app.add_exception_handler(StateUnavailable, _state_unavailable)  # type: ignore[arg-type]
-    app.add_exception_handler(OAuthCliError, _core_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StateUnavailable, _state_unavailable)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
+    app.add_exception_handler(OAuthCliError, _core_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -84,7 +84,7 @@ def install(app: FastAPI) -> None:
     async def _bearer_error(request: Request, exc: BearerError) -> JSONResponse:
         return exc.response()
 
-    app.add_exception_handler(BearerError, _bearer_error)  # type: ignore[arg-type]
+    app.add_exception_handler(BearerError, _bearer_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
 
 
 def current_user_dependency(

@@ -64,4 +64,4 @@ def _live_openapi(app: FastAPI, live: LiveStore) -> None:
             seen[0] = live.generation
         return app.openapi_schema or generate()
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing app.openapi

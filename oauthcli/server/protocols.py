@@ -48,7 +48,7 @@ class _HeaderDeadline:
 
 
 class H11HeaderTimeout(_HeaderDeadline, H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn annotates BaseTransport
         super().connection_made(transport)
         self._arm()
 
@@ -70,13 +70,13 @@ class H11HeaderTimeout(_HeaderDeadline, H11Protocol):
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]  # httptools is optional
 
 
 if HttpToolsProtocol is not None:
 
     class HttpToolsHeaderTimeout(_HeaderDeadline, HttpToolsProtocol):
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn annotates BaseTransport
             super().connection_made(transport)
             self._arm()
 

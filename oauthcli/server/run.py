@@ -174,7 +174,7 @@ def uvicorn_config(options: ServeOptions, app: Any, **extra: Any) -> Any:
         **extra,
     )
     # Read by protocols.H11HeaderTimeout and HttpToolsHeaderTimeout; pickled to workers with it.
-    config.header_timeout = options.header_timeout  # type: ignore[attr-defined]
+    config.header_timeout = options.header_timeout  # type: ignore[attr-defined]  # our own Config field, read by server/protocols.py
     return config
 
 
