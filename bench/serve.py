@@ -59,7 +59,9 @@ def make_store(directory: Path, rounds: int) -> Path:
     from oauthcli.passwords import hash_password
     from oauthcli.store import User, UserStore
 
-    (directory / "hs256.secret").write_text("bench-secret-" + "x" * 40)
+    secret = directory / "hs256.secret"
+    secret.write_text("bench-secret-" + "x" * 40)
+    secret.chmod(0o600)  # serve refuses secret files other users can read
     path = directory / "users.toml"
     with UserStore(path).edit(create=True) as data:
         data.other["issuer"] = {"algorithm": "HS256", "secret_file": "hs256.secret"}
