@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
-import ipaddress
 import json
 import re
 import socket
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from urllib.parse import unquote_plus
 
 import httpx
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from fastapi import Depends, FastAPI
 from fastapi.security import OAuth2PasswordRequestFormStrict
 from starlette.applications import Starlette
@@ -34,6 +27,7 @@ from starlette.routing import Route
 import oauthcli.http as transport
 from oauthcli.client import grants, policy
 from oauthcli.errors import AuthenticationError, ExitCode, RemoteError, UsageError
+from tests._jwks_server import self_signed_cert
 from tests.apps import tutorial_app
 from tests.live_server import LiveServer, live_server, start_server, tutorial_server
 
@@ -650,38 +644,6 @@ def test_https_to_a_plain_http_port_is_a_tls_error_with_nothing_sent(tutorial_se
         grant(client, url)
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert tutorial_server.app.state.tutorial.token_requests == []
-
-
-def self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 def test_self_signed_server_is_refused_unless_its_ca_is_given(start_server, tmp_path, client):
