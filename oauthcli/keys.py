@@ -270,20 +270,44 @@ def check_secret_length(secret: bytes, algorithm: str) -> str | None:
     return None
 
 
-def hmac_signing_key(secret: bytes, algorithm: str, source: str = "the secret") -> SigningKey:
-    """An HMAC key for signing: asymmetric key files and short secrets are refused."""
+_SSH_KEY_PREFIXES = (b"ssh-", b"ecdsa-sha2-", b"sk-")
+
+
+def is_key_material(secret: bytes) -> bool:
+    """True when ``secret`` is a PEM, DER or SSH key, a certificate or a JWK: not a shared secret.
+
+    PyJWT's rule (``HMACAlgorithm.prepare_key``), for signing and verifying alike: a
+    public key used as an HMAC secret lets anyone who has it forge tokens (RFC 8725
+    section 3.1). Importing PyJWT costs about 80 ms (it loads cryptography), so a cheap
+    test rules out what it would surely accept first: a PEM block has "----" markers,
+    DER starts with an ASN.1 SEQUENCE (0x30, "0"), a JWK is a JSON object ("{" in any
+    UTF encoding), an SSH key starts with its type name. An empty secret is left to it.
+    """
+    if secret and not (
+        b"----" in secret
+        or b"{" in secret
+        or secret[:1] == b"0"
+        or secret.startswith(_SSH_KEY_PREFIXES)
+    ):
+        return False
     from jwt.algorithms import HMACAlgorithm
     from jwt.exceptions import InvalidKeyError
 
     try:
-        # PyJWT's rule, as for verifying: PEM, DER, OpenSSH and JWK text are not secrets.
         HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
     except InvalidKeyError:
+        return True
+    return False
+
+
+def hmac_signing_key(secret: bytes, algorithm: str, source: str = "the secret") -> SigningKey:
+    """An HMAC key for signing: asymmetric key files and short secrets are refused."""
+    if is_key_material(secret):
         raise ConfigError(
             f"{source} holds an asymmetric key, certificate or JWK, not a shared secret "
             f"({algorithm} signs with a shared secret; for that key set the [issuer] algorithm "
             "to its own, e.g. RS256, ES256 or EdDSA)"
-        ) from None
+        )
     problem = check_secret_length(secret, algorithm)
     if problem:
         raise ConfigError(

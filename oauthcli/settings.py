@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oauthcli.errors import ConfigError
+
+if TYPE_CHECKING:  # pathlib is imported where a path is made: decode needs none
+    from pathlib import Path
 
 ENV_STORE = "OAUTHCLI_STORE"
 ENV_PROFILE = "OAUTHCLI_PROFILE"
@@ -37,6 +40,8 @@ def _env(name: str) -> str | None:
 
 def store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """``--store``, else ``$OAUTHCLI_STORE``, else ``./users.toml``."""
+    from pathlib import Path
+
     return Path(explicit or _env(ENV_STORE) or DEFAULT_STORE)
 
 
@@ -51,6 +56,8 @@ def profile_name(explicit: str | None = None) -> str:
 
 def cache_dir() -> Path:
     """``$OAUTHCLI_CACHE_DIR``, else the platform's per-user cache directory."""
+    from pathlib import Path
+
     explicit = _env(ENV_CACHE_DIR)
     if explicit:
         return Path(explicit)

@@ -14,22 +14,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 from urllib.parse import quote, quote_plus
+
 
 # ESC-introduced sequences whole (CSI "ESC [ ... final", OSC "ESC ] ... BEL|ST", other
 # two-byte escapes), C1 CSI/OSC the same, then any remaining control or bidi character.
-_SEQUENCES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|\x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[@-_]?"
-)
-_CONTROLS = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\u2028\u2029\x85]+")
+# Compiled on first use: printable ASCII (most text) never needs them, and compiling
+# them costs every start of the CLI a few milliseconds.
+@cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    sequences = re.compile(
+        r"\x1b\[[0-?]*[ -/]*[@-~]"
+        r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+        r"|\x9b[0-?]*[ -/]*[@-~]"
+        r"|\x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+        r"|\x1b[@-_]?"
+    )
+    controls = re.compile(
+        r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    )
+    surrogate = re.compile(r"[\ud800-\udfff]")
+    line_breaks = re.compile(r"[\r\n\t\x0b\x0c\u2028\u2029\x85]+")
+    return sequences, controls, surrogate, line_breaks
+
+
+def _is_plain(text: str) -> bool:
+    """Printable ASCII: no escape, control, bidi or line-break character to remove."""
+    return text.isascii() and text.isprintable()
+
 
 DEFAULT_LIMIT = 500
 
@@ -47,12 +60,14 @@ def clean(
     """
     hidden = [s for s in secrets if s]
     text = _mask(text, hidden)
-    text = _SURROGATE.sub("\ufffd", _SEQUENCES.sub("", text))
-    if keep_lines:
-        text = "\n".join(_CONTROLS.sub("", line) for line in text.split("\n"))
-    else:
-        text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", text))
-    text = _mask(text, hidden)
+    if not _is_plain(text):
+        sequences, controls, surrogate, line_breaks = _patterns()
+        text = surrogate.sub("\ufffd", sequences.sub("", text))
+        if keep_lines:
+            text = "\n".join(controls.sub("", line) for line in text.split("\n"))
+        else:
+            text = controls.sub("", line_breaks.sub(" ", text))
+        text = _mask(text, hidden)
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -60,7 +75,10 @@ def clean(
 
 def has_controls(text: str) -> bool:
     """True when ``text`` holds anything :func:`clean` would remove (for validating input)."""
-    return bool(_CONTROLS.search(text) or _LINE_BREAKS.search(text))
+    if _is_plain(text):
+        return False
+    _, controls, _, line_breaks = _patterns()
+    return bool(controls.search(text) or line_breaks.search(text))
 
 
 _MIN_MASKED = 3

@@ -148,3 +148,101 @@ def test_public_jwk_has_use_but_not_key_ops(alg):
 
     jwk = public_jwk(load_pem(generate(alg), "test"), alg)
     assert jwk["use"] == "sig" and "key_ops" not in jwk
+
+
+def _key_materials() -> list[bytes]:
+    """Every form of key a person might put in a secret file by mistake."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.x509.oid import NameOID
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    spki, pem_enc, der_enc = (
+        serialization.PublicFormat.SubjectPublicKeyInfo,
+        serialization.Encoding.PEM,
+        serialization.Encoding.DER,
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(ec_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(ec_key, hashes.SHA256())
+    )
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key())
+    materials = [pem(rsa_key), pem(ec_key), pem(ed_key), cert.public_bytes(pem_enc)]
+    for key in (rsa_key, ec_key, ed_key):
+        public = key.public_key()
+        materials += [public.public_bytes(pem_enc, spki), public.public_bytes(der_enc, spki)]
+        materials.append(
+            public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        )
+    materials += [
+        cert.public_bytes(der_enc),
+        rsa_key.public_key().public_bytes(der_enc, serialization.PublicFormat.PKCS1),
+        jwk.encode(),
+        json.dumps({"keys": [json.loads(jwk)]}).encode(),
+        jwk.encode("utf-16"),
+        b"  \n" + pem(ec_key).replace(b"\n", b"\r\n"),
+    ]
+    return materials
+
+
+def test_key_material_is_never_taken_for_a_shared_secret():
+    for material in _key_materials():
+        assert keys.is_key_material(material), material[:40]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        b"s" * 32,
+        b"0123456789abcdef0123456789abcdef",  # starts like DER: PyJWT looks, and accepts it
+        b"{not json but a secret}-padding-to-32-bytes",
+        b"ssh-is-not-a-key-type-here-at-all-really",
+        b"-----not a PEM marker-----abcdefghij",
+        bytes(range(256)),
+    ],
+)
+def test_plain_secrets_are_shared_secrets_as_pyjwt_says(secret):
+    from jwt.algorithms import HMACAlgorithm
+    from jwt.exceptions import InvalidKeyError
+
+    try:
+        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+        pyjwt_refuses = False
+    except InvalidKeyError:
+        pyjwt_refuses = True
+    assert keys.is_key_material(secret) is pyjwt_refuses
+
+
+def test_random_secrets_agree_with_pyjwt():
+    """Generated secrets, as 'keys generate' and people make them: the cheap test and PyJWT agree."""
+    import random
+    import secrets as secrets_module
+
+    from jwt.algorithms import HMACAlgorithm
+    from jwt.exceptions import InvalidKeyError
+
+    rng = random.Random(7)
+    samples = [secrets_module.token_bytes(32) for _ in range(200)]
+    samples += [
+        bytes(rng.randrange(32, 127) for _ in range(rng.randrange(1, 80))) for _ in range(500)
+    ]
+    for secret in samples:
+        try:
+            HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
+            refused = False
+        except InvalidKeyError:
+            refused = True
+        assert keys.is_key_material(secret) is refused, secret

@@ -142,3 +142,52 @@ def test_a_partial_tree_behaves_like_the_full_one(cli, store_path):
     # The shared app is never trimmed.
     assert {"login", "issue", "verify"} <= {c.name for c in app.registered_commands}
     assert {g.name for g in app.registered_groups} == {"user", "client", "keys"}
+
+
+PARSERS = ["typer", "click", "rich"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["decode", UNVERIFIED],
+        ["decode", "--json", UNVERIFIED],
+        ["--debug", "decode", UNVERIFIED],
+    ],
+)
+def test_decode_in_a_ci_loop_loads_no_parser_and_no_crypto(args):
+    out, loaded = loaded_modules(args, HEAVY + PARSERS)
+    assert loaded == [] and "alice" in out
+
+
+def test_an_hs256_verify_loads_no_parser_and_no_crypto(tmp_path):
+    import jwt
+
+    secret = tmp_path / "hs.secret"
+    secret.write_bytes(b"k" * 32)
+    secret.chmod(0o600)
+    token = jwt.encode({"sub": "alice", "exp": 4_000_000_000}, b"k" * 32, algorithm="HS256")
+    out, loaded = loaded_modules(["verify", token, "--secret-file", str(secret)], HEAVY + PARSERS)
+    assert loaded == [] and out.startswith("valid:")
+
+
+def test_help_and_unusual_arguments_still_go_through_typer():
+    _, loaded = loaded_modules(["decode", "--help"], PARSERS)
+    assert "typer" in loaded
+
+
+def test_command_signatures_are_not_strings_typer_must_evaluate():
+    """Typer evaluates string annotations at every start (about 60 ms for root help)."""
+    from oauthcli.cli.app import full_app
+
+    callbacks = []
+    stack = [full_app()]
+    while stack:
+        app = stack.pop()
+        callbacks += [info.callback for info in app.registered_commands]
+        callbacks += [app.registered_callback.callback] if app.registered_callback else []
+        stack += [group.typer_instance for group in app.registered_groups]
+    assert len(callbacks) >= 30  # every command and group
+    for callback in callbacks:
+        for name, annotation in callback.__annotations__.items():
+            assert not isinstance(annotation, str), (callback.__qualname__, name)

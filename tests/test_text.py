@@ -49,3 +49,17 @@ def test_header_safe():
     assert not is_header_safe("a b")
     assert not is_header_safe("a\r\nX-Evil: 1")
     assert not is_header_safe("")
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E)))
+def test_printable_ascii_is_shown_as_is(text):
+    # clean() skips its patterns for such text: nothing in it may need removing
+    assert clean(text, None) == text
+    assert not has_controls(text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_any_ascii_control_is_removed(text):
+    shown = clean(text, None)
+    assert shown.isprintable()
+    assert has_controls(text) is (not text.isprintable())

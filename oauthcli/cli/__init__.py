@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oauthcli import settings
@@ -38,7 +37,48 @@ def _main(argv: Sequence[str] | None) -> int:
     debug = "--debug" in args or settings.debug_enabled()
     if args == ["--version"]:
         return _print_version()
+    from oauthcli.cli import fastpath
 
+    run = fastpath.match(args) or _typer_run(args)
+    handler = _debug_log_handler() if debug else None
+    try:
+        result = run()
+    except OAuthCliError as exc:
+        if debug:
+            _print_traceback()
+        from oauthcli.cli import output
+
+        output.error(str(exc))
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return _aborted()
+    except BrokenPipeError:
+        return _reader_went_away()
+    except Exception as exc:
+        if debug:
+            _print_traceback()
+            return int(ExitCode.INTERNAL)
+        from oauthcli.cli import output
+
+        output.error(
+            f"internal error ({type(exc).__name__}); this is a bug in oauthcli: "
+            "rerun with --debug for the traceback and report it"
+        )
+        return int(ExitCode.INTERNAL)
+    finally:
+        if handler is not None:
+            import logging
+
+            logging.getLogger("oauthcli").removeHandler(handler)
+    if result == ExitCode.ABORTED:
+        # Typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
+        # without a word; no command returns 130 itself.
+        return _aborted()
+    return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _typer_run(args: list[str]) -> Callable[[], Any]:
+    """The run of ``args`` through Typer: its own outcomes (usage errors, ``Exit``) as codes."""
     import typer
 
     try:
@@ -54,60 +94,38 @@ def _main(argv: Sequence[str] | None) -> int:
     # text, and Rich (about 100 ms of imports with Typer's help renderer) is not loaded.
     plain = not sys.stdout.isatty()
     prepare_tree(command, plain_help=plain)
-    rich_before = typer.core.HAS_RICH
-    typer.core.HAS_RICH = rich_before and not plain
-    handler = _debug_log_handler() if debug else None
-    try:
-        result = command.main(args=args, prog_name="oauthcli", standalone_mode=False)
-    except OAuthCliError as exc:
-        if debug:
-            _print_traceback()
-        output.error(str(exc))
-        return int(exc.exit_code)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except click_exceptions.NoArgsIsHelpError as exc:
-        sys.stderr.write(exc.format_message() + "\n")
-        return int(ExitCode.USAGE)
-    except click_exceptions.UsageError as exc:
-        hint = ""
-        if exc.ctx is not None:
-            hint = f" (see '{exc.ctx.command_path} --help')"
-        output.error(exc.format_message() + hint)
-        return int(ExitCode.USAGE)
-    except click_exceptions.ClickException as exc:
-        output.error(exc.format_message())
-        return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        return _aborted()
-    except BrokenPipeError:
-        return _reader_went_away()
-    except SystemExit:
-        # Typer's core turns EPIPE into exit 1 after wrapping the streams; a closed
-        # pipe (``| head``) is the reader's choice, not an error of ours.
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            return _reader_went_away()
-        raise
-    except Exception as exc:
-        if debug:
-            _print_traceback()
-            return int(ExitCode.INTERNAL)
-        output.error(
-            f"internal error ({type(exc).__name__}); this is a bug in oauthcli: "
-            "rerun with --debug for the traceback and report it"
-        )
-        return int(ExitCode.INTERNAL)
-    finally:
-        if handler is not None:
-            import logging
 
-            logging.getLogger("oauthcli").removeHandler(handler)
-        typer.core.HAS_RICH = rich_before
-    if result == ExitCode.ABORTED:
-        # Typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
-        # without a word; no command returns 130 itself.
-        return _aborted()
-    return result if isinstance(result, int) else int(ExitCode.OK)
+    def run() -> Any:
+        rich_before = typer.core.HAS_RICH
+        typer.core.HAS_RICH = rich_before and not plain
+        try:
+            return command.main(args=args, prog_name="oauthcli", standalone_mode=False)
+        except typer.Exit as exc:
+            return int(exc.exit_code)
+        except click_exceptions.NoArgsIsHelpError as exc:
+            sys.stderr.write(exc.format_message() + "\n")
+            return int(ExitCode.USAGE)
+        except click_exceptions.UsageError as exc:
+            hint = ""
+            if exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            output.error(exc.format_message() + hint)
+            return int(ExitCode.USAGE)
+        except click_exceptions.ClickException as exc:
+            output.error(exc.format_message())
+            return exc.exit_code
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+        except SystemExit:
+            # Typer's core turns EPIPE into exit 1 after wrapping the streams; a closed
+            # pipe (``| head``) is the reader's choice, not an error of ours.
+            if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                raise BrokenPipeError from None
+            raise
+        finally:
+            typer.core.HAS_RICH = rich_before
+
+    return run
 
 
 def _print_version() -> int:
@@ -132,6 +150,8 @@ def _print_traceback() -> None:
     ``$OAUTHCLI_CLIENT_SECRET`` are replaced by ``***`` exactly as in the one-line
     message, and server text in exception messages is cleaned of escape sequences.
     """
+    import traceback
+
     from oauthcli.client.secret import registered
     from oauthcli.text import clean
 

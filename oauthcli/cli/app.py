@@ -6,9 +6,11 @@ that needs it. On top of that, ``oauthcli user list`` or ``oauthcli verify
 --help`` imports and builds only the module of the command it names
 (:func:`app_for`); the full tree (``oauthcli.cli.app.app``) is built on first
 use, for root help, typos ("did you mean") and shell completion.
-"""
 
-from __future__ import annotations
+Command modules (and ``options.py``) do not use ``from __future__ import annotations``:
+Typer would evaluate every parameter's annotation string, twice, each time it builds
+the tree (about 60 ms for root help); names imported only for type checking are quoted.
+"""
 
 import copy
 import importlib
@@ -126,8 +128,7 @@ def root(
     4 token invalid, 5 token expired or not yet valid, 6 network or remote
     server error, 7 store or configuration error, 130 interrupted (Ctrl-C).
     """
-    common.global_options.clear()
-    common.global_options.update(store=store, profile=profile, debug=debug)
+    common.set_global_options(store=store, profile=profile, debug=debug)
 
 
 def _new_app(*, completion: bool) -> typer.Typer:

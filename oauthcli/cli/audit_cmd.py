@@ -1,7 +1,5 @@
 """``oauthcli audit [TOKEN]``: everything risky about a token, in one list (exit 0 clean, 4 not)."""
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +7,9 @@ from typing import Annotated
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import JsonOption, ProfileOption
-from oauthcli.cli.inspect_cmd import TokenArg, read_token
+from oauthcli.cli.inspect_cmd import TokenArg
+from oauthcli.cli.inspect_run import read_token
+from oauthcli.cli.options import JsonOption, ProfileOption
 
 
 def audit(

@@ -1,14 +1,13 @@
 """``oauthcli client ...``: OAuth clients of ``oauthcli serve`` (client credentials, browser, device)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import JsonOption, StoreOption, read_stdin_line, resolve_store_path
+from oauthcli.cli.common import read_stdin_line, resolve_store_path
+from oauthcli.cli.options import JsonOption, StoreOption
 
 app = typer.Typer(
     help="Manage OAuth clients (client_credentials, authorization code, device) in the user store.",

@@ -1,48 +1,34 @@
-"""Options and input helpers shared by the command modules."""
+"""Input helpers and global options shared by the command modules.
+
+No Typer here: the Typer-free start of ``decode`` and ``verify``
+(``oauthcli.cli.fastpath``) uses these too. Option types are in ``oauthcli.cli.options``.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from oauthcli import settings
 from oauthcli.errors import UsageError
 
-StoreOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="User store file (env OAUTHCLI_STORE, default ./users.toml).",
-        show_default=False,
-    ),
-]
-ProfileOption = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        help="Token cache profile (env OAUTHCLI_PROFILE, default 'default').",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-PasswordStdinOption = Annotated[
-    bool,
-    typer.Option(
-        "--password-stdin",
-        help="Read the password from the first line of standard input instead of prompting.",
-    ),
-]
-
+if TYPE_CHECKING:  # pathlib is imported where a path is used: decode needs none
+    from pathlib import Path
 
 # Set by the root callback on every run: the options given before the command name.
 global_options: dict[str, object] = {}
 
 
+def set_global_options(*, store: Path | None, profile: str | None, debug: bool) -> None:
+    """The root callback's work (Typer's, or the fast path's for ``decode``/``verify``)."""
+    global_options.clear()
+    global_options.update(store=store, profile=profile, debug=debug)
+
+
 def _global_path(name: str) -> Path | None:
     value = global_options.get(name)
+    from pathlib import Path
+
     return value if isinstance(value, Path) else None
 
 

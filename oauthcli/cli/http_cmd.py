@@ -1,7 +1,5 @@
 """``oauthcli call`` and ``oauthcli header``: use the cached bearer token, refreshed as needed."""
 
-from __future__ import annotations
-
 import codecs
 import re
 import sys
@@ -12,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import ProfileOption, resolve_profile
+from oauthcli.cli.common import resolve_profile
 from oauthcli.cli.hints import with_flag_hints
+from oauthcli.cli.options import ProfileOption
 from oauthcli.text import clean
 
 if TYPE_CHECKING:
@@ -26,12 +25,12 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> ProfileToken:
+def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> "ProfileToken":
     from oauthcli import settings
     from oauthcli.client.cache import TokenCache
     from oauthcli.client.profile import ProfileToken
 
-    def client() -> httpx.Client:
+    def client() -> "httpx.Client":
         from oauthcli.http import make_client  # httpx only when a refresh needs the network
 
         return make_client(timeout, str(cacert) if cacert else None)
@@ -95,7 +94,7 @@ def _body(data_options: list[str], json_body: str | None) -> tuple[bytes | None,
     return data.encode("utf-8", "surrogateescape"), None
 
 
-def _print_head(response: httpx.Response) -> None:
+def _print_head(response: "httpx.Response") -> None:
     """``-i``: the status line and headers, cleaned on a terminal."""
     head = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
     head += [f"{name}: {value}" for name, value in response.headers.multi_items()]
@@ -105,7 +104,7 @@ def _print_head(response: httpx.Response) -> None:
     sys.stdout.write(text + "\n\n")
 
 
-def _print_response(response: httpx.Response, include_headers: bool) -> None:
+def _print_response(response: "httpx.Response", include_headers: bool) -> None:
     """Status and headers with ``-i``; the body pretty-printed when JSON on a terminal, else raw."""
     if include_headers:
         _print_head(response)

@@ -1,7 +1,5 @@
 """``oauthcli issue``: mint an access token without a password, for fixtures and CI."""
 
-from __future__ import annotations
-
 import math
 import time
 from pathlib import Path
@@ -10,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import JsonOption, StoreOption, resolve_store_path, store_is_named
+from oauthcli.cli.common import resolve_store_path, store_is_named
+from oauthcli.cli.options import JsonOption, StoreOption
 from oauthcli.cli.tokens_cmd import load_issuer, scope_list
 from oauthcli.errors import UsageError
 
@@ -72,7 +71,7 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _issue_settings(store: Path | None) -> tuple[IssuerSettings, SigningKey]:
+def _issue_settings(store: Path | None) -> "tuple[IssuerSettings, SigningKey]":
     """The store's issuer; with no store named and none in ./, HS256 over OAUTHCLI_SECRET (CI).
 
     A store that was named (``--store``, ``OAUTHCLI_STORE``) and is missing is an

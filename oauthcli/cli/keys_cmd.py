@@ -1,7 +1,5 @@
 """``oauthcli keys generate`` / ``oauthcli keys jwks``: signing keys and their public JWKS."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

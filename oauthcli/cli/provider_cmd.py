@@ -4,15 +4,14 @@
 Only parsing and printing: the protocol is in ``oauthcli.client``.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import JsonOption, ProfileOption, read_password, resolve_profile
+from oauthcli.cli.common import read_password, resolve_profile
+from oauthcli.cli.options import JsonOption, ProfileOption
 from oauthcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ CacertOption = Annotated[
 ]
 
 
-def _http(timeout: float, cacert: Path | None) -> httpx.Client:
+def _http(timeout: float, cacert: Path | None) -> "httpx.Client":
     from oauthcli.http import make_client
 
     return make_client(timeout, str(cacert) if cacert is not None else None)
@@ -71,7 +70,7 @@ def login_provider(
     cacert: Path | None,
     timeout: float | None,
     insecure_http: bool,
-) -> CacheEntry:
+) -> "CacheEntry":
     """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
     from oauthcli.client import oidc_login as login
     from oauthcli.client.browser import no_browser as do_not_open
@@ -117,7 +116,7 @@ def login_provider(
         return login.login(http, request, io)
 
 
-def _client_auth(entry: CacheEntry) -> ClientAuthentication:
+def _client_auth(entry: "CacheEntry") -> "ClientAuthentication":
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.oidc_profile import client_authentication
     from oauthcli.client.refresh import client_secret_for
@@ -127,7 +126,7 @@ def _client_auth(entry: CacheEntry) -> ClientAuthentication:
     return auth or ClientAuthentication(entry.client_id, "none")
 
 
-def _revoke_entry(entry: CacheEntry, http: httpx.Client) -> list[str]:
+def _revoke_entry(entry: "CacheEntry", http: "httpx.Client") -> list[str]:
     """Revoke the refresh token, then the access token (RFC 7009 2.1); notes for what was not."""
     from oauthcli.client.endpoints import UnsupportedTokenType, revoke
 
@@ -146,7 +145,7 @@ def _revoke_entry(entry: CacheEntry, http: httpx.Client) -> list[str]:
     return notes
 
 
-def revoke_on_logout(entry: CacheEntry, profile: str) -> None:
+def revoke_on_logout(entry: "CacheEntry", profile: str) -> None:
     """Best effort before forgetting: a failure is said, and the profile is still forgotten."""
     from oauthcli.errors import OAuthCliError
 
@@ -179,7 +178,7 @@ def register(app: typer.Typer) -> None:
 # ---------------------------------------------------------------- commands
 
 
-def _profile_token(profile: str | None, timeout: float, cacert: Path | None) -> ProfileToken:
+def _profile_token(profile: str | None, timeout: float, cacert: Path | None) -> "ProfileToken":
     from oauthcli import settings
     from oauthcli.client.cache import TokenCache
     from oauthcli.client.profile import ProfileToken

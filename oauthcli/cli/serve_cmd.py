@@ -3,15 +3,14 @@
 fastapi and uvicorn are imported inside the command, never at module level.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import StoreOption, resolve_store_path
+from oauthcli.cli.common import resolve_store_path
+from oauthcli.cli.options import StoreOption
 
 
 def register(app: typer.Typer) -> None:

@@ -6,8 +6,6 @@ from a token endpoint) is delegated to ``oauthcli.client.login`` / ``oauthcli.cl
 this module only checks option combinations and prints.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import (
-    JsonOption,
-    PasswordStdinOption,
-    ProfileOption,
-    StoreOption,
-    read_password,
-    resolve_profile,
-    resolve_store_path,
-)
+from oauthcli.cli.common import read_password, resolve_profile, resolve_store_path
+from oauthcli.cli.options import JsonOption, PasswordStdinOption, ProfileOption, StoreOption
 from oauthcli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -78,14 +69,14 @@ def scope_list(values: list[str] | None) -> list[str] | None:
     return split_scopes(values)
 
 
-def _cache() -> TokenCache:
+def _cache() -> "TokenCache":
     from oauthcli import settings
     from oauthcli.client.cache import TokenCache
 
     return TokenCache(settings.cache_dir())
 
 
-def load_issuer(store_path: Path, data: StoreData) -> tuple[IssuerSettings, SigningKey]:
+def load_issuer(store_path: Path, data: "StoreData") -> "tuple[IssuerSettings, SigningKey]":
     from oauthcli.issuer import settings_for_store
 
     issuer = settings_for_store(store_path, data.issuer)
@@ -97,7 +88,7 @@ def _output_mode(print_only: bool, json_output: bool) -> None:
         raise UsageError("--print and --json contradict each other: choose one")
 
 
-def token_response(entry: CacheEntry, now: float | None = None) -> dict[str, Any]:
+def token_response(entry: "CacheEntry", now: float | None = None) -> dict[str, Any]:
     """The RFC 6749 section 5.1 response for a cache entry (what ``--json`` prints)."""
     body: dict[str, Any] = {"access_token": entry.access_token, "token_type": entry.token_type}
     if entry.expires_at is not None:
@@ -111,7 +102,7 @@ def token_response(entry: CacheEntry, now: float | None = None) -> dict[str, Any
 
 
 def _report(
-    entry: CacheEntry,
+    entry: "CacheEntry",
     profile: str,
     cache_path: Path,
     print_only: bool,
@@ -167,7 +158,7 @@ def _report(
 
 def login_local(
     store_path: Path, username: str, requested: list[str] | None, password_stdin: bool
-) -> CacheEntry:
+) -> "CacheEntry":
     """Check the password against the store and issue a new session's tokens."""
     from oauthcli import settings
     from oauthcli.client.cache import CacheEntry
@@ -527,7 +518,7 @@ def _list_app_scopes(scopes: dict[str, str]) -> None:
         output.note(f"  {output.clean(name, 60).ljust(width)}  {output.clean(text, 200)}")
 
 
-def _client_factory(cacert: Path | None, timeout: float) -> Callable[[], httpx.Client]:
+def _client_factory(cacert: Path | None, timeout: float) -> "Callable[[], httpx.Client]":
     from oauthcli.http import make_client
 
     cafile = str(cacert) if cacert is not None else None
@@ -546,7 +537,7 @@ def _login_remote(
     cacert: Path | None,
     timeout: float,
     insecure_http: bool,
-) -> CacheEntry:
+) -> "CacheEntry":
     """``login --url``: option combinations checked here, the grant run by ``oauthcli.client.login``."""
     from oauthcli.client.login import login_remote
 
@@ -628,7 +619,7 @@ def refresh(
     profile_name = resolve_profile(profile)
     cache = _cache()
 
-    def change(entry: CacheEntry | None) -> CacheEntry:
+    def change(entry: "CacheEntry | None") -> "CacheEntry":
         if entry is None:
             raise AuthenticationError(
                 f"no tokens cached for profile {profile_name!r}: run 'oauthcli login' first"
@@ -702,7 +693,7 @@ def logout(profile: ProfileOption = None) -> None:
         output.note(f"nothing to forget: no tokens cached for profile {profile_name!r}")
 
 
-def _revoke_local_session(entry: CacheEntry) -> None:
+def _revoke_local_session(entry: "CacheEntry") -> None:
     """Best effort: a copy of the refresh token must not outlive the logout."""
     if not (entry.refresh_token and entry.store):
         return

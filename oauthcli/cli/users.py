@@ -1,20 +1,13 @@
 """``oauthcli user ...``: manage the TOML user store."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import (
-    JsonOption,
-    PasswordStdinOption,
-    StoreOption,
-    read_password,
-    resolve_store_path,
-)
+from oauthcli.cli.common import read_password, resolve_store_path
+from oauthcli.cli.options import JsonOption, PasswordStdinOption, StoreOption
 
 app = typer.Typer(help="Manage users in the TOML user store.", no_args_is_help=True)
 

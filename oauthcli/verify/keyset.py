@@ -30,6 +30,7 @@ from oauthcli.keys import (
     RSA,
     RSA_MIN_BITS,
     check_secret_length,
+    is_key_material,
     load_pem,
 )
 
@@ -113,18 +114,13 @@ def key_from_secret(
     secret: bytes, algorithm: str | None = None, source: str = "secret"
 ) -> VerificationKey:
     """An HMAC key. Short secrets are accepted for verifying, with a warning in ``warnings``."""
-    from jwt.algorithms import HMACAlgorithm
-    from jwt.exceptions import InvalidKeyError
-
     if algorithm is not None and FAMILIES.get(algorithm) != HMAC:
         raise ConfigError(f"{source}: a shared secret cannot verify {algorithm} tokens")
-    try:
-        HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret)
-    except InvalidKeyError:
+    if is_key_material(secret):
         raise ConfigError(
             f"{source} holds an asymmetric key, certificate or JWK, not a shared secret "
             "(use --key or --jwks for those)"
-        ) from None
+        )
     algorithms = (algorithm,) if algorithm else FAMILY_ALGORITHMS[HMAC]
     warnings = [w for w in (check_secret_length(secret, a) for a in algorithms[:1]) if w]
     if warnings:

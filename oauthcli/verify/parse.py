@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from oauthcli import claims
 from oauthcli.errors import TokenError
@@ -27,8 +26,7 @@ _BEARER = re.compile(r"(?:authorization:\s*)?bearer(?:\s+|$)", re.IGNORECASE)
 _INNER_SPACE = re.compile(r"\s")
 
 
-@dataclass(frozen=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):  # not a dataclass: importing dataclasses costs decode 8 ms
     """A compact JWS split and decoded, signature NOT checked."""
 
     header: dict[str, Any]

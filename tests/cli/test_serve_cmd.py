@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -33,15 +33,29 @@ def serve(*args: str, cwd: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]
             stderr=stderr,
             cwd=cwd,
             env=os.environ.copy(),
+            start_new_session=True,  # its own process group: --workers' children end with it
         )
     try:
         url = wait_for_url(proc, log)
         wait_until_ready(url)
         yield proc, url, log
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        end_group(proc)
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """Stop ``serve`` and everything it started, even when the test left it running.
+
+    SIGTERM first (uvicorn's supervisor then stops its workers); a bare SIGKILL of the
+    supervisor would leave ``--workers`` processes running after the test.
+    """
+    if proc.poll() is None:
+        proc.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
+    with suppress(ProcessLookupError):  # the group is gone: nothing was left behind
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def wait_for_url(proc: subprocess.Popen, log: Path) -> str:
@@ -127,7 +141,20 @@ def test_two_workers_serve_and_stop_cleanly(store_path):
                 answer = fresh.get(url + "/users/me", headers={"Authorization": f"Bearer {token}"})
             assert answer.status_code == 401
         assert stop(proc) == 0
+        assert group_ends(proc.pid)  # its workers (and multiprocessing's tracker) end with it
     assert port_is_free(port)
+
+
+def group_ends(pgid: int) -> bool:
+    """True once no process is left in the group (a generous bound: CI machines are loaded)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_user_disable_applies_to_running_server(store_path, run_oauthcli):

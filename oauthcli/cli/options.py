@@ -1,0 +1,32 @@
+"""Typer option types shared by the command modules (the only part of the shared CLI
+helpers that needs Typer; the rest is in ``oauthcli.cli.common``)."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+StoreOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="User store file (env OAUTHCLI_STORE, default ./users.toml).",
+        show_default=False,
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Token cache profile (env OAUTHCLI_PROFILE, default 'default').",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of standard input instead of prompting.",
+    ),
+]
