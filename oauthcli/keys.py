@@ -280,12 +280,14 @@ def is_key_material(secret: bytes) -> bool:
     public key used as an HMAC secret lets anyone who has it forge tokens (RFC 8725
     section 3.1). Importing PyJWT costs about 80 ms (it loads cryptography), so a cheap
     test rules out what it would surely accept first: a PEM block has "----" markers,
-    DER starts with an ASN.1 SEQUENCE (0x30, "0"), a JWK is a JSON object ("{" in any
-    UTF encoding), an SSH key starts with its type name. An empty secret is left to it.
+    DER starts with an ASN.1 SEQUENCE (0x30, "0"), a JWK is a JSON object or array ("{"
+    or "[" in any UTF encoding: PyJWT also scans JSON too deep to parse for a "kty"
+    member), an SSH key starts with its type name. An empty secret is left to it.
     """
     if secret and not (
         b"----" in secret
         or b"{" in secret
+        or b"[" in secret
         or secret[:1] == b"0"
         or secret.startswith(_SSH_KEY_PREFIXES)
     ):

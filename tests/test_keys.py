@@ -246,3 +246,18 @@ def test_random_secrets_agree_with_pyjwt():
         except InvalidKeyError:
             refused = True
         assert keys.is_key_material(secret) is refused, secret
+
+
+def test_every_form_pyjwt_knows_as_key_material_is_refused():
+    """Built from PyJWT's own tables, so a rule it adds to them is checked here too."""
+    from jwt import utils
+
+    deep = b"[" * 5000 + b'"kty":"oct","k":"x"'  # JSON too deep to parse: PyJWT scans it
+    forms = [deep, deep.decode().encode("utf-16"), deep.decode().encode("utf-32-be")]
+    for label in utils._PEMS:
+        forms.append(b"-----BEGIN " + label + b"-----\nMIIB\n-----END " + label + b"-----\n")
+    forms += [
+        prefix + b" AAAAC3NzaC1lZDI1NTE5AAAAIA== me@host" for prefix in utils._SSH_KEY_FORMATS
+    ]
+    for form in forms:
+        assert keys.is_key_material(form), form[:60]

@@ -50,7 +50,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         output.error(str(exc))
         return int(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C, or Ctrl-D at a prompt (as click says)
         return _aborted()
     except BrokenPipeError:
         return _reader_went_away()

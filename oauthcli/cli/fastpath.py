@@ -8,17 +8,20 @@ here and the same function the Typer command calls (``oauthcli.cli.inspect_run``
 runs with the same arguments.
 
 Typer stays the definition of the command line: anything else -- ``--help``, an
-option this table does not know, a missing, empty or dash-led value,
-``--``, a second positional, ``--batch`` -- returns ``None`` and Typer handles
-it, with its messages and exit codes. ``tests/cli/test_fastpath.py`` runs every
+option this table does not know, a missing, empty or dash-led value (or one with a NUL),
+``--``, a second positional, ``--batch``, a shell-completion request -- returns
+``None`` and Typer handles it, with its messages and exit codes. ``tests/cli/test_fastpath.py`` runs every
 option in these tables, and awkward forms, through both and checks the command
 receives exactly the same arguments.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+_COMPLETION_VARIABLE = "_OAUTHCLI_COMPLETE"  # set by the completion scripts Typer installs
 
 
 class Option(NamedTuple):  # NamedTuples: importing dataclasses costs 8 ms
@@ -154,7 +157,7 @@ def _take(args: Sequence[str], index: int, spec: dict[str, Option], into: dict[s
         value, used = args[index + 1], 2
     else:
         return 0  # a missing value: Typer says which
-    if value == "" or value.startswith("-"):
+    if value == "" or value.startswith("-") or "\x00" in value:
         return 0  # an empty value may be an empty path (Typer refuses those): Typer decides
     converted: Any = value
     if option.path:
@@ -170,6 +173,8 @@ def _take(args: Sequence[str], index: int, spec: dict[str, Option], into: dict[s
 
 def match(args: Sequence[str]) -> Callable[[], None] | None:
     """The run of ``args`` without Typer, or ``None`` to let Typer handle them."""
+    if _COMPLETION_VARIABLE in os.environ:
+        return None  # shell completion is Typer's
     parsed = parse(args)
     if parsed is None:
         return None

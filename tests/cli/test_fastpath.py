@@ -135,3 +135,27 @@ def test_path_options_become_paths_and_lists_stay_lists():
     # the defaults table is not shared between runs
     again = fastpath.parse(["verify"])
     assert again is not None and again.params["alg"] is None
+
+
+def test_a_nul_in_a_value_or_a_completion_request_goes_to_typer(monkeypatch):
+    assert fastpath.parse(["--store", "x\x00y", "decode", TOKEN]) is None
+    assert fastpath.parse(["verify", TOKEN, "--key=k\x00"]) is None
+    assert fastpath.match(["decode", TOKEN]) is not None
+    monkeypatch.setenv("_OAUTHCLI_COMPLETE", "complete_bash")
+    assert fastpath.match(["decode", TOKEN]) is None
+
+
+@pytest.mark.parametrize("fault", [KeyboardInterrupt, EOFError])
+def test_an_interrupt_in_the_command_is_exit_130_on_both_paths(fault, monkeypatch, capsys):
+    def interrupted(*_args, **_kwargs):
+        raise fault
+
+    monkeypatch.setattr(inspect_run, "decode", interrupted)
+    outcomes = []
+    for fast in (True, False):
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(fastpath, "match", lambda _args: None)
+            outcomes.append((main(["decode", TOKEN]), capsys.readouterr().err))
+    for code, err in outcomes:  # (click adds a blank line of its own after Ctrl-D)
+        assert code == 130 and err.strip() == "oauthcli: aborted"
