@@ -87,12 +87,13 @@ def _typer_run(args: list[str]) -> Callable[[], Any]:
         from click import exceptions as click_exceptions  # type: ignore[no-redef]  # same module, older typer
 
     from oauthcli.cli import output
-    from oauthcli.cli.app import app_for, prepare_tree
+    from oauthcli.cli.app import app_for, is_root_help, listing_app, prepare_tree
 
-    command = typer.main.get_command(app_for(args))
     # Help drawn by Rich is for people at a terminal; into a pipe or a CI log it is plain
     # text, and Rich (about 100 ms of imports with Typer's help renderer) is not loaded.
     plain = not sys.stdout.isatty()
+    app = listing_app() if plain and is_root_help(args) else app_for(args)
+    command = typer.main.get_command(app)
     prepare_tree(command, plain_help=plain)
 
     def run() -> Any:

@@ -47,6 +47,32 @@ COMMANDS: dict[str, str] = {
     "keys": "keys_cmd",
 }
 
+# Groups among COMMANDS (their module has a Typer ``app``).
+GROUPS = frozenset({"user", "client", "keys"})
+
+# Each command's line in root help (its click ``short_help``). Kept here, not only in
+# the docstrings, so that root help into a pipe lists them without importing a command
+# module (:func:`listing_app`); a test checks that listing equals the full tree's.
+SUMMARIES: dict[str, str] = {
+    "login": "Log in and cache the tokens in the profile.",
+    "refresh": "Trade the profile's refresh token for a new pair.",
+    "logout": "Forget a profile's tokens (revoked first where possible).",
+    "issue": "Mint an access token without a password, for tests and CI.",
+    "decode": "Show a token's header and claims WITHOUT checking it.",
+    "verify": "Verify a token's signature and claims.",
+    "call": "Call a protected endpoint with the cached bearer token.",
+    "header": "Print 'Authorization: Bearer <token>' for curl -H.",
+    "token": "Print the profile's access token, refreshed if expired.",
+    "revoke": "Revoke the profile's tokens at its provider (RFC 7009).",
+    "introspect": "Ask the provider whether a token is active (RFC 7662).",
+    "userinfo": "Show the provider's userinfo (OpenID Connect).",
+    "serve": "Serve the store's users as an OAuth2/OpenID provider.",
+    "audit": "List what is risky about a token.",
+    "user": "Manage users in the TOML user store.",
+    "client": "Manage OAuth clients in the user store.",
+    "keys": "Create signing keys and publish their public halves (JWKS).",
+}
+
 # One example per command, shown at the end of its --help (tests check that every command
 # has one and that its options exist).
 EXAMPLES: dict[tuple[str, ...], str] = {
@@ -150,6 +176,42 @@ def _register(target: typer.Typer, module_name: str) -> None:
     else:
         name = next(n for n, m in COMMANDS.items() if m == module_name)
         target.add_typer(module.app, name=name)
+    infos: list[Any] = [*target.registered_commands, *target.registered_groups]
+    for info in infos:
+        if info.name in SUMMARIES:
+            info.short_help = SUMMARIES[info.name]
+
+
+def _listed(_ctx: typer.Context) -> None:  # pragma: no cover - never run: help only
+    """Stands for a command in root help's list."""
+
+
+@cache
+def listing_app() -> typer.Typer:
+    """Root help's tree: every command's name and summary, no command module imported.
+
+    Building the full tree imports every command module and reads every signature;
+    root help into a pipe (a CI log, ``| less``) prints only names and summaries.
+    """
+    listing = _new_app(completion=True)
+    for name in COMMANDS:
+        if name not in GROUPS:
+            listing.command(name, short_help=SUMMARIES[name], add_help_option=False)(_listed)
+    for name in COMMANDS:
+        if name in GROUPS:
+            listing.add_typer(typer.Typer(), name=name, short_help=SUMMARIES[name])
+    return listing
+
+
+def is_root_help(args: Sequence[str]) -> bool:
+    """``oauthcli [--store X] [--profile P] [--debug] --help``: root help and nothing else."""
+    index = 0
+    while index < len(args) - 1:
+        option = args[index].split("=", 1)[0]
+        if option not in (*_VALUE_OPTIONS, "--debug"):
+            return False
+        index += 2 if args[index] in _VALUE_OPTIONS else 1
+    return index == len(args) - 1 and args[index] in ("--help", "-h")
 
 
 @cache
