@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from oauthcli import families
 from oauthcli.state_sqlite import SqliteState
 
 
@@ -111,8 +112,7 @@ class SessionStore:
 
     def is_active(self, family_id: str, now: float | None = None) -> bool:
         now = time.time() if now is None else now
-        family = self.family(family_id)
-        return family is not None and not family["revoked"] and family["expires_at"] > now
+        return families.is_live(self.family(family_id), now)
 
     def revoke_family(self, family_id: str) -> bool:
         if not self.backend.has_data():

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from oauthcli.errors import StateUnavailable, UsageError
-from oauthcli.state_sqlite import check_redeemable, reused_error
+from oauthcli.families import check_redeemable, reused_error
 from oauthcli.text import clean
 
 log = logging.getLogger("oauthcli.server")

@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from oauthcli.errors import StateUnavailable, StoreError, TokenError
+from oauthcli.errors import StateUnavailable, StoreError
+from oauthcli.families import check_redeemable, reused_error
 from oauthcli.fileio import PRIVATE_FILE
 
 SCHEMA_VERSION = 1
@@ -455,19 +456,6 @@ def _family(db: sqlite3.Connection, family_id: str) -> dict[str, Any] | None:
         (family_id,),
     ).fetchone()
     return _family_dict(row) if row is not None else None
-
-
-def check_redeemable(family: dict[str, Any] | None, now: float) -> None:
-    if family is None or family["expires_at"] <= now:
-        raise TokenError("refresh token is unknown or its session has ended", "revoked")
-    if family["revoked"]:
-        raise TokenError("refresh token has been revoked", "revoked")
-
-
-def reused_error() -> TokenError:
-    return TokenError(
-        "refresh token was already used: the whole session is revoked, log in again", "reused"
-    )
 
 
 def _read_json_table(path: Path, table: str, what: str) -> dict[str, Any] | None:

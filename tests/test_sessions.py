@@ -179,3 +179,26 @@ def test_unwritable_state_is_a_store_error(tmp_path):
     store = SessionStore(tmp_path / "not-a-dir" / "s.db")
     with pytest.raises(StoreError, match="cannot open the server state"):
         store.start("alice", "j", LATER, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("family", "live", "reason_text"),
+    [
+        (None, False, "unknown or its session has ended"),
+        ({"revoked": False, "expires_at": NOW + 1}, True, None),
+        ({"revoked": False, "expires_at": NOW}, False, "unknown or its session has ended"),
+        ({"revoked": True, "expires_at": NOW + 100}, False, "has been revoked"),
+        ({"revoked": 1, "expires_at": NOW - 1}, False, "has been revoked"),
+    ],
+)
+def test_one_rule_says_whether_a_family_may_be_redeemed(family, live, reason_text):
+    from oauthcli import families
+    from oauthcli.errors import TokenError
+
+    assert families.is_live(family, NOW) is live
+    if live:
+        families.check_redeemable(family, NOW)
+    else:
+        with pytest.raises(TokenError, match=reason_text) as raised:
+            families.check_redeemable(family, NOW)
+        assert raised.value.reason == "revoked"

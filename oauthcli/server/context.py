@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from oauthcli import families
 from oauthcli import settings as env
 from oauthcli.errors import TokenError
 from oauthcli.issuer import IssuerSettings
@@ -85,8 +86,7 @@ class ServerContext:
         family = self.sessions.family(str(claims.get("fam")))
         if (
             family is None
-            or family["revoked"]
-            or family["expires_at"] <= time.time()
+            or not families.is_live(family, time.time())
             or family["current_jti"] != claims.get("jti")
         ):
             raise TokenError("refresh token is no longer valid", "revoked")
