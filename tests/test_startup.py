@@ -25,8 +25,8 @@ COMMAND_MODULES = sorted(
         "inspect_cmd",
         "http_cmd",
         "serve_cmd",
-        "users",
-        "clients",
+        "user_cmd",
+        "client_cmd",
         "keys_cmd",
     ]
 )
@@ -78,7 +78,7 @@ def test_help_into_a_pipe_is_plain_text_without_rich(args):
 @pytest.mark.parametrize(
     ("args", "own"),
     [
-        (["user", "--help"], ["oauthcli.cli.users"]),
+        (["user", "--help"], ["oauthcli.cli.user_cmd"]),
         (["verify", "--help"], ["oauthcli.cli.inspect_cmd"]),
         (["keys", "generate", "--help"], ["oauthcli.cli.keys_cmd"]),
         # issue shares its issuer loading with login

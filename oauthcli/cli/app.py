@@ -42,8 +42,8 @@ COMMANDS: dict[str, str] = {
     "userinfo": "provider_cmd",
     "serve": "serve_cmd",
     "audit": "audit_cmd",
-    "user": "users",
-    "client": "clients",
+    "user": "user_cmd",
+    "client": "client_cmd",
     "keys": "keys_cmd",
 }
 
