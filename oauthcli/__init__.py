@@ -1,10 +1,11 @@
 """oauthcli: issue, inspect and verify OAuth2 tokens and JWTs.
 
-The core modules (store, passwords, keys, tokens, remote, cache, server) are plain
-Python and can be used from a test suite without the command-line layer.
+The core (store, passwords, accounts, keys, tokens, sessions, verify/, client/,
+server/) is plain Python, usable from a test suite without the command-line layer
+(``oauthcli/cli/``); README's Development section maps every module.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from oauthcli.errors import (
     AuthenticationError,
