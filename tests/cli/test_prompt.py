@@ -1,35 +1,36 @@
 """The interactive path: a hidden prompt with confirmation on a real terminal (a pty)."""
 
-import fcntl
 import os
 import pty
 import select
 import subprocess
 import sys
-import termios
 import time
 
 from oauthcli.passwords import verify_password
 from oauthcli.store import UserStore
 
-
-def _controlling_terminal() -> None:
-    # In the child: a new session whose controlling terminal is the pty on stdin, so
-    # Ctrl-C typed there is a SIGINT, as in a real shell.
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+# The child: a new session whose controlling terminal is the pty on stdin, so Ctrl-C typed
+# there is a SIGINT, as in a real shell; then oauthcli itself. Done by a fresh interpreter,
+# not by a preexec_fn: Python code run between fork and exec can deadlock when the parent
+# has threads (pytest-xdist's worker has), and that hung this test under load.
+ON_TERMINAL = (
+    "import fcntl, os, sys, termios; "
+    "os.setsid(); "
+    "fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'oauthcli', *sys.argv[1:]])"
+)
 
 
 def run_on_terminal(args, answers, env=None, timeout=30.0):
     """Run oauthcli with a pty as its terminal; send each answer after its prompt appears."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oauthcli", *args],
+        [sys.executable, "-c", ON_TERMINAL, *args],
         stdin=follower,
         stdout=follower,
         stderr=follower,
         env={**os.environ, **(env or {})},
-        preexec_fn=_controlling_terminal,
     )
     os.close(follower)
     seen = b""
@@ -53,7 +54,12 @@ def run_on_terminal(args, answers, env=None, timeout=30.0):
                     answered_at = len(seen)
             elif proc.poll() is not None:
                 break
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"oauthcli still runs after the dialogue; screen: {seen!r}"
+            ) from None
     finally:
         if proc.poll() is None:
             proc.kill()
