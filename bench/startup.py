@@ -71,12 +71,17 @@ def jwt_cli() -> str | None:
     exe = cache / "node_modules" / ".bin" / "jwt"
     if not exe.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            ["npm", "install", "--prefix", str(cache), "--silent", "--no-audit", "jwt-cli@2"],
-            capture_output=True,
-            check=False,
-        )
-        if done.returncode != 0 or not exe.exists():
+        try:
+            done = subprocess.run(
+                ["npm", "install", "--prefix", str(cache), "--silent", "--no-audit", "jwt-cli@2"],
+                capture_output=True,
+                check=False,
+                timeout=120,  # a registry out of reach must not stall the bench
+            )
+            failed = done.returncode != 0
+        except subprocess.TimeoutExpired:
+            failed = True
+        if failed or not exe.exists():
             print("(npm could not install jwt-cli: no node column)", file=sys.stderr)
             return None
     return str(exe)
@@ -110,11 +115,23 @@ def oauthcli_rows(base: list[str], only: str | None, files: dict[str, Path]) -> 
 
 
 def installation(exe: str | None) -> tuple[list[str], str]:
-    """(argv prefix, its python) for ``exe``, or for this venv's oauthcli."""
-    if exe:
-        return [exe], str(Path(exe).with_name("python"))
-    found = shutil.which("oauthcli", path=str(Path(sys.executable).parent))
-    return ([found] if found else [sys.executable, "-m", "oauthcli"]), sys.executable
+    """(argv prefix, its Python) for ``exe``, or for this venv's oauthcli.
+
+    The Python is the one named on the script's ``#!`` line (pip and pipx write it), so a
+    symlink or a script outside a venv's ``bin/`` is timed with its own interpreter.
+    """
+    if not exe:
+        found = shutil.which("oauthcli", path=str(Path(sys.executable).parent))
+        return ([found] if found else [sys.executable, "-m", "oauthcli"]), sys.executable
+    path = shutil.which(exe)
+    if path is None:
+        sys.exit(f"startup.py: no such executable: {exe}")
+    with open(path, "rb") as script:
+        first = script.readline(4096)
+    if not first.startswith(b"#!"):
+        sys.exit(f"startup.py: {exe} is not a Python script (no #! line)")
+    python = first[2:].decode().split()[0]
+    return [path], python
 
 
 def time_all(commands: dict[str, Run], runs: int) -> tuple[dict[str, float], dict[str, int]]:
@@ -187,11 +204,12 @@ def main() -> None:
     for name in ["python -c pass", *rows, *(n for n in medians if n.startswith("node "))]:
         median = medians[name]
         line = f"{name:<{width}}{median * 1000:>8.1f}ms{median / baseline:>8.1f}x"
-        line += f"{median / yardstick[name]:>7.2f}" if yardstick.get(name) else " " * 7
+        node_median = yardstick.get(name)
+        line += f"{median / node_median:>7.2f}" if node_median else " " * 7
         old_name = f"before: {name}"
         if old_name in medians:
-            old = medians[old_name]
-            line += f"{old * 1000:>8.1f}ms{median / old:>12.2f}"
+            then = medians[old_name]
+            line += f"{then * 1000:>8.1f}ms{median / then:>12.2f}"
             if old_name in failed:
                 line += f"   (before: exit {failed[old_name]})"
         if name in failed:
