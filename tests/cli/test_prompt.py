@@ -10,12 +10,14 @@ import time
 from oauthcli.passwords import verify_password
 from oauthcli.store import UserStore
 
-# The child: a new session whose controlling terminal is the pty on stdin, so Ctrl-C typed
-# there is a SIGINT, as in a real shell; then oauthcli itself. Done by a fresh interpreter,
-# not by a preexec_fn: Python code run between fork and exec can deadlock when the parent
-# has threads (pytest-xdist's worker has), and that hung this test under load.
+# The child, as an interactive shell starts a foreground command: a new session whose
+# controlling terminal is the pty on stdin, so Ctrl-C typed there is a SIGINT, with
+# SIGINT's default action (the suite itself may run with it ignored: a script that starts
+# it in the background hands that on, and Python keeps an inherited SIG_IGN); then
+# oauthcli. Done in a fresh interpreter, not a preexec_fn (unsafe with xdist's threads).
 ON_TERMINAL = (
-    "import fcntl, os, sys, termios; "
+    "import fcntl, os, signal, sys, termios; "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
     "os.setsid(); "
     "fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
     "os.execv(sys.executable, [sys.executable, '-m', 'oauthcli', *sys.argv[1:]])"
