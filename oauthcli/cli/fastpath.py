@@ -38,13 +38,11 @@ ROOT: dict[str, Option] = {
     "--profile": Option("profile"),
     "--debug": Option("debug", flag=True),
 }
-ROOT_DEFAULTS: dict[str, Any] = {"store": None, "profile": None, "debug": False}
 
 DECODE: dict[str, Option] = {
     "--json": Option("json_output", flag=True),
     "--profile": Option("profile"),
 }
-DECODE_DEFAULTS: dict[str, Any] = {"token": None, "json_output": False, "profile": None}
 
 # --batch is left out on purpose: a batch run is long, and its broken-pipe handling is
 # Typer's (see inspect_run._run_batch).
@@ -68,28 +66,16 @@ VERIFY: dict[str, Option] = {
     "--store": Option("store", path=True),
     "--profile": Option("profile"),
 }
-VERIFY_DEFAULTS: dict[str, Any] = {
-    "token": None,
-    "secret_file": None,
-    "key": None,
-    "jwks": None,
-    "issuer_url": None,
-    "alg": None,
-    "issuer": None,
-    "audience": None,
-    "require_scope": None,
-    "require_claim": None,
-    "leeway": "0",
-    "max_age": None,
-    "allow_no_exp": False,
-    "token_type": "access",
-    "batch": None,
-    "allow_oct": False,
-    "cacert": None,
-    "json_output": False,
-    "store": None,
-    "profile": None,
-}
+
+
+def defaults(spec: dict[str, Option], **others: Any) -> dict[str, Any]:
+    """What each parameter is when its option is not given: False for a flag, else None."""
+    return {**{option.dest: False if option.flag else None for option in spec.values()}, **others}
+
+
+ROOT_DEFAULTS = defaults(ROOT)
+DECODE_DEFAULTS = defaults(DECODE, token=None)
+VERIFY_DEFAULTS = defaults(VERIFY, token=None, leeway="0", token_type="access", batch=None)
 
 COMMANDS: dict[str, tuple[dict[str, Option], dict[str, Any]]] = {
     "decode": (DECODE, DECODE_DEFAULTS),
@@ -118,9 +104,7 @@ def parse(args: Sequence[str]) -> Parsed | None:
         return None
     name = args[index]
     spec, defaults = COMMANDS[name]
-    params = {
-        key: list(value) if isinstance(value, list) else value for key, value in defaults.items()
-    }
+    params = dict(defaults)  # a repeated option builds a new list: nothing shared
     positionals: list[str] = []
     index += 1
     while index < len(args):
