@@ -261,3 +261,18 @@ def test_every_form_pyjwt_knows_as_key_material_is_refused():
     ]
     for form in forms:
         assert keys.is_key_material(form), form[:60]
+
+
+def test_a_dsa_key_is_named_without_a_deprecation_warning(tmp_path):
+    # cryptography 51 deprecates the dsa module's names; the key is still refused by name,
+    # and reading it raises no warning (pytest turns warnings into errors).
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from cryptography.hazmat.primitives.asymmetric import dsa
+
+        dsa_key = dsa.generate_private_key(key_size=2048)
+        (tmp_path / "dsa.pem").write_bytes(pem(dsa_key))
+    with pytest.raises(ConfigError, match="ES256 needs an EC key, not a DSA key"):
+        keys.load_private_key_file(tmp_path / "dsa.pem", "ES256")
