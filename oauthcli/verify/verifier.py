@@ -15,7 +15,8 @@ these stable codes (``--json`` ``"error"``)::
     signature      signature does not verify
     type           typ says another kind of token (a refresh token where an access token is due)
     claim          exp missing/not a number/past the year 9999, nbf/iat not numbers,
-                   required claim absent
+                   iss/sub/jti not strings or aud not a string or array of strings
+                   (RFC 7519 4.1), required claim absent
     expired        exp has passed                       (exit 5)
     not_yet_valid  nbf or iat is in the future          (exit 5)
     too_old        iat older than max_age               (exit 5)
@@ -264,6 +265,7 @@ class Verifier:
         now = self.now()
         if self.token_type != "any":
             check_type(header, self.token_type)
+        check_claim_types(payload)
         exp = check_exp(payload, now, self.leeway, self.allow_no_exp)
         check_nbf(payload, now, self.leeway)
         check_iat(payload, now, self.leeway)
@@ -372,6 +374,30 @@ def check_type(header: dict[str, Any], token_type: str) -> None:
         "(use --token-type any to accept it)",
         "type",
     )
+
+
+# RFC 7519 4.1.1-4.1.3, 4.1.7: these registered claims are StringOrURI / case-sensitive strings.
+STRING_CLAIMS = ("iss", "sub", "jti")
+
+
+def check_claim_types(payload: dict[str, Any]) -> None:
+    """The registered claims have their registered types: ``iss``, ``sub``, ``jti`` strings,
+    ``aud`` a string or an array of strings (RFC 7519 4.1; PyJWT refuses the same).
+
+    Checked whether or not a check of the claim's value was asked for: a ``sub`` of
+    ``[1, 2]`` is not a subject any consumer of the verdict can rely on.
+    """
+    for name in STRING_CLAIMS:
+        if name in payload and not isinstance(payload[name], str):
+            raise TokenError(f"token {name} claim is not a string (RFC 7519 4.1)", "claim")
+    aud = payload.get("aud", "")
+    if not isinstance(aud, str) and not (
+        isinstance(aud, list) and all(isinstance(a, str) for a in aud)
+    ):
+        raise TokenError(
+            "token aud claim is neither a string nor an array of strings (RFC 7519 4.1.3)",
+            "claim",
+        )
 
 
 def check_exp(

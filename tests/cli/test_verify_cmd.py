@@ -67,6 +67,16 @@ def test_expired_token_exits_5_with_one_line(cli, store_path):
     assert cli("verify", "--leeway", "2h", token).exit_code == 0
 
 
+def test_a_subject_that_is_not_a_string_exits_4(cli, store_path):
+    # RFC 7519 4.1.2: sub is a string; a signed token with "sub": [1, 2] is refused
+    token = access(store_path, sub=[1, 2])
+    result = cli("verify", token)
+    assert_one_line_error(result, 4, "sub claim is not a string")
+    result = cli("verify", "--json", token)
+    assert result.exit_code == 4
+    assert json.loads(result.stdout)["error"] == "claim"
+
+
 def test_invalid_token_exits_4(cli, store_path):
     token = access(store_path)
     head, body, sig = token.split(".")

@@ -174,8 +174,8 @@ def main() -> None:
         rs256_raw(
             json.dumps({"alg": "RS256", "kid": "rsa-1"}), json.dumps({**claims, "iss": [ISSUER]})
         ),
-        "issuer",
-        "iss not a string",
+        "claim",
+        "iss not a string (RFC 7519 4.1.1)",
         issuer=ISSUER,
     )
     for kid in ("../../../../etc/passwd", "/dev/null", "rsa-1' OR '1'='1", "rsa-1\u0000"):

@@ -149,6 +149,36 @@ def test_audience_string_or_list():
 
 
 @pytest.mark.parametrize(
+    "bad",
+    [
+        {"sub": [1, 2]},
+        {"sub": 42},
+        {"iss": {"x": 1}},
+        {"jti": 7},
+        {"aud": 1},
+        {"aud": ["api", 2]},
+        {"aud": None},
+    ],
+)
+def test_registered_claims_have_their_types(bad):
+    # RFC 7519 4.1: iss, sub, jti are strings; aud a string or an array of strings. Refused
+    # whether or not the claim's value is checked (PyJWT refuses "sub": [1, 2] too).
+    # Signed with PyJWS: PyJWT's encode itself refuses a non-string iss.
+    token = jwt.api_jws.encode(json.dumps(claims(**bad)).encode(), SECRET, algorithm="HS256")
+    assert reason_of(token) == "claim"
+    with pytest.raises(TokenError, match=f"token {next(iter(bad))} claim"):
+        check(token)
+    if "aud" in bad:
+        assert reason_of(token, audience="api") == "claim"
+
+
+def test_registered_claims_of_the_right_types_pass():
+    token = hs(claims(iss="https://i.example", sub="alice", jti="j1", aud=["api", "web"]))
+    assert reason_of(token) is None
+    assert reason_of(hs(claims(aud="api"))) is None
+
+
+@pytest.mark.parametrize(
     "scope_claims",
     [{"scope": "me items"}, {"scp": ["me", "items"]}, {"scopes": ["items", "me"]}],
 )
