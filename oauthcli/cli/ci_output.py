@@ -11,9 +11,19 @@ would land in ``$TOKEN`` instead. See "Masking a value in a log" in
 https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands
 (a mask applies to the log lines written after it, one line per value).
 
+Every token reaches stdout through :func:`emit` / :func:`emit_json` / :func:`print_env`,
+which mask first: one place, so no command can print a token unmasked. A mask value is
+escaped as actions/toolkit's ``escapeData`` does (``%`` -> ``%25``, CR -> ``%0D``,
+LF -> ``%0A``; ``packages/core/src/command.ts``), since the runner decodes those.
+
 ``--format env`` prints ``OAUTHCLI_ACCESS_TOKEN=...`` (and ``OAUTHCLI_REFRESH_TOKEN``,
 ``OAUTHCLI_ID_TOKEN`` when there are such tokens): a dotenv file, or
-``>> "$GITHUB_ENV"`` for the next steps of a job.
+``>> "$GITHUB_ENV"`` for the next steps of a job. The values are server-provided, so
+they are refused (exit 6) unless made only of RFC 6750 2.1 ``b64token`` characters
+(``A-Z a-z 0-9 - . _ ~ + /``, then ``=`` padding) and not starting with ``~``: such a
+line means the same, unquoted, to bash's ``source``/``.``, to ``$GITHUB_ENV`` (which
+takes the value literally, so quoting is no way out) and to dotenv loaders (python-dotenv,
+Docker Compose): no expansion, no word splitting, no comment, no second line.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 from oauthcli import settings
 from oauthcli.cli import output
@@ -32,8 +43,9 @@ ENV_NAMES = {
     "refresh_token": "OAUTHCLI_REFRESH_TOKEN",
     "id_token": "OAUTHCLI_ID_TOKEN",
 }
-# One printable line without spaces or quotes: safe unquoted in dotenv and $GITHUB_ENV.
-_ENV_SAFE = re.compile(r"[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+")
+# RFC 6750 2.1 b64token: safe unquoted in a shell assignment, $GITHUB_ENV and dotenv
+# (a leading "~" would be a tilde expansion in bash, so it is refused too).
+_ENV_SAFE = re.compile(r"[A-Za-z0-9._+/-][A-Za-z0-9._~+/-]*=*")
 
 
 def mask(values: Iterable[str | None]) -> None:
@@ -43,11 +55,29 @@ def mask(values: Iterable[str | None]) -> None:
     sys.stdout.flush()
     for value in values:
         if value:
-            # add-mask takes one line; a value with a line break is masked line by line.
-            for line in value.splitlines():
+            # The log is matched line by line: a value with a line break (a PEM) is masked
+            # line by line; each is escaped as the runner decodes it.
+            for line in value.split("\n"):
                 if line.strip():
-                    sys.stderr.write(f"::add-mask::{line}\n")
+                    sys.stderr.write(f"::add-mask::{escape_data(line)}\n")
     sys.stderr.flush()
+
+
+def escape_data(value: str) -> str:
+    """A workflow command's data, as actions/toolkit's ``escapeData`` writes it."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def emit(text: str, secrets: Iterable[str | None]) -> None:
+    """Print ``text`` (a line holding tokens or keys) after masking each of ``secrets``."""
+    mask(secrets)
+    output.echo(text)
+
+
+def emit_json(data: Any, secrets: Iterable[str | None]) -> None:
+    """Print ``data`` as JSON after masking each of ``secrets``."""
+    mask(secrets)
+    output.print_json(data)
 
 
 def resolve_format(fmt: str | None, *, json_output: bool = False, print_only: bool = False) -> str:
@@ -72,7 +102,11 @@ def env_lines(tokens: dict[str, str | None]) -> list[str]:
         if not value:
             continue
         if not _ENV_SAFE.fullmatch(value):
-            raise RemoteError(f"the {key.replace('_', ' ')} has characters an env line cannot hold")
+            raise RemoteError(
+                f"the {key.replace('_', ' ')} has characters that are not safe in an env line "
+                "(only RFC 6750 token characters are printed unquoted): use --format json",
+                reason="bad_answer",
+            )
         lines.append(f"{name}={value}")
     return lines
 
@@ -80,6 +114,5 @@ def env_lines(tokens: dict[str, str | None]) -> list[str]:
 def print_env(tokens: dict[str, str | None]) -> None:
     """Mask, then print the ``--format env`` lines."""
     lines = env_lines(tokens)
-    mask(tokens.values())
-    for line in lines:
-        output.echo(line)
+    if lines:
+        emit("\n".join(lines), tokens.values())

@@ -446,21 +446,16 @@ def register(app: typer.Typer) -> None:
         OAUTHCLI_TOKEN as given (unless --profile is given). Prints nothing and
         exits non-zero when no valid token can be had.
         """
+        from oauthcli.cli import ci_output
         from oauthcli.client.policy import check_header_safe
 
         if id_token:
             from oauthcli.client.oidc_profile import fresh_id_token
 
-            output.echo(
-                f"Authorization: Bearer {fresh_id_token(_profile_token(profile, cacert, timeout))}"
-            )
-            return
-        explicit = _explicit_token(None, profile)
-        if explicit is None:
-            explicit = check_header_safe(
+            token = fresh_id_token(_profile_token(profile, cacert, timeout))
+        else:
+            explicit = _explicit_token(None, profile)
+            token = explicit or check_header_safe(
                 _profile_token(profile, cacert, timeout).fresh().access_token
             )
-        from oauthcli.cli import ci_output
-
-        ci_output.mask([explicit])
-        output.echo(f"Authorization: Bearer {explicit}")
+        ci_output.emit(f"Authorization: Bearer {token}", [token])

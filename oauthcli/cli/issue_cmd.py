@@ -167,21 +167,21 @@ def issue(
     if fmt == "env":
         ci_output.print_env({"access_token": token})
         return
-    ci_output.mask([token])
     if fmt == "json":
         import jwt
 
-        output.print_json(
+        ci_output.emit_json(
             {
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": max(0, int(claims["exp"]) - int(time.time())),
                 "header": jwt.get_unverified_header(token),
                 "claims": claims,
-            }
+            },
+            [token],
         )
         return
-    output.echo(token)
+    ci_output.emit(token, [token])
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,5 @@
 """``oauthcli keys generate`` / ``oauthcli keys jwks``: signing keys and their public JWKS."""
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -45,9 +44,8 @@ def generate(
         kid = keys.key_id(material, alg)
         from oauthcli.cli import ci_output
 
-        ci_output.mask([material.decode("ascii")])  # a PEM is masked line by line
-        sys.stdout.buffer.write(material)
-        sys.stdout.flush()
+        text = material.decode("ascii")
+        ci_output.emit(text.removesuffix("\n"), [text])  # a PEM is masked line by line
         output.note(f"wrote a new {alg} key to standard output (kid {kid})")
         return
     path = Path(out).expanduser()

@@ -225,8 +225,7 @@ def token_cmd(
         ci_output.print_env({"access_token": access, "id_token": id_value})
         return
     shown = fresh_id_token(source) if id_token else access
-    ci_output.mask([shown])
-    output.echo(shown)
+    ci_output.emit(shown, [shown])
 
 
 def revoke_cmd(

@@ -121,12 +121,10 @@ def _report(
         ci_output.print_env(tokens)
         return
     if print_only:
-        ci_output.mask([entry.access_token])
-        output.echo(entry.access_token)
+        ci_output.emit(entry.access_token, [entry.access_token])
         return
     if json_output:
-        ci_output.mask(tokens.values())
-        output.print_json(token_response(entry))
+        ci_output.emit_json(token_response(entry), tokens.values())
         return
     from datetime import UTC, datetime
 

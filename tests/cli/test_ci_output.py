@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_SECRET, assert_one_line_error
+from tests.live_server import live_server
 
 TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MASK = re.compile(r"^::add-mask::(.*)$")
@@ -35,20 +36,26 @@ def run_step(script: str, cwd: Path, **env: str) -> str:
     return proc.stdout
 
 
+def unescape_data(data: str) -> str:
+    """A command's data as the runner decodes it (actions/runner ``ActionCommand.UnescapeData``)."""
+    return data.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
 def unmasked_secrets(log: str, secrets: list[str] | None = None) -> list[str]:
     """Read the log as the runner does: ``::add-mask::`` lines register values for later lines.
 
-    Returns every token (or given secret) that appears in a line before a mask for it.
+    Returns every token (or given secret) that appears in a line before a mask for it:
+    a line is hidden where a registered value occurs in it.
     """
     masks: set[str] = set()
     leaked = []
     for line in log.splitlines():
         match = MASK.match(line)
         if match:
-            masks.add(match.group(1))
+            masks.add(unescape_data(match.group(1)))
             continue
         for value in [*TOKEN.findall(line), *(s for s in secrets or [] if s in line)]:
-            if value not in masks:
+            if not any(mask and mask in value for mask in masks):
                 leaked.append(value)
     return leaked
 
@@ -153,7 +160,18 @@ def test_env_lines_refuse_unsafe_values():
         "OAUTHCLI_ACCESS_TOKEN=a.b.c",
         "OAUTHCLI_ID_TOKEN=i",
     ]
-    for bad in ("a b", "a\nOTHER=1", "a'b", 'a"b', "a\\b"):
+    for bad in (
+        "a b",
+        "a\nOTHER=1",
+        "a'b",
+        'a"b',
+        "a\\b",
+        HOSTILE,
+        "a$(id)",
+        "a`id`",
+        "~root",
+        "a=b",
+    ):
         with pytest.raises(RemoteError):
             env_lines({"access_token": bad})
 
@@ -178,3 +196,82 @@ def test_token_masks_and_prints_env_lines(store_path, isolated_env):
     assert unmasked_secrets(log) == []
     plain = run_step("oauthcli token --format env", isolated_env, GITHUB_ACTIONS="false")
     assert plain == f"OAUTHCLI_ACCESS_TOKEN={token}\n"
+
+
+def token_app(access_token: str):
+    """A token endpoint that answers every password grant with ``access_token``."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def token(request):
+        return JSONResponse({"access_token": access_token, "token_type": "bearer"})
+
+    return Starlette(routes=[Route("/token", token, methods=["POST"])])
+
+
+HOSTILE = "eyJ.x;touch${IFS}pwned;#"
+
+
+def test_a_token_with_shell_metacharacters_is_never_an_env_line(isolated_env):
+    # A token endpoint controls the value: sourcing the env file must never run it.
+    with live_server(token_app(HOSTILE)) as server:
+        script = (
+            f"echo pw | oauthcli login alice --url {server.token_url} --password-stdin "
+            '--format env > env.sh || echo "exit $?"\n'
+            "set -a; . ./env.sh; set +a\n"
+        )
+        log = run_step(script, isolated_env)
+    assert not (isolated_env / "pwned").exists()
+    assert "exit 6" in log and "not safe in an env line" in log
+    assert (isolated_env / "env.sh").read_text() == ""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln",
+        "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+        "a-b.c_d~e+f/g==",
+        "2YotnFZFEjr1zCsicMWpAA",
+    ],
+)
+def test_env_lines_read_back_the_same_in_bash_github_env_and_dotenv(isolated_env, value):
+    from dotenv import dotenv_values
+
+    with live_server(token_app(value)) as server:
+        run_step(
+            f"echo pw | oauthcli login alice --url {server.token_url} --password-stdin "
+            "--format env > env.sh",
+            isolated_env,
+        )
+    env_file = isolated_env / "env.sh"
+    [line] = env_file.read_text().splitlines()
+    # bash: source the file, print the variable back
+    sourced = run_step('. ./env.sh; printf %s "$OAUTHCLI_ACCESS_TOKEN"', isolated_env)
+    assert sourced == value
+    # $GITHUB_ENV: the runner takes everything after the first "=" literally
+    name, _, literal = line.partition("=")
+    assert (name, literal) == ("OAUTHCLI_ACCESS_TOKEN", value)
+    # dotenv loaders (python-dotenv, as uvicorn and Docker-Compose-like tools read it)
+    assert dotenv_values(env_file) == {"OAUTHCLI_ACCESS_TOKEN": value}
+
+
+def test_mask_data_is_escaped_as_the_runner_decodes_it(isolated_env):
+    # %0A in a token would be decoded by the runner into a line break: the mask would
+    # never match the printed token. Escaped as actions/toolkit's escapeData does, it does.
+    token = "abc%0Adef%25ghi"
+    log = run_step("oauthcli header", isolated_env, **github_env(OAUTHCLI_TOKEN=token))
+    assert f"::add-mask::{token.replace('%', '%25')}" in log
+    assert f"Authorization: Bearer {token}" in log
+    assert unmasked_secrets(log, [token]) == []
+
+
+def test_escape_data_matches_actions_toolkit():
+    from oauthcli.cli.ci_output import escape_data
+
+    # actions/toolkit packages/core/__tests__/command.test.ts: escapes %, CR and LF only
+    assert escape_data("percent % percent % cr \r cr \r lf \n lf \n") == (
+        "percent %25 percent %25 cr %0D cr %0D lf %0A lf %0A"
+    )
+    assert escape_data("%25%0A:,") == "%2525%250A:,"

@@ -157,6 +157,21 @@ def test_header_and_call_send_the_id_token_when_asked(cli, logged_in):
         server.server_close()
 
 
+def test_every_token_output_is_masked_under_github_actions(cli, logged_in, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    entry = cached()
+    for args, token in (
+        (["header", "--id-token"], entry.id_token),
+        (["header"], entry.access_token),
+        (["token", "--id-token"], entry.id_token),
+        (["token"], entry.access_token),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        assert token in result.stdout
+        assert f"::add-mask::{token}\n" in result.stderr, args
+
+
 def test_logout_says_when_it_cannot_revoke_and_still_forgets(cli, oidc_provider, logged_in):
     logged_in.write_text("not-the-secret-any-more\n")  # the client secret changed meanwhile
     result = cli("logout")
