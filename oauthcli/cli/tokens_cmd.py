@@ -124,7 +124,9 @@ def _report(
         ci_output.emit(entry.access_token, [entry.access_token])
         return
     if json_output:
-        ci_output.emit_json(token_response(entry), tokens.values())
+        # the tokens were just obtained: expires_in as the server's answer gave it, however
+        # long the login itself took (a loaded machine must not print 899 for 900)
+        ci_output.emit_json(token_response(entry, now=entry.obtained_at), tokens.values())
         return
     from datetime import UTC, datetime
 
