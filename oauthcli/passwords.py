@@ -3,12 +3,26 @@
 passlib's ``CryptContext`` (from the maintained ``libpass`` fork) lets a store
 holding pbkdf2_sha256 or sha256_crypt hashes keep working: those verify, and
 ``verify`` hands back a bcrypt replacement for the caller to save.
+
+Client secrets have one more form. A secret that ``oauthcli client add`` generates
+(256 random bits) is stored as a salted HMAC-SHA256 (``$hmac-sha256$v=1$SALT$MAC``):
+a slow hash protects secrets people choose and remember (NIST SP 800-63B 5.1.1.2);
+guessing a 256-bit random value is out of reach however fast each guess is, so the
+token endpoint need not pay a bcrypt per request. Secrets people choose keep bcrypt.
+``verify_secret`` picks the check by the stored form, and ``VerifiedSecrets``
+remembers recent successful bcrypt checks so a client presenting its secret again
+costs one HMAC, not one bcrypt.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -107,3 +121,104 @@ def dummy_verify(rounds: int = 12, hashes: Iterable[str] = ()) -> None:
     """Spend the time of one real verification, so unknown users can't be told apart."""
     cost = dummy_cost(rounds, hashes)
     _context(rounds).verify("not-the-password", _dummy_hash(cost))
+
+
+# --- client secrets -------------------------------------------------------------------------
+
+FAST_HASH_PREFIX = "$hmac-sha256$v=1$"
+GENERATED_SECRET_BYTES = 32  # 256 bits: no slow hash needed (see the module docstring)
+
+
+def generate_secret() -> str:
+    """A new client secret of 256 random bits (43 URL-safe characters)."""
+    return secrets.token_urlsafe(GENERATED_SECRET_BYTES)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _hmac_sha256(salt: bytes, secret: str) -> bytes:
+    return hmac.new(salt, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+
+def hash_generated_secret(secret: str) -> str:
+    """The fast salted form, only for a secret from ``generate_secret`` (never a chosen one)."""
+    if len(secret) < 43:
+        raise ValueError("only a generated 256-bit secret may be stored with a fast hash")
+    salt = secrets.token_bytes(16)
+    return f"{FAST_HASH_PREFIX}{_b64(salt)}${_b64(_hmac_sha256(salt, secret))}"
+
+
+def _verify_fast(secret: str, hashed: str) -> bool:
+    salt_text, sep, mac_text = hashed[len(FAST_HASH_PREFIX) :].partition("$")
+    try:
+        salt = base64.urlsafe_b64decode(salt_text + "=" * (-len(salt_text) % 4))
+        mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
+    except (ValueError, TypeError):
+        return False
+    if not sep or not salt or len(mac) != hashlib.sha256().digest_size:
+        return False
+    return hmac.compare_digest(_hmac_sha256(salt, secret), mac)
+
+
+class VerifiedSecrets:
+    """A bounded memory of recent successful secret checks (least recently used goes first).
+
+    An entry is an HMAC, under a key made for this process, of the stored hash and the
+    presented secret: it never holds a secret, a leaked entry cannot be brute-forced
+    without the key, and a changed stored hash never matches an old entry. The owner
+    clears it when the clients change (``LiveStore`` does on every reload).
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._key = secrets.token_bytes(32)
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _tag(self, secret: str, hashed: str) -> bytes:
+        message = hashed.encode("utf-8") + b"\x00" + secret.encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def seen(self, secret: str, hashed: str) -> bool:
+        tag = self._tag(secret, hashed)
+        with self._lock:
+            if tag in self._seen:  # dict lookup by hash: a miss says nothing of the secret
+                self._seen.move_to_end(tag)
+                return True
+        return False
+
+    def remember(self, secret: str, hashed: str) -> None:
+        tag = self._tag(secret, hashed)
+        with self._lock:
+            self._seen[tag] = None
+            self._seen.move_to_end(tag)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+def verify_secret(
+    secret: str, hashed: str, rounds: int = 12, cache: VerifiedSecrets | None = None
+) -> bool:
+    """Whether ``secret`` matches a client's stored ``hashed`` secret, by the hash's form.
+
+    The fast form costs one HMAC; any other form is a password hash (bcrypt, ...)
+    checked by ``verify_password``, skipped when ``cache`` saw this very secret and
+    hash succeed before. Never raises for bad input.
+    """
+    if hashed.startswith(FAST_HASH_PREFIX):
+        return _verify_fast(secret, hashed)
+    if cache is not None and cache.seen(secret, hashed):
+        return True
+    ok, _ = verify_password(secret, hashed, rounds)
+    if ok and cache is not None:
+        cache.remember(secret, hashed)
+    return ok

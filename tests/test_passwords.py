@@ -100,3 +100,78 @@ def test_dummy_verify_costs_as_much_as_the_costliest_stored_hash(monkeypatch):
     with bcrypt_costs(monkeypatch) as costs:
         dummy_verify(4, stored)
     assert costs == [7]
+
+
+# --- client secrets: the fast form for generated secrets, the cache for bcrypt ones ---------
+
+
+def test_a_generated_secret_verifies_by_its_fast_hash_without_bcrypt(monkeypatch):
+    from oauthcli.passwords import generate_secret, hash_generated_secret, verify_secret
+
+    secret = generate_secret()
+    hashed = hash_generated_secret(secret)
+    with bcrypt_costs(monkeypatch) as costs:
+        assert verify_secret(secret, hashed, 12)
+        assert not verify_secret(secret + "x", hashed, 12)
+        assert not verify_secret("", hashed, 12)
+    assert costs == []
+
+
+def test_a_chosen_secret_never_gets_the_fast_hash():
+    from oauthcli.passwords import hash_generated_secret
+
+    with pytest.raises(ValueError, match="generated"):
+        hash_generated_secret("a-long-enough-secret")
+
+
+@pytest.mark.parametrize(
+    "hashed",
+    [
+        "$hmac-sha256$v=1$",
+        "$hmac-sha256$v=1$c2FsdA",
+        "$hmac-sha256$v=1$c2FsdA$c2hvcnQ",
+        "$hmac-sha256$v=1$$" + "A" * 43,
+        "$hmac-sha256$v=1$!!!$" + "A" * 43,
+    ],
+)
+def test_a_broken_fast_hash_is_a_plain_mismatch(hashed):
+    from oauthcli.passwords import verify_secret
+
+    assert verify_secret("x" * 43, hashed, 4) is False
+
+
+def test_verified_secrets_spare_bcrypt_only_for_a_secret_that_succeeded(monkeypatch):
+    from oauthcli.passwords import VerifiedSecrets, verify_secret
+
+    hashed = hash_password("a-long-enough-secret", 4)
+    cache = VerifiedSecrets()
+    with bcrypt_costs(monkeypatch) as costs:
+        assert verify_secret("a-long-enough-secret", hashed, 4, cache)
+        assert verify_secret("a-long-enough-secret", hashed, 4, cache)
+        assert verify_secret("a-long-enough-secret", hashed, 4, cache)
+    assert costs == [4]  # one bcrypt, then the cache
+    with bcrypt_costs(monkeypatch) as costs:
+        assert not verify_secret("wrong-secret-guess", hashed, 4, cache)
+        assert not verify_secret("wrong-secret-guess", hashed, 4, cache)
+    assert costs == [4, 4]  # a failure is never remembered
+    # Another stored hash (the secret was changed) never matches an old entry.
+    other = hash_password("a-long-enough-secret", 4)
+    with bcrypt_costs(monkeypatch) as costs:
+        assert verify_secret("a-long-enough-secret", other, 4, cache)
+    assert costs == [4]
+    # The cache holds no secret, only keyed tags.
+    assert all(b"a-long-enough-secret" not in tag for tag in cache._seen)
+    cache.clear()
+    with bcrypt_costs(monkeypatch) as costs:
+        assert verify_secret("a-long-enough-secret", hashed, 4, cache)
+    assert costs == [4]
+
+
+def test_verified_secrets_are_bounded():
+    from oauthcli.passwords import VerifiedSecrets
+
+    cache = VerifiedSecrets(size=3)
+    for n in range(10):
+        cache.remember(f"secret-{n}", "$2b$04$hash")
+    assert len(cache) == 3
+    assert cache.seen("secret-9", "$2b$04$hash") and not cache.seen("secret-0", "$2b$04$hash")

@@ -409,6 +409,51 @@ def test_client_credentials_with_basic_and_post(with_client):
         assert claims["sub"] == claims["client_id"] == "ci-bot"
 
 
+def test_a_client_made_by_client_add_costs_no_bcrypt_per_token(
+    cli, server, isolated_env, monkeypatch
+):
+    """``client add --new-secret-file`` stores a fast hash: /token never runs bcrypt for it."""
+    result = cli("client", "add", "fast-bot", "-s", "items", "--new-secret-file", "fast.secret")
+    assert result.exit_code == 0, result.stderr
+    secret = (isolated_env / "fast.secret").read_text().strip()
+    with bcrypt_costs(monkeypatch) as costs:
+        for _ in range(3):
+            response = client_token(server, basic("fast-bot", secret))
+            assert response.status_code == 200, response.text
+            assert response.json()["scope"] == "items"
+        wrong = client_token(server, basic("fast-bot", secret[:-2]))
+        assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert costs == []
+
+
+def test_a_bcrypt_client_secret_is_checked_once_until_the_client_changes(with_client, monkeypatch):
+    server = with_client
+    with bcrypt_costs(monkeypatch) as costs:
+        for _ in range(3):
+            assert client_token(server, basic("ci-bot", CLIENT_SECRET)).status_code == 200
+    assert costs == [4]  # the first request; the others hit the cache of verified secrets
+    with bcrypt_costs(monkeypatch) as costs:
+        for _ in range(2):
+            assert client_token(server, basic("ci-bot", "wrong")).status_code == 401
+    assert costs == [4, 4]  # failures are never remembered
+
+    with server.store.edit() as data:  # any change to the store forgets every verification
+        data.clients["ci-bot"].scopes = ["items", "me"]
+    with bcrypt_costs(monkeypatch) as costs:
+        assert client_token(server, basic("ci-bot", CLIENT_SECRET)).status_code == 200
+        assert client_token(server, basic("ci-bot", CLIENT_SECRET)).status_code == 200
+    assert costs == [4]
+
+    with server.store.edit() as data:  # a disabled client is refused, cached or not
+        data.clients["ci-bot"].disabled = True
+    assert client_token(server, basic("ci-bot", CLIENT_SECRET)).status_code == 401
+    with server.store.edit() as data:  # a new secret: the old one is refused at once
+        data.clients["ci-bot"].disabled = False
+        data.clients["ci-bot"].hashed_secret = hash_password("the-new-client-secret", 4)
+    assert client_token(server, basic("ci-bot", CLIENT_SECRET)).status_code == 401
+    assert client_token(server, basic("ci-bot", "the-new-client-secret")).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("headers", "data"),
     [

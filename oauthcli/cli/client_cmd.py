@@ -23,9 +23,12 @@ def _store(store: Path | None):
     return UserStore(resolve_store_path(store))
 
 
-def _new_secret(secret_stdin: bool, secret_out: Path | None) -> str:
-    """The client secret: read from stdin, or generated into a new 0600 file. Never argv, never printed."""
+def _new_secret_hash(secret_stdin: bool, secret_out: Path | None, rounds: int) -> str:
+    """The stored hash of the client secret: one read from stdin (chosen by a person: bcrypt),
+    or one generated into a new 0600 file (256 random bits: a fast salted hash, see
+    ``oauthcli.passwords``). The secret is never on argv, never printed."""
     from oauthcli.errors import UsageError
+    from oauthcli.passwords import generate_secret, hash_generated_secret, hash_password
 
     if secret_stdin == (secret_out is not None):
         raise UsageError("give exactly one of --secret-stdin or --new-secret-file FILE")
@@ -33,17 +36,16 @@ def _new_secret(secret_stdin: bool, secret_out: Path | None) -> str:
         secret = read_stdin_line("client secret")
         if len(secret) < 16:
             raise UsageError("the client secret must be at least 16 characters")
-        return secret
-    import secrets
-
+        return hash_password(secret, rounds)
     from oauthcli.fileio import atomic_write
 
     assert secret_out is not None
     if secret_out.exists():
         raise UsageError(f"{secret_out} already exists; the new secret is not written over it")
-    secret = secrets.token_urlsafe(32)
+    secret = generate_secret()
+    hashed = hash_generated_secret(secret)
     atomic_write(secret_out, (secret + "\n").encode(), mode=0o600)
-    return secret
+    return hashed
 
 
 @app.command("add")
@@ -87,10 +89,9 @@ def add(
     ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Add a client; a confidential client's secret is stored as a bcrypt hash."""
+    """Add a client; a confidential client's secret is stored hashed (bcrypt for a chosen one)."""
     from oauthcli import settings
     from oauthcli.errors import UsageError
-    from oauthcli.passwords import hash_password
     from oauthcli.store import Client, validate_name, validate_redirect_uri, validate_scopes
 
     validate_name(client_id, "client id")
@@ -108,11 +109,10 @@ def add(
                 "a --public client has no secret: drop --secret-stdin/--new-secret-file"
             )
     else:
-        secret = _new_secret(secret_stdin, secret_out)
         rounds = settings.bcrypt_rounds(
             user_store.load().bcrypt_rounds if user_store.exists() else None
         )
-        hashed = hash_password(secret, rounds)
+        hashed = _new_secret_hash(secret_stdin, secret_out, rounds)
     with user_store.edit(create=True) as data:
         if client_id in data.clients:
             raise UsageError(f"client {client_id!r} already exists")

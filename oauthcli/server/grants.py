@@ -87,7 +87,7 @@ async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
 
 
 def _optional_client(
-    credentials: ClientCredentials | None, data: StoreData, rounds: int, form: Form | None = None
+    ctx: ServerContext, credentials: ClientCredentials | None, data: StoreData, form: Form
 ) -> Client | None:
     """The client making the request: authenticated, or a public client naming itself.
 
@@ -95,8 +95,8 @@ def _optional_client(
     identifies it. Other ``client_id`` values without a secret identify no one.
     """
     if credentials:
-        return check_client(credentials, data.clients, rounds)
-    named = data.clients.get(form.get("client_id") or "") if form is not None else None
+        return check_client(credentials, data.clients, ctx.rounds(data), ctx.live.secrets)
+    named = data.clients.get(form.get("client_id") or "")
     if named is not None and getattr(named, "public", False) and not named.disabled:
         return named
     return None
@@ -151,7 +151,7 @@ def _password_blocking(
     from oauthcli.passwords import dummy_verify
 
     rounds = ctx.rounds(data)
-    client = _optional_client(credentials, data, rounds, form)
+    client = _optional_client(ctx, credentials, data, form)
     if form.oversized:
         # Refused without reaching bcrypt, yet as slow as a real check.
         dummy_verify(rounds, [u.hashed_password for u in data.users.values()])
@@ -189,7 +189,7 @@ def _refresh_blocking(
     token: str,
     form: Form,
 ) -> TokenPair:
-    client = _optional_client(credentials, data, ctx.rounds(data), form)
+    client = _optional_client(ctx, credentials, data, form)
     requested = parse_scope(form.get("scope"))
     try:
         return ctx.service.refresh(
@@ -212,7 +212,9 @@ async def _client_credentials(request: Request, ctx: ServerContext, form: Form) 
     if retry_after is not None:
         raise _throttled(retry_after)
     try:
-        client = await run_in_threadpool(check_client, credentials, data.clients, ctx.rounds(data))
+        client = await run_in_threadpool(
+            check_client, credentials, data.clients, ctx.rounds(data), ctx.live.secrets
+        )
     except OAuthError:
         await run_in_threadpool(ctx.throttle.failed, key)
         raise
@@ -256,7 +258,7 @@ def _revoke_blocking(
     token: str,
     form: Form,
 ) -> None:
-    client = _optional_client(credentials, data, ctx.rounds(data), form)
+    client = _optional_client(ctx, credentials, data, form)
     if form.oversized:
         return
     for typ in _order(form.get("token_type_hint")):
@@ -316,7 +318,7 @@ def _introspect_blocking(
     token: str,
     form: Form,
 ) -> dict[str, Any]:
-    check_client(credentials, data.clients, ctx.rounds(data))
+    check_client(credentials, data.clients, ctx.rounds(data), ctx.live.secrets)
     if form.oversized:
         return {"active": False}
     for typ in _order(form.get("token_type_hint")):

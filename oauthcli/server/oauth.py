@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from oauthcli.store import Client
+
+if TYPE_CHECKING:
+    from oauthcli.passwords import VerifiedSecrets
 
 # Each form value; a JWT refresh token signed with a big RSA key can pass 1 KiB.
 MAX_FIELD_BYTES = 1024
@@ -142,16 +145,26 @@ def client_credentials(request: Request, form: Form) -> ClientCredentials | None
     return None
 
 
-def check_client(credentials: ClientCredentials, clients: dict[str, Client], rounds: int) -> Client:
-    """Blocking (bcrypt): verify a client secret; unknown clients cost a dummy verification."""
-    from oauthcli.passwords import dummy_verify, verify_password
+def check_client(
+    credentials: ClientCredentials,
+    clients: dict[str, Client],
+    rounds: int,
+    cache: VerifiedSecrets | None = None,
+) -> Client:
+    """Blocking (bcrypt, unless the secret is a generated one or ``cache`` saw it succeed):
+    verify a client secret with ``passwords.verify_secret``; unknown clients cost a dummy
+    verification. Pass ``LiveStore.secrets`` as ``cache``: it is cleared when the store changes.
+    """
+    from oauthcli.passwords import dummy_verify, verify_secret
 
     client = clients.get(credentials.client_id)
     if client is None or len(credentials.secret.encode("utf-8")) > MAX_FIELD_BYTES:
         dummy_verify(rounds)
         raise invalid_client()
-    ok, _ = verify_password(credentials.secret, client.hashed_secret, rounds)
-    if not ok or client.disabled:
+    if (
+        not verify_secret(credentials.secret, client.hashed_secret, rounds, cache)
+        or client.disabled
+    ):
         raise invalid_client()
     return client
 

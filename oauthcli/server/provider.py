@@ -160,7 +160,7 @@ async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -
             )
         try:
             client: Client = await run_in_threadpool(
-                check_client, credentials, data.clients, ctx.rounds(data)
+                check_client, credentials, data.clients, ctx.rounds(data), ctx.live.secrets
             )
         except OAuthError:
             await run_in_threadpool(ctx.throttle.failed, key)

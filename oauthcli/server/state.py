@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from oauthcli.errors import StoreError
+from oauthcli.passwords import VerifiedSecrets
 from oauthcli.server.records import Records
 from oauthcli.server.throttle import ThrottleBackend
 from oauthcli.sessions import FamilyBackend
@@ -60,6 +61,9 @@ class LiveStore:
         self._data = data if data is not None else store.load()
         self._generation = 0
         self._broken: _Signature | None = None
+        # Recent successful client-secret checks (oauth.check_client); forgotten on reload,
+        # so a changed or removed client is checked against what the file says now.
+        self.secrets = VerifiedSecrets()
 
     @property
     def generation(self) -> int:
@@ -77,6 +81,7 @@ class LiveStore:
             log.error("keeping the last good user store: %s", exc)
             return self._data
         self._data, self._signature, self._broken = data, signature, None
+        self.secrets.clear()
         self._generation += 1
         return data
 

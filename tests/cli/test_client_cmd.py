@@ -3,7 +3,7 @@
 import json
 import stat
 
-from oauthcli.passwords import verify_password
+from oauthcli.passwords import verify_password, verify_secret
 from oauthcli.store import UserStore
 from tests.apps_serve.live import live_server
 from tests.conftest import assert_one_line_error
@@ -19,7 +19,7 @@ def test_add_with_a_generated_secret_then_log_in_through_serve(cli, store_path, 
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert secret not in result.output
     client = UserStore(store_path).load().clients["ci-bot"]
-    assert client.scopes == ["items"] and verify_password(secret, client.hashed_secret, 4)[0]
+    assert client.scopes == ["items"] and verify_secret(secret, client.hashed_secret, 4)
 
     listed = cli("client", "list", "--json")
     assert json.loads(listed.stdout) == [
@@ -54,7 +54,29 @@ def test_add_with_a_secret_from_stdin(cli, store_path):
     result = cli("client", "add", "svc", "--secret-stdin", input="a-long-enough-secret\n")
     assert result.exit_code == 0, result.stderr
     hashed = UserStore(store_path).load().clients["svc"].hashed_secret
+    # A secret a person chose keeps the slow hash (NIST SP 800-63B 5.1.1.2).
+    assert hashed.startswith("$2b$")
     assert verify_password("a-long-enough-secret", hashed, 4)[0]
+    assert verify_secret("a-long-enough-secret", hashed, 4)
+
+
+def test_a_generated_secret_is_256_random_bits_under_a_fast_salted_hash(
+    cli, store_path, isolated_env
+):
+    for name in ("one", "two"):
+        result = cli("client", "add", name, "--new-secret-file", f"{name}.secret")
+        assert result.exit_code == 0, result.stderr
+    secrets_ = {n: (isolated_env / f"{n}.secret").read_text().strip() for n in ("one", "two")}
+    hashes = {n: c.hashed_secret for n, c in UserStore(store_path).load().clients.items()}
+    for name, secret in secrets_.items():
+        assert len(secret) >= 43  # 32 bytes of token_urlsafe: 256 bits
+        assert hashes[name].startswith("$hmac-sha256$v=1$")
+        assert secret not in hashes[name]
+        assert verify_secret(secret, hashes[name], 4)
+        assert not verify_secret(secret[:-1] + ("A" if secret[-1] != "A" else "B"), hashes[name])
+    # Salted: the two hashes share nothing, and neither verifies the other's secret.
+    assert hashes["one"].split("$")[3] != hashes["two"].split("$")[3]
+    assert not verify_secret(secrets_["one"], hashes["two"])
 
 
 def test_client_errors(cli, store_path, isolated_env):
