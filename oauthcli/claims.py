@@ -1,12 +1,10 @@
-"""Token facts every module shares: scope parsing, base64url, NumericDate checks.
+"""Token facts every module shares: scope parsing, NumericDate checks (base64url: ``jose``).
 
 Leaf module: imports nothing of oauthcli but ``errors``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable
 from typing import Any, TypeGuard
@@ -21,7 +19,6 @@ OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 
 # RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 # Far beyond any date, well within float range, so time arithmetic never overflows.
 _FLOAT_RANGE = 1e300
@@ -60,20 +57,6 @@ def scopes_of(claims: dict[str, Any]) -> list[str]:
         if isinstance(value, list):
             return [s for s in value if isinstance(s, str)]
     return []
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(segment: str) -> bytes:
-    """Unpadded base64url (RFC 7515 2); ``ValueError`` for anything else."""
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
-        raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64url") from None
 
 
 def is_numeric_date(value: Any) -> TypeGuard[int | float]:

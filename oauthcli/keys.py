@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oauthcli.claims import b64url_encode
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.fileio import atomic_write, read_private
+from oauthcli.jose import b64url_encode
 
 HMAC = "HMAC"
 RSA = "RSA"

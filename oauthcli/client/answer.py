@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from oauthcli.claims import b64url_decode, is_numeric_date
+from oauthcli.claims import is_numeric_date
 from oauthcli.errors import AuthenticationError, RemoteError
 from oauthcli.http import MAX_SERVER_TEXT
+from oauthcli.jose import b64url_decode
 from oauthcli.text import clean as text_clean
 
 YEAR = 365 * 24 * 3600

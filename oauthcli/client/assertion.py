@@ -10,16 +10,15 @@
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 from oauthcli.errors import ConfigError, UsageError
+from oauthcli.jose import basic_authorization
 
 if TYPE_CHECKING:
     from oauthcli.keys import SigningKey
@@ -89,7 +88,7 @@ class ClientAuthentication:
         if self.client_id is None:
             return ()
         if self.method == "basic" and self.secret is not None:
-            headers["Authorization"] = basic_auth(self.client_id, self.secret)
+            headers["Authorization"] = basic_authorization(self.client_id, self.secret)
             return (self.secret,)
         # A public client (no secret) identifies itself in the form (RFC 6749 3.2.1).
         form["client_id"] = self.client_id
@@ -103,9 +102,3 @@ class ClientAuthentication:
             form["client_secret"] = self.secret
             return (self.secret,)
         return ()
-
-
-def basic_auth(client_id: str, client_secret: str) -> str:
-    # RFC 6749 2.3.1: form-urlencode each part before joining with ":" and base64.
-    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
-    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")

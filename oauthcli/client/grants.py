@@ -9,10 +9,8 @@ Reading the answer (token or error) is ``oauthcli.client.answer``'s job.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import quote_plus
 
 import httpx
 
@@ -21,6 +19,7 @@ from oauthcli.client.answer import TokenResponse, interpret
 from oauthcli.client.policy import check_url_safe
 from oauthcli.errors import RemoteError, UsageError
 from oauthcli.http import display_url, read_capped, transport_error
+from oauthcli.jose import basic_authorization
 
 if TYPE_CHECKING:
     from oauthcli.client.assertion import ClientAuthentication
@@ -154,7 +153,7 @@ def _token_request(
         form["scope"] = scope
     headers = {"Accept": "application/json"}
     if client_id is not None and client_secret is not None and client_auth == "basic":
-        headers["Authorization"] = _basic_auth(client_id, client_secret)
+        headers["Authorization"] = basic_authorization(client_id, client_secret)
     elif client_id is not None:
         # A public client (no secret) identifies itself in the form (RFC 6749 3.2.1).
         form["client_id"] = client_id
@@ -200,12 +199,6 @@ def post_form(
 ) -> tuple[int, str, bytes, str]:
     """POST a form once, never following a redirect: ``(status, reason, body, content type)``."""
     return _post_form(client, url, form, headers, secrets)
-
-
-def _basic_auth(client_id: str, client_secret: str) -> str:
-    # RFC 6749 2.3.1: form-urlencode each part before joining with ":" and base64.
-    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
-    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
 def _post_form(

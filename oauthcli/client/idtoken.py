@@ -8,25 +8,16 @@ client id (and ``azp`` equal to it when there are several audiences), ``exp``, `
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 from collections.abc import Callable
 from typing import Any
 
 from oauthcli.errors import TokenError
+from oauthcli.jose import token_hash
 
 # Clock skew tolerated between this machine and the provider for exp / iat.
 LEEWAY = 60
-# OIDC Core 3.1.3.6: the hash of the JWS alg's header; Ed25519 (EdDSA) uses SHA-512.
-_AT_HASH = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
-
-
-def at_hash(access_token: str, algorithm: str) -> str:
-    """Base64url of the left half of the hash of the access token's ASCII bytes."""
-    digest = _AT_HASH.get(algorithm[-3:], hashlib.sha512)(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
 def verify_id_token(
@@ -76,10 +67,20 @@ def verify_id_token(
             )
     expected_hash = claims.get("at_hash")
     if expected_hash is not None and access_token is not None:
-        mine = at_hash(access_token, result.algorithm)
+        try:
+            mine = token_hash(access_token, result.algorithm, _curve(result.key.key))
+        except ValueError:
+            mine = ""
         if not isinstance(expected_hash, str) or not hmac.compare_digest(expected_hash, mine):
             raise TokenError(
                 "the provider's ID token was refused: at_hash does not match the access token",
                 "at_hash",
             )
     return claims
+
+
+def _curve(key: object) -> str:
+    """The EdDSA curve of a verification key (OIDC Core 3.1.3.6 picks at_hash's hash by it)."""
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    return "Ed448" if isinstance(key, ed448.Ed448PublicKey) else "Ed25519"

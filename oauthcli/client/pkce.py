@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+from oauthcli.jose import b64url_encode, s256_challenge
 
 
 def random_value(nbytes: int = 32) -> str:
     """A fresh unguessable value (256 bits by default), base64url without padding."""
-    return _b64url(secrets.token_bytes(nbytes))
-
-
-def s256_challenge(verifier: str) -> str:
-    """RFC 7636 4.2: BASE64URL(SHA256(ASCII(code_verifier)))."""
-    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+    return b64url_encode(secrets.token_bytes(nbytes))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oauthcli.errors import AuthenticationError
+from oauthcli.jose import is_s256_challenge
 from oauthcli.server import device, login_page, oidc
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read_form
@@ -53,8 +53,6 @@ from oauthcli.store import StoreData, User
 
 log = logging.getLogger("oauthcli.server")
 
-# RFC 7636 4.2: BASE64URL(SHA256(code_verifier)) is 43 characters.
-_S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _PROMPTS = {"none", "login", "consent", "select_account"}
 
 
@@ -190,7 +188,7 @@ def _check_params(
         # RFC 7636 4.3: a missing method means plain, which this server does not accept.
         if method != "S256":
             raise RedirectError("invalid_request", "code_challenge_method must be S256")
-        if not _S256_CHALLENGE.fullmatch(challenge):
+        if not is_s256_challenge(challenge):
             raise RedirectError("invalid_request", "code_challenge is not a base64url SHA-256 hash")
         request.code_challenge = challenge
     try:

@@ -7,17 +7,14 @@ Both end in the same tokens: an access token, a refresh token when the scope has
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import re
-import secrets
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from oauthcli.jose import s256_matches
 from oauthcli.server import oidc
 from oauthcli.server.context import ServerContext
 from oauthcli.server.device import remaining
@@ -39,8 +36,6 @@ from oauthcli.tokens import ACCESS_TYP, GENERATION_CLAIM, REFRESH_TYP
 log = logging.getLogger("oauthcli.server")
 
 GRANT_TYPES = ("authorization_code", DEVICE_GRANT)
-# RFC 7636 4.1: code_verifier = 43*128 unreserved characters.
-_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 SLOW_DOWN_STEP = 5  # RFC 8628 3.5: the interval grows by 5 seconds
 
 
@@ -57,11 +52,6 @@ async def token_response(
     else:
         body = await _device_code(request, ctx, form, client)
     return JSONResponse(body, headers=NO_STORE)
-
-
-def _s256(verifier: str) -> str:
-    digest_ = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest_).rstrip(b"=").decode("ascii")
 
 
 async def _authorization_code(
@@ -91,9 +81,7 @@ async def _authorization_code(
     if challenge is not None:
         if verifier is None:
             raise _invalid_grant("code_verifier is required (PKCE)")
-        if not _VERIFIER.fullmatch(verifier) or not secrets.compare_digest(
-            _s256(verifier), challenge
-        ):
+        if not s256_matches(verifier, challenge):
             raise _invalid_grant("code_verifier does not match the code_challenge")
     elif verifier is not None:
         # RFC 9700 2.1.1: a verifier without a challenge is a PKCE downgrade attempt.

@@ -7,15 +7,14 @@ than through FastAPI's ``Form`` parameters, so a missing field is an RFC 6749
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from oauthcli.jose import parse_basic_authorization
 from oauthcli.store import Client
 
 if TYPE_CHECKING:
@@ -120,23 +119,18 @@ def client_credentials(request: Request, form: Form) -> ClientCredentials | None
     public client and yields ``None`` here. So does Swagger UI's ``Basic Og==``
     (its Authorize dialog sends HTTP Basic with the empty client fields).
     """
-    header = request.headers.get("authorization")
     in_form = form.get("client_secret") is not None
-    if header and header[:6].lower() == "basic ":
+    try:
+        basic = parse_basic_authorization(request.headers.get("authorization"))
+    except ValueError as exc:
+        raise invalid_client(str(exc)) from None
+    if basic is not None:
         if in_form:
             raise invalid_request("use one client authentication method, not two")
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise invalid_client("malformed HTTP Basic credentials") from None
-        client_id, sep, secret = decoded.partition(":")
-        if not sep:
-            raise invalid_client("malformed HTTP Basic credentials")
+        client_id, secret = basic
         if not secret:
             return None
-        return ClientCredentials(
-            unquote_plus(client_id), unquote_plus(secret), "client_secret_basic"
-        )
+        return ClientCredentials(client_id, secret, "client_secret_basic")
     if in_form:
         posted_id = form.get("client_id")
         if posted_id is None:

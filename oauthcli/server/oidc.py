@@ -7,14 +7,13 @@ can verify them, so prefer RS256/ES256 when a front end must check ID tokens.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from oauthcli.claims import b64url_encode as b64url
 from oauthcli.claims import scopes_of
+from oauthcli.jose import token_hash
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,
@@ -26,21 +25,6 @@ from oauthcli.store import User
 
 CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name",
           "preferred_username", "email")  # fmt: skip
-
-
-def _hash_for(algorithm: str) -> Any:
-    # OIDC Core 3.1.3.6: the hash of the JWS alg; Ed25519 (EdDSA) uses SHA-512.
-    if algorithm.endswith("384"):
-        return hashlib.sha384
-    if algorithm.endswith("512") or algorithm == "EdDSA":
-        return hashlib.sha512
-    return hashlib.sha256
-
-
-def at_hash(access_token: str, algorithm: str) -> str:
-    """OIDC Core 3.1.3.6: base64url of the left half of the hash of the access token."""
-    digest = _hash_for(algorithm)(access_token.encode("ascii")).digest()
-    return b64url(digest[: len(digest) // 2])
 
 
 def identity_claims(user: User, scopes: list[str]) -> dict[str, Any]:
@@ -79,7 +63,7 @@ def id_token(
     }
     if nonce is not None:
         claims["nonce"] = nonce
-    claims["at_hash"] = at_hash(access_token, ctx.key.algorithm)
+    claims["at_hash"] = token_hash(access_token, ctx.key.algorithm)
     claims.update(identity_claims(user, scopes))
     headers = {"typ": "JWT", "kid": ctx.key.kid}
     return jwt.encode(claims, ctx.key.key, algorithm=ctx.key.algorithm, headers=headers)

@@ -118,21 +118,15 @@ def enabled_client(data: StoreData, client_id: str | None) -> Client | None:
 
 def basic_client_id(request: Request) -> str | None:
     """The client id of an HTTP Basic header with an empty secret (Swagger UI's public client)."""
-    import base64
-    import binascii
-    from urllib.parse import unquote_plus
+    from oauthcli.jose import parse_basic_authorization
 
-    header = request.headers.get("authorization", "")
-    if header[:6].lower() != "basic ":
-        return None
     try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        basic = parse_basic_authorization(request.headers.get("authorization"))
+    except ValueError:
         return None
-    client_id, _, secret = decoded.partition(":")
-    if secret:
+    if basic is None or basic[1]:
         return None
-    return unquote_plus(client_id) or None
+    return basic[0] or None
 
 
 async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -> Client:

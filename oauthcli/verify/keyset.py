@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from oauthcli.claims import b64url_decode
 from oauthcli.errors import ConfigError
+from oauthcli.jose import b64url_decode
 from oauthcli.keys import (
     CURVE_BY_JWK,
     CURVE_BY_SECG,

@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any, NamedTuple
 
-from oauthcli import claims
+from oauthcli import jose
 from oauthcli.errors import TokenError
 
 MAX_TOKEN_BYTES = 64 * 1024
@@ -76,7 +76,7 @@ def _too_large(size: int) -> TokenError:
 def b64url_decode(segment: str, what: str = "segment") -> bytes:
     """Strict base64url without padding (RFC 7515 section 2); ``TokenError`` otherwise."""
     try:
-        return claims.b64url_decode(segment)
+        return jose.b64url_decode(segment)
     except ValueError:
         raise TokenError(f"token {what} is not valid base64url", "malformed") from None
 

@@ -4,6 +4,7 @@ ID token in a real login refused before anything is returned to cache."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 
@@ -12,7 +13,7 @@ import jwt
 import pytest
 
 from oauthcli.client import oidc_login as login
-from oauthcli.client.idtoken import at_hash, verify_id_token
+from oauthcli.client.idtoken import verify_id_token
 from oauthcli.errors import TokenError
 from oauthcli.http import make_client
 from tests.oidc.browser import drive
@@ -172,7 +173,9 @@ def test_several_audiences_need_azp_to_be_the_client(local_op):
 
 def test_at_hash_binds_the_id_token_to_its_access_token(local_op):
     token, verify = local_op
-    good = token(at_hash=at_hash("the-access-token", "ES256"))
+    # OIDC Core 3.1.3.6, by hand: ES256 -> SHA-256, its left 128 bits, base64url.
+    left_half = hashlib.sha256(b"the-access-token").digest()[:16]
+    good = token(at_hash=base64.urlsafe_b64encode(left_half).decode().rstrip("="))
     assert verify(good, access_token="the-access-token")["sub"] == "alice"
     with pytest.raises(TokenError, match="at_hash"):
         verify(good, access_token="another-access-token")
@@ -184,3 +187,29 @@ def test_an_id_token_without_iat_or_a_missing_nonce_is_refused(local_op):
         verify(token(iat=None))
     with pytest.raises(TokenError, match="nonce"):
         verify(token(), nonce="sent")
+
+
+def test_at_hash_of_an_ed448_id_token_is_shake256():
+    """OIDC Core 3.1.3.6 (errata 2): EdDSA on Ed448 hashes with SHAKE256 (114 bytes)."""
+    import time
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    key = ed448.Ed448PrivateKey.generate()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    jwk = {"kty": "OKP", "crv": "Ed448", "x": x, "kid": "ed448", "alg": "EdDSA"}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"keys": [jwk]}))
+    left_half = hashlib.shake_256(b"the-access-token").digest(114)[:57]
+    now = int(time.time())
+    claims = {"iss": "https://op.example", "sub": "alice", "aud": "cli", "iat": now}
+    claims |= {"exp": now + 60, "at_hash": base64.urlsafe_b64encode(left_half).decode().rstrip("=")}
+    token = jwt.encode(claims, key, "EdDSA", headers={"kid": "ed448"})
+    with httpx.Client(transport=transport) as http:
+        options = {"issuer": "https://op.example", "client_id": "cli", "nonce": None}
+        options |= {"jwks_uri": "https://op.example/jwks", "http_client": http}
+        verified = verify_id_token(token, access_token="the-access-token", **options)
+        assert verified["sub"] == "alice"
+        with pytest.raises(TokenError, match="at_hash"):
+            verify_id_token(token, access_token="another-access-token", **options)
