@@ -16,7 +16,6 @@ costs one HMAC, not one bcrypt.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
@@ -28,6 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from oauthcli.errors import UsageError
+from oauthcli.jose import b64url_decode, b64url_encode
 
 if TYPE_CHECKING:
     from passlib.context import CryptContext
@@ -134,10 +134,6 @@ def generate_secret() -> str:
     return secrets.token_urlsafe(GENERATED_SECRET_BYTES)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _hmac_sha256(salt: bytes, secret: str) -> bytes:
     return hmac.new(salt, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
@@ -147,15 +143,15 @@ def hash_generated_secret(secret: str) -> str:
     if len(secret) < 43:
         raise ValueError("only a generated 256-bit secret may be stored with a fast hash")
     salt = secrets.token_bytes(16)
-    return f"{FAST_HASH_PREFIX}{_b64(salt)}${_b64(_hmac_sha256(salt, secret))}"
+    return f"{FAST_HASH_PREFIX}{b64url_encode(salt)}${b64url_encode(_hmac_sha256(salt, secret))}"
 
 
 def _verify_fast(secret: str, hashed: str) -> bool:
     salt_text, sep, mac_text = hashed[len(FAST_HASH_PREFIX) :].partition("$")
     try:
-        salt = base64.urlsafe_b64decode(salt_text + "=" * (-len(salt_text) % 4))
-        mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
-    except (ValueError, TypeError):
+        salt = b64url_decode(salt_text)
+        mac = b64url_decode(mac_text)
+    except ValueError:
         return False
     if not sep or not salt or len(mac) != hashlib.sha256().digest_size:
         return False
