@@ -109,13 +109,15 @@ class IssuerSettings:
             if found is None:
                 raise ConfigError(
                     f"no {self.algorithm} secret: set OAUTHCLI_SECRET or secret_file in [issuer] "
-                    f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out hs.secret')"
+                    f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out hs.secret', "
+                    f"or start a new store with 'oauthcli init')"
                 )
             return hmac_signing_key(found[0], self.algorithm, found[1])
         if self.key_file is None:
             raise ConfigError(
                 f"no signing key for {self.algorithm}: set key_file in [issuer] "
-                f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out signing.pem')"
+                f"(create one with 'oauthcli keys generate --alg {self.algorithm} --out signing.pem', "
+                f"or start a new store with 'oauthcli init')"
             )
         return load_private_key_file(self.key_file, self.algorithm)
 

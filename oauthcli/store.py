@@ -331,7 +331,7 @@ class UserStore:
                 raw = handle.read()
         except FileNotFoundError:
             raise StoreError(
-                f"user store {self.path} not found (create it with 'oauthcli user add', "
+                f"user store {self.path} not found (create one with 'oauthcli init', "
                 "or point --store / OAUTHCLI_STORE at one)"
             ) from None
         except IsADirectoryError:
@@ -450,6 +450,25 @@ class UserStore:
                 data.check_names()
                 import tomli_w
 
+                atomic_write(self.path, tomli_w.dumps(data.to_toml()).encode("utf-8"))
+        except OSError as exc:  # permission denied, read-only file system, disk full
+            raise StoreError(
+                f"cannot write user store {self.path}: {exc.strerror or exc}"
+            ) from None
+
+    def create(self, data: StoreData, *, overwrite: bool = False) -> None:
+        """Write a whole new store (0600) under the store's lock; an existing one only with
+        ``overwrite``."""
+        if not self.path.parent.is_dir():
+            raise StoreError(f"directory {self.path.parent} of user store does not exist")
+        real_path(self.path)  # a symbolic link is written through, or refused here
+        data.check_names()
+        import tomli_w
+
+        try:
+            with exclusive_lock(self.path):
+                if self.path.exists() and not overwrite:
+                    raise UsageError(f"{self.path} already exists (use --force to replace it)")
                 atomic_write(self.path, tomli_w.dumps(data.to_toml()).encode("utf-8"))
         except OSError as exc:  # permission denied, read-only file system, disk full
             raise StoreError(

@@ -28,6 +28,7 @@ from oauthcli.cli import common
 # order root help lists them. A module with ``register(app)`` adds its commands (several
 # may share one module); one with a Typer ``app`` is added as a group of that name.
 COMMANDS: dict[str, str] = {
+    "init": "init_cmd",
     "login": "tokens_cmd",
     "refresh": "tokens_cmd",
     "logout": "tokens_cmd",
@@ -54,6 +55,7 @@ GROUPS = frozenset({"user", "client", "keys"})
 # the docstrings, so that root help into a pipe lists them without importing a command
 # module (:func:`listing_app`); a test checks that listing equals the full tree's.
 SUMMARIES: dict[str, str] = {
+    "init": "Create a user store, a signing key, a first user and client.",
     "login": "Log in and cache the tokens in the profile.",
     "refresh": "Trade the profile's refresh token for a new pair.",
     "logout": "Forget a profile's tokens (revoked first where possible).",
@@ -76,7 +78,8 @@ SUMMARIES: dict[str, str] = {
 # One example per command, shown at the end of its --help (tests check that every command
 # has one and that its options exist).
 EXAMPLES: dict[tuple[str, ...], str] = {
-    (): "oauthcli user add alice --scope me && oauthcli login alice --print | oauthcli decode -",
+    (): "oauthcli init --user alice && oauthcli login alice --print | oauthcli decode -",
+    ("init",): "oauthcli init --user alice",
     ("login",): "printf 'secret\\n' | oauthcli login alice --password-stdin --print",
     ("refresh",): "oauthcli refresh --profile ci",
     ("logout",): "oauthcli logout --profile ci",

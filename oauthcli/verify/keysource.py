@@ -129,7 +129,7 @@ def resolve(
     raise ConfigError(
         f"no key to verify with: give --secret-file, --key, --jwks or --issuer-url, set "
         f"OAUTHCLI_SECRET, or point --store at a user store with [issuer] settings "
-        f"({store_path} does not exist)"
+        f"({store_path} does not exist; 'oauthcli init' creates one)"
     )
 
 
