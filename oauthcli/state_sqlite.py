@@ -29,6 +29,7 @@ import math
 import os
 import secrets
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -77,6 +78,39 @@ def legacy_paths_for_store(store_path: str | Path) -> tuple[Path, Path]:
         store_path.with_name(store_path.stem + ".sessions.json"),
         store_path.with_name(store_path.stem + ".revoked.json"),
     )
+
+
+# Serialises creating a database file with every SQLite open of one in this process.
+_CREATE_LOCK = threading.Lock()
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` 0600 if it does not exist; never open an existing one.
+
+    Closing *any* descriptor on a file drops every POSIX lock this process holds on
+    it, including SQLite's (SQLite's "How to corrupt your database" section 2.2):
+    another process then believes it is the last user, checkpoints and deletes the
+    ``-wal``/``-shm`` files under us. So the only descriptor opened outside SQLite
+    is the one that creates the file (``O_EXCL``: a new inode, on which no SQLite
+    connection of this process can hold a lock), closed before SQLite opens it.
+    SQLite gives ``-wal``/``-shm`` the database's mode.
+    """
+    with _CREATE_LOCK:
+        while True:
+            try:
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    raise StoreError(
+                        f"the server state {path} is a symbolic link; refusing to follow it"
+                    )
+                return
+            except FileNotFoundError:
+                pass
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
+            except FileExistsError:
+                continue  # another process created it meanwhile: look at it again
+            os.close(fd)
+            return
 
 
 class SqliteState:
@@ -128,9 +162,7 @@ class SqliteState:
         if conn is not None and self._local.pid == os.getpid():
             return conn
         try:
-            # Created 0600 before SQLite opens it; its -wal/-shm files copy the mode.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
-            os.close(fd)
+            _create_private(self.path)
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
