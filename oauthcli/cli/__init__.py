@@ -18,16 +18,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; turn every error into one line on stderr and an exit code."""
     with warnings.catch_warnings():
         # The core's OAuthCliWarnings become "oauthcli: warning: ..." lines, each said once.
-        warnings.filterwarnings("default", category=OAuthCliWarning)
+        warnings.filterwarnings("always", category=OAuthCliWarning)
         warnings.showwarning = _show_warning
+        _said.clear()
         return _main(argv)
+
+
+# The warnings already said by this command: a store read three times (the login, the
+# session start, the cache) warns about its mode once, not three times.
+_said: set[str] = set()
 
 
 def _show_warning(message: Any, category: type[Warning], *_args: Any, **_kwargs: Any) -> None:
     if issubclass(category, OAuthCliWarning):
         from oauthcli.cli import output
 
-        output.warn(str(message))
+        text = str(message)
+        if text not in _said:
+            _said.add(text)
+            output.warn(text)
     else:  # pragma: no cover - a library's warning: Python's own format
         sys.stderr.write(warnings.formatwarning(message, category, *_args[:2]))
 

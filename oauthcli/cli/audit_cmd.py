@@ -43,7 +43,7 @@ def audit(
     from oauthcli.errors import TokenError
     from oauthcli.verify.parse import decode
 
-    parsed = decode(read_token(token, profile))
+    parsed = decode(read_token(token, profile, "audit"))
     secret = None
     public_key = None
     if secret_file is not None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pathlib is imported where a path is made: decode needs none
     from pathlib import Path
 
 
-def read_token(token: str | None, profile: str | None) -> str:
+def read_token(token: str | None, profile: str | None, command: str = "decode") -> str:
     """The raw token text from the argument, stdin, OAUTHCLI_TOKEN or the token cache."""
     from oauthcli import settings
     from oauthcli.errors import UsageError
@@ -32,6 +32,7 @@ def read_token(token: str | None, profile: str | None) -> str:
         data = sys.stdin.buffer.read(MAX_TOKEN_BYTES * 2 + 1)
         return data.decode("utf-8", errors="replace")
     if token is not None:
+        check_not_a_file(token, command)
         return token
     env = settings.env_token()
     if env:
@@ -47,6 +48,28 @@ def read_token(token: str | None, profile: str | None) -> str:
             f"or log in first (no cached token for profile {name!r})"
         )
     return entry.access_token
+
+
+def check_not_a_file(token: str, command: str) -> None:
+    """TOKEN is the token itself: a file's name there (``decode id.jwt``, as
+    ``token --id-token > id.jwt`` suggests) gets the way to read the file instead."""
+    import os
+    import shlex
+
+    from oauthcli.errors import UsageError
+
+    # Past 4 KiB no file name; a long three-part string is a JWS, not a name to stat.
+    if len(token) > 4096 or (token.count(".") == 2 and len(token) > 64):
+        return
+    try:
+        is_file = os.path.isfile(token)
+    except (OSError, ValueError):  # a NUL, a name too long: not a file
+        return
+    if is_file:
+        raise UsageError(
+            f"TOKEN is the token itself, and {token!r} is a file: did you mean "
+            f"'oauthcli {command} - < {shlex.quote(token)}'?"
+        )
 
 
 # -- decode ---------------------------------------------------------------------------------
@@ -276,7 +299,7 @@ def _read_single(token: str | None, profile: str | None, json_output: bool) -> s
     from oauthcli.verify.parse import normalize
 
     try:
-        return normalize(read_token(token, profile))
+        return normalize(read_token(token, profile, "verify"))
     except TokenError as exc:
         if json_output:
             output.print_json(verdict.of_error(exc, None, time.time()))

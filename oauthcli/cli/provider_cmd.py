@@ -262,6 +262,10 @@ def _read_token(token: str) -> str:
         token = sys.stdin.readline().strip()
         if not token:
             raise UsageError("TOKEN is '-' but standard input is empty")
+    else:
+        from oauthcli.cli.inspect_run import check_not_a_file
+
+        check_not_a_file(token, "introspect")
     return token.strip()
 
 

@@ -159,3 +159,13 @@ def test_decode_on_a_terminal_uses_rich(cli, monkeypatch):
     assert result.exit_code == 0
     assert "Signature NOT verified" in result.stdout
     assert "[bold]not markup[/bold]" in result.stdout  # claims are never read as markup
+
+
+def test_a_file_name_as_token_gets_the_way_to_read_it(cli, isolated_env):
+    token = cli("issue", "--sub", "alice", env={"OAUTHCLI_SECRET": "s" * 40})
+    (isolated_env / "id.jwt").write_text(token.stdout)
+    for command in ("decode", "verify", "audit"):
+        result = cli(command, "id.jwt")
+        assert_one_line_error(result, 2, "'id.jwt' is a file", f"oauthcli {command} - < id.jwt")
+    # The hint's own advice works.
+    assert cli("decode", "-", input=(isolated_env / "id.jwt").read_text()).exit_code == 0

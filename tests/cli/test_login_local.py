@@ -587,3 +587,16 @@ def test_a_cache_that_cannot_be_written_is_exit_7(cli, store_path, isolated_env,
     assert_one_line_error(result, 7, f"cannot write token cache {cache_file(isolated_env)}")
     assert "Read-only file system" in result.stderr
     assert not cache_file(isolated_env).exists()
+
+
+def test_a_readable_store_is_warned_about_once_per_command(cli, store_path):
+    store_path.chmod(0o644)
+    # user add reads the store three times (the check, the hash's cost, the edit).
+    added = cli("user", "add", "bob", "--password-stdin", input="bob-password-1\n")
+    assert added.exit_code == 0, added.output
+    assert added.stderr.count("readable by other users") == 1, added.stderr
+    result = cli("login", "alice", "--password-stdin", input="secret\n")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("readable by other users") == 1, result.stderr
+    again = cli("login", "alice", "--password-stdin", input="secret\n")
+    assert again.stderr.count("readable by other users") == 1, again.stderr
