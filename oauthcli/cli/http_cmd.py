@@ -3,7 +3,7 @@
 import codecs
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
@@ -104,8 +104,13 @@ def _print_head(response: "httpx.Response") -> None:
     sys.stdout.write(text + "\n\n")
 
 
-def _print_response(response: "httpx.Response", include_headers: bool) -> None:
-    """Status and headers with ``-i``; the body pretty-printed when JSON on a terminal, else raw."""
+_KEPT_BODY = 64 * 1024  # of a refusal's body, kept to read the scope it names
+
+
+def _print_response(response: "httpx.Response", include_headers: bool) -> bytes:
+    """Status and headers with ``-i``; the body pretty-printed when JSON on a terminal, else raw.
+
+    Returns the body's first 64 KiB when the status is 401 or 403 (else nothing)."""
     if include_headers:
         _print_head(response)
     terminal = output.stdout_is_terminal()
@@ -114,8 +119,45 @@ def _print_response(response: "httpx.Response", include_headers: bool) -> None:
         content = response.read()
         if not (content.strip() and _print_json(content)):
             _write_raw([content], terminal, response.charset_encoding)
-        return
-    _write_raw(response.iter_bytes(), terminal, response.charset_encoding)
+        return content[:_KEPT_BODY] if response.status_code in (401, 403) else b""
+    kept = bytearray()
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in response.iter_bytes():
+            if response.status_code in (401, 403) and len(kept) < _KEPT_BODY:
+                kept.extend(chunk[: _KEPT_BODY - len(kept)])
+            yield chunk
+
+    _write_raw(chunks(), terminal, response.charset_encoding)
+    return bytes(kept)
+
+
+def scope_hint(response: "httpx.Response", body: bytes, token_scope: str | None) -> str | None:
+    """What a refusal says the token lacks: the ``scope`` of its ``WWW-Authenticate``
+    challenge (RFC 6750 section 3), else of a JSON body, when it says ``insufficient_scope``
+    or names a scope the token does not carry. ``None`` when it names none."""
+    from oauthcli.client.answer import NOT_JSON, loads
+    from oauthcli.client.challenge import scope_wanted
+
+    scope, insufficient = scope_wanted(response.headers.get("www-authenticate", ""))
+    if scope is None:
+        data = loads(body) if body.strip() else NOT_JSON
+        if isinstance(data, dict) and isinstance(data.get("scope"), str):
+            scope = data["scope"]
+            insufficient = insufficient or data.get("error") == "insufficient_scope"
+    if not scope or not scope.strip():
+        return None
+    wanted = scope.split()
+    held = set((token_scope or "").split())
+    if not insufficient and all(s in held for s in wanted):
+        return None
+    missing = [s for s in wanted if s not in held] or wanted
+    shown = output.clean(" ".join(wanted), 200)
+    return (
+        f"the API asks for scope '{shown}' "
+        f"(the token lacks {output.clean(' '.join(missing), 200)!r}): "
+        f"log in again with --scope '{shown}'"
+    )
 
 
 def _print_json(content: bytes) -> bool:
@@ -341,6 +383,7 @@ def register(app: typer.Typer) -> None:
 
         explicit = _explicit_token(token, profile)
         refreshable = False
+        source: ProfileToken | None = None
         if id_token:
             from oauthcli.client.oidc_profile import fresh_id_token
 
@@ -384,7 +427,7 @@ def register(app: typer.Typer) -> None:
                         location = response.headers.get("location")
                         hop = redirect_target(method, url, response.status_code, location)
                         if not follow or hop is None or hops >= MAX_REDIRECTS:
-                            _print_response(response, include)
+                            refusal = _print_response(response, include)
                             break
                         if include:
                             _print_head(response)
@@ -404,10 +447,14 @@ def register(app: typer.Typer) -> None:
             f"HTTP {status} {output.clean(response.reason_phrase, 60)} from {method} {_shown(url)}"
         )
         if status in (401, 403):
+            held = None if explicit or source is None else source.entry.scope
+            hint = scope_hint(response, refusal, held)
             if auth.refreshed:
                 summary += " (also after refreshing the token)"
-            elif not explicit and not refreshable:
+            elif not explicit and not refreshable and hint is None:
                 summary += " (the token cannot be refreshed: log in again)"
+            if hint is not None:
+                summary += f": {hint}"
             raise AuthenticationError(summary, reason=f"status_{status}")
         if 300 <= status < 400:
             location = response.headers.get("location")

@@ -124,6 +124,11 @@ def api_app() -> Starlette:
             return JSONResponse({"detail": "token revoked"}, 401)
         return JSONResponse({"ok": True})
 
+    async def needs_admin(request: Request) -> Response:
+        # An API that names the missing scope in its JSON body only (no challenge header).
+        await record(request)
+        return JSONResponse({"error": "insufficient_scope", "scope": "admin"}, 403)
+
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     app = Starlette(
         routes=[
@@ -134,6 +139,7 @@ def api_app() -> Starlette:
             Route("/slow", slow),
             Route("/trap/{kind}", terminal_trap),
             Route("/only-tok-2", only_tok_2),
+            Route("/needs-admin", needs_admin),
             Route("/{path:path}", echo, methods=methods),
         ]
     )
@@ -213,6 +219,9 @@ def test_missing_scope_is_exit_3_after_one_refresh(cli, tutorial_server, isolate
     assert_one_line_error(
         result, 3, "HTTP 401 Unauthorized from GET", "/users/me/items", "after refreshing"
     )
+    # The tutorial's challenge is 'Bearer scope="items me"': the message names what to ask for.
+    assert "the API asks for scope 'items me' (the token lacks 'items')" in result.stderr
+    assert "log in again with --scope 'items me'" in result.stderr
     assert json.loads(result.stdout) == {"detail": "Not enough permissions"}
     grants = [r.fields["grant_type"] for r in tutorial_requests(tutorial_server)]
     assert grants == ["password", "refresh_token"]  # one refresh, no loop
@@ -646,3 +655,15 @@ def test_deeply_nested_json_body_is_shown_raw_on_a_terminal(cli, start_server, m
     result = cli("call", "--token", "t", server.url + "/deep")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "[" * 100_000 + "\n"
+
+
+def test_a_403_names_the_scope_its_body_asks_for(cli, api_login):
+    result = cli("call", api_login.url + "/needs-admin")
+    assert_one_line_error(
+        result, 3, "HTTP 403 Forbidden", "the API asks for scope 'admin'",
+        "log in again with --scope 'admin'",
+    )  # fmt: skip
+    assert json.loads(result.stdout) == {"error": "insufficient_scope", "scope": "admin"}
+    plain = cli("call", api_login.url + "/status/403")
+    assert_one_line_error(plain, 3, "HTTP 403 Forbidden")
+    assert "scope" not in plain.stderr  # nothing named, nothing guessed
