@@ -448,13 +448,13 @@ def register(app: typer.Typer) -> None:
         )
         if status in (401, 403):
             held = None if explicit or source is None else source.entry.scope
-            hint = scope_hint(response, refusal, held)
+            wanted = scope_hint(response, refusal, held)
             if auth.refreshed:
                 summary += " (also after refreshing the token)"
-            elif not explicit and not refreshable and hint is None:
+            elif not explicit and not refreshable and wanted is None:
                 summary += " (the token cannot be refreshed: log in again)"
-            if hint is not None:
-                summary += f": {hint}"
+            if wanted is not None:
+                summary += f": {wanted}"
             raise AuthenticationError(summary, reason=f"status_{status}")
         if 300 <= status < 400:
             location = response.headers.get("location")
