@@ -144,7 +144,8 @@ def test_repeated_failures_get_429_with_retry_after(server):
     assert locked.status_code == 429
     assert 1 <= int(locked.headers["retry-after"]) <= 30
     body = locked.json()
-    assert body["error"] == "slow_down" and body["detail"] == body["error_description"]
+    # RFC 6749 5.2: the credentials are refused; not RFC 8628 slow_down (keep polling).
+    assert body["error"] == "invalid_grant" and body["detail"] == body["error_description"]
     assert "access_token" not in body
     # Another user is not affected; unknown users are throttled the same way.
     assert login(server, "johndoe", "secret").status_code == 200

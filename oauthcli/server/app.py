@@ -28,6 +28,7 @@ from oauthcli.keys import SigningKey
 from oauthcli.server import authorize, bearer, discovery, docs, endpoints, grants, oidc, users_me
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
+from oauthcli.server.oauth import OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.server.records import Records
 from oauthcli.server.state import Denylist, LiveStore, ServerState
@@ -183,6 +184,9 @@ def _public_base(
 def _install_error_handlers(app: FastAPI) -> None:
     bearer.install(app)
 
+    async def _oauth_error(request: Request, exc: OAuthError) -> JSONResponse:
+        return exc.response()  # RFC 6749 5.2, raised by client_auth and the grants
+
     async def _state_unavailable(request: Request, exc: StateUnavailable) -> JSONResponse:
         _log_unavailable(exc)
         return JSONResponse(
@@ -204,6 +208,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         grants.log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
         return _server_error()
 
+    app.add_exception_handler(OAuthError, _oauth_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
     app.add_exception_handler(StateUnavailable, _state_unavailable)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
     app.add_exception_handler(OAuthCliError, _core_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
     app.add_exception_handler(Exception, _unexpected)

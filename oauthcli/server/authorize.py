@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from oauthcli.errors import AuthenticationError
 from oauthcli.jose import is_s256_challenge
-from oauthcli.server import device, login_page, oidc
+from oauthcli.server import device, login_page, oidc, throttle
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read_form
 from oauthcli.server.provider import (
@@ -335,29 +335,26 @@ async def login(http: Request, ctx: ServerContext) -> Response:
 
     if not username or not password:
         return await run_in_threadpool(again, "Enter your username and password.", 400)
-    key = username[:MAX_FIELD_BYTES]
-    retry_after = await ctx.throttle.acquire(key)
-    if retry_after is not None:
-        response = await run_in_threadpool(
-            again, f"Too many failed attempts; try again in {retry_after} s.", 429
-        )
-        response.headers["Retry-After"] = str(retry_after)
-        return response
     data = ctx.live.current()
     try:
-        user = await run_in_threadpool(
-            _check_password, ctx, data, username, password, form.oversized
+        async with ctx.throttle.attempt(throttle.key(throttle.USER, username)) as attempt:
+            try:
+                user = await run_in_threadpool(
+                    _check_password, ctx, data, username, password, form.oversized
+                )
+            except AuthenticationError as exc:
+                if exc.reason == "inactive":
+                    attempt.succeeded()  # the password was right
+                    return await run_in_threadpool(again, login_page.DISABLED, 403)
+                attempt.failed()
+                return await run_in_threadpool(again, login_page.INCORRECT, 400)
+            attempt.succeeded()
+    except throttle.Throttled as exc:
+        response = await run_in_threadpool(
+            again, f"Too many failed attempts; try again in {exc.retry_after} s.", 429
         )
-    except AuthenticationError as exc:
-        if exc.reason == "inactive":
-            await run_in_threadpool(ctx.throttle.succeeded, key)  # the password was right
-            return await run_in_threadpool(again, login_page.DISABLED, 403)
-        await run_in_threadpool(ctx.throttle.failed, key)
-        return await run_in_threadpool(again, login_page.INCORRECT, 400)
-    except BaseException:
-        ctx.throttle.finished(key)
-        raise
-    await run_in_threadpool(ctx.throttle.succeeded, key)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     return await run_in_threadpool(_logged_in, http, ctx, pending, pending_id, user)
 
 

@@ -25,7 +25,6 @@ from oauthcli.server.provider import (
     DEVICE,
     DEVICE_GRANT,
     active_user,
-    authenticate_client,
     digest,
     issuer_of,
     user_scopes,
@@ -44,9 +43,9 @@ def _invalid_grant(description: str) -> OAuthError:
 
 
 async def token_response(
-    request: Request, ctx: ServerContext, form: Form, grant_type: str
+    request: Request, ctx: ServerContext, form: Form, grant_type: str, client: Client
 ) -> Response:
-    client = await authenticate_client(request, ctx, form)
+    """The token response of a code grant for ``client`` (authenticated by ``client_auth``)."""
     if grant_type == "authorization_code":
         body = await _authorization_code(request, ctx, form, client)
     else:

@@ -13,12 +13,13 @@ import re
 import secrets
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from oauthcli.server import login_page
+from oauthcli.server import login_page, throttle
+from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import NO_STORE, Form, OAuthError, parse_scope, read_form
 from oauthcli.server.provider import (
@@ -29,7 +30,6 @@ from oauthcli.server.provider import (
     PENDING,
     PENDING_TTL,
     USER_CODE,
-    authenticate_client,
     base_url,
     check_client_scopes,
     csrf_token,
@@ -67,14 +67,14 @@ def remaining(record: dict[str, Any], now: float) -> float:
     return max(1.0, float(record["expires_at"]) + EXPIRED_GRACE - now)
 
 
-async def device_authorization(request: Request, ctx: ServerContext) -> Response:
-    """RFC 8628 3.1/3.2: the device and user codes for a client (public, or authenticated)."""
-    try:
-        form = await read_form(request)
-        client = await authenticate_client(request, ctx, form)
-        scopes = check_client_scopes(client, parse_scope(form.get("scope")))
-    except OAuthError as exc:
-        return exc.response()
+async def device_authorization(
+    request: Request, ctx: ServerContext, call: ClientRequest
+) -> Response:
+    """RFC 8628 3.1/3.2: the device and user codes for a client (public, or authenticated:
+    RFC 8628 3.1 authenticates a confidential client as at the token endpoint)."""
+    client = call.client
+    assert client is not None  # Policy.CLIENT
+    scopes = check_client_scopes(client, parse_scope(call.form.get("scope")))
     body = await run_in_threadpool(_new_codes, request, ctx, client.client_id, scopes)
     return JSONResponse(body, headers=NO_STORE)
 
@@ -177,38 +177,52 @@ def confirm_page(
 
 
 async def enter_code(request: Request, ctx: ServerContext) -> Response:
+    """A typed user code, throttled per address (RFC 8628 5.1: codes are guessable).
+
+    A wrong code counts as a failure; a right one only releases its reservation and
+    never clears the failures, or a guesser entering a code of their own in between
+    would never be locked out.
+    """
     try:
         form = await read_form(request)
     except OAuthError:
         return login_page.error_page(login_page.EXPIRED_FORM)
-    return await run_in_threadpool(_enter_code_blocking, request, ctx, form)
-
-
-def _enter_code_blocking(request: Request, ctx: ServerContext, form: Form) -> Response:
-    """Blocking (the server state and its throttle)."""
-    pending = pending_of(request, ctx, form)
+    pending = await run_in_threadpool(pending_of, request, ctx, form)
     if pending is None or pending.get("kind") != "device_entry":
         return login_page.error_page(login_page.EXPIRED_FORM)
     typed = form.fields.get("user_code", "")
-    client = request.client
-    key = f"user_code {client.host if client else '-'}"
-    retry_after = ctx.throttle.begin(key)
-    if retry_after is not None:
-        response = _entry(
-            request, ctx, typed, f"Too many wrong codes; try again in {retry_after} s.", 429
-        )
-        response.headers["Retry-After"] = str(retry_after)
+    address = request.client.host if request.client else "-"
+    try:
+        async with ctx.throttle.attempt(throttle.key(throttle.USER_CODE, address)) as attempt:
+            found = await run_in_threadpool(_device_of_code, ctx, typed)
+            if found is None:
+                attempt.failed()
+                return await run_in_threadpool(_entry, request, ctx, typed, UNKNOWN_CODE, 400)
+    except throttle.Throttled as exc:
+        message = f"Too many wrong codes; try again in {exc.retry_after} s."
+        response = await run_in_threadpool(_entry, request, ctx, typed, message, 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    return await run_in_threadpool(_code_entered, request, ctx, *found)
+
+
+def _device_of_code(ctx: ServerContext, typed: str) -> tuple[str, str, dict[str, Any]] | None:
+    """Blocking: ``(user_code, device key, device record)`` of a live code, else ``None``."""
     user_code = normalize_user_code(typed)
     found = ctx.records.get(USER_CODE, user_code) if user_code else None
     record = _live_device(ctx, str(found["device"])) if found else None
     if user_code is None or found is None or record is None:
-        ctx.throttle.failed(key)
-        return _entry(request, ctx, typed, UNKNOWN_CODE, 400)
-    ctx.throttle.succeeded(key)
+        return None
+    return user_code, str(found["device"]), record
+
+
+def _code_entered(
+    request: Request, ctx: ServerContext, user_code: str, device_key: str, record: dict[str, Any]
+) -> Response:
+    """Blocking (the server state): confirm with the session's user, or log in first."""
     device_pending = {
         "kind": "device",
-        "device": found["device"],
+        "device": device_key,
         "user_code": user_code,
         "client_id": record["client_id"],
         "scopes": record.get("scopes") or [],
@@ -268,10 +282,15 @@ def _confirm_blocking(request: Request, ctx: ServerContext, form: Form) -> Respo
 
 
 def add_routes(router: APIRouter, ctx: ServerContext) -> None:
+    # RFC 8628 3.1: a public client names itself, a confidential one authenticates.
+    client_of = Depends(client_request(ctx, Policy.CLIENT))
+
     @router.post(DEVICE_AUTHORIZATION_PATH)
-    async def device_authorization_endpoint(request: Request) -> Response:
+    async def device_authorization_endpoint(
+        request: Request, call: ClientRequest = client_of
+    ) -> Response:
         """Device authorization (RFC 8628 3.1): device_code, user_code, verification_uri."""
-        return await device_authorization(request, ctx)
+        return await device_authorization(request, ctx, call)
 
     @router.get(DEVICE_PATH, include_in_schema=False)
     async def device_page(request: Request, user_code: str = "") -> Response:

@@ -5,11 +5,12 @@ describes their form bodies for the OpenAPI document (they parse the form
 themselves, so FastAPI sees no parameters).
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from oauthcli.server import grants
+from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
 
 TOKEN_PATH = "/token"
@@ -63,20 +64,24 @@ TOKEN_ONLY_FORM = _form(
 
 def router(ctx: ServerContext) -> APIRouter:
     routes = APIRouter(tags=["oauth2"])
+    # Each endpoint's client, authenticated by the one client_auth dependency.
+    TokenCall = Annotated[ClientRequest, Depends(client_request(ctx, grants.client_policy))]
+    RevokeCall = Annotated[ClientRequest, Depends(client_request(ctx, Policy.OPTIONAL))]
+    IntrospectCall = Annotated[ClientRequest, Depends(client_request(ctx, Policy.CONFIDENTIAL))]
 
     @routes.post(TOKEN_PATH, openapi_extra=TOKEN_FORM)
-    async def token(request: Request) -> Any:
+    async def token(request: Request, call: TokenCall) -> Any:
         """OAuth2 token endpoint (RFC 6749): password, refresh_token, client_credentials."""
-        return await grants.token_endpoint(request, ctx)
+        return await grants.token_endpoint(request, ctx, call)
 
     @routes.post(REVOKE_PATH, openapi_extra=TOKEN_ONLY_FORM)
-    async def revoke(request: Request) -> Any:
+    async def revoke(call: RevokeCall) -> Any:
         """Token revocation (RFC 7009): 200 even for unknown tokens; only the token's client."""
-        return await grants.revoke_endpoint(request, ctx)
+        return await grants.revoke_endpoint(ctx, call)
 
     @routes.post(INTROSPECT_PATH, openapi_extra=TOKEN_ONLY_FORM)
-    async def introspect(request: Request) -> Any:
+    async def introspect(call: IntrospectCall) -> Any:
         """Token introspection (RFC 7662) for authenticated clients."""
-        return await grants.introspect_endpoint(request, ctx)
+        return await grants.introspect_endpoint(ctx, call)
 
     return routes

@@ -17,20 +17,16 @@ from starlette.responses import JSONResponse, Response
 from oauthcli.claims import scopes_of
 from oauthcli.errors import AuthenticationError, TokenError
 from oauthcli.login import INCORRECT, grant_scopes, password_login
-from oauthcli.server import code_grants
+from oauthcli.server import code_grants, throttle
+from oauthcli.server.client_auth import ClientRequest, Policy
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.oauth import (
-    MAX_FIELD_BYTES,
     NO_STORE,
-    ClientCredentials,
     Form,
     OAuthError,
-    check_client,
-    client_credentials,
     invalid_client,
     invalid_request,
     parse_scope,
-    read_form,
 )
 from oauthcli.store import Client, StoreData
 from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair
@@ -38,15 +34,6 @@ from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair
 log = logging.getLogger("oauthcli.server")
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials", *code_grants.GRANT_TYPES)
-
-
-def _throttled(retry_after: int) -> OAuthError:
-    return OAuthError(
-        "slow_down",
-        f"Too many failed attempts; try again in {retry_after} s",
-        429,
-        {"Retry-After": str(retry_after)},
-    )
 
 
 def oauth_error(exc: AuthenticationError) -> OAuthError:
@@ -58,91 +45,80 @@ def oauth_error(exc: AuthenticationError) -> OAuthError:
     return OAuthError(error, str(exc).capitalize())
 
 
-async def token_endpoint(request: Request, ctx: ServerContext) -> Response:
-    try:
-        form = await read_form(request)
-        grant_type = form.get("grant_type")
-        if grant_type is None:
-            # OAuth2PasswordRequestForm makes grant_type optional: the tutorial's own
-            # tests (and clients copied from them) post just username and password.
-            if form.get("username") is None:
-                raise invalid_request("missing grant_type")
-            grant_type = "password"
-        if grant_type == "password":
-            pair = await _password(request, ctx, form)
-        elif grant_type == "refresh_token":
-            pair = await _refresh(request, ctx, form)
-        elif grant_type == "client_credentials":
-            pair = await _client_credentials(request, ctx, form)
-        elif grant_type in code_grants.GRANT_TYPES:
-            return await code_grants.token_response(request, ctx, form, grant_type)
-        else:
-            raise OAuthError(
-                "unsupported_grant_type",
-                f"grant_type must be one of {', '.join(GRANT_TYPES)}",
-            )
-    except OAuthError as exc:
-        return exc.response()
+def grant_type_of(form: Form) -> str:
+    """The request's grant; ``invalid_request``/``unsupported_grant_type`` when there is none."""
+    grant_type = form.get("grant_type")
+    if grant_type is None:
+        # OAuth2PasswordRequestForm makes grant_type optional: the tutorial's own
+        # tests (and clients copied from them) post just username and password.
+        if form.get("username") is None:
+            raise invalid_request("missing grant_type")
+        return "password"
+    if grant_type not in GRANT_TYPES:
+        raise OAuthError(
+            "unsupported_grant_type", f"grant_type must be one of {', '.join(GRANT_TYPES)}"
+        )
+    return grant_type
+
+
+def client_policy(form: Form) -> Policy:
+    """Who may use the request's grant (the token endpoint's client authentication)."""
+    grant_type = grant_type_of(form)
+    if grant_type == "client_credentials":
+        return Policy.CONFIDENTIAL
+    if grant_type in code_grants.GRANT_TYPES:
+        return Policy.CLIENT
+    return Policy.OPTIONAL
+
+
+async def token_endpoint(request: Request, ctx: ServerContext, call: ClientRequest) -> Response:
+    form, client = call.form, call.client
+    grant_type = grant_type_of(form)
+    if grant_type == "password":
+        pair = await _password(ctx, form, client)
+    elif grant_type == "refresh_token":
+        pair = await _refresh(ctx, form, client)
+    elif grant_type == "client_credentials":
+        assert client is not None  # Policy.CONFIDENTIAL
+        pair = _client_credentials(ctx, form, client)
+    else:
+        assert client is not None  # Policy.CLIENT
+        return await code_grants.token_response(request, ctx, form, grant_type, client)
     return JSONResponse(pair.as_response(), headers=NO_STORE)
 
 
-def _optional_client(
-    ctx: ServerContext, credentials: ClientCredentials | None, data: StoreData, form: Form
-) -> Client | None:
-    """The client making the request: authenticated, or a public client naming itself.
-
-    A public client (RFC 6749 2.1) cannot authenticate; its ``client_id`` in the form
-    identifies it. Other ``client_id`` values without a secret identify no one.
-    """
-    if credentials:
-        return check_client(credentials, data.clients, ctx.rounds(data), ctx.live.secrets)
-    named = data.clients.get(form.get("client_id") or "")
-    if named is not None and getattr(named, "public", False) and not named.disabled:
-        return named
-    return None
-
-
-async def _password(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
+async def _password(ctx: ServerContext, form: Form, client: Client | None) -> TokenPair:
     username, password = form.get("username"), form.get("password")
     if username is None or password is None:
         raise invalid_request("the password grant needs username and password")
     requested = parse_scope(form.get("scope"))
-    credentials = client_credentials(request, form)
     data = ctx.live.current()
-    key = username[:MAX_FIELD_BYTES]
-    retry_after = await ctx.throttle.acquire(key)
-    if retry_after is not None:
-        raise _throttled(retry_after)
     try:
-        pair = await run_in_threadpool(
-            _password_blocking,
-            ctx,
-            data,
-            credentials,
-            username,
-            password,
-            form,
-            requested,
-        )
-    except AuthenticationError as exc:
-        if exc.reason == "invalid_grant":
-            await run_in_threadpool(ctx.throttle.failed, key)
-        elif exc.reason == "invalid_scope":
-            await run_in_threadpool(ctx.throttle.succeeded, key)  # the password was right
-        else:
-            await run_in_threadpool(ctx.throttle.finished, key)
-        raise oauth_error(exc) from None
-    except BaseException:
-        ctx.throttle.finished(key)
-        raise
-    await run_in_threadpool(ctx.throttle.succeeded, key)
-    return pair
+        async with ctx.throttle.attempt(throttle.key(throttle.USER, username)) as attempt:
+            try:
+                pair = await run_in_threadpool(
+                    _password_blocking, ctx, data, client, username, password, form, requested
+                )
+            except AuthenticationError as exc:
+                if exc.reason == "invalid_grant":
+                    attempt.failed()
+                elif exc.reason == "invalid_scope":
+                    attempt.succeeded()  # the password was right
+                raise oauth_error(exc) from None
+            attempt.succeeded()
+            return pair
+    except throttle.Throttled as exc:
+        # RFC 6749 5.2: the resource owner's credentials are refused (not RFC 8628's
+        # slow_down, a device client's cue to keep polling); 429 + Retry-After say when.
+        raise OAuthError(
+            "invalid_grant", str(exc), 429, {"Retry-After": str(exc.retry_after)}
+        ) from None
 
 
 def _password_blocking(
     ctx: ServerContext,
     data: StoreData,
-    credentials: ClientCredentials | None,
+    client: Client | None,
     username: str,
     password: str,
     form: Form,
@@ -151,7 +127,6 @@ def _password_blocking(
     from oauthcli.passwords import dummy_verify
 
     rounds = ctx.rounds(data)
-    client = _optional_client(ctx, credentials, data, form)
     if form.oversized:
         # Refused without reaching bcrypt, yet as slow as a real check.
         dummy_verify(rounds, [u.hashed_password for u in data.users.values()])
@@ -171,25 +146,23 @@ def _password_blocking(
     return result.pair
 
 
-async def _refresh(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
+async def _refresh(ctx: ServerContext, form: Form, client: Client | None) -> TokenPair:
     token = form.get("refresh_token")
     if token is None:
         raise invalid_request("the refresh_token grant needs refresh_token")
     if form.oversized:
         raise OAuthError("invalid_grant", "refresh token is not valid")
-    credentials = client_credentials(request, form)
     data = ctx.live.current()
-    return await run_in_threadpool(_refresh_blocking, ctx, data, credentials, token, form)
+    return await run_in_threadpool(_refresh_blocking, ctx, data, client, token, form)
 
 
 def _refresh_blocking(
     ctx: ServerContext,
     data: StoreData,
-    credentials: ClientCredentials | None,
+    client: Client | None,
     token: str,
     form: Form,
 ) -> TokenPair:
-    client = _optional_client(ctx, credentials, data, form)
     requested = parse_scope(form.get("scope"))
     try:
         return ctx.service.refresh(
@@ -201,27 +174,8 @@ def _refresh_blocking(
         raise oauth_error(exc) from None
 
 
-async def _client_credentials(request: Request, ctx: ServerContext, form: Form) -> TokenPair:
-    credentials = client_credentials(request, form)
-    if credentials is None:
-        raise invalid_client("the client_credentials grant needs client authentication")
+def _client_credentials(ctx: ServerContext, form: Form, client: Client) -> TokenPair:
     requested = parse_scope(form.get("scope"))
-    data = ctx.live.current()
-    key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
-    retry_after = await ctx.throttle.acquire(key)
-    if retry_after is not None:
-        raise _throttled(retry_after)
-    try:
-        client = await run_in_threadpool(
-            check_client, credentials, data.clients, ctx.rounds(data), ctx.live.secrets
-        )
-    except OAuthError:
-        await run_in_threadpool(ctx.throttle.failed, key)
-        raise
-    except BaseException:
-        ctx.throttle.finished(key)
-        raise
-    await run_in_threadpool(ctx.throttle.succeeded, key)
     try:
         scopes = grant_scopes(client.scopes, requested)
     except AuthenticationError as exc:
@@ -232,18 +186,12 @@ async def _client_credentials(request: Request, ctx: ServerContext, form: Form) 
     return TokenPair(access, ctx.settings.access_ttl, " ".join(scopes))
 
 
-async def revoke_endpoint(request: Request, ctx: ServerContext) -> Response:
+async def revoke_endpoint(ctx: ServerContext, call: ClientRequest) -> Response:
     """RFC 7009: 200 whether or not the token was known; client auth optional but checked."""
-    try:
-        form = await read_form(request)
-        token = form.get("token")
-        if token is None:
-            raise invalid_request("missing token")
-        credentials = client_credentials(request, form)
-        data = ctx.live.current()
-        await run_in_threadpool(_revoke_blocking, ctx, data, credentials, token, form)
-    except OAuthError as exc:
-        return exc.response()
+    token = call.form.get("token")
+    if token is None:
+        raise invalid_request("missing token")
+    await run_in_threadpool(_revoke_blocking, ctx, call.client, token, call.form)
     return Response(status_code=200, headers=NO_STORE)
 
 
@@ -251,14 +199,7 @@ def _order(hint: str | None) -> tuple[str, str]:
     return (REFRESH_TYP, ACCESS_TYP) if hint == "refresh_token" else (ACCESS_TYP, REFRESH_TYP)
 
 
-def _revoke_blocking(
-    ctx: ServerContext,
-    data: StoreData,
-    credentials: ClientCredentials | None,
-    token: str,
-    form: Form,
-) -> None:
-    client = _optional_client(ctx, credentials, data, form)
+def _revoke_blocking(ctx: ServerContext, client: Client | None, token: str, form: Form) -> None:
     if form.oversized:
         return
     for typ in _order(form.get("token_type_hint")):
@@ -294,31 +235,19 @@ def _check_revoking_client(claims: dict[str, Any], client: Client | None) -> Non
         raise OAuthError("unauthorized_client", "the token was not issued to this client")
 
 
-async def introspect_endpoint(request: Request, ctx: ServerContext) -> Response:
-    """RFC 7662, for authenticated clients only."""
-    try:
-        form = await read_form(request)
-        credentials = client_credentials(request, form)
-        if credentials is None:
-            raise invalid_client("introspection needs client authentication")
-        token = form.get("token")
-        if token is None:
-            raise invalid_request("missing token")
-        data = ctx.live.current()
-        body = await run_in_threadpool(_introspect_blocking, ctx, data, credentials, token, form)
-    except OAuthError as exc:
-        return exc.response()
+async def introspect_endpoint(ctx: ServerContext, call: ClientRequest) -> Response:
+    """RFC 7662, for authenticated confidential clients only (``Policy.CONFIDENTIAL``)."""
+    token = call.form.get("token")
+    if token is None:
+        raise invalid_request("missing token")
+    data = ctx.live.current()
+    body = await run_in_threadpool(_introspect_blocking, ctx, data, token, call.form)
     return JSONResponse(body, headers=NO_STORE)
 
 
 def _introspect_blocking(
-    ctx: ServerContext,
-    data: StoreData,
-    credentials: ClientCredentials,
-    token: str,
-    form: Form,
+    ctx: ServerContext, data: StoreData, token: str, form: Form
 ) -> dict[str, Any]:
-    check_client(credentials, data.clients, ctx.rounds(data), ctx.live.secrets)
     if form.oversized:
         return {"active": False}
     for typ in _order(form.get("token_type_hint")):

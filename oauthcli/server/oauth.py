@@ -1,4 +1,4 @@
-"""RFC 6749 plumbing for the server: form parsing, client authentication, error bodies.
+"""RFC 6749 plumbing for the server: form parsing and error bodies (clients: ``client_auth``).
 
 The token, revocation and introspection endpoints parse their form here rather
 than through FastAPI's ``Form`` parameters, so a missing field is an RFC 6749
@@ -8,17 +8,11 @@ than through FastAPI's ``Form`` parameters, so a missing field is an RFC 6749
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-
-from oauthcli.jose import parse_basic_authorization
-from oauthcli.store import Client
-
-if TYPE_CHECKING:
-    from oauthcli.passwords import VerifiedSecrets
 
 # Each form value; a JWT refresh token signed with a big RSA key can pass 1 KiB.
 MAX_FIELD_BYTES = 1024
@@ -26,6 +20,7 @@ MAX_TOKEN_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 CLIENT_REALM = 'Basic realm="oauthcli"'
+_TOKEN_FIELDS = ("refresh_token", "token", "client_assertion")  # JWTs: up to MAX_TOKEN_BYTES
 
 
 class OAuthError(Exception):
@@ -98,69 +93,11 @@ async def read_form(request: Request) -> Form:
         if name in fields:
             # RFC 6749 section 3.2: parameters must not be included more than once.
             raise invalid_request(f"parameter {name!r} given more than once")
-        limit = MAX_TOKEN_BYTES if name in ("refresh_token", "token") else MAX_FIELD_BYTES
+        limit = MAX_TOKEN_BYTES if name in _TOKEN_FIELDS else MAX_FIELD_BYTES
         if len(value.encode("utf-8")) > limit:
             oversized = True
         fields[name] = value
     return Form(fields, oversized)
-
-
-@dataclass
-class ClientCredentials:
-    client_id: str
-    secret: str
-    method: str  # "client_secret_basic" or "client_secret_post"
-
-
-def client_credentials(request: Request, form: Form) -> ClientCredentials | None:
-    """HTTP Basic (RFC 6749 2.3.1, form-urlencoded id and secret) or client_id/client_secret.
-
-    Using both methods at once is refused; a client_id without a secret is a
-    public client and yields ``None`` here. So does Swagger UI's ``Basic Og==``
-    (its Authorize dialog sends HTTP Basic with the empty client fields).
-    """
-    in_form = form.get("client_secret") is not None
-    try:
-        basic = parse_basic_authorization(request.headers.get("authorization"))
-    except ValueError as exc:
-        raise invalid_client(str(exc)) from None
-    if basic is not None:
-        if in_form:
-            raise invalid_request("use one client authentication method, not two")
-        client_id, secret = basic
-        if not secret:
-            return None
-        return ClientCredentials(client_id, secret, "client_secret_basic")
-    if in_form:
-        posted_id = form.get("client_id")
-        if posted_id is None:
-            raise invalid_client("client_secret given without client_id")
-        return ClientCredentials(posted_id, form.fields["client_secret"], "client_secret_post")
-    return None
-
-
-def check_client(
-    credentials: ClientCredentials,
-    clients: dict[str, Client],
-    rounds: int,
-    cache: VerifiedSecrets | None = None,
-) -> Client:
-    """Blocking (bcrypt, unless the secret is a generated one or ``cache`` saw it succeed):
-    verify a client secret with ``passwords.verify_secret``; unknown clients cost a dummy
-    verification. Pass ``LiveStore.secrets`` as ``cache``: it is cleared when the store changes.
-    """
-    from oauthcli.passwords import dummy_verify, verify_secret
-
-    client = clients.get(credentials.client_id)
-    if client is None or len(credentials.secret.encode("utf-8")) > MAX_FIELD_BYTES:
-        dummy_verify(rounds)
-        raise invalid_client()
-    if (
-        not verify_secret(credentials.secret, client.hashed_secret, rounds, cache)
-        or client.disabled
-    ):
-        raise invalid_client()
-    return client
 
 
 def parse_scope(value: str | None) -> list[str] | None:

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from oauthcli.claims import OPENID_SCOPES
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, invalid_client
+from oauthcli.server.oauth import OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.store import Client, StoreData, User
 
@@ -114,67 +114,6 @@ def with_query(uri: str, params: Mapping[str, str | None]) -> str:
 def enabled_client(data: StoreData, client_id: str | None) -> Client | None:
     client = data.clients.get(client_id) if client_id else None
     return None if client is None or client.disabled else client
-
-
-def basic_client_id(request: Request) -> str | None:
-    """The client id of an HTTP Basic header with an empty secret (Swagger UI's public client)."""
-    from oauthcli.jose import parse_basic_authorization
-
-    try:
-        basic = parse_basic_authorization(request.headers.get("authorization"))
-    except ValueError:
-        return None
-    if basic is None or basic[1]:
-        return None
-    return basic[0] or None
-
-
-async def authenticate_client(request: Request, ctx: ServerContext, form: Any) -> Client:
-    """The token and device endpoints' client: a confidential one authenticates (bcrypt, in a
-    thread), a public one names itself with ``client_id`` and nothing else."""
-    from starlette.concurrency import run_in_threadpool
-
-    from oauthcli.server.oauth import check_client, client_credentials
-
-    data = ctx.live.current()
-    credentials = client_credentials(request, form)
-    if credentials is not None:
-        named = form.get("client_id")
-        if named is not None and named != credentials.client_id:
-            raise invalid_client("client_id does not match the authenticated client")
-        # Secret guessing is throttled per client id, as for the client_credentials grant.
-        key = f"client {credentials.client_id[:MAX_FIELD_BYTES]}"
-        retry_after = await ctx.throttle.acquire(key)
-        if retry_after is not None:
-            raise OAuthError(
-                "slow_down",
-                f"Too many failed attempts; try again in {retry_after} s",
-                429,
-                {"Retry-After": str(retry_after)},
-            )
-        try:
-            client: Client = await run_in_threadpool(
-                check_client, credentials, data.clients, ctx.rounds(data), ctx.live.secrets
-            )
-        except OAuthError:
-            await run_in_threadpool(ctx.throttle.failed, key)
-            raise
-        except BaseException:
-            ctx.throttle.finished(key)
-            raise
-        await run_in_threadpool(ctx.throttle.succeeded, key)
-        if client.public:
-            raise invalid_client("a public client has no secret")
-        return client
-    client_id = form.get("client_id") or basic_client_id(request)
-    if client_id is None:
-        raise invalid_client("client_id is required")
-    found = enabled_client(data, client_id)
-    if found is None:
-        raise invalid_client()
-    if not found.public:
-        raise invalid_client("this confidential client must authenticate")
-    return found
 
 
 # --- scopes --------------------------------------------------------------------------------

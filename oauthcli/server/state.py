@@ -61,7 +61,7 @@ class LiveStore:
         self._data = data if data is not None else store.load()
         self._generation = 0
         self._broken: _Signature | None = None
-        # Recent successful client-secret checks (oauth.check_client); forgotten on reload,
+        # Recent successful client-secret checks (client_auth._check_secret); forgotten on reload,
         # so a changed or removed client is checked against what the file says now.
         self.secrets = VerifiedSecrets()
 

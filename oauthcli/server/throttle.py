@@ -17,6 +17,11 @@ fall within the window the username is locked for ``lockout`` seconds. A
 success releases its reservation and clears the failures. Every entry expires
 on its own (a reservation left by a crashed worker too): nothing is evicted to
 make room, so logins with other usernames cannot erase a lockout.
+
+Keys live in namespaces (``key(USER, name)``, ``key(CLIENT, id)``, ``key(USER_CODE,
+address)``): no username can lock out a client or an address. Every caller goes
+through ``attempt``, one async context manager that reserves, waits while busy,
+records the verdict and releases, with each state call off the event loop.
 """
 
 from __future__ import annotations
@@ -24,13 +29,50 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_LOCKOUT = 60
 OUTCOMES = ("failed", "succeeded", "finished")
+# Namespaces of throttle keys: a username, a client id, the address typing user codes.
+USER = "user"
+CLIENT = "client"
+USER_CODE = "user_code"
+_KEY_CHARS = 1024  # longer values (refused anyway) share the key of their first 1024 chars
+
+
+def key(namespace: str, value: str) -> str:
+    """The throttle key of ``value`` in ``namespace``: ``"user:alice"``, ``"client:ci-bot"``.
+
+    The namespace is the prefix up to the first colon, so values of one namespace can
+    never spell a key of another (a username ``"user_code 127.0.0.1"`` is ``"user:..."``).
+    """
+    return f"{namespace}:{value[:_KEY_CHARS]}"
+
+
+class Throttled(Exception):
+    """The key is locked (or its allowance stayed busy): retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Attempt:
+    """The verdict of one reserved attempt; no verdict releases it as ``finished``."""
+
+    outcome = "finished"
+
+    def failed(self) -> None:
+        """Wrong credentials: the attempt stays counted as a failure."""
+        self.outcome = "failed"
+
+    def succeeded(self) -> None:
+        """Right credentials: release the reservation and forget the failures."""
+        self.outcome = "succeeded"
 
 
 class ThrottleBackend(Protocol):
@@ -162,6 +204,29 @@ class LoginThrottle:
             if time.monotonic() >= deadline:
                 return 1
             await anyio.sleep(0.05)
+
+    @asynccontextmanager
+    async def attempt(self, key: str) -> AsyncIterator[Attempt]:
+        """Reserve an attempt for ``key`` (raise ``Throttled`` when locked or still busy),
+        run the body, and end the reservation with the verdict the body recorded::
+
+            async with ctx.throttle.attempt(throttle.key(throttle.USER, name)) as attempt:
+                ok = await run_in_threadpool(check, name, password)
+                attempt.succeeded() if ok else attempt.failed()
+
+        The verdict is written even when the body raises or the request is cancelled.
+        """
+        import anyio
+
+        retry_after = await self.acquire(key)
+        if retry_after is not None:
+            raise Throttled(retry_after)
+        attempt = Attempt()
+        try:
+            yield attempt
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._end, key, attempt.outcome)
 
     def _end(self, key: str, outcome: str) -> None:
         if self.enabled:
