@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from oauthcli import __version__
-from oauthcli.cli import common
+from oauthcli.cli import common, complete
 
 # Top-level command or group name -> the module under oauthcli.cli that defines it, in the
 # order root help lists them. A module with ``register(app)`` adds its commands (several
@@ -138,7 +138,10 @@ def root(
     profile: Annotated[
         str | None,
         typer.Option(
-            "--profile", help="Token cache profile (env OAUTHCLI_PROFILE).", show_default=False
+            "--profile",
+            help="Token cache profile (env OAUTHCLI_PROFILE).",
+            show_default=False,
+            autocompletion=complete.profiles,
         ),
     ] = None,
     debug: Annotated[

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_stdin_line, resolve_store_path
 from oauthcli.cli.options import JsonOption, StoreOption
 
@@ -14,7 +14,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-IdArg = Annotated[str, typer.Argument(help="Client id.", metavar="CLIENT_ID", show_default=False)]
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Client id.",
+        metavar="CLIENT_ID",
+        show_default=False,
+        autocompletion=complete.client_ids,
+    ),
+]
 
 
 def _store(store: Path | None):

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_store_path, store_is_named
 from oauthcli.cli.options import JsonOption, PasswordStdinOption, StoreOption
 
@@ -22,7 +22,9 @@ def init(
     alg: Annotated[
         str,
         typer.Option(
-            "--alg", help="Signing algorithm of the new key (ES256, RS256, EdDSA, HS256...)."
+            "--alg",
+            help="Signing algorithm of the new key (ES256, RS256, EdDSA, HS256...).",
+            autocompletion=complete.algorithms,
         ),
     ] = "ES256",
     scope: Annotated[

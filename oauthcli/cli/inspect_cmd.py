@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from oauthcli.cli import complete
 from oauthcli.cli.options import JsonOption, ProfileOption, StoreOption
 
 TokenArg = Annotated[
@@ -73,6 +74,7 @@ def verify(
             "--alg",
             help="Accepted algorithm (repeatable). Default: the key's own.",
             show_default=False,
+            autocompletion=complete.algorithms,
         ),
     ] = None,
     issuer: Annotated[

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 from oauthcli.cli.common import resolve_store_path, store_is_named
 from oauthcli.cli.options import JsonOption, StoreOption
 from oauthcli.cli.tokens_cmd import load_issuer, scope_list
@@ -134,6 +134,7 @@ def issue(
             "--format",
             help="text (the token), json, or env: an OAUTHCLI_ACCESS_TOKEN=... line.",
             show_default=False,
+            autocompletion=complete.formats,
         ),
     ] = None,
     store: StoreOption = None,

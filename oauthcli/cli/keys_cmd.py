@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 
 ALGORITHMS = "HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA"
 
@@ -18,7 +18,12 @@ keys_app = typer.Typer(
 def generate(
     alg: Annotated[
         str,
-        typer.Option("--alg", help=f"Algorithm the key is for: {ALGORITHMS}.", show_default=False),
+        typer.Option(
+            "--alg",
+            help=f"Algorithm the key is for: {ALGORITHMS}.",
+            show_default=False,
+            autocompletion=complete.algorithms,
+        ),
     ],
     out: Annotated[
         str,
@@ -68,6 +73,7 @@ def jwks(
         str | None,
         typer.Option(
             "--alg",
+            autocompletion=complete.algorithms,
             help=(
                 "Algorithm to publish as 'alg' (default: ES* by curve, EdDSA; none for RSA "
                 "keys, which serve RS* and PS* alike)."

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from oauthcli.cli import complete
+
 StoreOption = Annotated[
     Path | None,
     typer.Option(
@@ -20,6 +22,7 @@ ProfileOption = Annotated[
         "--profile",
         help="Token cache profile (env OAUTHCLI_PROFILE, default 'default').",
         show_default=False,
+        autocompletion=complete.profiles,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_profile
 from oauthcli.cli.options import JsonOption, ProfileOption
 from oauthcli.errors import UsageError
@@ -202,6 +202,7 @@ def token_cmd(
             help="text (the token) or env: OAUTHCLI_ACCESS_TOKEN=... and OAUTHCLI_ID_TOKEN=... "
             "lines for .env / $GITHUB_ENV.",
             show_default=False,
+            autocompletion=complete.token_formats,
         ),
     ] = None,
 ) -> None:
@@ -303,7 +304,10 @@ def introspect_cmd(
     client_auth: Annotated[
         str | None,
         typer.Option(
-            "--client-auth", help="basic, post, private-key-jwt or none.", show_default=False
+            "--client-auth",
+            help="basic, post, private-key-jwt or none.",
+            show_default=False,
+            autocompletion=complete.client_auth_methods,
         ),
     ] = None,
     client_key: Annotated[

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_profile, resolve_store_path
 from oauthcli.cli.options import JsonOption, PasswordStdinOption, ProfileOption, StoreOption
 from oauthcli.errors import UsageError
@@ -50,6 +50,7 @@ FormatOption = Annotated[
         "--format",
         help="text (a summary), json, or env: OAUTHCLI_ACCESS_TOKEN=... lines for .env / $GITHUB_ENV.",
         show_default=False,
+        autocompletion=complete.formats,
     ),
 ]
 TimeoutOption = Annotated[
@@ -209,6 +210,7 @@ def login(
             metavar="USERNAME",
             help="User to log in (not needed for --grant client-credentials).",
             show_default=False,
+            autocompletion=complete.usernames,
         ),
     ] = None,
     scope: ScopeOption = None,
@@ -232,6 +234,7 @@ def login(
             help="password, client-credentials; with --issuer-url also authorization-code "
             "(the default without USERNAME) or device-code.",
             show_default=False,
+            autocompletion=complete.grants,
         ),
     ] = None,
     client_id: Annotated[
@@ -258,6 +261,7 @@ def login(
             help="basic or post (the client secret); with --issuer-url also private-key-jwt "
             "(--client-key) or none (a public client). Default: basic with a secret, else none.",
             show_default=False,
+            autocompletion=complete.client_auth_methods,
         ),
     ] = None,
     cacert: CacertOption = None,

@@ -5,13 +5,21 @@ from typing import Annotated
 
 import typer
 
-from oauthcli.cli import output
+from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_store_path
 from oauthcli.cli.options import JsonOption, PasswordStdinOption, StoreOption
 
 app = typer.Typer(help="Manage users in the TOML user store.", no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="Username.", metavar="USERNAME", show_default=False)]
+NameArg = Annotated[
+    str,
+    typer.Argument(
+        help="Username.",
+        metavar="USERNAME",
+        show_default=False,
+        autocompletion=complete.usernames,
+    ),
+]
 ScopeOption = Annotated[
     list[str] | None,
     typer.Option(

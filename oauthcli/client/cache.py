@@ -85,6 +85,14 @@ class TokenCache:
     def path(self, profile: str) -> Path:
         return self.directory / f"{validate_profile(profile)}.json"
 
+    def profiles(self) -> list[str]:
+        """The names of the profiles cached here, sorted (files that are no profile skipped)."""
+        try:
+            names = [p.name[: -len(".json")] for p in self.directory.glob("*.json")]
+        except OSError:  # no cache yet, or not a directory
+            return []
+        return sorted(n for n in names if _PROFILE.fullmatch(n))
+
     def check(self, profile: str) -> Path:
         """The profile's file path, after checking the name and that the cache is private."""
         path = self.path(profile)

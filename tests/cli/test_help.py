@@ -8,6 +8,11 @@ import sys
 
 import pytest
 
+from oauthcli.cli.ci_output import FORMATS
+from oauthcli.client.assertion import METHODS
+from oauthcli.client.oidc_login import GRANTS
+from oauthcli.store import Client, UserStore
+
 
 def all_commands() -> list[tuple[str, ...]]:
     import typer.main
@@ -119,3 +124,48 @@ def test_the_shell_gets_completions(words, cword, expected):
 
 def test_completion_options_are_only_on_the_root(cli):
     assert "--install-completion" not in cli("user", "list", "--help").stdout
+
+
+def complete(words: str) -> set[str]:
+    cword = len(words.split()) if words.endswith(" ") else len(words.split()) - 1
+    env = {"_OAUTHCLI_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    proc = run([], env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # nothing printed over the person's prompt
+    return set(proc.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("oauthcli login --grant ", set(GRANTS)),
+        ("oauthcli login --grant d", {"device-code"}),
+        ("oauthcli login --client-auth p", {"post", "private-key-jwt"}),
+        ("oauthcli introspect x --client-auth ", set(METHODS)),
+        ("oauthcli keys generate --alg E", {"ES256", "ES384", "ES512", "EdDSA"}),
+        ("oauthcli verify --alg PS", {"PS256", "PS384", "PS512"}),
+        ("oauthcli init --alg HS", {"HS256", "HS384", "HS512"}),
+        ("oauthcli issue --format ", set(FORMATS)),
+        ("oauthcli token --format ", {"text", "env"}),
+        ("oauthcli login --format e", {"env"}),
+    ],
+)
+def test_option_values_complete_from_what_is_valid(words, expected):
+    assert complete(words) == expected
+
+
+def test_names_complete_from_the_store_and_the_cache(store_path, isolated_env):
+    with UserStore(store_path).edit() as data:
+        data.clients["ci-bot"] = Client("ci-bot", public=True)
+    store_path.chmod(0o644)  # its warning is for commands, not for completion
+    cache = isolated_env.parent / "cache"
+    cache.mkdir()
+    for name in ("ci.json", "default.json", "default.json.lock", "notes.txt"):
+        (cache / name).write_text("{}")
+    assert complete("oauthcli user show ") == {"alice", "johndoe", "carol"}
+    assert complete("oauthcli login j") == {"johndoe"}
+    assert complete("oauthcli client remove ") == {"ci-bot"}
+    assert complete("oauthcli --profile ") == {"ci", "default"}
+    assert complete("oauthcli token --profile c") == {"ci"}
+    # Another store, named before the command; a missing one completes nothing.
+    assert complete("oauthcli --store nothere.toml user show ") == set()
