@@ -75,12 +75,21 @@ SUMMARIES: dict[str, str] = {
     "keys": "Create signing keys and publish their public halves (JWKS).",
 }
 
-# One example per command, shown at the end of its --help (tests check that every command
-# has one and that its options exist).
+# Examples per command (one a line), shown at the end of its --help (tests check that every
+# command has one and that its options exist).
 EXAMPLES: dict[tuple[str, ...], str] = {
     (): "oauthcli init --user alice && oauthcli login alice --print | oauthcli decode -",
     ("init",): "oauthcli init --user alice",
-    ("login",): "printf 'secret\\n' | oauthcli login alice --password-stdin --print",
+    ("login",): "\n".join(
+        [
+            "printf 'secret\\n' | oauthcli login alice --password-stdin --print",
+            "oauthcli login --issuer-url http://127.0.0.1:8000 --client-id cli   # browser",
+            "oauthcli login --issuer-url https://idp.example --client-id cli --grant device-code",
+            "oauthcli login alice --app http://127.0.0.1:8000   # the app's /openapi.json",
+            "oauthcli login --url https://idp.example/token --grant client-credentials "
+            "--client-id ci-bot --client-secret-file ci-bot.secret",
+        ]
+    ),
     ("refresh",): "oauthcli refresh --profile ci",
     ("logout",): "oauthcli logout --profile ci",
     ("issue",): "oauthcli issue --sub alice --scope 'me items' --ttl 5m",
@@ -266,7 +275,7 @@ def prepare_tree(command: Any, *, plain_help: bool) -> None:
     """Finish the built part of the command tree (it is built anew for each run).
 
     - each command gets its example as the help epilog;
-    - arguments are named in capitals in usage lines (``[TOKEN]``, ``{USERNAME}``);
+    - arguments are named in capitals in usage lines (``[TOKEN]``, ``USERNAME``);
     - ``--key ''`` is a mistake (an unset variable), not the current directory: every
       parameter typed as a path, or whose metavar names a FILE, is checked first;
     - for plain help (not a terminal), the ``\\[`` that keeps Rich from reading
@@ -278,8 +287,9 @@ def prepare_tree(command: Any, *, plain_help: bool) -> None:
         stack.extend(((*path, name), sub) for name, sub in getattr(current, "commands", {}).items())
         example = EXAMPLES.get(path)
         if example and not current.epilog:
-            # "\b" keeps click from rewrapping the example in plain help; Rich wraps by itself.
-            current.epilog = f"\b\nExample:\n  {example}" if plain_help else f"Example: {example}"
+            current.epilog = _epilog(example.splitlines(), plain_help)
+        if getattr(current, "params", None) is not None:
+            _usage_without_braces(current)
         if plain_help:
             for attr in ("help", "short_help", "epilog"):
                 text = getattr(current, attr, None)
@@ -291,6 +301,31 @@ def prepare_tree(command: Any, *, plain_help: bool) -> None:
             if param.param_type_name == "argument" and param.metavar is None:
                 param.metavar = (param.name or "").upper() + ("..." if param.nargs != 1 else "")
             _refuse_empty_path(param)
+
+
+def _epilog(examples: list[str], plain_help: bool) -> str:
+    title = "Example:" if len(examples) == 1 else "Examples:"
+    if plain_help:  # "\b" keeps click from rewrapping the examples
+        return "\b\n" + title + "".join(f"\n  {e}" for e in examples)
+    # Rich help: a paragraph a line (Rich joins lines of one paragraph).
+    return "\n\n".join([title, *examples])
+
+
+def _usage_without_braces(command: Any) -> None:
+    """Usage lines name a required argument ``USERNAME``, not Typer's ``{USERNAME}``
+    (an optional one stays ``[TOKEN]``, as click and most tools write them)."""
+    if getattr(command, "_plain_usage", False):
+        return
+    command._plain_usage = True
+    pieces = command.collect_usage_pieces
+
+    def collect(ctx: Any) -> list[str]:
+        return [
+            p[1:-1] if p.startswith("{") and p.endswith("}") and "{" not in p[1:] else p
+            for p in pieces(ctx)
+        ]
+
+    command.collect_usage_pieces = collect
 
 
 def _refuse_empty_path(param: Any) -> None:

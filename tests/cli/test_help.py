@@ -45,8 +45,8 @@ def test_every_command_has_an_example_that_uses_real_options():
     from oauthcli.cli.app import EXAMPLES
 
     assert set(EXAMPLES) == set(all_commands())
-    for path, example in EXAMPLES.items():
-        for segment in re.split(r"\|\||&&|\||\$\(|\)", example):
+    for path, examples in EXAMPLES.items():
+        for segment in re.split(r"\|\||&&|\||\$\(|\)|\n", examples):
             match = re.search(r"oauthcli ((?:[a-z]+ )*[a-z]+)(.*)", segment)
             if not match:
                 continue
@@ -54,7 +54,7 @@ def test_every_command_has_an_example_that_uses_real_options():
             known = [p for p in all_commands() if p == words[: len(p)]]
             owner = max(known, key=len)
             for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", match.group(2)):
-                assert option in command_options(owner), (path, example, option)
+                assert option in command_options(owner), (path, segment, option)
 
 
 @pytest.mark.parametrize("path", all_commands())
@@ -63,8 +63,9 @@ def test_help_shows_the_example(cli, path):
 
     result = cli(*path, "--help")
     assert result.exit_code == 0
-    assert "Example:" in result.stdout
-    assert EXAMPLES[path].split()[0] in result.stdout
+    examples = EXAMPLES[path].splitlines()
+    assert ("Example:" if len(examples) == 1 else "Examples:") in result.stdout
+    assert all(e.split()[0] in result.stdout for e in examples)
 
 
 @pytest.mark.parametrize("path", [p for p in all_commands() if p])
@@ -73,6 +74,20 @@ def test_usage_lines_name_arguments_in_capitals(cli, path):
     assert usage.startswith(f"Usage: oauthcli {' '.join(path)} [OPTIONS]")
     arguments = usage.split("[OPTIONS]", 1)[1]
     assert arguments == arguments.upper(), usage
+    assert "{" not in arguments, usage  # USERNAME, not Typer's {USERNAME}
+
+
+def test_login_help_shows_an_example_for_each_way_in(cli):
+    text = " ".join(cli("login", "--help").stdout.split())
+    assert "Examples:" in text
+    for fragment in (
+        "oauthcli login alice --password-stdin",
+        "oauthcli login --issuer-url http://127.0.0.1:8000 --client-id cli",
+        "--grant device-code",
+        "oauthcli login alice --app http://127.0.0.1:8000",
+        "--grant client-credentials --client-id ci-bot --client-secret-file ci-bot.secret",
+    ):
+        assert fragment in text, fragment
 
 
 def test_help_text_shows_brackets_not_rich_escapes(cli):
