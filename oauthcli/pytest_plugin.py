@@ -12,6 +12,8 @@ Fixtures:
   ``add_user``, ``add_client``, ``disable_user``, ``enable_user``; ``secret`` for HS*.
 - ``oauthcli_provider``: ``oauthcli serve`` in a subprocess on a free 127.0.0.1 port
   over that store: ``url``/``issuer_url``, ``token_url``, ``jwks_url``, ``login()``.
+  It runs with throttling off and ``--no-consent``: a test that drives the login page
+  signs in and gets its code, with no consent page in between.
 - ``oauthcli_session_store`` / ``oauthcli_session_provider``: the same, once per run.
 - ``oauthcli_token(sub=..., scopes=..., ttl=..., claims=...)``: an access token signed
   with the store's key, no HTTP; ``ttl <= 0`` gives an expired token.
@@ -264,6 +266,7 @@ def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]
         "warning",
         "--max-failures",
         "0",
+        "--no-consent",  # tests drive the login page; no person to allow the client
         *args,
     ]
     with open(log, "wb") as sink:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.apps_serve.browser import provider_server, public_params, query, redeem
+from tests.apps_serve.browser import hidden_fields, provider_server, public_params, query, redeem
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -87,6 +87,7 @@ def test_log_in_through_the_page_and_redeem_the_code(chromium, store_path, tmp_p
         assert chromium.find_element(By.ID, "password").get_attribute("value") == ""
 
         sign_in(chromium, "alice", "secret")
+        allow(chromium)
         wait_for(chromium, lambda d: d.current_url.startswith(CALLBACK))
         got = query(chromium.current_url)
         assert got["state"] == params["state"] and got["iss"] == op.url
@@ -96,11 +97,155 @@ def test_log_in_through_the_page_and_redeem_the_code(chromium, store_path, tmp_p
         assert token.status_code == 200, token.text
         assert token.json()["scope"] == "openid me" and token.json()["id_token"]
 
-        # The session cookie: the next authorization skips the form.
-        verifier, params = public_params(CALLBACK)
+        # The session cookie and the consent: the next authorization skips both pages.
+        verifier, params = public_params(CALLBACK, scope="openid me")
         chromium.get(f"{op.url}/authorize?{urlencode({'response_type': 'code', **params})}")
         wait_for(chromium, lambda d: d.current_url.startswith(CALLBACK))
         assert query(chromium.current_url)["state"] == params["state"]
+
+
+def allow(driver: Any, decision: str = "approve") -> None:
+    """Press Allow (or Deny) on the consent page, which must come up."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(driver, lambda d: d.title == "Allow access? · oauthcli")
+    driver.find_element(By.CSS_SELECTOR, f"button[value={decision}]").click()
+
+
+def authorize_url(op: Any, redirect_uri: str, **extra: str) -> tuple[str, dict[str, str]]:
+    _, params = public_params(redirect_uri, **extra)
+    return f"{op.url}/authorize?{urlencode({'response_type': 'code', **params})}", params
+
+
+def test_consent_is_asked_once_per_client_and_scopes(chromium, store_path):
+    from selenium.webdriver.common.by import By
+
+    with provider_server(store_path) as op:
+        url, _ = authorize_url(op, CALLBACK, scope="openid me")
+        chromium.get(url)
+        wait_for(chromium, lambda d: d.find_elements(By.ID, "password"))
+        sign_in(chromium, "alice", "secret")
+        wait_for(chromium, lambda d: d.title == "Allow access? · oauthcli")
+        scopes = chromium.find_elements(By.CSS_SELECTOR, ".scopes li")
+        assert [s.text for s in scopes] == ["openid", "me"]
+        assert "web-app" in chromium.find_element(By.TAG_NAME, "main").text
+        allow(chromium)
+        wait_for(chromium, lambda d: d.current_url.startswith(CALLBACK))
+        assert "code" in query(chromium.current_url)
+
+        # Second time, same client and scopes: straight back with a code, no page at all.
+        url, params = authorize_url(op, CALLBACK, scope="openid me")
+        chromium.get(url)
+        wait_for(chromium, lambda d: d.current_url.startswith(CALLBACK))
+        assert query(chromium.current_url)["state"] == params["state"]
+        assert "code" in query(chromium.current_url)
+
+        # prompt=none for scopes alice never allowed, or for a refresh token: consent_required.
+        for scope in ("openid me items", "openid me offline_access"):
+            url, params = authorize_url(op, CALLBACK, scope=scope, prompt="none")
+            chromium.get(url)
+            wait_for(chromium, lambda d: d.current_url.startswith(CALLBACK))
+            got = query(chromium.current_url)
+            assert got["error"] == "consent_required" and "code" not in got, scope
+            assert got["state"] == params["state"]
+
+        # Without prompt=none, more scopes need the password again, then the page; Deny
+        # tells the client access_denied.
+        url, params = authorize_url(op, CALLBACK, scope="openid me items")
+        chromium.get(url)
+        wait_for(chromium, lambda d: d.find_elements(By.ID, "password"))
+        sign_in(chromium, "alice", "secret")
+        allow(chromium, "deny")
+        wait_for(chromium, lambda d: d.current_url.startswith(CALLBACK))
+        assert query(chromium.current_url)["error"] == "access_denied"
+
+
+def recording_site(seen: list[dict[str, str]]) -> Any:
+    """An ASGI app that records the cookies each request brings, answering a small page."""
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append({"path": scope["path"], **Request(scope).cookies})
+        await HTMLResponse("<title>client</title>callback")(scope, receive, send)
+
+    return app
+
+
+def test_the_session_cookie_does_not_reach_other_local_servers(chromium, store_path):
+    """Cookies do not isolate ports (RFC 6265 8.5): the client's callback server on another
+    127.0.0.1 port must not receive the provider's session, and a session replayed from
+    elsewhere grants nothing the user did not allow."""
+    import httpx
+
+    from tests.live_server import live_server
+
+    seen: list[dict[str, str]] = []
+    with provider_server(store_path) as op, live_server(recording_site(seen)) as app:
+        callback = f"{app.url}/callback"
+        url, _ = authorize_url(op, callback, scope="openid me")
+        chromium.get(url)
+        sign_in(chromium, "alice", "secret")
+        allow(chromium)
+        wait_for(chromium, lambda d: d.current_url.startswith(callback) and seen)
+        assert [name for c in seen for name in c if "session" in name] == []  # the callback
+
+        # A local server that asks for the provider's path does get it (cookies do not
+        # isolate ports), and replays it at /authorize: nothing the user did not allow.
+        chromium.get(f"{app.url}/authorize")
+        wait_for(chromium, lambda d: any(c["path"] == "/authorize" for c in seen))
+        got = next(c for c in seen if c["path"] == "/authorize")
+        stolen = {k: v for k, v in got.items() if k.startswith("oauthcli_session")}
+        assert stolen
+        with httpx.Client(base_url=op.url, trust_env=False, cookies=stolen) as thief:
+            for scope, prompt in (("openid me offline_access", "none"), ("me items", "none")):
+                _, params = public_params(callback, scope=scope, prompt=prompt)
+                answer = thief.get("/authorize", params={"response_type": "code", **params})
+                assert answer.status_code == 302
+                assert query(answer.headers["location"])["error"] == "consent_required"
+            _, params = public_params(callback, scope="openid me offline_access")
+            answer = thief.get("/authorize", params={"response_type": "code", **params})
+            assert answer.status_code == 200 and 'id="password"' in answer.text  # no code
+
+
+def test_a_tossed_cookie_and_a_forged_login_form_are_refused(chromium, store_path):
+    """Login CSRF: a page on another 127.0.0.1 port sets the cookie a double-submit check
+    would compare, and posts the attacker's own login form from the victim's browser."""
+    import httpx
+    from selenium.webdriver.common.by import By
+    from starlette.responses import HTMLResponse
+
+    from tests.live_server import live_server
+
+    with provider_server(store_path) as op:
+        with httpx.Client(base_url=op.url, trust_env=False) as attacker:
+            _, params = public_params(CALLBACK, scope="me")
+            page = attacker.get("/authorize", params={"response_type": "code", **params})
+            fields = hidden_fields(page.text)
+            tossed = attacker.cookies.get("oauthcli_csrf") or fields["csrf"]
+        inputs = "".join(
+            f'<input type="hidden" name="{k}" value="{v}">'
+            for k, v in {**fields, "username": "johndoe", "password": "secret"}.items()
+        )
+        evil = (
+            f"<script>document.cookie = 'oauthcli_csrf={tossed}; path=/';</script>"
+            f"<form id=f method=post action='{op.url}/login'>{inputs}</form>"
+            "<script>document.getElementById('f').submit();</script>"
+        )
+
+        async def attacker_site(scope: Any, receive: Any, send: Any) -> None:
+            await HTMLResponse(evil)(scope, receive, send)
+
+        with live_server(attacker_site) as site:
+            chromium.get(site.url)
+            wait_for(chromium, lambda d: d.current_url.startswith(op.url))
+            main = wait_for(chromium, lambda d: d.find_elements(By.TAG_NAME, "main"))
+            assert "could not be verified" in main[0].text
+        # The victim is not signed in as the attacker: the provider asks for a password.
+        url, _ = authorize_url(op, CALLBACK, scope="me")
+        chromium.get(url)
+        wait_for(chromium, lambda d: d.find_elements(By.ID, "password"))
+        assert not chromium.current_url.startswith(CALLBACK)
 
 
 def test_the_page_refuses_to_be_framed(chromium, store_path):

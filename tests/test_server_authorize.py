@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,7 +20,9 @@ from tests.apps_serve.browser import (
     Clock,
     alert,
     authorize,
+    decide,
     hidden_fields,
+    is_consent_page,
     log_in_for_code,
     pkce,
     provider_server,
@@ -318,14 +321,19 @@ def test_scopes_the_user_lacks_are_left_out(op):
 def test_login_session_skips_the_form_until_session_ttl(op):
     with op.client() as http:
         page = authorize(http, **public_params()[1])
-        answer = submit_login(http, page, "alice", "secret")
-        cookie = next(
+        answer = submit_login(http, page, "alice", "secret", allow=False)
+        cookies = [
             v for k, v in answer.headers.multi_items()
-            if k == "set-cookie" and v.startswith("oauthcli_session=")
-        )  # fmt: skip
-        attributes = [a.strip().lower() for a in cookie.split(";")]
-        assert "httponly" in attributes and "samesite=lax" in attributes
-        assert f"max-age={op.provider.session_ttl}" in attributes
+            if k == "set-cookie" and v.startswith("oauthcli_session_")
+        ]  # fmt: skip
+        paths = set()
+        for cookie in cookies:
+            attributes = [a.strip().lower() for a in cookie.split(";")]
+            assert "httponly" in attributes and "samesite=lax" in attributes
+            assert f"max-age={op.provider.session_ttl}" in attributes
+            paths |= {a for a in attributes if a.startswith("path=")}
+        assert paths == {"path=/authorize", "path=/device"}
+        assert decide(http, answer).status_code == 303
         verifier, params = public_params()
         second = authorize(http, **params)
         assert second.status_code == 302  # no form
@@ -416,24 +424,60 @@ def test_disabled_user_is_told_so_only_with_the_right_password(op):
         assert "location" not in right.headers
 
 
-def test_login_form_needs_its_csrf_cookie_and_token(op):
+def test_consent_is_remembered_per_user_client_and_scopes(op):
+    with op.client() as http:
+        page = authorize(http, **public_params(scope="openid me")[1])
+        consent = submit_login(http, page, "alice", "secret", allow=False)
+        assert is_consent_page(consent) and "offline_access" not in consent.text
+        assert decide(http, consent).status_code == 303
+        fewer = authorize(http, **public_params(scope="me")[1])
+        assert fewer.status_code == 302 and "code" in query(fewer.headers["location"])
+        # offline_access, or prompt=consent: the password and the page, every time.
+        for extra in ({"scope": "me offline_access"}, {"scope": "me", "prompt": "consent"}):
+            again = authorize(http, **public_params(**extra)[1])
+            assert again.status_code == 200 and 'id="password"' in again.text
+            consent = submit_login(http, again, "alice", "secret", allow=False)
+            assert is_consent_page(consent)
+        # johndoe in the same browser: his own consent, not alice's.
+        page = authorize(http, **public_params(scope="me", prompt="login")[1])
+        assert is_consent_page(submit_login(http, page, "johndoe", "secret", allow=False))
+
+
+def test_no_consent_skips_the_page_for_ci(store_path):
+    with provider_server(store_path, consent=False) as op, op.client() as http:
+        page = authorize(http, **public_params(scope="openid me offline_access")[1])
+        answer = submit_login(http, page, "alice", "secret", allow=False)
+        assert answer.status_code == 303 and "code" in query(answer.headers["location"])
+        silent = authorize(http, **public_params(scope="me items", prompt="none")[1])
+        assert "code" in query(silent.headers["location"])
+
+
+def test_login_form_needs_its_token_and_our_own_page(op):
+    """A synchronizer token kept with the pending request, and the browser's word that the
+    form was posted from this server's page: no cookie another port could toss decides."""
+    login = {"username": "alice", "password": "secret"}
     with op.client() as http:
         page = authorize(http, **public_params()[1])
         fields = hidden_fields(page.text)
-    login = {**fields, "username": "alice", "password": "secret"}
-    with op.client() as other_browser:  # the attacker's form, the victim's browser: no cookie
-        response = other_browser.post("/login", data=login)
-        assert_error_page(response, "expired or could not be verified")
-        assert "oauthcli_session" not in response.headers.get("set-cookie", "")
-    with op.client() as http:
-        page = authorize(http, **public_params()[1])
-        fields = hidden_fields(page.text)
-        forged = http.post("/login", data={**fields, "csrf": "x" * 43, "username": "alice",
-                                           "password": "secret"})  # fmt: skip
+        forged = http.post("/login", data={**fields, "csrf": "x" * 43, **login})
         assert_error_page(forged, "expired or could not be verified")
-        ok = http.post("/login", data={**fields, "username": "alice", "password": "secret"})
-        assert ok.status_code == 303
-        replay = http.post("/login", data={**fields, "username": "alice", "password": "secret"})
+        other_port = f"http://127.0.0.1:{urlsplit(op.url).port + 1}"
+        for headers in (
+            {"origin": other_port},
+            {"origin": "null"},
+            {"sec-fetch-site": "same-site", "origin": op.url},  # Sec-Fetch-Site decides
+        ):
+            tossed = http.post("/login", data={**fields, **login}, headers=headers)
+            assert_error_page(tossed, "expired or could not be verified")
+            assert "oauthcli_session" not in tossed.headers.get("set-cookie", "")
+        ok = http.post(
+            "/login",
+            data={**fields, **login},
+            headers={"origin": op.url, "sec-fetch-site": "same-origin"},
+        )
+        assert ok.status_code == 200 and "oauthcli_session_" in ok.headers["set-cookie"]
+        assert "oauthcli_csrf" not in str(page.headers) + str(ok.headers)
+        replay = http.post("/login", data={**fields, **login})
         assert_error_page(replay, "expired")  # a form logs in once
 
 
@@ -508,4 +552,5 @@ def test_the_flow_on_the_default_server_state(store_path):
         assert first.status_code == 200, first.text
         assert redeem(http, code, verifier, params["redirect_uri"]).status_code == 400
         assert me(http, first.json()["access_token"]).status_code == 401  # revoked by the reuse
-        assert authorize(http, **public_params()[1]).status_code == 302  # the session
+        # the session, for the scopes alice allowed (offline_access is asked for every time)
+        assert authorize(http, **public_params(scope="me")[1]).status_code == 302

@@ -173,15 +173,22 @@ def test_wrong_codes_on_the_page_are_refused_then_throttled(store_path):
 
 
 def test_device_pages_need_their_csrf_token(op):
+    elsewhere = {"origin": "http://127.0.0.1:9", "sec-fetch-site": "same-site"}
     with op.client() as device, op.client() as browser, op.client() as attacker:
         grant = start(device)
         login = enter_code(browser, grant["user_code"])
-        forged = attacker.post("/login", data={**hidden_fields(login.text), "username": "alice",
-                                               "password": "secret"})  # fmt: skip
+        fields = hidden_fields(login.text)
+        wrong = attacker.post("/login", data={**fields, "csrf": "x" * 43, "username": "alice",
+                                              "password": "secret"})  # fmt: skip
+        assert wrong.status_code == 400
+        forged = browser.post("/login", data={**fields, "username": "alice", "password": "secret"},
+                              headers=elsewhere)  # fmt: skip
         assert forged.status_code == 400
         confirm = submit_login(browser, login, "alice", "secret")
-        stolen = attacker.post(
-            "/device/confirm", data={**hidden_fields(confirm.text), "decision": "approve"}
+        stolen = browser.post(
+            "/device/confirm",
+            data={**hidden_fields(confirm.text), "decision": "approve"},
+            headers=elsewhere,
         )
         assert stolen.status_code == 400
         # A form of another page posted to /login is refused, not a server error.
@@ -258,13 +265,14 @@ def test_the_example_store_runs_the_readme_flows_under_oauthcli_serve(isolated_e
         answer = http.get(
             "/authorize",
             params={"response_type": "code", "client_id": "demo-app", "redirect_uri": redirect_uri,
-                    "code_challenge": challenge, "code_challenge_method": "S256", "state": "s"},
+                    "code_challenge": challenge, "code_challenge_method": "S256", "state": "s",
+                    "scope": "openid me"},
         )  # fmt: skip
-        assert answer.status_code == 302  # the session from the device login
+        assert answer.status_code == 302  # the session and the consent of the device login
         code = query(answer.headers["location"])["code"]
         token = http.post(
             "/token",
             data={"grant_type": "authorization_code", "code": code, "client_id": "demo-app",
                   "redirect_uri": redirect_uri, "code_verifier": verifier},
         )  # fmt: skip
-        assert token.status_code == 200 and token.json()["scope"] == "me items"
+        assert token.status_code == 200 and token.json()["scope"] == "openid me"

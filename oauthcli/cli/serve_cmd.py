@@ -92,6 +92,13 @@ def serve(
             help="How long the login page's session cookie skips the form, e.g. 8h, 30m.",
         ),
     ] = "8h",
+    no_consent: Annotated[
+        bool,
+        typer.Option(
+            "--no-consent",
+            help="Never show the consent page: every client gets what it asks for (CI only).",
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
     """Serve the store's users over OAuth2: /token, /users/me, discovery, JWKS, /docs.
@@ -123,6 +130,7 @@ def serve(
         state=state_url,
         state_password=state_password,
         session_ttl=parse_duration(session_ttl, what="--session-ttl"),
+        consent=not no_consent,
     )
 
     def announce(url: str, count: int) -> None:

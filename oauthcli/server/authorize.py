@@ -7,10 +7,14 @@
   ``client_id`` or ``redirect_uri`` gets an error page, never a redirect
   (RFC 6749 4.1.2.1); every other error goes back to the client with ``state``.
 - Every answer to the client carries ``iss`` (RFC 9207), against mix-up attacks.
-- A login session cookie skips the form until ``--session-ttl`` runs out;
-  ``prompt=login`` (or a ``max_age`` shorter than the session) asks again,
-  ``prompt=none`` answers ``login_required``.
-  No consent screen: this is a development provider for first-party clients.
+- A login session cookie skips the form until ``--session-ttl`` runs out, but only
+  for a client and scopes the user consented to before: the first time (and for
+  ``offline_access`` or ``prompt=consent`` every time) the password is asked again and
+  a consent page follows, so a session cookie that reached another local server
+  grants nothing new (``provider.session_cookie``). ``prompt=login`` (or a ``max_age``
+  shorter than the session) asks again; ``prompt=none`` answers ``login_required``
+  without a session and ``consent_required`` without consent (OIDC Core 3.1.2.6).
+  ``serve --no-consent`` (CI) skips the consent page and trusts every client.
 """
 
 from __future__ import annotations
@@ -33,20 +37,24 @@ from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,
     CODE,
+    CONSENT_PATH,
     LOGIN_PATH,
     PENDING,
     USERINFO_PATH,
+    active_user,
     check_client_scopes,
     current_session,
     digest,
     enabled_client,
+    has_consent,
     issuer_of,
     new_pending,
     new_token,
     pending_of,
     redirect_matches,
-    set_csrf_cookie,
+    remember_consent,
     start_session,
+    user_scopes,
     with_query,
 )
 from oauthcli.store import StoreData, User
@@ -229,7 +237,6 @@ def issue_code(ctx: ServerContext, request: AuthRequest, sub: str, auth_time: in
 
 
 def _login_form(
-    http: Request,
     ctx: ServerContext,
     pending: dict[str, Any],
     *,
@@ -239,10 +246,9 @@ def _login_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    set_cookie = False
     if pending_id is None or csrf is None:
-        pending_id, csrf, set_cookie = new_pending(ctx, http, pending)
-    response = login_page.login_form(
+        pending_id, csrf = new_pending(ctx, pending)
+    return login_page.login_form(
         action=LOGIN_PATH,
         hidden={"request": pending_id, "csrf": csrf},
         client_id=str(pending.get("client_id", "")),
@@ -251,9 +257,46 @@ def _login_form(
         error=error,
         status=status,
     )
-    if set_cookie:
-        set_csrf_cookie(response, http, csrf)
-    return response
+
+
+def _granted(ctx: ServerContext, request: AuthRequest, user: User) -> list[str] | None:
+    """The scopes a code for ``user`` would carry; ``None`` when the client is gone."""
+    client = enabled_client(ctx.live.current(), request.client_id)
+    return None if client is None else user_scopes(user, client, request.scopes)
+
+
+def _consented(ctx: ServerContext, request: AuthRequest, user: User) -> bool:
+    """Whether a code may be issued without the consent page."""
+    if not ctx.provider.consent:
+        return True
+    granted = _granted(ctx, request, user)
+    return (
+        granted is not None
+        and "consent" not in request.prompt
+        and has_consent(ctx, user.username, request.client_id, granted)
+    )
+
+
+def _consent_page(ctx: ServerContext, request: AuthRequest, user: User, auth_time: int) -> Response:
+    scopes = _granted(ctx, request, user) or []
+    pending_id, csrf = new_pending(
+        ctx,
+        {
+            "kind": "consent",
+            "auth": asdict(request),
+            "sub": user.username,
+            "auth_time": auth_time,
+            "client_id": request.client_id,
+            "scopes": scopes,
+        },
+    )
+    return login_page.consent_form(
+        action=CONSENT_PATH,
+        hidden={"request": pending_id, "csrf": csrf},
+        client_id=request.client_id,
+        username=user.username,
+        scopes=scopes,
+    )
 
 
 async def authorize(http: Request, ctx: ServerContext) -> Response:
@@ -280,10 +323,19 @@ def _authorize_blocking(
         and ctx.provider.clock() - int(session["auth_time"]) > request.max_age
     ):
         session = None  # logged in too long ago: ask for the password again
-    if session is not None and "login" not in request.prompt:
-        code = issue_code(ctx, request, str(session["sub"]), int(session["auth_time"]))
-        return _redirect(_to_client(ctx, http, request, {"code": code}), post)
-    if "none" in request.prompt:
+    user = active_user(ctx.live.current(), str(session["sub"])) if session else None
+    if session is not None and user is not None and "login" not in request.prompt:
+        if _consented(ctx, request, user):
+            code = issue_code(ctx, request, user.username, int(session["auth_time"]))
+            return _redirect(_to_client(ctx, http, request, {"code": code}), post)
+        if "none" in request.prompt:
+            error = {
+                "error": "consent_required",
+                "error_description": "the user has not allowed this client these scopes",
+            }
+            return _redirect(_to_client(ctx, http, request, error), post)
+        # A session alone grants nothing new: the password, then the consent page.
+    elif "none" in request.prompt:
         error = {"error": "login_required", "error_description": "the user is not logged in"}
         return _redirect(_to_client(ctx, http, request, error), post)
     pending = {
@@ -292,7 +344,7 @@ def _authorize_blocking(
         "client_id": request.client_id,
         "scopes": request.scopes or [],
     }
-    return _login_form(http, ctx, pending)
+    return _login_form(ctx, pending)
 
 
 def _check_password(
@@ -329,7 +381,7 @@ async def login(http: Request, ctx: ServerContext) -> Response:
 
     def again(error: str, status: int) -> Response:
         return _login_form(
-            http, ctx, pending, pending_id=pending_id, csrf=pending["csrf"],
+            ctx, pending, pending_id=pending_id, csrf=pending["csrf"],
             username=username, error=error, status=status,
         )  # fmt: skip
 
@@ -371,9 +423,43 @@ def _logged_in(
     request = AuthRequest(**pending["auth"])
     response = _redirect("", post=True)
     auth_time = start_session(ctx, response, http, user)
+    if not _consented(ctx, request, user):
+        page = _consent_page(ctx, request, user, auth_time)
+        page.raw_headers += [h for h in response.raw_headers if h[0] == b"set-cookie"]
+        return page
     code = issue_code(ctx, request, user.username, auth_time)
     response.headers["location"] = _to_client(ctx, http, request, {"code": code})
     return response
+
+
+async def consent(http: Request, ctx: ServerContext) -> Response:
+    """The consent page's POST: Allow remembers the consent and sends the code; Deny sends
+    ``access_denied`` (RFC 6749 4.1.2.1)."""
+    try:
+        form = await read_form(http)
+    except OAuthError:
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    return await run_in_threadpool(_consent_blocking, http, ctx, form)
+
+
+def _consent_blocking(http: Request, ctx: ServerContext, form: Any) -> Response:
+    pending = pending_of(http, ctx, form)
+    decision = form.get("decision")
+    if pending is None or pending.get("kind") != "consent" or decision not in ("approve", "deny"):
+        return login_page.error_page(login_page.EXPIRED_FORM)
+    if ctx.records.take(PENDING, digest(str(pending["id"]))) is None:
+        return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
+    request = AuthRequest(**pending["auth"])
+    sub = str(pending["sub"])
+    if decision == "deny":
+        error = {"error": "access_denied", "error_description": "the user denied the request"}
+        return _redirect(_to_client(ctx, http, request, error), post=True)
+    user = active_user(ctx.live.current(), sub)
+    if user is None:
+        return login_page.error_page(login_page.DISABLED, 403)
+    remember_consent(ctx, sub, request.client_id, list(pending.get("scopes") or []))
+    code = issue_code(ctx, request, sub, int(pending["auth_time"]))
+    return _redirect(_to_client(ctx, http, request, {"code": code}), post=True)
 
 
 def build_router(ctx: ServerContext) -> APIRouter:
@@ -388,6 +474,10 @@ def build_router(ctx: ServerContext) -> APIRouter:
     @router.post(LOGIN_PATH, include_in_schema=False)
     async def login_form_post(request: Request) -> Response:
         return await login(request, ctx)
+
+    @router.post(CONSENT_PATH, include_in_schema=False)
+    async def consent_form_post(request: Request) -> Response:
+        return await consent(request, ctx)
 
     @router.get(USERINFO_PATH)
     @router.post(USERINFO_PATH)

@@ -28,17 +28,19 @@ from oauthcli.server.provider import (
     DEVICE_PATH,
     LOGIN_PATH,
     PENDING,
-    PENDING_TTL,
     USER_CODE,
+    active_user,
     base_url,
     check_client_scopes,
-    csrf_token,
     current_session,
     digest,
+    enabled_client,
+    has_consent,
     new_pending,
     new_token,
     pending_of,
-    set_csrf_cookie,
+    remember_consent,
+    user_scopes,
 )
 from oauthcli.store import User
 
@@ -122,17 +124,14 @@ def _entry(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    pending_id, csrf, set_cookie = new_pending(ctx, request, {"kind": "device_entry"})
-    response = login_page.device_entry(
+    pending_id, csrf = new_pending(ctx, {"kind": "device_entry"})
+    return login_page.device_entry(
         action=DEVICE_PATH,
         hidden={"request": pending_id, "csrf": csrf},
         user_code=user_code,
         error=error,
         status=status,
     )
-    if set_cookie:
-        set_csrf_cookie(response, request, csrf)
-    return response
 
 
 def _live_device(ctx: ServerContext, key: str) -> dict[str, Any] | None:
@@ -147,23 +146,20 @@ def _live_device(ctx: ServerContext, key: str) -> dict[str, Any] | None:
 def confirm_page(
     request: Request, ctx: ServerContext, pending: dict[str, Any], user: User
 ) -> Response:
-    """Approve or Deny, for the logged-in ``user``."""
-    csrf, set_cookie = csrf_token(request)
-    confirm_id = new_token()
-    ctx.records.put(
-        PENDING,
-        digest(confirm_id),
+    """Approve or Deny, for the logged-in ``user`` (the device flow's consent page)."""
+    confirm_id, csrf = new_pending(
+        ctx,
         {
             "kind": "device_confirm",
             "device": pending["device"],
             "user_code": pending["user_code"],
+            "client_id": pending.get("client_id"),
+            "scopes": _granted(ctx, pending, user),
             "sub": user.username,
             "auth_time": int(pending.get("auth_time") or ctx.provider.clock()),
-            "csrf": csrf,
         },
-        PENDING_TTL,
     )
-    response = login_page.device_confirm(
+    return login_page.device_confirm(
         action=CONFIRM_PATH,
         hidden={"request": confirm_id, "csrf": csrf},
         client_id=str(pending.get("client_id", "")),
@@ -171,9 +167,12 @@ def confirm_page(
         username=user.username,
         scopes=list(pending.get("scopes") or []),
     )
-    if set_cookie:
-        set_csrf_cookie(response, request, csrf)
-    return response
+
+
+def _granted(ctx: ServerContext, pending: dict[str, Any], user: User) -> list[str]:
+    client = enabled_client(ctx.live.current(), str(pending.get("client_id")))
+    requested = pending.get("scopes") or None
+    return [] if client is None else user_scopes(user, client, requested)
 
 
 async def enter_code(request: Request, ctx: ServerContext) -> Response:
@@ -228,20 +227,25 @@ def _code_entered(
         "scopes": record.get("scopes") or [],
     }
     session = current_session(request, ctx)
-    if session is not None:
-        user = ctx.live.current().users[str(session["sub"])]
+    user = active_user(ctx.live.current(), str(session["sub"])) if session else None
+    # A session skips the password only for a client and scopes the user allowed before
+    # (the Approve button is a consent a replayed session cookie must not give).
+    if (
+        session is not None
+        and user is not None
+        and has_consent(
+            ctx, user.username, str(record["client_id"]), _granted(ctx, device_pending, user)
+        )
+    ):
         device_pending["auth_time"] = session["auth_time"]
         return confirm_page(request, ctx, device_pending, user)
-    pending_id, csrf, set_cookie = new_pending(ctx, request, device_pending)
-    response = login_page.login_form(
+    pending_id, csrf = new_pending(ctx, device_pending)
+    return login_page.login_form(
         action=LOGIN_PATH,
         hidden={"request": pending_id, "csrf": csrf},
         client_id=str(record["client_id"]),
         scopes=list(record.get("scopes") or []),
     )
-    if set_cookie:
-        set_csrf_cookie(response, request, csrf)
-    return response
 
 
 async def confirm(request: Request, ctx: ServerContext) -> Response:
@@ -272,6 +276,10 @@ def _confirm_blocking(request: Request, ctx: ServerContext, form: Form) -> Respo
     if record is None:
         return login_page.error_page(UNKNOWN_CODE)
     approved = decision == "approve"
+    if approved:
+        remember_consent(
+            ctx, str(pending["sub"]), str(record["client_id"]), list(pending.get("scopes") or [])
+        )
     record["status"] = "approved" if approved else "denied"
     record["sub"] = pending["sub"]
     record["auth_time"] = pending["auth_time"]

@@ -64,7 +64,9 @@ SECURITY_HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on our
+    # own form posts, and provider.same_origin reads Origin where Sec-Fetch-Site is unknown.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
 }
@@ -91,7 +93,7 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{_e(title)} · oauthcli</title>
 <style>{STYLE}</style>
 </head>
@@ -149,6 +151,28 @@ def login_form(
 <button type="submit">Sign in</button>
 </form>"""
     return page("Sign in", body, status)
+
+
+def consent_form(
+    *, action: str, hidden: dict[str, str], client_id: str, username: str, scopes: list[str]
+) -> HTMLResponse:
+    """Allow or Deny: shown once per user, client and scopes (and for every offline_access)."""
+    offline = (
+        "<p>It will stay signed in (a refresh token) until you sign out there.</p>"
+        if "offline_access" in scopes
+        else ""
+    )
+    body = f"""<h1>Allow access?</h1>
+<p><strong>{_e(client_id, 128)}</strong> wants to act as <strong>{_e(username, 128)}</strong>
+with these scopes.</p>
+{_scopes(scopes)}
+{offline}
+<form method="post" action="{_e(action)}">
+{_hidden(hidden)}
+<button type="submit" name="decision" value="approve">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>"""
+    return page("Allow access?", body)
 
 
 def error_page(message: str, status: int = 400) -> HTMLResponse:

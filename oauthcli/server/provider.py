@@ -7,7 +7,8 @@ Every piece of short-lived state (authorization codes, device codes, login
 sessions, pending logins with their CSRF tokens) goes through ``ctx.records``
 (``oauthcli.server.records.Records``), never a dict of this module, so a shared
 backend makes every worker see it. Record keys of codes are SHA-256 digests:
-a backend's dump never holds a redeemable code.
+a backend's dump never holds a redeemable code. Remembered consent is a record
+too (kind ``consent``, keyed by the digest of user and client, ``--consent-ttl``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from oauthcli.store import Client, StoreData, User
 
 AUTHORIZE_PATH = "/authorize"
 LOGIN_PATH = "/login"
+CONSENT_PATH = "/authorize/consent"
 DEVICE_AUTHORIZATION_PATH = "/device_authorization"
 DEVICE_PATH = "/device"
 USERINFO_PATH = "/userinfo"
@@ -45,8 +47,7 @@ USER_CODE = "device_user_code"
 SESSION = "login_session"
 PENDING = "login_pending"
 
-SESSION_COOKIE = "oauthcli_session"
-CSRF_COOKIE = "oauthcli_csrf"
+SESSION_COOKIE = "oauthcli_session"  # a prefix: see session_cookie
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 PENDING_TTL = 15 * 60  # a login form may stay open this long
 
@@ -138,7 +139,26 @@ def user_scopes(user: User, client: Client, requested: list[str] | None) -> list
     return [s for s in requested if s in OIDC_SCOPES or (s in user.scopes and s in client.scopes)]
 
 
-# --- login sessions and CSRF tokens ----------------------------------------------------------
+# --- login sessions, consent and form tokens ---------------------------------------------------
+
+# Cookies do not isolate ports (RFC 6265 8.5): every server on 127.0.0.1 may receive a
+# cookie of this one, and may set one for it. So the session cookie goes only to the paths
+# whose pages read it (a client's redirect URI never receives it), its name is bound to the
+# issuer (two providers on two ports keep two sessions), and a session alone never grants
+# anything new: a client or scopes without remembered consent, or offline_access, need
+# the password typed again and the consent page (``needs_password``).
+SESSION_PATHS = (AUTHORIZE_PATH, DEVICE_PATH)
+CONSENT = "consent"  # record kind: remembered consent, per user and client
+
+
+def session_cookie(ctx: ServerContext, request: Request) -> tuple[str, tuple[str, ...]]:
+    """The session cookie's name and paths here: ``__Host-`` over HTTPS (Secure, Path=/: no
+    page over plain HTTP, on any port, can set or overwrite it), else scoped by path."""
+    tag = hashlib.sha256(issuer_of(ctx, request).encode("utf-8")).hexdigest()[:12]
+    name = f"{SESSION_COOKIE}_{tag}"
+    if request.url.scheme == "https":
+        return f"__Host-{name}", ("/",)
+    return name, SESSION_PATHS
 
 
 def active_user(data: StoreData, sub: str | None) -> User | None:
@@ -148,7 +168,7 @@ def active_user(data: StoreData, sub: str | None) -> User | None:
 
 def current_session(request: Request, ctx: ServerContext) -> dict[str, Any] | None:
     """The browser's login session (``sub``, ``auth_time``) if it is live and its user active."""
-    sid = request.cookies.get(SESSION_COOKIE)
+    sid = request.cookies.get(session_cookie(ctx, request)[0])
     if not sid or not _TOKEN_SHAPE.fullmatch(sid):
         return None
     session = ctx.records.get(SESSION, digest(sid))
@@ -166,63 +186,79 @@ def start_session(ctx: ServerContext, response: Response, request: Request, user
     ttl = ctx.provider.session_ttl
     record = {"sub": user.username, "auth_time": auth_time, "gen": user.generation}
     ctx.records.put(SESSION, digest(sid), record, ttl)
-    old = request.cookies.get(SESSION_COOKIE)
-    if old and _TOKEN_SHAPE.fullmatch(old):
-        ctx.records.delete(SESSION, digest(old))
-    response.set_cookie(
-        SESSION_COOKIE,
-        sid,
-        max_age=ttl,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    name, paths = session_cookie(ctx, request)
+    for path in paths:
+        response.set_cookie(
+            name,
+            sid,
+            max_age=ttl,
+            path=path,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
     return auth_time
 
 
-def csrf_token(request: Request) -> tuple[str, bool]:
-    """The browser's CSRF token (double-submit cookie), and whether the cookie must be set."""
-    value = request.cookies.get(CSRF_COOKIE)
-    if value and _TOKEN_SHAPE.fullmatch(value):
-        return value, False
-    return new_token(), True
+def _consent_key(sub: str, client_id: str) -> str:
+    return digest(f"{sub}\n{client_id}")
 
 
-def set_csrf_cookie(response: Response, request: Request, value: str) -> None:
-    response.set_cookie(
-        CSRF_COOKIE,
-        value,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+def has_consent(ctx: ServerContext, sub: str, client_id: str, scopes: list[str]) -> bool:
+    """Whether ``sub`` may be issued ``scopes`` for ``client_id`` without being asked.
+
+    ``offline_access`` never is (OIDC Core 11: a refresh token needs the user's explicit
+    consent in the request itself); ``serve --no-consent`` trusts every client."""
+    if not ctx.provider.consent:
+        return True
+    if "offline_access" in scopes:
+        return False
+    record = ctx.records.get(CONSENT, _consent_key(sub, client_id))
+    granted = set(record.get("scopes") or []) if record else None
+    return granted is not None and set(scopes) <= granted
 
 
-def new_pending(
-    ctx: ServerContext, request: Request, record: dict[str, Any]
-) -> tuple[str, str, bool]:
-    """Store a pending form (its id is a hidden field); ``(id, csrf, set_cookie)``."""
-    csrf, set_cookie = csrf_token(request)
-    pending_id = new_token()
+def remember_consent(ctx: ServerContext, sub: str, client_id: str, scopes: list[str]) -> None:
+    """Add ``scopes`` (less ``offline_access``, asked for every time) to the user's consent."""
+    key = _consent_key(sub, client_id)
+    record = ctx.records.get(CONSENT, key)
+    known = set(record.get("scopes") or []) if record else set()
+    known |= {s for s in scopes if s != "offline_access"}
+    ctx.records.put(CONSENT, key, {"scopes": sorted(known)}, ctx.provider.consent_ttl)
+
+
+def new_pending(ctx: ServerContext, record: dict[str, Any]) -> tuple[str, str]:
+    """Store a pending form; ``(id, csrf)``, both hidden fields of the page.
+
+    The CSRF token is a synchronizer token kept in the record, never in a cookie (another
+    port could set that cookie: RFC 6265 8.5)."""
+    pending_id, csrf = new_token(), new_token()
     ctx.records.put(PENDING, digest(pending_id), {**record, "csrf": csrf}, PENDING_TTL)
-    return pending_id, csrf, set_cookie
+    return pending_id, csrf
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a form POST came from this server's own page, as the browser tells it.
+
+    A page on another port of 127.0.0.1 can post a form its author got from us (login
+    CSRF): the tokens in it are good, only the browser's ``Sec-Fetch-Site``/``Origin``
+    tell. A client that sends neither is no browser, so no victim of a forged form."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
 def pending_of(request: Request, ctx: ServerContext, form: Any) -> dict[str, Any] | None:
-    """The pending form a POST continues, if its id is live and the CSRF token matches both the
-    form field and this browser's cookie (a login CSRF needs the victim's cookie)."""
+    """The pending form a POST continues: its id is live, its token is the one the record
+    holds, and the browser posted it from one of our pages."""
     pending_id = form.get("request")
     token = form.get("csrf")
-    cookie = request.cookies.get(CSRF_COOKIE)
-    if not pending_id or not token or not cookie or len(pending_id) > 128:
+    if not pending_id or not token or len(pending_id) > 128 or not same_origin(request):
         return None
     record = ctx.records.get(PENDING, digest(pending_id))
-    if record is None:
-        return None
-    expected = str(record.get("csrf", ""))
-    if not (secrets.compare_digest(token, expected) and secrets.compare_digest(cookie, expected)):
+    if record is None or not secrets.compare_digest(token, str(record.get("csrf", ""))):
         return None
     record["id"] = pending_id
     return record

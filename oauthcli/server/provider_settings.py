@@ -15,4 +15,6 @@ class ProviderSettings:
     code_ttl: int = 60  # authorization codes (RFC 6749 4.1.2 recommends 10 minutes at most)
     device_ttl: int = 600  # device and user codes (RFC 8628 3.2 expires_in)
     device_interval: int = 5  # RFC 8628 3.2: the default polling interval
+    consent: bool = True  # ask once per user, client and scopes (serve --no-consent: never)
+    consent_ttl: int = 180 * 24 * 3600  # how long a consent is remembered
     clock: Callable[[], float] = time.time

@@ -35,6 +35,7 @@ class ServeOptions:
     max_failures: int = DEFAULT_MAX_FAILURES
     lockout: int = DEFAULT_LOCKOUT
     session_ttl: int = 8 * 3600  # login session cookie of the browser and device flows
+    consent: bool = True  # --no-consent: no consent page, every client trusted (CI)
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
@@ -77,7 +78,7 @@ def build_app(options: ServeOptions) -> Any:
         issuer_url=options.base_url,
         throttle=LoginThrottle(options.max_failures, options.lockout, backend=state),
         trust_forwarded=options.forwarded_allow_ips is not None,
-        provider=ProviderSettings(session_ttl=options.session_ttl),
+        provider=ProviderSettings(session_ttl=options.session_ttl, consent=options.consent),
         state=state,
     )
 

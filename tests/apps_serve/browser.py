@@ -74,11 +74,15 @@ class Provider:
 
 
 @contextmanager
-def provider_server(store_path: Path, **create_kwargs: Any) -> Iterator[Provider]:
+def provider_server(
+    store_path: Path, consent: bool = True, **create_kwargs: Any
+) -> Iterator[Provider]:
     add_flow_clients(UserStore(store_path))
     clock = Clock()
     records = MemoryRecords(clock)
-    settings = ProviderSettings(session_ttl=3600, code_ttl=60, device_ttl=600, clock=clock)
+    settings = ProviderSettings(
+        session_ttl=3600, code_ttl=60, device_ttl=600, clock=clock, consent=consent
+    )
     with live_server(store_path, records=records, provider=settings, **create_kwargs) as live:
         yield Provider(live, clock, records, settings)
 
@@ -122,19 +126,33 @@ def public_params(redirect_uri: str = "http://127.0.0.1:53682/callback", **extra
 
 
 def submit_login(
-    http: httpx.Client, form_page: httpx.Response, username: str, password: str
+    http: httpx.Client, form_page: httpx.Response, username: str, password: str, allow: bool = True
 ) -> httpx.Response:
+    """Post the login form; on the consent page that may follow, press Allow (``allow``)."""
     assert form_page.status_code in (200, 400, 403, 429), form_page.text
-    return http.post(
+    answer = http.post(
         "/login", data={**hidden_fields(form_page.text), "username": username, "password": password}
     )
+    if allow and is_consent_page(answer):
+        answer = decide(http, answer)
+    return answer
+
+
+def is_consent_page(page: httpx.Response) -> bool:
+    return page.status_code == 200 and "<h1>Allow access?</h1>" in page.text
+
+
+def decide(http: httpx.Client, page: httpx.Response, decision: str = "approve") -> httpx.Response:
+    """Press Allow (``approve``) or Deny on the consent page."""
+    assert is_consent_page(page), page.text
+    return http.post("/authorize/consent", data={**hidden_fields(page.text), "decision": decision})
 
 
 def log_in_for_code(
     http: httpx.Client, username: str = "alice", password: str = "secret", **extra: str
 ) -> tuple[str, str, dict[str, str]]:
-    """Authorize the public client (through the login form unless the session skips it);
-    ``(code, verifier, params)``."""
+    """Authorize the public client (through the login form and the consent page unless the
+    session and a remembered consent skip them); ``(code, verifier, params)``."""
     verifier, params = public_params(**extra)
     answer = authorize(http, **params)
     if answer.status_code != 302:

@@ -384,3 +384,21 @@ def test_client_credentials_login_against_serve(cli, es256_server, monkeypatch):
         "ci-bot",
     )
     assert bad.exit_code == 3 and "wrong" not in bad.output
+
+
+@pytest.mark.parametrize("option", [(), ("--no-consent",)])
+def test_no_consent_turns_the_consent_page_off(store_path, option):
+    from oauthcli.store import UserStore
+    from tests.apps_serve.browser import add_flow_clients, authorize, public_params, submit_login
+
+    add_flow_clients(UserStore(store_path))
+    with (
+        serve("--store", str(store_path), *option, cwd=store_path.parent) as (_, url, _),
+        httpx.Client(base_url=url, timeout=30, trust_env=False) as http,
+    ):
+        page = authorize(http, **public_params(scope="openid me")[1])
+        answer = submit_login(http, page, "alice", "secret", allow=False)
+    if option:
+        assert answer.status_code == 303 and "code=" in answer.headers["location"]
+    else:
+        assert answer.status_code == 200 and "<h1>Allow access?</h1>" in answer.text
