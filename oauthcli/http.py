@@ -133,20 +133,20 @@ def display_url(url: str, secrets: Iterable[str] = ()) -> str:
     return clean(display(url), MAX_SERVER_TEXT, secrets)
 
 
-def read_capped(response: httpx.Response, url: str) -> bytes:
-    """The body of a streamed ``response``, at most ``MAX_BODY_BYTES`` (the client bounds the time)."""
+def read_capped(response: httpx.Response, url: str, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body of a streamed ``response``, at most ``limit`` bytes (the client bounds the time)."""
     too_big = (
-        f"the answer from {display_url(url)} is larger than {MAX_BODY_BYTES // 1024} KiB: "
+        f"the answer from {display_url(url)} is larger than {limit // 1024} KiB: "
         "refusing to read it"
     )
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         raise RemoteError(too_big, reason="too_large")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise RemoteError(too_big, reason="too_large")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -229,7 +229,7 @@ def verify(
     import contextlib
 
     from oauthcli.durations import parse_duration
-    from oauthcli.errors import UsageError
+    from oauthcli.errors import RemoteError, UsageError
     from oauthcli.verify.verifier import Verifier
 
     leeway_s = parse_duration(leeway, what="--leeway")
@@ -240,37 +240,43 @@ def verify(
     if cacert is not None and not _is_url(jwks) and issuer_url is None:
         raise UsageError("--cacert is for a key set fetched over https (--jwks URL, --issuer-url)")
     raw = _read_single(token, profile, json_output) if batch is None else None
-    with contextlib.ExitStack() as stack:
-        client = None
-        if _is_url(jwks) or issuer_url is not None:
-            from oauthcli.http import make_client
+    try:
+        with contextlib.ExitStack() as stack:
+            client = None
+            if _is_url(jwks) or issuer_url is not None:
+                from oauthcli.http import make_client
 
-            client = make_client(cacert=str(cacert) if cacert is not None else None)
-            stack.callback(client.close)
-        choice = _key_choice(secret_file, key, jwks, issuer_url, store, client, allow_oct)
-        if issuer_url is not None and issuer is not None and issuer != choice.issuer:
-            raise UsageError(
-                f"--issuer {issuer!r} contradicts the discovered issuer {choice.issuer!r}"
+                client = make_client(cacert=str(cacert) if cacert is not None else None)
+                stack.callback(client.close)
+            choice = _key_choice(secret_file, key, jwks, issuer_url, store, client, allow_oct)
+            if issuer_url is not None and issuer is not None and issuer != choice.issuer:
+                raise UsageError(
+                    f"--issuer {issuer!r} contradicts the discovered issuer {choice.issuer!r}"
+                )
+            verifier = Verifier(
+                choice.keys,
+                alg,
+                issuer=issuer if issuer is not None else choice.issuer,
+                audience=audience or choice.audience,
+                leeway=leeway_s,
+                max_age=max_age_s,
+                required_scopes=require_scope or (),
+                required_claims=require_claim or (),
+                allow_no_exp=allow_no_exp,
+                token_type=token_type,
             )
-        verifier = Verifier(
-            choice.keys,
-            alg,
-            issuer=issuer if issuer is not None else choice.issuer,
-            audience=audience or choice.audience,
-            leeway=leeway_s,
-            max_age=max_age_s,
-            required_scopes=require_scope or (),
-            required_claims=require_claim or (),
-            allow_no_exp=allow_no_exp,
-            token_type=token_type,
-        )
-        for note in [*choice.notes, *verifier.warnings]:
-            output.warn(note)
-        if batch is not None:
-            _run_batch(verifier, batch)
-        else:
-            assert raw is not None
-            _verify_single(verifier, raw, json_output)
+            for note in [*choice.notes, *verifier.warnings]:
+                output.warn(note)
+            if batch is not None:
+                _run_batch(verifier, batch)
+            else:
+                assert raw is not None
+                _verify_single(verifier, raw, json_output)
+    except RemoteError as exc:
+        from oauthcli.cli.hints import add_flag_hint
+
+        add_flag_hint(exc)  # a key set or discovery over https: --cacert for a private CA
+        raise
 
 
 def _check_not_empty(

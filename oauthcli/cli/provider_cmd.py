@@ -241,14 +241,14 @@ def revoke_cmd(
     """
     from oauthcli import settings
     from oauthcli.client.cache import TokenCache
-    from oauthcli.client.endpoints import require
+    from oauthcli.client.endpoints import profile_endpoint
     from oauthcli.errors import AuthenticationError
 
     name = resolve_profile(profile)
     entry = TokenCache(settings.cache_dir()).load(name)
     if entry is None:
         raise AuthenticationError(f"no tokens cached for profile {name!r}: nothing to revoke")
-    require(entry.endpoints.get("revocation"), "revocation", name)
+    profile_endpoint(entry, "revocation", name)
     with _http(timeout, cacert) as http:
         notes = _revoke_entry(entry, http)
     for note in notes:
@@ -325,7 +325,7 @@ def introspect_cmd(
     """
     from oauthcli import settings
     from oauthcli.client.cache import TokenCache
-    from oauthcli.client.endpoints import introspect, require
+    from oauthcli.client.endpoints import introspect, profile_endpoint
     from oauthcli.errors import TokenError
 
     value = _read_token(token)
@@ -349,7 +349,7 @@ def introspect_cmd(
             )
             auth = login.client_authentication(request)
             metadata = discover_provider(request.issuer, http)
-            url = require(metadata.endpoint("introspection"), "introspection", request.issuer)
+            url = metadata.require("introspection", "to introspect tokens")
             audience = metadata.endpoints["token"]
         else:
             if client_secret_file or client_auth or client_key:
@@ -360,7 +360,7 @@ def introspect_cmd(
                 raise UsageError(
                     f"no profile {name!r}: give --issuer-url and --client-id, or log in first"
                 )
-            url = require(entry.endpoints.get("introspection"), "introspection", name)
+            url = profile_endpoint(entry, "introspection", name)
             auth = _client_auth(entry)
             audience = entry.token_url or url
         answer = introspect(http, url, value, auth, audience=audience)
@@ -393,11 +393,11 @@ def userinfo_cmd(
     cacert: CacertOption = None,
 ) -> None:
     """Show the provider's userinfo (OpenID Connect) for the profile's access token."""
-    from oauthcli.client.endpoints import require, userinfo
+    from oauthcli.client.endpoints import profile_endpoint, userinfo
     from oauthcli.client.policy import check_header_safe
 
     source = _profile_token(profile, timeout, cacert)
-    url = require(source.entry.endpoints.get("userinfo"), "userinfo", source.profile)
+    url = profile_endpoint(source.entry, "userinfo", source.profile)
     token = check_header_safe(source.fresh().access_token)
     with _http(timeout, cacert) as http:
         claims = userinfo(http, url, token)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import httpx
 
     from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.cache import CacheEntry
 
 
 class UnsupportedTokenType(RemoteError):
@@ -147,9 +148,24 @@ def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
     return data
 
 
-def require(url: str | None, what: str, profile: str) -> str:
-    if not url:
-        raise UsageError(
-            f"profile {profile!r} knows no {what} endpoint: log in with --issuer-url to use it"
+def profile_endpoint(entry: CacheEntry, name: str, profile: str) -> str:
+    """The ``name`` endpoint (revocation, introspection, userinfo) the profile's login discovered.
+
+    A login at an OpenID provider remembers every endpoint of its metadata (both the
+    OpenID and the RFC 8414 document); one the provider publishes nowhere is the
+    provider's lack (exit 6). Other logins (``--url``, ``--app``, the local store) know
+    only a token endpoint.
+    """
+    url = entry.endpoints.get(name)
+    if url:
+        return url
+    if entry.issuer:
+        raise RemoteError(
+            f"the provider {entry.issuer} publishes no {name} endpoint in its metadata, "
+            f"so profile {profile!r} cannot use one",
+            reason="unsupported",
         )
-    return url
+    raise UsageError(
+        f"profile {profile!r} was not logged in at an OpenID provider, so it knows no {name} "
+        "endpoint: log in with --issuer-url to use it"
+    )

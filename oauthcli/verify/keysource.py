@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from oauthcli import settings
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.keys import HMAC, family_of, read_secret_file
-from oauthcli.verify.fetch import RemoteJWKS, discover
+from oauthcli.verify.fetch import RemoteJWKS
 from oauthcli.verify.keyset import (
     VerificationKey,
     key_from_pem,
@@ -114,11 +114,14 @@ def resolve(
             keys, skipped = _without_shared_secrets(keys, skipped, jwks)
         return KeyChoice(keys, jwks, notes=[f"skipped {s}" for s in skipped])
     if issuer_url is not None:
+        from oauthcli.client.discovery import discover_provider
+
         client = client or _default_client()
-        found = discover(issuer_url, client)
+        found = discover_provider(issuer_url, client, wanted=("jwks",))
+        jwks_uri = found.require("jwks", "to verify its tokens (its metadata has no jwks_uri)")
         return KeyChoice(
-            RemoteJWKS(found.jwks_uri, client),
-            f"{found.jwks_uri} (from {found.document_url})",
+            RemoteJWKS(jwks_uri, client),
+            f"{jwks_uri} (from {found.document_url})",
             issuer=found.issuer,
         )
     if store_explicit or store_path.exists():

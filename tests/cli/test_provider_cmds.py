@@ -179,3 +179,28 @@ def test_logout_says_when_it_cannot_revoke_and_still_forgets(cli, oidc_provider,
     assert "could not revoke the tokens" in result.stderr
     assert "not-the-secret-any-more" not in result.output
     assert cached() is None
+
+
+def test_a_missing_endpoint_is_worded_by_whose_lack_it_is(cli, store_path):
+    from oauthcli.client.cache import CacheEntry
+
+    cache = TokenCache(settings.cache_dir())
+    cache.save(
+        "idp",
+        CacheEntry(
+            access_token="a",
+            source="remote",
+            token_url="https://idp.example/token",
+            issuer="https://idp.example",
+            endpoints={"token": "https://idp.example/token"},
+        ),
+    )
+    result = cli("revoke", "--profile", "idp")
+    assert result.exit_code == 6
+    assert "the provider https://idp.example publishes no revocation endpoint" in result.stderr
+    assert "log in with --issuer-url" not in result.stderr
+    assert cli("login", "alice", "--password-stdin", input="secret\n").exit_code == 0
+    result = cli("userinfo")
+    assert result.exit_code == 2
+    assert "profile 'default' was not logged in at an OpenID provider" in result.stderr
+    assert "--issuer-url" in result.stderr

@@ -5,8 +5,9 @@ from __future__ import annotations
 import jwt
 import pytest
 
+from oauthcli.client.discovery import discover_provider as discover
 from oauthcli.errors import RemoteError, TokenError, UsageError
-from oauthcli.verify.fetch import RemoteJWKS, discover
+from oauthcli.verify.fetch import RemoteJWKS
 from oauthcli.verify.verifier import Verifier
 from tests._jwks_server import JsonSite
 from tests.verify.helpers import SECRET, claims, clock, hs, public_jwk, reason_of_verifier
@@ -56,8 +57,11 @@ def test_remote_jwks_errors_are_remote_errors(private_keys, http):
         for path in ("/broken.json", "/gone.json", "/big.json", "/missing.json"):
             with pytest.raises(RemoteError):
                 RemoteJWKS(url + path, http).keys()
-    with pytest.raises(RemoteError, match="cannot fetch"):
+        with pytest.raises(RemoteError, match="larger than 512 KiB"):
+            RemoteJWKS(url + "/big.json", http).keys()
+    with pytest.raises(RemoteError, match="could not connect") as exc:
         RemoteJWKS(url + "/jwks.json", http).keys()  # the server is gone now
+    assert exc.value.reason == "connect"
 
 
 def test_shared_secrets_in_a_fetched_jwks_are_ignored(private_keys, http):
@@ -100,8 +104,10 @@ def test_oidc_discovery(private_keys, signer, http):
         }
         site.routes["/keys"] = {"keys": [public_jwk(private_keys["ES256"], kid="a")]}
         found = discover(url, http)
-        assert found.jwks_uri == url + "/keys" and found.issuer == url
-        verifier = Verifier(RemoteJWKS(found.jwks_uri, http), issuer=found.issuer, now=clock())
+        assert found.endpoints["jwks"] == url + "/keys" and found.issuer == url
+        verifier = Verifier(
+            RemoteJWKS(found.endpoints["jwks"], http), issuer=found.issuer, now=clock()
+        )
         assert verifier.verify(signer("a", iss=url)).payload["iss"] == url
         with pytest.raises(TokenError) as exc:
             verifier.verify(signer("a", iss=url + ".evil"))
@@ -117,8 +123,8 @@ def test_rfc8414_fallback_with_path(private_keys, http):
             "jwks_uri": url + "/tenant1/jwks",
         }
         found = discover(issuer, http)
-        assert found.jwks_uri == url + "/tenant1/jwks"
-        assert site.requests == [
+        assert found.endpoints["jwks"] == url + "/tenant1/jwks"
+        assert site.requests[:2] == [
             "/tenant1/.well-known/openid-configuration",
             "/.well-known/oauth-authorization-server/tenant1",
         ]
