@@ -358,8 +358,9 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
+        from oauthcli.client.answer import check_header_safe
         from oauthcli.client.bearer import BearerAuth
-        from oauthcli.client.policy import check_destination, check_header_safe
+        from oauthcli.client.policy import check_destination
         from oauthcli.errors import AuthenticationError, RemoteError, UsageError
         from oauthcli.urls import origin_of
 
@@ -494,7 +495,7 @@ def register(app: typer.Typer) -> None:
         exits non-zero when no valid token can be had.
         """
         from oauthcli.cli import ci_output
-        from oauthcli.client.policy import check_header_safe
+        from oauthcli.client.answer import check_header_safe
 
         if id_token:
             from oauthcli.client.oidc_profile import fresh_id_token

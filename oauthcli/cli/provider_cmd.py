@@ -110,7 +110,7 @@ def login_provider(
         read_password=lambda: read_password(password_stdin),
     )
     # --timeout is the person's time in a browser or device login, else the provider's.
-    interactive = grant in ("authorization-code", "device-code") or (grant is None and not username)
+    interactive = login.is_interactive(grant, username)
     http_timeout = HTTP_TIMEOUT if timeout is None or interactive else timeout
     with _http(http_timeout, cacert) as http:
         return login.login(http, request, io)
@@ -212,8 +212,8 @@ def token_cmd(
     OpenID provider instead. Under GitHub Actions the token is registered for masking first.
     """
     from oauthcli.cli import ci_output
+    from oauthcli.client.answer import check_header_safe
     from oauthcli.client.oidc_profile import fresh_id_token
-    from oauthcli.client.policy import check_header_safe
 
     chosen = ci_output.resolve_format(fmt)
     if chosen == "json":
@@ -393,8 +393,8 @@ def userinfo_cmd(
     cacert: CacertOption = None,
 ) -> None:
     """Show the provider's userinfo (OpenID Connect) for the profile's access token."""
+    from oauthcli.client.answer import check_header_safe
     from oauthcli.client.endpoints import profile_endpoint, userinfo
-    from oauthcli.client.policy import check_header_safe
 
     source = _profile_token(profile, timeout, cacert)
     url = profile_endpoint(source.entry, "userinfo", source.profile)

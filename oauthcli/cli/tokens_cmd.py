@@ -163,6 +163,7 @@ def login_local(
     """Check the password against the store and issue a new session's tokens."""
     from oauthcli import settings
     from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.refresh import as_token_response
     from oauthcli.login import password_login
     from oauthcli.sessions import SessionStore
     from oauthcli.store import UserStore
@@ -189,18 +190,24 @@ def login_local(
         output.warn(f"could not upgrade the password hash of {username!r}: {result.upgrade_error}")
     elif result.hash_upgraded:
         output.note(f"upgraded the password hash of {username!r} to bcrypt")
-    pair = result.pair
-    return CacheEntry(
-        access_token=pair.access_token,
-        token_type=pair.token_type,
-        expires_at=int(now) + pair.expires_in,
-        refresh_token=pair.refresh_token,
-        scope=pair.scope,
+    return CacheEntry.from_token_response(
+        as_token_response(result.pair),
+        now=now,
         source="local",
         store=str(store_path),
         username=result.user.username,
-        obtained_at=int(now),
     )
+
+
+def _refuse_provider_options(provider_only: dict[str, bool], grant: str | None) -> None:
+    """Options and grants (a browser or device login) that only a login at a provider has."""
+    given = [name for name, used in provider_only.items() if used]
+    if grant is not None and not given:
+        from oauthcli.client.oidc_login import INTERACTIVE_GRANTS
+
+        given = [f"--grant {grant}"] if grant in INTERACTIVE_GRANTS else []
+    if given:
+        raise UsageError(f"{given[0]} needs --issuer-url")
 
 
 def login(
@@ -404,9 +411,7 @@ def login(
         cache_path = cache.save(profile_name, entry)
         _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
         return
-    given = [name for name, used in provider_only.items() if used]
-    if given or grant in ("authorization-code", "device-code"):
-        raise UsageError(f"{given[0] if given else '--grant ' + str(grant)} needs --issuer-url")
+    _refuse_provider_options(provider_only, grant)
     app_scopes: dict[str, str] | None = None
     if app_url is not None:
         if url is not None:

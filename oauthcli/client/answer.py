@@ -20,6 +20,7 @@ from oauthcli.errors import AuthenticationError, RemoteError
 from oauthcli.http import MAX_SERVER_TEXT
 from oauthcli.jose import b64url_decode
 from oauthcli.text import clean as text_clean
+from oauthcli.text import is_header_safe
 
 YEAR = 365 * 24 * 3600
 # Long-lived service tokens exist; anything longer than this is a broken server.
@@ -95,6 +96,7 @@ def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResp
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise RemoteError("the token endpoint's answer has no access_token", reason="bad_answer")
+    check_header_safe(access_token)
     token_type = data.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         shown = clean(token_type, secrets) if isinstance(token_type, str) else "(missing)"
@@ -118,6 +120,20 @@ def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResp
         scope=scope,
         raw=data,
     )
+
+
+def check_header_safe(token: str, what: str = "access token") -> str:
+    """``token`` if it can go in an ``Authorization`` header as is; ``RemoteError`` if not.
+
+    Servers are not trusted here: a token with a line break or a space would
+    inject a header into ``curl -H "$(oauthcli header)"`` or a request.
+    """
+    if not is_header_safe(token):
+        raise RemoteError(
+            f"the server's {what} contains spaces or control characters: refusing to use it",
+            reason="bad_answer",
+        )
+    return token
 
 
 def _expires_in(value: object, secrets: tuple[str, ...]) -> int | None:
@@ -293,6 +309,7 @@ def clean(text: str, secrets: Iterable[str] = ()) -> str:
 __all__ = [
     "MAX_SERVER_TEXT",
     "TokenResponse",
+    "check_header_safe",
     "clean",
     "describe_body",
     "expires_at",

@@ -14,9 +14,9 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthcli.errors import StoreError, UsageError
 from oauthcli.fileio import (
@@ -25,6 +25,9 @@ from oauthcli.fileio import (
     exclusive_lock,
     is_private,
 )
+
+if TYPE_CHECKING:
+    from oauthcli.client.answer import TokenResponse
 
 _PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -65,6 +68,41 @@ class CacheEntry:
         if self.expires_at is None:
             return False
         return (time.time() if now is None else now) + margin >= self.expires_at
+
+    @classmethod
+    def from_token_response(
+        cls,
+        response: TokenResponse,
+        *,
+        now: float,
+        asked_scope: str = "",
+        previous: CacheEntry | None = None,
+        **fields: Any,
+    ) -> CacheEntry:
+        """The entry for a token endpoint's answer: every login and every refresh builds it here.
+
+        ``previous`` is the entry a refresh renews (its other fields are kept); ``fields``
+        are the login's own (source, token URL, client ...). The expiry is ``expires_in``
+        or else the access token's own ``exp`` (``answer.expires_at``; RFC 6749 5.1 makes
+        ``expires_in`` only RECOMMENDED); no ``refresh_token`` in a refresh answer keeps the
+        old one (RFC 6749 6); no ``scope`` means what was asked for, else what the entry had
+        (RFC 6749 5.1).
+        """
+        from oauthcli.client.answer import expires_at
+
+        at = int(now)
+        old_scope = previous.scope if previous is not None else ""
+        values: dict[str, Any] = {
+            "access_token": response.access_token,
+            "token_type": response.token_type.lower(),
+            "expires_at": expires_at(response, at),
+            "refresh_token": response.refresh_token
+            or (previous.refresh_token if previous is not None else None),
+            "scope": response.scope if response.scope is not None else (asked_scope or old_scope),
+            "obtained_at": at,
+            **fields,
+        }
+        return replace(previous, **values) if previous is not None else cls(**values)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CacheEntry:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from oauthcli.claims import scope_string
-from oauthcli.client.answer import expires_at
 from oauthcli.client.cache import CacheEntry
-from oauthcli.client.policy import check_header_safe, check_url_safe, needs_insecure_http
+from oauthcli.client.policy import check_url_safe, needs_insecure_http
 from oauthcli.client.secret import read_client_secret
 from oauthcli.errors import UsageError
 from oauthcli.urls import origin_of
@@ -108,18 +107,13 @@ def entry_for(
     insecure_http: bool,
     now: float | None = None,
 ) -> CacheEntry:
-    """The cache entry for a token endpoint's answer, checked before anything is cached."""
-    check_header_safe(response.access_token)
-    at = int(time.time() if now is None else now)
+    """The cache entry for a token endpoint's answer."""
     # Remembered so that refresh and call keep working over the plain http the user accepted.
     allowed = [origin_of(token_url)] if insecure_http and needs_insecure_http(token_url) else []
-    return CacheEntry(
-        access_token=response.access_token,
-        token_type=response.token_type.lower(),
-        expires_at=expires_at(response, at),
-        refresh_token=response.refresh_token,
-        # RFC 6749 5.1: no scope in the answer means the requested scope was granted.
-        scope=response.scope if response.scope is not None else asked_scope,
+    return CacheEntry.from_token_response(
+        response,
+        now=time.time() if now is None else now,
+        asked_scope=asked_scope,
         source="remote",
         token_url=token_url,
         client_id=client_id,
@@ -129,5 +123,4 @@ def entry_for(
         ),
         username=username,
         allowed_origins=allowed,
-        obtained_at=at,
     )

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from oauthcli.client.discovery import ProviderMetadata
     from oauthcli.client.loopback import RedirectTarget
 
-GRANTS = ("authorization-code", "device-code", "password", "client-credentials")
+INTERACTIVE_GRANTS = ("authorization-code", "device-code")
+GRANTS = (*INTERACTIVE_GRANTS, "password", "client-credentials")
 # How long a person gets to finish a browser or device login (--timeout).
 DEFAULT_LOGIN_TIMEOUT = 300.0
 
@@ -93,6 +94,13 @@ def client_authentication(request: ProviderLogin) -> ClientAuthentication:
     return ClientAuthentication(request.client_id, method, secret, key)
 
 
+def is_interactive(grant: str | None, username: str | None = None) -> bool:
+    """Whether a person takes part: a browser or device grant, as is what ``choose_grant``
+    picks with no ``--grant`` and no USERNAME. It gets the ``openid`` scope by default and
+    ``--timeout`` is the person's time, not the provider's."""
+    return grant in INTERACTIVE_GRANTS or (grant is None and not username)
+
+
 def choose_grant(request: ProviderLogin, metadata: ProviderMetadata) -> str:
     if request.grant is not None:
         if request.grant not in GRANTS:
@@ -127,8 +135,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         raise UsageError(f"--grant {grant} logs in through the provider's page: drop USERNAME")
     if grant == "password" and not request.username:
         raise UsageError("missing USERNAME: the password grant logs a user in")
-    interactive = grant in ("authorization-code", "device-code")
-    scopes = request.scopes or (["openid"] if interactive else [])
+    scopes = request.scopes or (["openid"] if is_interactive(grant) else [])
     scope = scope_string(scopes)
     extra = authcode.extra_parameters(request.resources, request.audience, request.params, scope)
     token_url = metadata.require("token", "to get tokens")
@@ -234,10 +241,8 @@ def _entry(
 ) -> CacheEntry:
     from oauthcli.client.cache import CacheEntry
     from oauthcli.client.idtoken import verify_id_token
-    from oauthcli.client.policy import check_header_safe
     from oauthcli.urls import origin_of
 
-    check_header_safe(response.access_token)
     id_token = response.raw.get("id_token")
     claims: dict[str, Any] = {}
     if id_token is not None:
@@ -264,15 +269,12 @@ def _entry(
             "the provider answered an openid login without an ID token (OIDC Core 3.1.3.3)",
             "claim",
         )
-    now = int(time.time())
     token_url = metadata.endpoints["token"]
     insecure = request.insecure_http and not _is_loopback(token_url)
-    return CacheEntry(
-        access_token=response.access_token,
-        token_type=response.token_type.lower(),
-        expires_at=now + response.expires_in if response.expires_in is not None else None,
-        refresh_token=response.refresh_token,
-        scope=response.scope if response.scope is not None else scope,
+    return CacheEntry.from_token_response(
+        response,
+        now=time.time(),
+        asked_scope=scope,
         source="remote",
         token_url=token_url,
         client_id=auth.client_id,
@@ -286,7 +288,6 @@ def _entry(
                 + [origin_of(r) for r in request.resources if _is_http(r)]
             )
         ),
-        obtained_at=now,
         grant=grant.replace("-", "_"),
         issuer=metadata.issuer,
         endpoints=dict(metadata.endpoints),

@@ -82,8 +82,8 @@ def _expired(jwt_token: str, margin: int) -> bool:
 
 def fresh_id_token(source: Any) -> str:
     """The ID token of a ``credentials.ProfileToken``, refreshed first when it has expired."""
+    from oauthcli.client.answer import check_header_safe
     from oauthcli.client.cache import EXPIRY_MARGIN
-    from oauthcli.client.policy import check_header_safe
     from oauthcli.errors import AuthenticationError
 
     entry = source.fresh()

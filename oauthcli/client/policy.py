@@ -9,9 +9,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from oauthcli.errors import RemoteError, UsageError
+from oauthcli.errors import UsageError
 from oauthcli.http import display_url
-from oauthcli.text import is_header_safe
 from oauthcli.urls import is_loopback_host, is_loopback_url, is_plain_remote_http, origin_of
 
 if TYPE_CHECKING:
@@ -82,20 +81,6 @@ def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] 
             f"refusing to send this profile's token to {target}: it is only sent to {where}",
             reason="destination",
         )
-
-
-def check_header_safe(token: str, what: str = "access token") -> str:
-    """``token`` if it can go in an ``Authorization`` header as is; ``RemoteError`` if not.
-
-    Servers are not trusted here: a token with a line break or a space would
-    inject a header into ``curl -H "$(oauthcli header)"`` or a request.
-    """
-    if not is_header_safe(token):
-        raise RemoteError(
-            f"the server's {what} contains spaces or control characters: refusing to use it",
-            reason="bad_answer",
-        )
-    return token
 
 
 def needs_insecure_http(url: str) -> bool:

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from oauthcli.claims import scope_string
-from oauthcli.client.answer import expires_at
 from oauthcli.client.cache import CacheEntry
-from oauthcli.client.policy import check_header_safe
 from oauthcli.client.secret import read_client_secret
 from oauthcli.errors import AuthenticationError, ConfigError, TokenError
 from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
     import httpx
+
+    from oauthcli.client.answer import TokenResponse
+    from oauthcli.tokens import TokenPair
 
 
 def client_secret_for(entry: CacheEntry) -> str | None:
@@ -77,6 +77,7 @@ def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
     data = store.load()
     issuer = settings_for_store(store.path, data.issuer)
     service = TokenService(issuer, issuer.signing_key(), SessionStore.for_store(store.path))
+    now = time.time()
     try:
         pair = service.refresh(entry.refresh_token or "", data.users.get, scopes)
     except TokenError as exc:
@@ -85,14 +86,7 @@ def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
             exc.reason, f"the refresh token was refused ({exc}): log in again"
         )
         raise AuthenticationError(message, reason="refresh_rejected") from None
-    return replace(
-        entry,
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        expires_at=int(time.time()) + pair.expires_in,
-        scope=pair.scope,
-        obtained_at=int(time.time()),
-    )
+    return CacheEntry.from_token_response(as_token_response(pair), now=now, previous=entry)
 
 
 def _refresh_remote(
@@ -121,19 +115,21 @@ def _refresh_remote(
             extra=oidc_profile.refresh_parameters(entry),
         )
         id_token = oidc_profile.refreshed_id_token(entry, response, client)
-    check_header_safe(response.access_token)
-    now = int(time.time())
-    return replace(
-        entry,
-        access_token=response.access_token,
-        token_type=response.token_type.lower(),
-        # RFC 6749 6: the server may rotate the refresh token, or keep the old one valid
-        refresh_token=response.refresh_token or entry.refresh_token,
-        expires_at=expires_at(response, now),
-        # no scope in the answer: what was asked for, or else what the session had
-        scope=response.scope if response.scope is not None else (asked or entry.scope),
-        obtained_at=now,
-        id_token=id_token,
+    return CacheEntry.from_token_response(
+        response, now=time.time(), asked_scope=asked, previous=entry, id_token=id_token
+    )
+
+
+def as_token_response(pair: TokenPair) -> TokenResponse:
+    """A local store's token pair as the answer a token endpoint would give for it."""
+    from oauthcli.client.answer import TokenResponse
+
+    return TokenResponse(
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        scope=pair.scope,
     )
 
 
@@ -184,14 +180,6 @@ def _renew_client_credentials(
             entry.client_auth or "basic",  # type: ignore[arg-type]  # cached as str; grants checks the value
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
         )
-    check_header_safe(response.access_token)
-    now = int(time.time())
-    return replace(
-        entry,
-        access_token=response.access_token,
-        token_type=response.token_type.lower(),
-        refresh_token=response.refresh_token,
-        expires_at=expires_at(response, now),
-        scope=response.scope if response.scope is not None else asked,
-        obtained_at=now,
+    return CacheEntry.from_token_response(
+        response, now=time.time(), asked_scope=asked, previous=entry
     )

@@ -105,3 +105,29 @@ def test_delete(tmp_path):
     cache.save("default", entry())
     assert cache.delete("default") and not cache.delete("default")
     assert list(cache.directory.iterdir()) == []
+
+
+def test_every_entry_is_built_from_a_token_response():
+    from oauthcli.client.answer import TokenResponse
+    from oauthcli.client.cache import CacheEntry
+
+    first = CacheEntry.from_token_response(
+        TokenResponse("a1", "Bearer", expires_in=60, refresh_token="r1"),
+        now=1000,
+        asked_scope="read",
+        source="remote",
+        token_url="https://idp.example/token",
+    )
+    assert (first.token_type, first.expires_at, first.scope, first.obtained_at) == (
+        "bearer",
+        1060,
+        "read",
+        1000,
+    )
+    # a refresh without refresh_token or scope keeps both (RFC 6749 6, 5.1), and the rest
+    renewed = CacheEntry.from_token_response(
+        TokenResponse("a2", "bearer", expires_in=None), now=2000, previous=first
+    )
+    assert (renewed.access_token, renewed.refresh_token, renewed.scope) == ("a2", "r1", "read")
+    assert renewed.token_url == first.token_url and renewed.obtained_at == 2000
+    assert renewed.expires_at is None  # neither expires_in nor a JWT exp

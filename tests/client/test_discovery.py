@@ -100,3 +100,42 @@ def test_introspect_finds_the_endpoint_only_the_rfc8414_document_lists(cli, tmp_
         result = cli(*args, "--client-secret-file", str(secret))
         assert_one_line_error(result, 6, f"the provider {url} publishes no introspection endpoint")
         assert "profile" not in result.stderr and "log in with" not in result.stderr
+
+
+def test_login_at_an_issuer_stores_the_jwt_expiry_when_the_answer_has_no_expires_in(cli, tmp_path):
+    # RFC 6749 5.1: expires_in is only RECOMMENDED; login --url fell back to the JWT's exp,
+    # login --issuer-url stored no expiry (so the token was never refreshed before use)
+    import time
+
+    import jwt
+
+    from oauthcli import settings
+    from oauthcli.client.cache import TokenCache
+
+    exp = int(time.time()) + 600
+    token = jwt.encode({"sub": "svc", "exp": exp}, "k" * 32, algorithm="HS256")
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-s3cret-s3cret\n")
+    secret.chmod(0o600)
+    site = JsonSite()
+    with site.serve() as url:
+        site.routes["/.well-known/openid-configuration"] = {
+            "issuer": url,
+            "token_endpoint": url + "/token",
+            "grant_types_supported": ["client_credentials"],
+        }
+        site.routes["/token"] = {"access_token": token, "token_type": "Bearer"}
+        result = cli(
+            "login",
+            "--issuer-url",
+            url,
+            "--grant",
+            "client-credentials",
+            "--client-id",
+            "svc",
+            "--client-secret-file",
+            str(secret),
+        )
+    assert result.exit_code == 0, result.stderr
+    entry = TokenCache(settings.cache_dir()).load("default")
+    assert entry is not None and entry.expires_at == exp
