@@ -27,6 +27,8 @@ ENV_STATE = "OAUTHCLI_STATE"
 ENV_STATE_PASSWORD = "OAUTHCLI_STATE_PASSWORD"
 # Set to "true" by GitHub Actions on its runners: printed tokens are masked first.
 ENV_GITHUB_ACTIONS = "GITHUB_ACTIONS"
+# Set by kubectl for a credential plugin: the ExecCredential apiVersion it wants (JSON).
+ENV_KUBERNETES_EXEC_INFO = "KUBERNETES_EXEC_INFO"
 
 DEFAULT_STORE = "users.toml"
 DEFAULT_PROFILE = "default"
@@ -115,6 +117,11 @@ def state_password() -> str | None:
 def github_actions() -> bool:
     """True on a GitHub Actions runner (``GITHUB_ACTIONS=true``)."""
     return os.environ.get(ENV_GITHUB_ACTIONS) == "true"
+
+
+def kubernetes_exec_info() -> str | None:
+    """What kubectl told its credential plugin (``KUBERNETES_EXEC_INFO``), as given."""
+    return _env(ENV_KUBERNETES_EXEC_INFO)
 
 
 def proxy_environment() -> dict[str, str]:

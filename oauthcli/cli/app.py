@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "call": "http_cmd",
     "header": "http_cmd",
     "token": "provider_cmd",
+    "kubeconfig": "provider_cmd",
     "revoke": "provider_cmd",
     "introspect": "provider_cmd",
     "userinfo": "provider_cmd",
@@ -65,6 +66,7 @@ SUMMARIES: dict[str, str] = {
     "call": "Call a protected endpoint with the cached bearer token.",
     "header": "Print 'Authorization: Bearer <token>' for curl -H.",
     "token": "Print the profile's access token, refreshed if expired.",
+    "kubeconfig": "Print a kubeconfig that asks oauthcli for the token.",
     "revoke": "Revoke the profile's tokens at its provider (RFC 7009).",
     "introspect": "Ask the provider whether a token is active (RFC 7662).",
     "userinfo": "Show the provider's userinfo (OpenID Connect).",
@@ -99,6 +101,9 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("header",): 'curl -H "$(oauthcli header)" http://127.0.0.1:8000/users/me/',
     ("serve",): "oauthcli serve --port 8000",
     ("token",): 'curl -H "Authorization: Bearer $(oauthcli token)" https://api.example/me',
+    (
+        "kubeconfig",
+    ): "oauthcli kubeconfig --profile dev --server https://k8s.example:6443 > kube.yaml",
     ("revoke",): "oauthcli revoke --profile ci",
     (
         "introspect",

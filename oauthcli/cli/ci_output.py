@@ -38,6 +38,8 @@ from oauthcli.cli import output
 from oauthcli.errors import RemoteError, UsageError
 
 FORMATS = ("text", "json", "env")
+# ``oauthcli token``: no JSON form, but a Kubernetes ExecCredential (oauthcli.kube).
+TOKEN_FORMATS = ("text", "env", "exec-credential")
 ENV_NAMES = {
     "access_token": "OAUTHCLI_ACCESS_TOKEN",
     "refresh_token": "OAUTHCLI_REFRESH_TOKEN",
@@ -80,12 +82,18 @@ def emit_json(data: Any, secrets: Iterable[str | None]) -> None:
     output.print_json(data)
 
 
-def resolve_format(fmt: str | None, *, json_output: bool = False, print_only: bool = False) -> str:
+def resolve_format(
+    fmt: str | None,
+    *,
+    json_output: bool = False,
+    print_only: bool = False,
+    allowed: tuple[str, ...] = FORMATS,
+) -> str:
     """``--format`` combined with ``--json`` / ``--print``; contradictions are usage errors."""
     chosen = (fmt or "text").lower()
-    if chosen not in FORMATS:
+    if chosen not in allowed:
         raise UsageError(
-            f"--format must be one of {', '.join(FORMATS)}, not {output.clean(chosen, 40)!r}"
+            f"--format must be one of {', '.join(allowed)}, not {output.clean(chosen, 40)!r}"
         )
     if json_output and fmt is not None and chosen != "json":
         raise UsageError(f"--json and --format {chosen} contradict each other: choose one")

@@ -44,10 +44,10 @@ def formats(incomplete: str) -> list[str]:
 
 
 def token_formats(incomplete: str) -> list[str]:
-    """``token --format``: the token itself or env lines (no JSON form)."""
-    from oauthcli.cli.ci_output import FORMATS
+    """``token --format``: the token itself, env lines or a Kubernetes ExecCredential."""
+    from oauthcli.cli.ci_output import TOKEN_FORMATS
 
-    return _matching([f for f in FORMATS if f != "json"], incomplete)
+    return _matching(TOKEN_FORMATS, incomplete)
 
 
 def _store_data(ctx: typer.Context) -> "StoreData | None":

@@ -170,6 +170,7 @@ def revoke_on_logout(entry: "CacheEntry", profile: str) -> None:
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("token")(token_cmd)
+    app.command("kubeconfig")(kubeconfig_cmd)
     app.command("revoke")(revoke_cmd)
     app.command("introspect")(introspect_cmd)
     app.command("userinfo")(userinfo_cmd)
@@ -199,8 +200,9 @@ def token_cmd(
         str | None,
         typer.Option(
             "--format",
-            help="text (the token) or env: OAUTHCLI_ACCESS_TOKEN=... and OAUTHCLI_ID_TOKEN=... "
-            "lines for .env / $GITHUB_ENV.",
+            help="text (the token); env: OAUTHCLI_ACCESS_TOKEN=... and OAUTHCLI_ID_TOKEN=... "
+            "lines for .env / $GITHUB_ENV; exec-credential: a Kubernetes ExecCredential for "
+            "kubectl (see 'oauthcli kubeconfig').",
             show_default=False,
             autocompletion=complete.token_formats,
         ),
@@ -210,14 +212,18 @@ def token_cmd(
 
     For scripts: TOKEN=$(oauthcli token). --id-token prints the ID token of a login at an
     OpenID provider instead. Under GitHub Actions the token is registered for masking first.
+    As a kubectl credential plugin: --format exec-credential (never prompts).
     """
     from oauthcli.cli import ci_output
     from oauthcli.client.answer import check_header_safe
     from oauthcli.client.oidc_profile import fresh_id_token
 
-    chosen = ci_output.resolve_format(fmt)
-    if chosen == "json":
+    if fmt is not None and fmt.lower() == "json":
         raise UsageError("--format json is not offered here: use 'oauthcli login --json'")
+    chosen = ci_output.resolve_format(fmt, allowed=ci_output.TOKEN_FORMATS)
+    if chosen == "exec-credential":
+        _print_exec_credential(_profile_token(profile, timeout, cacert), id_token)
+        return
     source = _profile_token(profile, timeout, cacert)
     entry = source.fresh()
     access = check_header_safe(entry.access_token)
@@ -227,6 +233,83 @@ def token_cmd(
         return
     shown = fresh_id_token(source) if id_token else access
     ci_output.emit(shown, [shown])
+
+
+def _print_exec_credential(source: "ProfileToken", id_token: bool) -> None:
+    """The profile's token (refreshed first when needed) as a Kubernetes ExecCredential."""
+    from oauthcli import kube, settings
+    from oauthcli.cli import ci_output
+    from oauthcli.client.oidc_profile import fresh_id_token
+    from oauthcli.client.policy import check_header_safe
+
+    version = kube.api_version(settings.kubernetes_exec_info())  # before any request
+    if id_token:
+        from oauthcli.verify.parse import parse
+
+        token = fresh_id_token(source)
+        exp = parse(token).payload.get("exp")
+        expires_at = float(exp) if isinstance(exp, int | float) else None
+    else:
+        entry = source.fresh()
+        token, expires_at = check_header_safe(entry.access_token), entry.expires_at
+    ci_output.emit_json(kube.exec_credential(token, expires_at, version), [token])
+
+
+def kubeconfig_cmd(
+    id_token: Annotated[
+        bool, typer.Option("--id-token", help="Give kubectl the ID token instead.")
+    ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="The Kubernetes API server URL: also write a cluster and a current context.",
+            show_default=False,
+        ),
+    ] = None,
+    certificate_authority: Annotated[
+        Path | None,
+        typer.Option(
+            "--certificate-authority",
+            help="With --server: the CA bundle (PEM) of the API server.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Name of the kubeconfig user (and cluster, context); default oauthcli-PROFILE.",
+            show_default=False,
+        ),
+    ] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Print a kubeconfig whose user runs 'oauthcli token --format exec-credential'.
+
+    kubectl then asks oauthcli for a token before its requests: the profile's access token
+    (or ID token), refreshed when it has expired; kubectl never waits for a prompt. Save it
+    and merge it with yours: KUBECONFIG=~/.kube/config:oauthcli.yaml kubectl get pods.
+    """
+    import sys
+
+    from oauthcli import kube
+    from oauthcli.client.cache import validate_profile
+
+    chosen = validate_profile(resolve_profile(profile))
+    if certificate_authority is not None and server is None:
+        raise UsageError("--certificate-authority needs --server")
+    command = [sys.executable, "-m", "oauthcli", "--profile", chosen, "token"]
+    command += ["--format", "exec-credential"] + (["--id-token"] if id_token else [])
+    config = kube.kubeconfig(
+        name or f"oauthcli-{chosen}",
+        command,
+        server=server,
+        certificate_authority=(
+            str(certificate_authority.expanduser().resolve()) if certificate_authority else None
+        ),
+    )
+    output.echo(kube.to_yaml(config).rstrip("\n"))
 
 
 def revoke_cmd(

@@ -161,7 +161,7 @@ def complete(words: str) -> set[str]:
         ("oauthcli verify --alg PS", {"PS256", "PS384", "PS512"}),
         ("oauthcli init --alg HS", {"HS256", "HS384", "HS512"}),
         ("oauthcli issue --format ", set(FORMATS)),
-        ("oauthcli token --format ", {"text", "env"}),
+        ("oauthcli token --format ", {"text", "env", "exec-credential"}),
         ("oauthcli login --format e", {"env"}),
     ],
 )
