@@ -127,3 +127,14 @@ def start_server() -> Iterator[Callable[..., LiveServer]]:
             return stack.enter_context(live_server(app, **uvicorn_options))
 
         yield start
+
+
+async def until_the_client_leaves(request: Any, limit: float = 60.0) -> None:
+    """Hold a response until the client hangs up (at most ``limit`` s), for tests of a client's
+    timeout: the answer never races the timeout, however loaded the machine is."""
+    import asyncio
+
+    await request.body()  # read first: is_disconnected() would otherwise consume the body
+    deadline = time.monotonic() + limit
+    while not await request.is_disconnected() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)

@@ -760,6 +760,7 @@ def test_bcrypt_runs_off_the_event_loop(store_path, monkeypatch):
         finally:
             release.set()
             thread.join(60)
+            assert not thread.is_alive(), "the gated login never ended"
     assert results == [200]
 
 
@@ -1013,10 +1014,16 @@ def test_a_public_client_naming_itself_owns_its_tokens(server):
     assert jwt.decode(pair["access_token"], options={"verify_signature": False})["client_id"] == (
         "web-app"
     )
-    for extra in ({}, {"client_id": "other-app"}):
+    # RFC 7009 2.1: refused unless the client the token was issued to asks; no client at all is
+    # an authentication failure (401), another client an unauthorized one (400).
+    for extra, status, error in (
+        ({}, 401, "invalid_client"),
+        ({"client_id": "other-app"}, 400, "unauthorized_client"),
+    ):
         refused = refresh(server, pair["refresh_token"], **extra)
         assert refused.json()["error"] == "invalid_grant"
-        assert revoke(server, pair["access_token"], **extra).status_code in (400, 401)
+        revoked = revoke(server, pair["access_token"], **extra)
+        assert (revoked.status_code, revoked.json()["error"]) == (status, error)
     assert me(server, pair["access_token"]).status_code == 200
     assert refresh(server, pair["refresh_token"], client_id="web-app").status_code == 200
     assert revoke(server, pair["access_token"], client_id="web-app").status_code == 200

@@ -140,7 +140,8 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(60)
+        assert not thread.is_alive(), "a writer hung"
     store = SessionStore(path)
     assert sum(store.revoke_user(f"u{n}", now=NOW) for n in range(4)) == 60
 
@@ -168,6 +169,7 @@ def test_one_refresh_token_is_spent_once_across_processes(tmp_path):
     outcomes = sorted(results.get(timeout=60) for _ in procs)
     for proc in procs:
         proc.join(60)
+        assert proc.exitcode == 0, proc.exitcode  # None while still running
     assert outcomes.count("ok") == 1, outcomes
     # every other presentation was reuse, which revoked the family (or found it revoked)
     assert set(outcomes) - {"ok"} <= {"reused", "revoked"}

@@ -50,8 +50,10 @@ def serve_socket(app: Any, sock: socket.socket, **serve_options: Any) -> Iterato
         yield
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(60)
         sock.close()
+        if thread.is_alive():
+            raise RuntimeError("uvicorn did not stop")
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@ a small Starlette API that echoes what it received for headers, bodies and statu
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from pathlib import Path
@@ -17,7 +16,7 @@ from starlette.routing import Route
 from oauthcli.cli import output
 from tests.client.test_grants import self_signed_cert
 from tests.conftest import assert_one_line_error
-from tests.live_server import start_server, tutorial_server
+from tests.live_server import start_server, tutorial_server, until_the_client_leaves
 
 __all__ = ["start_server", "tutorial_server"]  # fixtures, imported for pytest to find
 
@@ -114,7 +113,7 @@ def api_app() -> Starlette:
         return RedirectResponse(request.query_params["to"], status_code=302)
 
     async def slow(request: Request) -> Response:
-        await asyncio.sleep(2)
+        await until_the_client_leaves(request)
         return JSONResponse({})
 
     async def only_tok_2(request: Request) -> Response:

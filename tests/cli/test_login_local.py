@@ -547,7 +547,8 @@ def test_concurrent_refreshes_of_one_profile_do_not_trip_reuse_detection(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(60)
+        assert not thread.is_alive(), "a refresh hung"
     assert [r.exit_code for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
     assert len({r.stdout for r in results}) == 4
     assert run_oauthcli("refresh", "--print").exit_code == 0

@@ -67,7 +67,8 @@ def _serve(respond) -> Iterator[RawServer]:
     finally:
         server.stop.set()
         listener.close()
-        thread.join(5)
+        thread.join(30)
+        assert not thread.is_alive(), "the raw server did not stop"
 
 
 def _trickle(data: bytes, gap: float):

@@ -186,6 +186,7 @@ def test_concurrent_refreshes_present_each_refresh_token_once(tutorial_server, t
         thread.start()
     for thread in threads:
         thread.join(30)
+        assert not thread.is_alive(), "a refresh hung"
     assert errors == []
     assert grants(tutorial_server) == ["password", "refresh_token"]
     assert len({h.entry.access_token for h in holders}) == 1
