@@ -239,8 +239,8 @@ def _print_exec_credential(source: "ProfileToken", id_token: bool) -> None:
     """The profile's token (refreshed first when needed) as a Kubernetes ExecCredential."""
     from oauthcli import kube, settings
     from oauthcli.cli import ci_output
-    from oauthcli.client.oidc_profile import fresh_id_token
     from oauthcli.client.answer import check_header_safe
+    from oauthcli.client.oidc_profile import fresh_id_token
 
     version = kube.api_version(settings.kubernetes_exec_info())  # before any request
     if id_token:
