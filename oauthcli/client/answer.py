@@ -201,8 +201,10 @@ def _raise_for_error(
             f"the server rejected the request as malformed{said}", reason="invalid_request"
         )
     if data is None:
-        if status == 401 and not body.strip():
-            # a bare Basic challenge
+        if status in (400, 401) and not body.strip():
+            # A bare Basic challenge (401), or a refusal with nothing to say (400: glewlwyd
+            # answers a refused refresh so). RFC 6749 5.2 makes both the client's or the
+            # grant's fault, never the server's: exit 3, as for a 400/401 with a body.
             raise AuthenticationError(_refusal_message(grant, None), reason=_refusal_reason(grant))
         # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint.
         raise RemoteError(

@@ -731,6 +731,25 @@ def test_revoked_refresh_token_is_exit_3_and_the_cache_is_kept(cli, tutorial_ser
     assert cache_file(isolated_env).read_bytes() == before
 
 
+def test_a_refresh_refused_with_a_bare_400_is_exit_3(cli, start_server, isolated_env):
+    # glewlwyd answers a refused refresh with 400 and an empty body: the README promises
+    # exit 3 for a 400/401 from the token endpoint (it was exit 6, "an empty body")
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        if form["grant_type"] == "refresh_token":
+            return Response(status_code=400)
+        return JSONResponse(
+            {"access_token": "at", "token_type": "Bearer", "expires_in": 60, "refresh_token": "rt"}
+        )
+
+    server = start_server(Starlette(routes=[Route("/token", token, methods=["POST"])]))
+    assert login(cli, server.token_url).exit_code == 0
+    before = cache_file(isolated_env).read_bytes()
+    result = cli("refresh")
+    assert_one_line_error(result, 3, "refresh token rejected", "log in again")
+    assert cache_file(isolated_env).read_bytes() == before
+
+
 def test_refresh_of_a_service_account_without_its_secret_is_exit_3(cli, start_server, isolated_env):
     server = start_server(service_account_app())
     env = {"OAUTHCLI_CLIENT_SECRET": "svc-s3cret"}

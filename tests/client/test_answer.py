@@ -101,6 +101,10 @@ def test_accepted_answers(body, expected):
         (200, {"error": "temporarily_unavailable"}, "password", RemoteError, "http_status",
          "the token endpoint failed with 200"),
         (401, b"", "password", AuthenticationError, "invalid_grant", "incorrect username"),
+        # glewlwyd refuses a refresh with a bare 400
+        (400, b"", "refresh_token", AuthenticationError, "invalid_grant",
+         "refresh token rejected (expired or revoked): log in again"),
+        (400, b"<html>Bad request</html>", "password", RemoteError, "bad_answer", "an HTML page"),
         (502, b"<html>Bad gateway</html>", "password", RemoteError, "bad_answer", "an HTML page"),
         (200, b"", "password", RemoteError, "bad_answer", "an empty body"),
         (200, b"[" * 100_000, "password", RemoteError, "bad_answer", "a non-JSON body"),
