@@ -450,6 +450,7 @@ def login(
                 cacert,
                 10.0 if timeout is None else timeout,
                 insecure_http,
+                app_url,
             )
         except AuthenticationError as exc:
             if app_scopes is not None and (
@@ -546,8 +547,10 @@ def _login_remote(
     cacert: Path | None,
     timeout: float,
     insecure_http: bool,
+    app_url: str | None = None,
 ) -> "CacheEntry":
-    """``login --url``: option combinations checked here, the grant run by ``oauthcli.client.login``."""
+    """``login --url``/``--app``: option combinations checked here, the grant run by
+    ``oauthcli.client.login``."""
     from oauthcli.client.login import login_remote
 
     if grant not in ("password", "client-credentials"):
@@ -579,6 +582,7 @@ def _login_remote(
             client_auth="post" if client_auth == "post" else "basic",
             insecure_http=insecure_http,
             client_factory=_client_factory(cacert, timeout),
+            app_url=app_url,
         )
     except UsageError as exc:
         if exc.reason == "no_secret":

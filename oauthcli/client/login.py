@@ -9,7 +9,7 @@ password is read, and the password is sent at most once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -40,8 +40,13 @@ def login_remote(
     client_auth: Literal["basic", "post"],
     insecure_http: bool,
     client_factory: Callable[[], httpx.Client],
+    app_url: str | None = None,
 ) -> CacheEntry:
-    """Log in at ``token_url``; return the entry to cache (nothing is saved here)."""
+    """Log in at ``token_url``; return the entry to cache (nothing is saved here).
+
+    ``app_url`` (``login --app``): the app whose OpenAPI document named ``token_url``; its
+    origin is where the token is meant to go, so it is trusted as the token URL's is.
+    """
     from oauthcli.client import grants
 
     # Refused before any prompt or connection: a password must not even be typed for these.
@@ -92,6 +97,7 @@ def login_remote(
         client_secret_file=client_secret_file,
         username=username if grant == "password" else None,
         insecure_http=insecure_http,
+        trusted_origins=[origin_of(app_url)] if app_url is not None else [],
     )
 
 
@@ -106,10 +112,12 @@ def entry_for(
     username: str | None,
     insecure_http: bool,
     now: float | None = None,
+    trusted_origins: Iterable[str] = (),
 ) -> CacheEntry:
-    """The cache entry for a token endpoint's answer."""
+    """The cache entry for a token endpoint's answer; ``trusted_origins`` may receive its token too."""
     # Remembered so that refresh and call keep working over the plain http the user accepted.
-    allowed = [origin_of(token_url)] if insecure_http and needs_insecure_http(token_url) else []
+    insecure = [origin_of(token_url)] if insecure_http and needs_insecure_http(token_url) else []
+    allowed = list(dict.fromkeys([*insecure, *trusted_origins]))
     return CacheEntry.from_token_response(
         response,
         now=time.time() if now is None else now,

@@ -64,6 +64,19 @@ def test_login_app_with_the_password_flow(cli, api, oauthcli_provider):
     assert refreshed.exit_code == 0, refreshed.stderr
 
 
+def test_after_login_app_call_may_send_the_token_to_the_app(cli, api, oauthcli_provider):
+    # the app's token endpoint is on another origin (the provider); the token is for the app
+    assert api.url != oauthcli_provider.url
+    result = cli("login", "alice", "--app", api.url, "--password-stdin", input="wonderland\n")
+    assert result.exit_code == 0, result.stderr
+    called = cli("call", api.url + "/users/me/")
+    assert called.exit_code == 0, called.stderr
+    assert json.loads(called.stdout) == {"username": "alice"}
+    # and still nowhere else
+    refused = cli("call", "http://127.0.0.2:9/users/me/")
+    assert refused.exit_code == 2 and "refusing to send" in refused.stderr
+
+
 def test_login_app_wrong_password(cli, api):
     result = cli("login", "alice", "--app", api.url, "--password-stdin", input="nope\n")
     assert result.exit_code == 3
