@@ -4,8 +4,11 @@
 ``interval`` seconds (5 when the provider says nothing, 3.2), adds 5 s on
 ``slow_down`` (3.5), keeps going on ``authorization_pending``, and stops with an
 ``AuthenticationError`` on ``access_denied`` or ``expired_token`` (or when
-``expires_in`` has passed on the injected clock). ``sleep`` and ``clock`` are
-injected so tests drive the wait without waiting.
+``expires_in`` or ``timeout`` has passed on the injected clock): no wait runs past
+that deadline, whatever ``interval`` the provider asks for. ``sleep`` and ``clock``
+are injected so tests drive the wait without waiting. The verification URIs are
+shown to a person to open: only http(s) URLs are accepted (``javascript:``, ``file:``
+... are refused, RFC 8628 3.2 makes them URIs for a browser).
 """
 
 from __future__ import annotations
@@ -101,6 +104,9 @@ def start(
             raise RemoteError(f"the device authorization answer has no {name}")
         strings[name] = value
     complete = data.get("verification_uri_complete")
+    _check_verification_uri(strings["verification_uri"], "verification_uri")
+    if isinstance(complete, str) and complete:
+        _check_verification_uri(complete, "verification_uri_complete")
     expires_in = _positive_int(data.get("expires_in"), None)
     interval = _positive_int(data.get("interval"), DEFAULT_INTERVAL)
     if expires_in is None or interval is None:
@@ -113,6 +119,20 @@ def start(
         expires_in=expires_in,
         interval=interval,
     )
+
+
+def _check_verification_uri(uri: str, member: str) -> None:
+    """Where the person is sent: an http(s) URL with a host, no credentials (else exit 6)."""
+    from oauthcli.client.policy import check_url_safe
+    from oauthcli.errors import UsageError
+
+    try:
+        # http too: it is the person's browser that goes there, and no secret goes with it
+        check_url_safe(uri, insecure_http=True)
+    except UsageError as exc:
+        raise RemoteError(
+            f"the device authorization answer's {member} is refused: {exc}", reason="bad_answer"
+        ) from None
 
 
 _STOPS = {
@@ -141,8 +161,9 @@ def poll(
     limit = device.expires_in if timeout is None else min(device.expires_in, timeout)
     deadline = clock() + limit
     while True:
-        sleep(interval)
-        if clock() > deadline:
+        # never past the deadline: a provider asking for interval 100000 must not hang us
+        sleep(max(0.0, min(interval, deadline - clock())))
+        if clock() >= deadline:
             raise AuthenticationError(
                 f"the login was not approved within {limit:g} s: run login again"
             )

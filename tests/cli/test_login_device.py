@@ -139,7 +139,74 @@ def test_the_poller_gives_up_at_the_timeout_on_its_own_clock(oidc_provider):
     io = login.Interaction(notify=lambda m: None, sleep=sleep, clock=lambda: now[0])
     with make_client(10) as http, pytest.raises(AuthenticationError, match="within 12 s"):
         login.login(http, request, io)
-    assert sleeps == [5, 5, 5]  # two pending polls, then the third wait passes the limit
+    assert sleeps == [5, 5, 2]  # two pending polls, then the third wait ends at the limit
+
+
+def hostile_device_provider(site, url: str, **answer) -> None:
+    """A provider whose device authorization answer is ``answer`` and that never approves."""
+    from tests._jwks_server import JsonSite
+
+    assert isinstance(site, JsonSite)
+    site.routes["/.well-known/openid-configuration"] = {
+        "issuer": url,
+        "token_endpoint": url + "/token",
+        "device_authorization_endpoint": url + "/device",
+        "grant_types_supported": [DEVICE],
+    }
+    site.routes["/device"] = {
+        "device_code": "dc",
+        "user_code": "ABCD-EFGH",
+        "verification_uri": url + "/activate",
+        "expires_in": 600,
+        **answer,
+    }
+    site.routes["/token"] = (400, {"error": "authorization_pending"})
+
+
+def test_no_wait_runs_past_the_timeout_whatever_interval_the_provider_asks():
+    from tests._jwks_server import JsonSite
+
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    site = JsonSite()
+    with site.serve() as url:
+        hostile_device_provider(site, url, interval=100000)
+        request = login.ProviderLogin(
+            issuer=url, grant="device-code", client_id="c", client_auth="none", timeout=30
+        )
+        io = login.Interaction(notify=lambda m: None, sleep=sleep, clock=lambda: now[0])
+        with make_client(10) as http, pytest.raises(AuthenticationError, match="within 30 s"):
+            login.login(http, request, io)
+    assert sleeps == [30]  # it slept 100000 s before
+    assert "/token" not in site.requests  # nothing polled once the time was up
+
+
+@pytest.mark.parametrize("member", ["verification_uri", "verification_uri_complete"])
+@pytest.mark.parametrize(
+    "uri", ["javascript:alert(document.cookie)", "file:///etc/passwd", "data:text/html,x"]
+)
+def test_a_verification_uri_that_is_not_http_is_refused(member, uri):
+    from oauthcli.errors import RemoteError
+    from tests._jwks_server import JsonSite
+
+    told: list[str] = []
+    site = JsonSite()
+    with site.serve() as url:
+        hostile_device_provider(site, url, **{member: uri})
+        request = login.ProviderLogin(
+            issuer=url, grant="device-code", client_id="c", client_auth="none"
+        )
+        io = login.Interaction(notify=told.append, sleep=lambda s: None, clock=lambda: 0.0)
+        with make_client(10) as http, pytest.raises(RemoteError, match=member) as exc:
+            login.login(http, request, io)
+    assert "only http and https" in str(exc.value)
+    assert told == []  # nothing shown to the person
+    assert "/token" not in site.requests
 
 
 def _cli_env() -> dict[str, str]:
