@@ -10,6 +10,7 @@ password), ``inactive`` (disabled user, only said once the password was right),
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from oauthcli.errors import AuthenticationError, OAuthCliError
@@ -83,17 +84,21 @@ def password_login(
     requested: list[str] | None,
     rounds: int,
     client_id: str | None = None,
+    client_scopes: Collection[str] | None = None,
 ) -> LoginResult:
     """Authenticate, upgrade the hash, grant scopes, and issue a new session's tokens.
 
     Blocking (bcrypt, file locks): ``serve`` runs it in its thread pool. ``client_id`` is
-    the client that authenticated the request, if any: the tokens are bound to it.
+    the client that authenticated the request, if any: the tokens are bound to it, and
+    only scopes both the user and the client hold (``client_scopes``) are granted, as
+    ``/authorize`` grants them.
     """
     user, replacement = authenticate(data.users, username, password, rounds)
     upgraded, error = False, None
     if replacement is not None:
         error = upgrade_hash(store, user, replacement)
         upgraded = error is None
-    scopes = grant_scopes(user.scopes, requested)
+    allowed = [s for s in user.scopes if client_scopes is None or s in client_scopes]
+    scopes = grant_scopes(allowed, requested)
     pair = service.login(user.username, scopes, generation=user.generation, client_id=client_id)
     return LoginResult(user, pair, upgraded, error)

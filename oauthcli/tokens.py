@@ -23,6 +23,9 @@ from oauthcli.store import User
 
 # The account generation a token was issued under (oauthcli.accounts); private claim.
 GENERATION_CLAIM = "gen"
+# The refresh-token family (one login's grant) a token belongs to; private claim of refresh
+# tokens and of the access tokens minted with them, so revoking the family ends both.
+FAMILY_CLAIM = "fam"
 
 
 @dataclass(frozen=True)
@@ -131,17 +134,24 @@ class TokenService:
         scopes: list[str],
         generation: str | None = None,
         client_id: str | None = None,
+        access_jti: str | None = None,
     ) -> TokenPair:
         """An access token and the first refresh token of a new session family.
 
         ``client_id``: the authenticated client the tokens are issued to (RFC 9068's
         claim); only that client may then refresh or revoke them (RFC 6749 6, RFC 7009 2.1).
+        Every access token of the family names it (``fam``), so revoking the family ends
+        them too (RFC 7009 2.1). ``access_jti``: the access token's ``jti``, chosen before
+        (an authorization code's redemption records it first, to revoke on a replay).
         """
         sessions = self._require_sessions()
-        access, _ = self.access_token(sub, scopes, extra=_bound(generation, client_id))
         jti = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
+        extra = {**_bound(generation, client_id), FAMILY_CLAIM: family}
+        if access_jti is not None:
+            extra["jti"] = access_jti
+        access, _ = self.access_token(sub, scopes, extra=extra)
         refresh = self._refresh_token(sub, family, jti, expires_at, generation, client_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
 
@@ -198,7 +208,8 @@ class TokenService:
                 raise AuthenticationError("inactive user", "inactive")
             raise AuthenticationError("the account changed since this session began")
         owner_id = owner if isinstance(owner, str) else None
-        access, _ = self.access_token(sub, granted, extra=_bound(user.generation, owner_id))
+        extra = {**_bound(user.generation, owner_id), FAMILY_CLAIM: family}
+        access, _ = self.access_token(sub, granted, extra=extra)
         refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation, owner_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 

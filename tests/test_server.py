@@ -799,7 +799,8 @@ def test_create_app_fails_early_without_key(isolated_env):
 
 @pytest.fixture
 def two_clients(server):
-    add_client(server.store, "ci-bot", CLIENT_SECRET, ["items"])
+    # ci-bot may hold "me": a user's tokens through it reach /users/me (issue 20.8).
+    add_client(server.store, "ci-bot", CLIENT_SECRET, ["items", "me"])
     add_client(server.store, "other-bot", "other-secret", ["items"])
     return server
 

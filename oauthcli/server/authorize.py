@@ -37,6 +37,7 @@ from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,
     CODE,
+    CODE_USED,
     CONSENT_PATH,
     LOGIN_PATH,
     PENDING,
@@ -230,9 +231,17 @@ def _redirect(location: str, post: bool) -> RedirectResponse:
 
 def issue_code(ctx: ServerContext, request: AuthRequest, sub: str, auth_time: int) -> str:
     """A single-use code (RFC 6749 4.1.2), bound to client, redirect URI and PKCE challenge."""
+    from oauthcli.tokens import new_jti
+
     code = new_token()
-    record = {"sub": sub, "auth_time": auth_time, **asdict(request)}
-    ctx.records.put(CODE, digest(code), record, ctx.provider.code_ttl)
+    key = digest(code)
+    # What its redemption will issue, recorded before the code exists: a replay at any
+    # moment revokes it (RFC 6749 4.1.2; code_grants._redeemed marks it used).
+    lifetime = ctx.provider.code_ttl + ctx.settings.access_ttl
+    grant = {"jti": new_jti(), "exp": int(ctx.service.clock()) + lifetime}
+    ctx.records.put(CODE_USED, key, grant, lifetime)
+    record = {"sub": sub, "auth_time": auth_time, **asdict(request), **grant}
+    ctx.records.put(CODE, key, record, ctx.provider.code_ttl)
     return code
 
 

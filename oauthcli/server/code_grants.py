@@ -30,7 +30,7 @@ from oauthcli.server.provider import (
     user_scopes,
 )
 from oauthcli.store import Client, User
-from oauthcli.tokens import ACCESS_TYP, GENERATION_CLAIM, REFRESH_TYP
+from oauthcli.tokens import ACCESS_TYP, GENERATION_CLAIM, REFRESH_TYP, new_jti
 
 log = logging.getLogger("oauthcli.server")
 
@@ -64,10 +64,31 @@ async def _authorization_code(
     if record is None:
         used = await run_in_threadpool(ctx.records.take, CODE_USED, key)
         if used is not None:
-            # RFC 6749 4.1.2: a code used twice revokes the tokens issued for it.
-            log.warning("authorization code reused: revoking the tokens issued for it")
+            # RFC 6749 4.1.2: a code used twice revokes the tokens issued for it; the
+            # record names them from before they were minted (see _redeemed).
+            if used.get("redeemed"):
+                log.warning("authorization code reused: revoking the tokens issued for it")
             await run_in_threadpool(_revoke_issued, ctx, used)
         raise _invalid_grant("authorization code is invalid, expired or already used")
+    _check_redemption(record, client, form)
+    marker = await run_in_threadpool(_redeemed, ctx, key, record)
+    body, issued = await _tokens(
+        request, ctx, client, record["sub"], record["scopes"], record["auth_time"],
+        record.get("nonce"), marker["jti"],
+    )  # fmt: skip
+    if issued.get("fam"):
+        marker["fam"] = issued["fam"]
+        kept = await run_in_threadpool(
+            ctx.records.replace, CODE_USED, key, marker, ctx.settings.refresh_ttl
+        )
+        if not kept:  # replayed while the tokens were minted: the replay revoked the jti
+            await run_in_threadpool(_revoke_issued, ctx, marker)
+            raise _invalid_grant("authorization code was used twice")
+    return body
+
+
+def _check_redemption(record: dict[str, Any], client: Client, form: Form) -> None:
+    """RFC 6749 4.1.3 and RFC 7636 4.6: the code's client, redirect URI and PKCE verifier."""
     if record["client_id"] != client.client_id:
         raise _invalid_grant("authorization code was issued to another client")
     redirect_uri = form.get("redirect_uri")
@@ -85,13 +106,25 @@ async def _authorization_code(
     elif verifier is not None:
         # RFC 9700 2.1.1: a verifier without a challenge is a PKCE downgrade attempt.
         raise _invalid_grant("code_verifier given but the authorization request had no PKCE")
-    body, issued = await _tokens(
-        request, ctx, client, record["sub"], record["scopes"], record["auth_time"],
-        record.get("nonce"),
-    )  # fmt: skip
-    ttl = ctx.settings.refresh_ttl if issued.get("fam") else ctx.settings.access_ttl
-    await run_in_threadpool(ctx.records.put, CODE_USED, key, issued, ttl)
-    return body
+
+
+def _redeemed(ctx: ServerContext, key: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Blocking: mark the code used before anything is minted, naming the access token's
+    ``jti`` chosen at issue (``authorize.issue_code``): a replay from now on, even while
+    this redemption is in flight, revokes what it issues. ``invalid_grant`` when a replay
+    already took the marker (between our ``take`` and now)."""
+    marker = {
+        "jti": record.get("jti") or new_jti(),
+        "exp": record.get("exp") or int(ctx.service.clock()) + ctx.settings.access_ttl,
+        "redeemed": True,
+    }
+    ttl = ctx.provider.code_ttl + ctx.settings.access_ttl
+    if "jti" not in record:  # a code issued before markers were written at issue time
+        ctx.records.put(CODE_USED, key, marker, ttl)
+    elif not ctx.records.replace(CODE_USED, key, marker, ttl):
+        ctx.denylist.add(str(marker["jti"]), int(marker["exp"]))
+        raise _invalid_grant("authorization code was used twice")
+    return marker
 
 
 def _revoke_issued(ctx: ServerContext, issued: dict[str, Any]) -> None:
@@ -149,13 +182,16 @@ async def _tokens(
     requested: list[str] | None,
     auth_time: int,
     nonce: str | None,
+    jti: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The token response, and what it issued (``jti``, ``exp``, ``fam``) for a later revocation."""
+    """The token response, and what it issued (``jti``, ``exp``, ``fam``) for a later revocation.
+
+    ``jti``: the access token's, when chosen before (a code's redemption marker names it)."""
     user = active_user(ctx.live.current(), sub)
     if user is None:
         raise _invalid_grant("the user is no longer active")
     scopes = user_scopes(user, client, requested)
-    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id)
+    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id, jti)
     if "openid" in scopes:
         body["id_token"] = oidc.id_token(
             ctx,
@@ -171,7 +207,7 @@ async def _tokens(
 
 
 def _mint(
-    ctx: ServerContext, user: User, scopes: list[str], client_id: str
+    ctx: ServerContext, user: User, scopes: list[str], client_id: str, jti: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11).
 
@@ -179,7 +215,7 @@ def _mint(
     """
     if "offline_access" in scopes:
         pair = ctx.service.login(
-            user.username, scopes, generation=user.generation, client_id=client_id
+            user.username, scopes, generation=user.generation, client_id=client_id, access_jti=jti
         )
         body = pair.as_response()
         refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
@@ -188,6 +224,8 @@ def _mint(
     bound = {"client_id": client_id}
     if user.generation is not None:
         bound[GENERATION_CLAIM] = user.generation
+    if jti is not None:
+        bound["jti"] = jti
     token, claims = ctx.service.access_token(user.username, scopes, extra=bound)
     body = {
         "access_token": token,

@@ -18,7 +18,13 @@ from oauthcli.server.state import Denylist, LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
 from oauthcli.store import StoreData
-from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenService, generation_matches
+from oauthcli.tokens import (
+    ACCESS_TYP,
+    FAMILY_CLAIM,
+    REFRESH_TYP,
+    TokenService,
+    generation_matches,
+)
 
 
 @dataclass
@@ -78,6 +84,14 @@ class ServerContext:
                 raise TokenError("inactive client", "inactive")
         else:
             check_user(claims, data)
+        family_id = claims.get(FAMILY_CLAIM)
+        if family_id is not None:
+            # Its refresh family was revoked (/revoke, a refresh reuse, a replayed code, the
+            # user's sessions ended): RFC 7009 2.1, RFC 6749 4.1.2. A family the state does
+            # not know is no revocation, as a jti missing from the denylist is none.
+            family = self.sessions.family(str(family_id))
+            if family is not None and family["revoked"]:
+                raise TokenError("the token's session has been revoked", "revoked")
         return claims
 
     def active_refresh_claims(self, token: str, data: StoreData) -> dict[str, Any]:

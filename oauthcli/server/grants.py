@@ -28,6 +28,7 @@ from oauthcli.server.oauth import (
     invalid_request,
     parse_scope,
 )
+from oauthcli.server.provider import client_scopes
 from oauthcli.store import Client, StoreData
 from oauthcli.tokens import ACCESS_TYP, REFRESH_TYP, TokenPair
 
@@ -140,6 +141,7 @@ def _password_blocking(
         requested,
         rounds,
         client.client_id if client else None,
+        client_scopes(client) if client else None,
     )
     if result.upgrade_error is not None:
         log.warning("could not upgrade the password hash of %s: %s", username, result.upgrade_error)

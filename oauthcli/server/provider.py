@@ -120,11 +120,18 @@ def enabled_client(data: StoreData, client_id: str | None) -> Client | None:
 # --- scopes --------------------------------------------------------------------------------
 
 
+def client_scopes(client: Client) -> set[str]:
+    """Every scope a client may hold: its own, and the OpenID scopes (open to all). The one
+    rule of ``/authorize``, the device flow and the password grant."""
+    return {*client.scopes, *OIDC_SCOPES}
+
+
 def check_client_scopes(client: Client, requested: list[str] | None) -> list[str] | None:
     """``invalid_scope`` for a scope the client may never have (OpenID scopes are open to all)."""
     if requested is None:
         return None
-    refused = [s for s in requested if s not in OIDC_SCOPES and s not in client.scopes]
+    allowed = client_scopes(client)
+    refused = [s for s in requested if s not in allowed]
     if refused:
         raise OAuthError("invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}")
     return requested
