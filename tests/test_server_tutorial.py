@@ -97,6 +97,9 @@ def test_login_incorrect_password(client):
     # 003/005: 400; 004: 401. serve answers RFC 6749's 400 invalid_grant.
     assert response.status_code == 400, response.text
     assert_oauth_detail(response, "Incorrect username or password")
+    # The token endpoint keeps the OAuth error in its body (RFC 6749 section 5.2).
+    assert response.json()["error"] == "invalid_grant"
+    assert response.json()["error_description"] == "Incorrect username or password"
 
 
 def test_login_incorrect_username(client):
@@ -136,14 +139,16 @@ def test_token_trailing_slash_path(client):
     "token", ["nonexistent", TOKEN_NO_SUB, TOKEN_NO_USERNAME, TOKEN_NONEXISTENT_USER]
 )
 def test_incorrect_token(client, token):
+    """test_tutorial005's test_incorrect_token, test_token_no_sub, test_token_no_username and
+    test_token_nonexistent_user: the body exactly as upstream asserts it."""
     response = client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, response.text
-    assert_oauth_detail(response, "Could not validate credentials")
-    # Upstream: == "Bearer" (004) or 'Bearer scope="me"' (005); serve's RFC 6750
-    # challenge also names the error, so OAuth clients learn why.
+    assert response.json() == {"detail": "Could not validate credentials"}
+    # Upstream: == 'Bearer scope="me"' (005); serve's RFC 6750 section 3 challenge also
+    # names the error and its description, so OAuth clients learn why.
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer error="invalid_token"') and 'scope="me"' in challenge
-    assert response.json()["error"] == "invalid_token"
+    assert challenge.startswith('Bearer error="invalid_token", error_description="')
+    assert challenge.endswith(', scope="me"')
 
 
 def test_incorrect_token_type(client):
@@ -161,8 +166,10 @@ def test_token_no_scope(client):
     # Upstream: 401 {"detail": "Not enough permissions"}, 'Bearer scope="me"'.
     # serve: RFC 6750's 403 insufficient_scope, with the same detail.
     assert response.status_code == 403, response.text
-    assert_oauth_detail(response, "Not enough permissions")
-    assert 'scope="me"' in response.headers["WWW-Authenticate"]
+    assert response.json() == {"detail": "Not enough permissions"}
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", error_description="needs scope me", scope="me"'
+    )
 
 
 def test_token_inactive_user(client):

@@ -3,8 +3,8 @@
 The contract of FastAPI's security tutorial (its own tests check it): without a
 token, or with another scheme than Bearer, ``401 {"detail": "Not authenticated"}``
 and exactly ``WWW-Authenticate: Bearer``; a bad token, ``401 {"detail": "Could not
-validate credentials"}``. The reason goes where OAuth clients read it
-(``error``/``error_description`` and the challenge), never into ``detail``.
+validate credentials"}``. The reason goes where OAuth clients read it (the
+challenge's ``error``/``error_description``, RFC 6750 section 3), never into the body.
 """
 
 import re
@@ -42,10 +42,11 @@ class BearerError(Exception):
         self.error, self.description = error, description
 
     def response(self) -> JSONResponse:
+        # The body is exactly the tutorial's ({"detail": ...}, which FastAPI's own tests
+        # compare whole); the OAuth error and its description travel in the challenge,
+        # where RFC 6750 section 3 puts them for a protected resource. (The token
+        # endpoint's errors stay in its body: RFC 6749 section 5.2.)
         body: dict[str, Any] = {"detail": self.detail}
-        if self.error:
-            body["error"] = self.error
-            body["error_description"] = self.description or self.detail
         return JSONResponse(
             body, status_code=self.status, headers={"WWW-Authenticate": self.challenge}
         )
