@@ -236,6 +236,8 @@ class OAuthCliProvider:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
 
 
 def _server_env() -> dict[str, str]:
@@ -267,12 +269,21 @@ def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]
         "--max-failures",
         "0",
         "--no-consent",  # tests drive the login page; no person to allow the client
+        # serve's stdin is a pipe only this process holds open (non-inheritable, PEP 446):
+        # when pytest ends in any way (a CI timeout's SIGTERM, SIGKILL) the kernel closes
+        # it and serve stops, instead of serving on with throttling off.
+        "--exit-on-stdin-eof",
         *args,
     ]
     with open(log, "wb") as sink:
         # A file, not a pipe: nobody has to keep reading the server's output.
         process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, env=_server_env(), cwd=store.directory
+            command,
+            stdin=subprocess.PIPE,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=_server_env(),
+            cwd=store.directory,
         )
     provider = None
     try:
@@ -295,9 +306,12 @@ def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]
         store.issuer_url = None
         if provider is not None:
             provider.stop()
-        elif process.poll() is None:
-            process.kill()
-            process.wait(timeout=15)
+        else:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=15)
+            if process.stdin is not None:
+                process.stdin.close()
 
 
 def _wait_for_announce(process: subprocess.Popen[bytes], log: Path) -> str:

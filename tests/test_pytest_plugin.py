@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -260,3 +261,76 @@ def test_provider_client_ignores_proxies(oauthcli_store, oauthcli_provider, monk
     with oauthcli_provider.client() as http:
         assert isinstance(http, httpx.Client)
         assert http.get("/.well-known/jwks.json").status_code == 200
+
+
+DIES_WITH_PYTEST = """
+import os
+import signal
+from pathlib import Path
+
+
+def test_holds_the_provider(oauthcli_provider):
+    pid = oauthcli_provider.process.pid
+    Path(os.environ["REPORT"]).write_text(f"{pid} {oauthcli_provider.url}")
+    Path(os.environ["REPORT"] + ".done").touch()
+    import time
+
+    time.sleep(600)  # until the test kills this pytest
+"""
+
+
+def _process_gone(pid: int) -> bool:
+    """Exited (reaped, or a zombie waiting for init to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_the_provider_dies_with_a_killed_pytest(tmp_path, sig):
+    """A CI timeout kills pytest: its oauthcli serve (throttling off) must not serve on."""
+    (tmp_path / "test_hold.py").write_text(DIES_WITH_PYTEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    report = tmp_path / "report"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OAUTHCLI_", "PYTEST_")) and k != "PYTHONPATH"
+    }
+    env["REPORT"] = str(report)
+    pytest_proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    serve_pid = None
+    try:
+        deadline = time.monotonic() + 200
+        while not (tmp_path / "report.done").exists():
+            assert pytest_proc.poll() is None, "the inner pytest ended early"
+            assert time.monotonic() < deadline, "the provider did not start"
+            time.sleep(0.05)
+        pid_text, url = report.read_text().split()
+        serve_pid = int(pid_text)
+        with httpx.Client(trust_env=False, timeout=30) as http:
+            assert http.get(url + "/.well-known/jwks.json").status_code == 200
+        pytest_proc.send_signal(sig)
+        pytest_proc.wait(60)
+        deadline = time.monotonic() + 90  # a bound for a loaded machine, not a speed
+        while not _process_gone(serve_pid):
+            assert time.monotonic() < deadline, "oauthcli serve outlived pytest"
+            time.sleep(0.1)
+        with pytest.raises(httpx.ConnectError), httpx.Client(trust_env=False) as http:
+            http.get(url + "/.well-known/jwks.json")
+    finally:
+        if pytest_proc.poll() is None:
+            pytest_proc.kill()
+            pytest_proc.wait(30)
+        if serve_pid is not None and not _process_gone(serve_pid):
+            os.kill(serve_pid, signal.SIGKILL)

@@ -99,6 +99,14 @@ def serve(
             help="Never show the consent page: every client gets what it asks for (CI only).",
         ),
     ] = False,
+    exit_on_stdin_eof: Annotated[
+        bool,
+        typer.Option(
+            "--exit-on-stdin-eof",
+            help="Stop when stdin reaches end of file: a parent holding the pipe's other end "
+            "(the pytest plugin does) takes serve with it when it dies, even by SIGKILL.",
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
     """Serve the store's users over OAuth2: /token, /users/me, discovery, JWKS, /docs.
@@ -131,6 +139,7 @@ def serve(
         state_password=state_password,
         session_ttl=parse_duration(session_ttl, what="--session-ttl"),
         consent=not no_consent,
+        exit_on_stdin_eof=exit_on_stdin_eof,
     )
 
     def announce(url: str, count: int) -> None:

@@ -52,6 +52,8 @@ class ServeOptions:
     # when it came from argv); the password travels to workers pickled, never on argv.
     state: str | None = None
     state_password: str | None = field(default=None, repr=False)
+    # Stop when stdin reaches EOF: the parent's end of the pipe closed (it exited or died).
+    exit_on_stdin_eof: bool = False
 
 
 def base_url(host: str, port: int) -> str:
@@ -183,6 +185,38 @@ class _Terminated(Exception):
     pass
 
 
+# After the SIGTERM of a vanished parent, uvicorn shuts down gracefully (at most its
+# timeout_graceful_shutdown of 10 s); should that hang, the process ends anyway.
+PARENT_GONE_GRACE = 30.0
+
+
+def _stop_at_stdin_eof(grace: float = PARENT_GONE_GRACE) -> None:
+    """Blocking: read stdin until EOF, then SIGTERM this process (the usual graceful stop).
+
+    A pipe's read end sees EOF once every write end is closed, and the kernel closes a
+    process's descriptors however it ends (SIGTERM, SIGKILL, a crash): so a server
+    whose parent holds the write end cannot outlive it, on any platform.
+    """
+    import os
+    import time
+
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass  # stdin closed or unreadable: as good as EOF
+    logging.getLogger("oauthcli.server").info("stdin reached end of file: stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(grace)
+    os._exit(1)
+
+
+def _watch_stdin() -> None:
+    import threading
+
+    threading.Thread(target=_stop_at_stdin_eof, name="oauthcli-stdin-eof", daemon=True).start()
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
     raise _Terminated
 
@@ -212,6 +246,8 @@ def serve(options: ServeOptions, announce: Any = None) -> None:
         announce(options.base_url, options.workers)
     # uvicorn re-raises SIGTERM after its graceful shutdown; end with exit status 0.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    if options.exit_on_stdin_eof:
+        _watch_stdin()
     try:
         if options.workers == 1:
             uvicorn.Server(config).run(sockets=[sock])
