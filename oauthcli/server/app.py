@@ -92,12 +92,12 @@ def create_app(
     get_current_user = bearer.current_user_dependency(ctx, scheme)
     app.state.get_current_user = get_current_user
 
-    def metadata(request: Request) -> dict[str, Any]:
-        return discovery_metadata(ctx, _public_base(ctx, request, issuer_url, trust_forwarded))
+    def public_base(request: Request) -> str:
+        return _public_base(ctx, request, issuer_url, trust_forwarded)
 
     app.include_router(endpoints.router(ctx))
     app.include_router(users_me.router(get_current_user))
-    app.include_router(discovery.router(ctx, metadata))
+    app.include_router(discovery.router(ctx, public_base, discovery_metadata))
     docs.install(app, ctx.live)
     authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     return app
