@@ -138,6 +138,11 @@ def _hmac_sha256(salt: bytes, secret: str) -> bytes:
     return hmac.new(salt, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
 
+def is_fast_hash(hashed: str) -> bool:
+    """Whether ``hashed`` is the fast form (a generated secret's), checked without bcrypt."""
+    return hashed.startswith(FAST_HASH_PREFIX)
+
+
 def hash_generated_secret(secret: str) -> str:
     """The fast salted form, only for a secret from ``generate_secret`` (never a chosen one)."""
     if len(secret) < 43:
@@ -210,7 +215,7 @@ def verify_secret(
     checked by ``verify_password``, skipped when ``cache`` saw this very secret and
     hash succeed before. Never raises for bad input.
     """
-    if hashed.startswith(FAST_HASH_PREFIX):
+    if is_fast_hash(hashed):
         return _verify_fast(secret, hashed)
     if cache is not None and cache.seen(secret, hashed):
         return True

@@ -611,6 +611,39 @@ def test_discovery_documents(server):
     assert jwks == {"keys": []}  # HMAC secrets are never published
 
 
+def test_discovery_is_built_once_per_store_version_and_follows_store_changes(
+    store_path, monkeypatch
+):
+    """Served as bytes built ahead of time: not per request, but rebuilt when the store changes."""
+    from oauthcli.server import app as app_module
+
+    built: list[str] = []
+    real = app_module.discovery_metadata
+
+    def counting(ctx, base):
+        built.append(base)
+        return real(ctx, base)
+
+    monkeypatch.setattr(app_module, "discovery_metadata", counting)
+    with live_server(store_path) as live, live.client() as http:
+        first = http.get("/.well-known/openid-configuration")
+        for path in (
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ):
+            again = http.get(path)
+            assert again.content == first.content
+            assert again.headers["content-type"] == "application/json"
+        assert built == [live.url]
+        assert "billing" not in first.json()["scopes_supported"]
+
+        with live.store.edit() as data:
+            data.users["alice"].scopes.append("billing")
+        changed = http.get("/.well-known/oauth-authorization-server").json()
+        assert "billing" in changed["scopes_supported"]
+        assert built == [live.url, live.url]
+
+
 @pytest.fixture
 def es256_store(isolated_env: Path) -> Path:
     path = isolated_env / "es.toml"

@@ -197,3 +197,52 @@ def test_client_secret_guessing_is_throttled_too(server):
             "/token", data={"grant_type": "client_credentials"}, auth=("ci-bot", "right-secret")
         )
     assert response.status_code == 429 and "retry-after" in response.headers
+
+
+def test_settle_records_a_check_already_made(backend):
+    clock = Clock()
+    throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=backend)
+    assert throttle.settle("client fast", True) is None
+    for _ in range(3):
+        assert throttle.settle("client fast", False) is None  # each failure counts
+    assert throttle.settle("client fast", True) == 60  # locked: even the right secret
+    clock.now += 61
+    assert throttle.settle("client fast", True) is None
+    # A success forgets the failures before it, as for a reserved attempt.
+    for _ in range(2):
+        throttle.settle("client fast", False)
+    throttle.settle("client fast", True)
+    for _ in range(2):
+        throttle.settle("client fast", False)
+    assert throttle.begin("client fast") is None
+
+
+def test_a_generated_client_secret_is_throttled_without_queueing(server, monkeypatch):
+    """A client of `client add --new-secret-file` (no bcrypt) is not held to --max-failures
+    requests in flight, yet guessing its secret locks it out like any other."""
+    from oauthcli.passwords import generate_secret, hash_generated_secret
+    from oauthcli.store import Client
+
+    secret = generate_secret()
+    with server.store.edit() as data:
+        data.clients["fast"] = Client("fast", hash_generated_secret(secret), [])
+    acquired: list[str] = []
+    real_acquire = LoginThrottle.acquire
+
+    async def counting_acquire(self, key):
+        acquired.append(key)
+        return await real_acquire(self, key)
+
+    monkeypatch.setattr(LoginThrottle, "acquire", counting_acquire)
+    form = {"grant_type": "client_credentials"}
+    with server.client() as http, ThreadPoolExecutor(12) as pool:
+        statuses = list(
+            pool.map(lambda _: http.post("/token", data=form, auth=("fast", secret)).status_code,
+                     range(36))
+        )  # fmt: skip
+        assert statuses == [200] * 36
+        assert acquired == []  # never waited for a reservation
+        for _ in range(3):
+            assert http.post("/token", data=form, auth=("fast", "x" * 43)).status_code == 401
+        locked = http.post("/token", data=form, auth=("fast", secret))
+    assert locked.status_code == 429 and "retry-after" in locked.headers

@@ -95,6 +95,8 @@ def create_app(
     def public_base(request: Request) -> str:
         return _public_base(ctx, request, issuer_url, trust_forwarded)
 
+    # GET /users/me, the hot path: a plain route first, the documented one after it.
+    app.router.routes[:0] = users_me.lean_routes(ctx)
     app.include_router(endpoints.router(ctx))
     app.include_router(users_me.router(get_current_user))
     app.include_router(discovery.router(ctx, public_base, discovery_metadata))

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from fastapi.security.utils import get_authorization_scheme_param
 
 from oauthcli.claims import scopes_of
 from oauthcli.errors import TokenError
@@ -88,6 +89,47 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BearerError, _bearer_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
 
 
+async def authenticate(ctx: ServerContext, token: str | None, required: list[str]) -> User:
+    """The user of a bearer ``token`` holding the ``required`` scopes, else ``BearerError``.
+
+    A valid, unrevoked token of an active user whose account has not changed since; a
+    scope taken away from the user in the store stops working at once. Every route that
+    takes a user's token runs this (``get_current_user`` and the lean ``/users/me``).
+    """
+    if not token:
+        raise BearerError(401, NOT_AUTHENTICATED, challenge(required))
+    data = ctx.live.current()
+    try:
+        if ctx.denylist.remote:  # a network round trip: off the event loop
+            from starlette.concurrency import run_in_threadpool
+
+            claims = await run_in_threadpool(ctx.active_access_claims, token, data)
+        else:
+            claims = ctx.active_access_claims(token, data)
+    except TokenError as exc:
+        raise invalid_token(required, str(exc)) from None
+    if is_client_token(claims):
+        raise invalid_token(required, "the token does not belong to a user")
+    user = data.users[claims["sub"]]  # active_access_claims checked that it exists
+    granted = set(scopes_of(claims)) & set(user.scopes)
+    missing = [s for s in required if s not in granted]
+    if missing:
+        raise BearerError(
+            403,
+            "Not enough permissions",
+            challenge(required, "insufficient_scope", f"needs scope {' '.join(missing)}"),
+            "insufficient_scope",
+            f"needs scope {' '.join(missing)}",
+        )
+    return user
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, as ``OAuth2PasswordBearer`` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if scheme.lower() == "bearer" else None
+
+
 def current_user_dependency(
     ctx: ServerContext, scheme: OAuth2PasswordBearer
 ) -> Callable[..., Awaitable[User]]:
@@ -97,33 +139,6 @@ def current_user_dependency(
         security_scopes: SecurityScopes,
         token: Annotated[str | None, Security(scheme)],
     ) -> User:
-        required = security_scopes.scopes
-        if not token:
-            raise BearerError(401, NOT_AUTHENTICATED, challenge(required))
-        data = ctx.live.current()
-        try:
-            if ctx.denylist.remote:  # a network round trip: off the event loop
-                from starlette.concurrency import run_in_threadpool
-
-                claims = await run_in_threadpool(ctx.active_access_claims, token, data)
-            else:
-                claims = ctx.active_access_claims(token, data)
-        except TokenError as exc:
-            raise invalid_token(required, str(exc)) from None
-        if is_client_token(claims):
-            raise invalid_token(required, "the token does not belong to a user")
-        user = data.users[claims["sub"]]  # active_access_claims checked that it exists
-        # A scope taken away from the user in the store stops working at once.
-        granted = set(scopes_of(claims)) & set(user.scopes)
-        missing = [s for s in required if s not in granted]
-        if missing:
-            raise BearerError(
-                403,
-                "Not enough permissions",
-                challenge(required, "insufficient_scope", f"needs scope {' '.join(missing)}"),
-                "insufficient_scope",
-                f"needs scope {' '.join(missing)}",
-            )
-        return user
+        return await authenticate(ctx, token, security_scopes.scopes)
 
     return get_current_user

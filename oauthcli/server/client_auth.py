@@ -184,6 +184,9 @@ async def authenticate(
     if found.method in SECRET_METHODS:
         try:
             key = throttle.key(throttle.CLIENT, found.client_id or "")
+            client = await _check_cheap_secret(ctx, found, data, key)
+            if client is not None:
+                return _allowed(client, policy)
             async with ctx.throttle.attempt(key) as attempt:
                 client = await run_in_threadpool(
                     _check_secret, found, data, ctx.rounds(data), ctx.live.secrets
@@ -209,10 +212,47 @@ async def authenticate(
             raise invalid_client()
         if not client.public:
             raise invalid_client("this confidential client must authenticate")
+    return _allowed(client, policy)
+
+
+def _allowed(client: Client, policy: Policy) -> Client:
     if client.disabled:
         raise invalid_client()
     if policy is Policy.CONFIDENTIAL and client.public:
         raise invalid_client("a public client cannot use this endpoint")
+    return client
+
+
+def _cheap_to_check(presented: Presented, data: StoreData, cache: VerifiedSecrets) -> bool:
+    """Whether ``_check_secret`` answers without bcrypt: a known client whose stored secret is
+    a generated one's fast hash, or whose secret ``cache`` saw succeed."""
+    from oauthcli.passwords import is_fast_hash
+
+    client = data.clients.get(presented.client_id or "")
+    secret = presented.secret or ""
+    if client is None or client.public or len(secret.encode("utf-8")) > MAX_FIELD_BYTES:
+        return False
+    return is_fast_hash(client.hashed_secret) or cache.seen(secret, client.hashed_secret)
+
+
+async def _check_cheap_secret(
+    ctx: ServerContext, found: Presented, data: StoreData, key: str
+) -> Client | None:
+    """A secret that costs nothing to check is checked first, its outcome recorded after
+    (``LoginThrottle.settle``): a client's concurrent requests do not queue for the
+    ``--max-failures`` reservations that bound bcrypt work, yet a locked-out client is
+    refused and every failure counts. ``None``: not cheap, or a failure that must be
+    recorded through ``attempt`` (the allowance is busy); raises ``invalid_client``/
+    ``Throttled`` otherwise."""
+    cache = ctx.live.secrets
+    if not _cheap_to_check(found, data, cache):
+        return None
+    client = _check_secret(found, data, ctx.rounds(data), cache)
+    wait = await run_in_threadpool(ctx.throttle.settle, key, client is not None)
+    if wait:
+        raise throttle.Throttled(wait)
+    if client is None and wait is None:
+        raise invalid_client()
     return client
 
 

@@ -228,6 +228,22 @@ class LoginThrottle:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._end, key, attempt.outcome)
 
+    def settle(self, key: str, ok: bool) -> int | None:
+        """Blocking. Throttle a check already made because it cost nothing (a generated
+        client secret's HMAC, a verification remembered): no reservation has to bound the
+        work, yet a locked key is refused and a failure counts as any other.
+
+        ``None``: the outcome is recorded (a success may go ahead); ``> 0``: the key is
+        locked for that many seconds; ``0``: reservations of other attempts fill the
+        allowance (the key is not locked): a success may go ahead, a failure must be
+        recorded through ``attempt`` instead.
+        """
+        wait = self.try_begin(key)
+        if wait is None:
+            # Reserved and released in one go: held for two statements, not for a check.
+            self._end(key, "succeeded" if ok else "failed")
+        return wait
+
     def _end(self, key: str, outcome: str) -> None:
         if self.enabled:
             self.backend.throttle_end(
