@@ -18,36 +18,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from oauthcli import families
-from oauthcli.state_sqlite import SqliteState
-
-
-class FamilyBackend(Protocol):
-    """The refresh-family part of a server state backend."""
-
-    def start_family(
-        self, sub: str, jti: str, expires_at: float, scope: str, now: float
-    ) -> str: ...
-
-    def rotate_family(
-        self,
-        family_id: str,
-        presented_jti: str,
-        new_jti: str,
-        expires_at: float,
-        now: float,
-        check: Callable[[dict[str, Any]], None] | None = None,
-    ) -> dict[str, Any]: ...
-
-    def get_family(self, family_id: str) -> dict[str, Any] | None: ...
-
-    def revoke_family(self, family_id: str) -> bool: ...
-
-    def revoke_user(self, sub: str, now: float) -> int: ...
-
-    def has_data(self) -> bool: ...
+from oauthcli.state.contract import FamilyBackend
+from oauthcli.state.sqlite import SqliteState
 
 
 class SessionStore:
@@ -69,7 +44,7 @@ class SessionStore:
 
         url = settings.state_url()
         if url is not None:
-            from oauthcli.state_redis import RedisState
+            from oauthcli.state.redis import RedisState
 
             return cls(RedisState.from_url(url, password=settings.state_password()))
         return cls(SqliteState.for_store(store_path))

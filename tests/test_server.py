@@ -521,7 +521,7 @@ def test_revoked_access_token_is_401(server):
     # Persisted beside the store, so other workers and restarts see it too.
     import jwt
 
-    from oauthcli.server.state import Denylist
+    from oauthcli.state.denylist import Denylist
 
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     assert Denylist.for_store(server.store.path).contains(jti)

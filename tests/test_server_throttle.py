@@ -1,4 +1,7 @@
-"""Login throttling: the counter in each backend, and 429 + Retry-After from the real server."""
+"""Login throttling: the policy (busy waits) and 429 + Retry-After from the real server.
+
+The counters under it are part of the state contract: ``tests/state/test_conformance.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,6 @@ from pathlib import Path
 import pytest
 
 from oauthcli.server import LoginThrottle
-from oauthcli.server.throttle import MemoryThrottle
-from oauthcli.state_redis import RedisState
-from oauthcli.state_sqlite import SqliteState
 from tests.apps_serve.live import add_client, live_server, login
 
 
@@ -21,99 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def backend(request, tmp_path):
-    if request.param == "memory":
-        return MemoryThrottle()
-    if request.param == "redis":
-        return RedisState.from_url(request.getfixturevalue("redis_server").url)
-    return SqliteState(tmp_path / "state.db")
-
-
-def fail(throttle: LoginThrottle, key: str, times: int) -> None:
-    for _ in range(times):
-        assert throttle.begin(key) is None
-        throttle.failed(key)
-
-
-def test_locks_after_max_failures_for_the_lockout(backend):
-    clock = Clock()
-    throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=backend)
-    fail(throttle, "alice", 3)
-    assert throttle.begin("alice") == 60
-    clock.now += 59.2
-    assert throttle.begin("alice") == 1
-    clock.now += 1
-    assert throttle.begin("alice") is None  # lock over, counter reset
-
-
-def test_failures_outside_the_window_are_forgotten(backend):
-    clock = Clock()
-    throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=backend)
-    fail(throttle, "alice", 2)
-    clock.now += 61
-    fail(throttle, "alice", 2)
-    assert throttle.begin("alice") is None
-
-
-def test_success_clears_and_users_are_independent(backend):
-    throttle = LoginThrottle(max_failures=2, lockout=60, clock=Clock(), backend=backend)
-    fail(throttle, "alice", 1)
-    assert throttle.begin("alice") is None
-    throttle.succeeded("alice")
-    fail(throttle, "alice", 1)  # one failure since the success: not locked
-    assert throttle.begin("alice") is None
-    throttle.finished("alice")
-    fail(throttle, "bob", 2)  # bob's failures are his own
-    assert throttle.begin("bob") == 60
-    assert throttle.begin("alice") is None
-
-
-def test_guesses_in_flight_hold_the_limit(backend):
-    """Issue 9.1: reservations are taken before bcrypt, so a burst cannot walk past."""
-    clock = Clock()
-    throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=backend)
-    assert [throttle.try_begin("alice") for _ in range(5)] == [None, None, None, 0, 0]
-    throttle.finished("alice")  # no verdict: the reservation is released
-    assert throttle.begin("alice") is None
-    throttle.succeeded("alice")  # a right password frees its place too
-    assert throttle.begin("alice") is None
-    for _ in range(3):
-        throttle.failed("alice")
-    assert throttle.begin("alice") == 60  # three failures: locked
-
-
-def test_a_crashed_attempt_expires_with_the_window(backend):
-    clock = Clock()
-    throttle = LoginThrottle(max_failures=1, lockout=30, clock=clock, backend=backend)
-    assert throttle.begin("alice") is None  # the worker dies before its verdict
-    assert throttle.try_begin("alice") == 0 and throttle.begin("alice") == 1
-    clock.now += 31
-    assert throttle.begin("alice") is None
-
-
-def test_other_usernames_cannot_evict_a_lockout(backend):
-    """Issue 9.1: 10,000 logins with other usernames erased a 10-minute lockout."""
-    clock = Clock()
-    throttle = LoginThrottle(max_failures=1, lockout=600, clock=clock, backend=backend)
-    fail(throttle, "alice", 1)
-    # Redis has no eviction of ours to test (one round trip each): fewer there.
-    count = 1_000 if isinstance(backend, RedisState) else 10_000
-    for n in range(count):
-        clock.now = 1000.0 + n / count * 100
-        fail(throttle, f"user{n}", 1)
-    clock.now = 1100.0
-    assert throttle.begin("alice") == 500
-    clock.now += 500
-    assert throttle.begin("alice") is None
-
-
-def test_disabled_with_zero(backend):
-    off = LoginThrottle(max_failures=0, backend=backend)
-    fail(off, "alice", 100)
-    assert off.begin("alice") is None
 
 
 def test_busy_logins_wait_for_a_place_then_429(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from oauthcli.errors import StoreError, TokenError
 from oauthcli.sessions import SessionStore
-from oauthcli.state_sqlite import SqliteState
+from oauthcli.state.sqlite import SqliteState
 
 NOW = 1_700_000_000
 LATER = NOW + 3600

@@ -225,3 +225,21 @@ def test_anything_but_root_help_is_not_the_listing(args):
     from oauthcli.cli.app import is_root_help
 
     assert not is_root_help(args)
+
+
+def test_local_login_and_logout_import_no_redis(store_path):
+    """The embedded state is the default: Redis (its package and backend) only for redis://."""
+    modules = ["redis", "oauthcli.state.redis", "oauthcli.state.memory"]
+    for args, stdin in (
+        (["login", "alice", "--password-stdin", "--print"], "secret\n"),
+        (["logout"], None),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE.format(heavy=modules), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stderr.rsplit("LOADED=", 1)[1]) == [], args

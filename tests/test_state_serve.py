@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from oauthcli.state_redis import RedisState
+from oauthcli.state.redis import RedisState
 from tests.cli.test_serve_cmd import serve, stop
 from tests.conftest import assert_one_line_error, write_store
 from tests.redis_server import running_redis

@@ -162,7 +162,7 @@ def _state_options(state: str | None, password_file: Path | None) -> tuple[str |
     """``--state`` (never with a password: argv is visible) or ``$OAUTHCLI_STATE``, and its password."""
     from oauthcli import settings
     from oauthcli.errors import ConfigError, UsageError
-    from oauthcli.state_redis import ARGV_PASSWORD, split_url, url_has_password
+    from oauthcli.state.redis import ARGV_PASSWORD, split_url, url_has_password
 
     if state is not None and url_has_password(state):
         raise UsageError(ARGV_PASSWORD)

@@ -30,10 +30,11 @@ from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
-from oauthcli.server.records import Records
-from oauthcli.server.state import Denylist, LiveStore, ServerState
+from oauthcli.server.state import LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
+from oauthcli.state.contract import Records, State
+from oauthcli.state.denylist import Denylist
 from oauthcli.store import UserStore
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -51,7 +52,7 @@ def create_app(
     trust_forwarded: bool = False,
     records: Records | None = None,
     provider: ProviderSettings | None = None,
-    state: ServerState | None = None,
+    state: State | None = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
@@ -64,7 +65,7 @@ def create_app(
     sessions, revocations, throttling, records); default: ``<store>.state.db``.
     """
     if state is None:
-        from oauthcli.state_sqlite import SqliteState
+        from oauthcli.state.sqlite import SqliteState
 
         state = SqliteState.for_store(store.path)
     ctx = _context(
@@ -128,7 +129,7 @@ def _context(
     store: UserStore,
     settings: IssuerSettings,
     key: SigningKey | None,
-    state: ServerState,
+    state: State,
     sessions: SessionStore | None,
     issuer_url: str | None,
     throttle: LoginThrottle | None,

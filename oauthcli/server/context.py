@@ -13,10 +13,12 @@ from oauthcli.errors import TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.server.provider_settings import ProviderSettings
-from oauthcli.server.records import MemoryRecords, Records
-from oauthcli.server.state import Denylist, LiveStore
+from oauthcli.server.state import LiveStore
 from oauthcli.server.throttle import LoginThrottle
 from oauthcli.sessions import SessionStore
+from oauthcli.state.contract import Records
+from oauthcli.state.denylist import Denylist
+from oauthcli.state.memory import MemoryState
 from oauthcli.store import StoreData
 from oauthcli.tokens import (
     ACCESS_TYP,
@@ -42,8 +44,8 @@ class ServerContext:
     # (the common case) pays for the signature check once, not per request.
     # Expiry, revocation and the subject's status are still checked every time.
     verified_cache_size: int = 4096
-    # Codes, device codes, login sessions, pending logins (oauthcli.server.provider).
-    records: Records = field(default_factory=MemoryRecords)
+    # Codes, device codes, login sessions, pending logins (oauthcli.state.contract.KINDS).
+    records: Records = field(default_factory=MemoryState)
     provider: ProviderSettings = field(default_factory=ProviderSettings)
 
     def __post_init__(self) -> None:

@@ -5,10 +5,10 @@ SQLite or Redis): the async handlers call them through the thread pool.
 
 Every piece of short-lived state (authorization codes, device codes, login
 sessions, pending logins with their CSRF tokens) goes through ``ctx.records``
-(``oauthcli.server.records.Records``), never a dict of this module, so a shared
+(``oauthcli.state.contract.Records``), never a dict of this module, so a shared
 backend makes every worker see it. Record keys of codes are SHA-256 digests:
 a backend's dump never holds a redeemable code. Remembered consent is a record
-too (kind ``consent``, keyed by the digest of user and client, ``--consent-ttl``).
+too, kept through ``oauthcli.state.contract.grant_consent``/``has_consent`` (``--consent-ttl``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oauthcli.claims import OPENID_SCOPES
+from oauthcli.state import contract as consent
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
@@ -155,7 +156,6 @@ def user_scopes(user: User, client: Client, requested: list[str] | None) -> list
 # anything new: a client or scopes without remembered consent, or offline_access, need
 # the password typed again and the consent page (``needs_password``).
 SESSION_PATHS = (AUTHORIZE_PATH, DEVICE_PATH)
-CONSENT = "consent"  # record kind: remembered consent, per user and client
 
 
 def session_cookie(ctx: ServerContext, request: Request) -> tuple[str, tuple[str, ...]]:
@@ -207,10 +207,6 @@ def start_session(ctx: ServerContext, response: Response, request: Request, user
     return auth_time
 
 
-def _consent_key(sub: str, client_id: str) -> str:
-    return digest(f"{sub}\n{client_id}")
-
-
 def has_consent(ctx: ServerContext, sub: str, client_id: str, scopes: list[str]) -> bool:
     """Whether ``sub`` may be issued ``scopes`` for ``client_id`` without being asked.
 
@@ -220,18 +216,13 @@ def has_consent(ctx: ServerContext, sub: str, client_id: str, scopes: list[str])
         return True
     if "offline_access" in scopes:
         return False
-    record = ctx.records.get(CONSENT, _consent_key(sub, client_id))
-    granted = set(record.get("scopes") or []) if record else None
-    return granted is not None and set(scopes) <= granted
+    return consent.has_consent(ctx.records, sub, client_id, scopes)
 
 
 def remember_consent(ctx: ServerContext, sub: str, client_id: str, scopes: list[str]) -> None:
     """Add ``scopes`` (less ``offline_access``, asked for every time) to the user's consent."""
-    key = _consent_key(sub, client_id)
-    record = ctx.records.get(CONSENT, key)
-    known = set(record.get("scopes") or []) if record else set()
-    known |= {s for s in scopes if s != "offline_access"}
-    ctx.records.put(CONSENT, key, {"scopes": sorted(known)}, ctx.provider.consent_ttl)
+    remembered = [s for s in scopes if s != "offline_access"]
+    consent.grant_consent(ctx.records, sub, client_id, remembered, ctx.provider.consent_ttl)
 
 
 def new_pending(ctx: ServerContext, record: dict[str, Any]) -> tuple[str, str]:

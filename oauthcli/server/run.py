@@ -66,8 +66,8 @@ def build_app(options: ServeOptions) -> Any:
     from oauthcli.issuer import settings_for_store
     from oauthcli.server.app import create_app
     from oauthcli.server.provider_settings import ProviderSettings
-    from oauthcli.server.state import open_state
     from oauthcli.server.throttle import LoginThrottle
+    from oauthcli.state import open_state
     from oauthcli.store import UserStore
 
     store = UserStore(options.store_path)

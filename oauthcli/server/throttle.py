@@ -26,17 +26,15 @@ records the verdict and releases, with each state call off the event loop.
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Protocol
+
+from oauthcli.state.contract import ThrottleBackend
+from oauthcli.state.memory import MemoryState
 
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_LOCKOUT = 60
-OUTCOMES = ("failed", "succeeded", "finished")
 # Namespaces of throttle keys: a username, a client id, the address typing user codes.
 USER = "user"
 CLIENT = "client"
@@ -75,88 +73,6 @@ class Attempt:
         self.outcome = "succeeded"
 
 
-class ThrottleBackend(Protocol):
-    def throttle_begin(self, key: str, now: float, max_attempts: int, window: float) -> int | None:
-        """Reserve an attempt: ``None`` (reserved), ``0`` (busy: failures and reservations
-        fill the allowance), else the seconds the key stays locked."""
-        ...
-
-    def throttle_end(
-        self,
-        key: str,
-        now: float,
-        outcome: str,
-        max_attempts: int,
-        window: float,
-        lockout: float,
-    ) -> None: ...
-
-
-@dataclass
-class _Entry:
-    pending: list[float] = field(default_factory=list)
-    failures: list[float] = field(default_factory=list)
-    locked_until: float = 0.0
-
-    def expired(self, now: float, window: float) -> bool:
-        return self.locked_until <= now and all(
-            t <= now - window for t in self.pending + self.failures
-        )
-
-
-class MemoryThrottle:
-    """``ThrottleBackend`` in this process (tests, ``create_app`` without a state)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
-        self._writes = 0
-
-    def _entry(self, key: str, now: float, window: float) -> _Entry:
-        self._writes += 1
-        if self._writes % 1024 == 0:  # expiry-based cleanup only: never a live entry
-            for k in [k for k, e in self._entries.items() if e.expired(now, window)]:
-                del self._entries[k]
-        entry = self._entries.setdefault(key, _Entry())
-        entry.pending = [t for t in entry.pending if t > now - window]
-        entry.failures = [t for t in entry.failures if t > now - window]
-        return entry
-
-    def throttle_begin(self, key: str, now: float, max_attempts: int, window: float) -> int | None:
-        with self._lock:
-            entry = self._entry(key, now, window)
-            if entry.locked_until > now:
-                return max(1, math.ceil(entry.locked_until - now))
-            if len(entry.pending) + len(entry.failures) >= max_attempts:
-                return 0
-            entry.pending.append(now)
-            return None
-
-    def throttle_end(
-        self,
-        key: str,
-        now: float,
-        outcome: str,
-        max_attempts: int,
-        window: float,
-        lockout: float,
-    ) -> None:
-        with self._lock:
-            entry = self._entry(key, now, window)
-            if entry.pending:
-                entry.pending.pop(0)
-            if outcome == "succeeded":
-                entry.failures.clear()
-            elif outcome == "failed":
-                entry.failures.append(now)
-                if len(entry.failures) >= max_attempts:
-                    entry.locked_until = now + lockout
-                    entry.failures.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 class LoginThrottle:
     def __init__(
         self,
@@ -172,7 +88,7 @@ class LoginThrottle:
         self.lockout = lockout
         self.window = lockout if window is None else window
         self.clock = clock
-        self.backend: ThrottleBackend = backend if backend is not None else MemoryThrottle()
+        self.backend: ThrottleBackend = backend if backend is not None else MemoryState(clock)
 
     @property
     def enabled(self) -> bool:

@@ -18,7 +18,7 @@ import httpx
 
 from oauthcli.passwords import hash_password
 from oauthcli.server.provider_settings import ProviderSettings
-from oauthcli.server.records import MemoryRecords
+from oauthcli.state.memory import MemoryState
 from oauthcli.store import Client, UserStore
 from tests.apps_serve.live import ROUNDS, LiveServer, live_server
 
@@ -61,7 +61,7 @@ def add_flow_clients(store: UserStore) -> None:
 class Provider:
     server: LiveServer
     clock: Clock
-    records: MemoryRecords
+    records: MemoryState
     provider: ProviderSettings
 
     @property
@@ -79,7 +79,7 @@ def provider_server(
 ) -> Iterator[Provider]:
     add_flow_clients(UserStore(store_path))
     clock = Clock()
-    records = MemoryRecords(clock)
+    records = MemoryState(clock)
     settings = ProviderSettings(
         session_ttl=3600, code_ttl=60, device_ttl=600, clock=clock, consent=consent
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from oauthcli.errors import StoreError
-from oauthcli.state_sqlite import SqliteState
+from oauthcli.state.sqlite import SqliteState
 
 NOW = 1_700_000_000.0
 

@@ -1,0 +1,179 @@
+"""The state contract: what ``serve`` and the CLI keep beyond the user store, as one protocol.
+
+``State`` is everything one backend holds; ``memory``, ``sqlite`` and ``redis``
+implement it side by side, and ``tests/state/test_conformance.py`` runs every one
+of them through the same suite:
+
+- **refresh families** (``start_family`` ... ``revoke_user``): one login's chain of
+  refresh tokens, rotated atomically with reuse detection (RFC 9700 section 4.14.2;
+  the rules are ``oauthcli.families``); fronted by ``oauthcli.sessions.SessionStore``;
+- **revocations** (``revoke_access``/``is_access_revoked``): the ``jti`` of revoked
+  access tokens until they expire; fronted by ``oauthcli.state.Denylist``;
+- **throttle counters** (``throttle_begin``/``throttle_end``): the counting under the
+  login-throttle policy of ``oauthcli.server.throttle`` (the policy is there);
+- **one-time and short-lived records** (``put``/``get``/``take``/``replace``/``delete``):
+  ``take`` is atomic, so a code is redeemed once however many requests race;
+- **sessions and consent**: records of the kinds in ``KINDS`` (login sessions are
+  ``login_session`` records; a user's consent to a client's scopes is a ``consent``
+  record, read and written only through ``grant_consent``/``has_consent`` below).
+
+Every entry expires on its own in every backend (no entry is evicted to make room
+for another). A backend that cannot be reached raises ``StateUnavailable``.
+Leaf module: imports nothing of oauthcli.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+# Record kinds in use, and who writes them (``oauthcli.server``):
+KINDS = {
+    "authz_code": "an authorization code, keyed by its SHA-256 (provider)",
+    "authz_code_used": "a redeemed code, to revoke what it issued if replayed (provider)",
+    "device_code": "a device code, keyed by its SHA-256 (device flow)",
+    "device_user_code": "a device flow's user code (device flow)",
+    "login_session": "a browser login session, keyed by the SHA-256 of its cookie",
+    "login_pending": "a login form waiting to be submitted, keyed by the SHA-256 of its id",
+    "consent": "a user's consent to a client's scopes (grant_consent/has_consent)",
+}
+
+THROTTLE_OUTCOMES = ("failed", "succeeded", "finished")
+
+
+class FamilyBackend(Protocol):
+    """Refresh-token families."""
+
+    def start_family(
+        self, sub: str, jti: str, expires_at: float, scope: str, now: float
+    ) -> str: ...
+
+    def rotate_family(
+        self,
+        family_id: str,
+        presented_jti: str,
+        new_jti: str,
+        expires_at: float,
+        now: float,
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Make ``new_jti`` the family's only valid token if ``presented_jti`` is the
+        current one (``check`` sees the record first and may refuse); a stale
+        ``presented_jti`` revokes the family and raises ``reused``."""
+        ...
+
+    def get_family(self, family_id: str) -> dict[str, Any] | None: ...
+
+    def revoke_family(self, family_id: str) -> bool: ...
+
+    def revoke_user(self, sub: str, now: float) -> int:
+        """Revoke every live family of ``sub``; return how many there were."""
+        ...
+
+    def has_data(self) -> bool:
+        """Whether there is anything to read (lets the CLI skip creating a state)."""
+        ...
+
+
+class RevocationBackend(Protocol):
+    """Revoked access tokens, by ``jti``, until they expire."""
+
+    def revoke_access(self, jti: str, expires_at: float, now: float) -> None: ...
+
+    def is_access_revoked(self, jti: str, now: float) -> bool: ...
+
+
+class ThrottleBackend(Protocol):
+    """The counters under the login throttle (the policy: ``oauthcli.server.throttle``).
+
+    Per key: attempts *reserved* before a password is checked, failures, and a
+    lockout. All within ``window`` seconds; reservations and failures together never
+    exceed ``max_attempts``.
+    """
+
+    def throttle_begin(self, key: str, now: float, max_attempts: int, window: float) -> int | None:
+        """Reserve an attempt: ``None`` (reserved), ``0`` (busy: failures and reservations
+        fill the allowance), else the seconds the key stays locked."""
+        ...
+
+    def throttle_end(
+        self,
+        key: str,
+        now: float,
+        outcome: str,
+        max_attempts: int,
+        window: float,
+        lockout: float,
+    ) -> None:
+        """Release the oldest reservation; ``failed`` counts a failure (``max_attempts``
+        of them lock the key for ``lockout``), ``succeeded`` forgets the failures,
+        ``finished`` does neither."""
+        ...
+
+
+class Records(Protocol):
+    """Short-lived records by ``(kind, key)``; values are small JSON-compatible dicts."""
+
+    def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
+        """Store ``value`` under ``(kind, key)``, replacing any record there."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The live record, or ``None`` when absent or expired."""
+
+    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+        """Atomically read and delete: exactly one caller gets a given record."""
+
+    def replace(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> bool:
+        """Overwrite a live record; ``False`` (nothing written) when it is absent or expired."""
+
+    def delete(self, kind: str, key: str) -> None:
+        """Forget a record (no error when absent)."""
+
+
+class State(FamilyBackend, RevocationBackend, ThrottleBackend, Records, Protocol):
+    """Everything the server keeps that is not the user store, in one backend."""
+
+    def describe(self) -> str:
+        """The backend for people and logs (never a password)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StateUnavailable`` when the backend cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ------------------------------------------------------------------ consent
+
+CONSENT = "consent"
+
+
+def _consent_key(sub: str, client_id: str) -> str:
+    # Hashed: a username or client id of any length or character stays one key.
+    return hashlib.sha256(f"{sub}\0{client_id}".encode()).hexdigest()
+
+
+def grant_consent(
+    records: Records, sub: str, client_id: str, scopes: Iterable[str], ttl: float
+) -> None:
+    """Remember that ``sub`` let ``client_id`` have ``scopes`` (added to earlier consent)."""
+    key = _consent_key(sub, client_id)
+    earlier = records.get(CONSENT, key) or {}
+    known = [s for s in earlier.get("scopes", []) if isinstance(s, str)]
+    merged = sorted(set(known) | set(scopes))
+    records.put(CONSENT, key, {"sub": sub, "client_id": client_id, "scopes": merged}, ttl)
+
+
+def has_consent(records: Records, sub: str, client_id: str, scopes: Iterable[str]) -> bool:
+    """Whether ``sub`` consented to ``client_id`` having every one of ``scopes``."""
+    found = records.get(CONSENT, _consent_key(sub, client_id))
+    if found is None or found.get("sub") != sub or found.get("client_id") != client_id:
+        return False
+    granted = found.get("scopes")
+    return isinstance(granted, list) and set(scopes) <= set(granted)
+
+
+def revoke_consent(records: Records, sub: str, client_id: str) -> None:
+    records.delete(CONSENT, _consent_key(sub, client_id))
