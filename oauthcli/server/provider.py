@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oauthcli.claims import OPENID_SCOPES
-from oauthcli.state import contract as consent
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
+from oauthcli.state import contract as consent
 from oauthcli.store import Client, StoreData, User
 
 AUTHORIZE_PATH = "/authorize"
