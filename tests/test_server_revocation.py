@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from oauthcli.server.records import MemoryRecords
+from oauthcli.state.memory import MemoryState
 from tests.apps_serve.browser import (
     CONFIDENTIAL,
     CONFIDENTIAL_SECRET,
@@ -116,7 +116,7 @@ def test_a_replayed_code_ends_every_access_token_of_its_grant(op):
         assert _me(http, second["access_token"]) == 401  # minted by a refresh since
 
 
-class ReplayDuringRedemption(MemoryRecords):
+class ReplayDuringRedemption(MemoryState):
     """Records that, the first time a code is taken, let a replay of it run to its end
     before the first redemption goes on: the race a real server cannot be made to lose."""
 
@@ -146,7 +146,7 @@ def test_a_code_replayed_while_its_redemption_is_in_flight_yields_no_working_tok
     box: dict[str, Any] = {}
     records = ReplayDuringRedemption(lambda: box["replay"]())
     with provider_server(store_path) as op:
-        # provider_server gives each server its own MemoryRecords; use ours instead.
+        # provider_server gives each server its own MemoryState; use ours instead.
         op.server.app.state.ctx.records = records
         with op.client() as http, op.client() as attacker:
             code, verifier, params = log_in_for_code(http, scope=scope)
