@@ -106,24 +106,6 @@ def test_client_secret_guessing_is_throttled_too(server):
     assert response.status_code == 429 and "retry-after" in response.headers
 
 
-def test_settle_records_a_check_already_made(backend):
-    clock = Clock()
-    throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=backend)
-    assert throttle.settle("client fast", True) is None
-    for _ in range(3):
-        assert throttle.settle("client fast", False) is None  # each failure counts
-    assert throttle.settle("client fast", True) == 60  # locked: even the right secret
-    clock.now += 61
-    assert throttle.settle("client fast", True) is None
-    # A success forgets the failures before it, as for a reserved attempt.
-    for _ in range(2):
-        throttle.settle("client fast", False)
-    throttle.settle("client fast", True)
-    for _ in range(2):
-        throttle.settle("client fast", False)
-    assert throttle.begin("client fast") is None
-
-
 def test_a_generated_client_secret_is_throttled_without_queueing(server, monkeypatch):
     """A client of `client add --new-secret-file` (no bcrypt) is not held to --max-failures
     requests in flight, yet guessing its secret locks it out like any other."""

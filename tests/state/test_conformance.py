@@ -316,3 +316,21 @@ def test_concurrent_reservations_never_exceed_the_allowance(pair):
     with ThreadPoolExecutor(20) as pool:
         got = list(pool.map(begin, range(20)))
     assert got.count(None) == 5 and got.count(0) == 15, got
+
+
+def test_settle_records_a_check_already_made(state):
+    clock = Clock(1000.0)
+    throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=state)
+    assert throttle.settle("client fast", True) is None
+    for _ in range(3):
+        assert throttle.settle("client fast", False) is None  # each failure counts
+    assert throttle.settle("client fast", True) == 60  # locked: even the right secret
+    clock.now += 61
+    assert throttle.settle("client fast", True) is None
+    # A success forgets the failures before it, as for a reserved attempt.
+    for _ in range(2):
+        throttle.settle("client fast", False)
+    throttle.settle("client fast", True)
+    for _ in range(2):
+        throttle.settle("client fast", False)
+    assert throttle.begin("client fast") is None
