@@ -32,6 +32,9 @@ COMMANDS: dict[str, str] = {
     "login": "tokens_cmd",
     "refresh": "tokens_cmd",
     "logout": "tokens_cmd",
+    "status": "status_cmd",
+    "whoami": "status_cmd",
+    "profile": "status_cmd",
     "issue": "issue_cmd",
     "decode": "inspect_cmd",
     "verify": "inspect_cmd",
@@ -50,7 +53,7 @@ COMMANDS: dict[str, str] = {
 }
 
 # Groups among COMMANDS (their module has a Typer ``app``).
-GROUPS = frozenset({"user", "client", "keys"})
+GROUPS = frozenset({"user", "client", "keys", "profile"})
 
 # Each command's line in root help (its click ``short_help``). Kept here, not only in
 # the docstrings, so that root help into a pipe lists them without importing a command
@@ -60,6 +63,9 @@ SUMMARIES: dict[str, str] = {
     "login": "Log in and cache the tokens in the profile.",
     "refresh": "Trade the profile's refresh token for a new pair.",
     "logout": "Forget a profile's tokens (revoked first where possible).",
+    "status": "Show each profile: who, where, expiry, and whether it is usable.",
+    "whoami": "The same as 'status'.",
+    "profile": "List and remove token cache profiles.",
     "issue": "Mint an access token without a password, for tests and CI.",
     "decode": "Show a token's header and claims WITHOUT checking it.",
     "verify": "Verify a token's signature and claims.",
@@ -94,6 +100,11 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ),
     ("refresh",): "oauthcli refresh --profile ci",
     ("logout",): "oauthcli logout --profile ci",
+    ("status",): "oauthcli status --json",
+    ("whoami",): "oauthcli whoami --profile ci",
+    ("profile",): "oauthcli profile list",
+    ("profile", "list"): "oauthcli profile list --json",
+    ("profile", "rm"): "oauthcli profile rm ci",
     ("issue",): "oauthcli issue --sub alice --scope 'me items' --ttl 5m",
     ("decode",): "oauthcli issue --sub alice | oauthcli decode -",
     ("verify",): 'oauthcli verify "$TOKEN" --jwks https://auth.example/.well-known/jwks.json',

@@ -328,12 +328,23 @@ def revoke_cmd(
     from oauthcli.errors import AuthenticationError
 
     name = resolve_profile(profile)
-    entry = TokenCache(settings.cache_dir()).load(name)
+    cache = TokenCache(settings.cache_dir())
+    entry = cache.load(name)
     if entry is None:
         raise AuthenticationError(f"no tokens cached for profile {name!r}: nothing to revoke")
     profile_endpoint(entry, "revocation", name)
     with _http(timeout, cacert) as http:
         notes = _revoke_entry(entry, http)
+    revoked = entry
+
+    def mark(current: "CacheEntry | None") -> "CacheEntry | None":
+        # Only the tokens just revoked: a login that replaced them meanwhile stays usable.
+        if current is None or current.access_token != revoked.access_token:
+            return None
+        current.revoked = "its tokens were revoked at the provider ('oauthcli revoke')"
+        return current
+
+    cache.update(name, mark)
     for note in notes:
         output.note(note)
     output.note(f"revoked the tokens of profile {name!r} at {entry.issuer or entry.token_url}")

@@ -137,9 +137,12 @@ def _report(
     if 0 <= now - entry.obtained_at <= 5:
         now = entry.obtained_at  # just obtained: show the lifetime it was issued with
     # Every field may come from a server or a hand-edited cache: cleaned before it is shown.
-    who = output.clean(entry.username or entry.client_id or "client")
+    subject = entry.subject()
+    who = output.clean(subject or f"client {entry.client_id or '?'}")
     origin = output.clean(str(entry.store if entry.source == "local" else entry.token_url))
     output.echo(f"{verb} {who} ({origin})")
+    if entry.client_id and subject:
+        output.echo(f"  client:   {output.clean(entry.client_id)}")
     output.echo(f"  scopes:   {output.clean(entry.scope, 2000) or '-'}")
     if entry.expires_at is None:
         output.echo("  expiry:   not stated by the server")
@@ -155,6 +158,26 @@ def _report(
 
 
 # ---------------------------------------------------------------- login
+
+
+def _save_login(cache: "TokenCache", profile: str, entry: "CacheEntry") -> Path:
+    """Save a new login, saying so when it replaces a profile of another subject or provider."""
+    from oauthcli.errors import OAuthCliError
+
+    try:
+        previous = cache.load(profile)
+    except OAuthCliError:  # a corrupt or unreadable entry is replaced without a word
+        previous = None
+    if previous is not None and (previous.subject(), previous.provider()) != (
+        entry.subject(),
+        entry.provider(),
+    ):
+        who = previous.subject() or f"client {previous.client_id or '?'}"
+        output.note(
+            f"replaced profile {profile!r}, which held {output.clean(who)} at "
+            f"{output.clean(previous.provider())} (keep both with --profile NAME)"
+        )
+    return cache.save(profile, entry)
 
 
 def login_local(
@@ -408,7 +431,7 @@ def login(
             timeout=timeout,
             insecure_http=insecure_http,
         )
-        cache_path = cache.save(profile_name, entry)
+        cache_path = _save_login(cache, profile_name, entry)
         _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
         return
     _refuse_provider_options(provider_only, grant)
@@ -463,7 +486,7 @@ def login(
             # Some servers (the FastAPI tutorial's) leave out what they refuse (RFC 6749 3.3).
             output.warn(f"the server did not grant the scope {' '.join(dropped)}")
             _list_app_scopes(app_scopes)
-    cache_path = cache.save(profile_name, entry)
+    cache_path = _save_login(cache, profile_name, entry)
     _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
 
 

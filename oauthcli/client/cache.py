@@ -63,11 +63,32 @@ class CacheEntry:
     client_key_file: str | None = None  # private-key-jwt: the key is read again to refresh
     resources: list[str] = field(default_factory=list)  # RFC 8707, sent again on refresh
     audience: str | None = None
+    # Why the profile's tokens are known to be dead ("revoked at the provider ...", "refresh
+    # refused ..."), set by the command that learnt it; a new login clears it.
+    revoked: str | None = None
 
     def expired(self, now: float | None = None, margin: int = 0) -> bool:
         if self.expires_at is None:
             return False
         return (time.time() if now is None else now) + margin >= self.expires_at
+
+    def subject(self) -> str | None:
+        """Who the tokens are for, as a person reads it: the login's username, else the ID
+        token's (then the access token's) ``preferred_username``, ``email`` or ``sub``;
+        ``None`` for a client's own token. Read without checking signatures: for display."""
+        if self.username:
+            return self.username
+        for token in (self.id_token, self.access_token):
+            claims = _unverified_claims(token)
+            for name in ("preferred_username", "email", "sub"):
+                value = claims.get(name)
+                if isinstance(value, str) and value and value != self.client_id:
+                    return value
+        return None
+
+    def provider(self) -> str:
+        """Where the tokens come from: the issuer, the token endpoint or the store."""
+        return str(self.issuer or (self.token_url if self.source == "remote" else self.store))
 
     @classmethod
     def from_token_response(
@@ -108,6 +129,18 @@ class CacheEntry:
     def from_dict(cls, data: dict[str, Any]) -> CacheEntry:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _unverified_claims(token: str | None) -> dict[str, Any]:
+    if not token:
+        return {}
+    from oauthcli.errors import TokenError
+    from oauthcli.verify.parse import parse
+
+    try:
+        return parse(token).payload
+    except TokenError:  # opaque, encrypted, malformed: nothing to read
+        return {}
 
 
 def validate_profile(name: str) -> str:

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     import httpx
 
 
+# Reasons of a refused refresh (oauthcli.client.refresh, oauthcli.client.answer) that mean
+# the session is over at the server, as opposed to a network failure or a bad answer.
+REFUSED = frozenset({"invalid_grant", "refresh_rejected"})
+
+
 class ProfileToken:
     """The token of one cache profile, refreshed (and saved) when it has expired or is refused."""
 
@@ -44,11 +49,13 @@ class ProfileToken:
         Two commands refreshing one profile at once must not both present the same
         rotating refresh token: the second would be refused (or revoke the session).
         """
+        self.check_usable()
         stale = self.entry
         adopted: CacheEntry | None = None
+        refused: AuthenticationError | None = None
 
         def change(current: CacheEntry | None) -> CacheEntry | None:
-            nonlocal adopted
+            nonlocal adopted, refused
             if current is None:
                 raise AuthenticationError(
                     f"profile {self.profile!r} was logged out while in use: log in again",
@@ -68,14 +75,34 @@ class ProfileToken:
             if changed and not current.expired(margin=EXPIRY_MARGIN):
                 adopted = current
                 return None
-            return refresh(current, client_factory=self.client_factory)
+            try:
+                return refresh(current, client_factory=self.client_factory)
+            except AuthenticationError as exc:
+                if exc.reason not in REFUSED:
+                    raise
+                # The server refused the refresh token: remembered, so 'token' and
+                # 'status' say so at once instead of asking the server again.
+                refused = exc
+                current.revoked = "its refresh token was refused"
+                return current
 
         saved = self.cache.update(self.profile, change)
+        if refused is not None:
+            raise refused
         self.entry = saved or adopted or self.entry
         return self.entry
 
+    def check_usable(self) -> None:
+        """Exit 3 for a profile whose tokens a server already refused or revoked."""
+        if self.entry.revoked:
+            raise AuthenticationError(
+                f"profile {self.profile!r}: {self.entry.revoked}; log in again",
+                reason="revoked",
+            )
+
     def fresh(self) -> CacheEntry:
         """The entry, refreshed first if its access token has (nearly) expired."""
+        self.check_usable()
         if self.entry.expired(margin=EXPIRY_MARGIN):
             if not can_refresh(self.entry):
                 raise AuthenticationError(

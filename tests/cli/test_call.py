@@ -235,7 +235,8 @@ def test_expired_token_with_a_revoked_refresh_token_is_exit_3(cli, tutorial_serv
     result = cli("call", tutorial_server.url + "/users/me")
     assert_one_line_error(result, 3, "refresh token rejected", "log in again")
     assert result.stdout == ""
-    assert cached(isolated_env) == before
+    # The tokens are kept, marked: 'token' and 'status' now say so without asking again.
+    assert cached(isolated_env) == {**before, "revoked": "its refresh token was refused"}
 
 
 def test_token_goes_only_to_its_token_urls_origin(cli, tutorial_server, api, isolated_env):

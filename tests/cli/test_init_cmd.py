@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import jwt
@@ -124,21 +126,22 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_from_an_empty_folder_to_a_browser_login(cli, isolated_env, standin_browser, monkeypatch):
-    """init, then serve as a subprocess, then a browser login (PKCE, the login page filled in
-    by the stand-in browser) with the client init made, then a call as alice."""
-    for _attempt in range(3):  # the port is chosen before serve binds it: retry on a clash
+@contextlib.contextmanager
+def serve_for(cli, folder: Path) -> Iterator[str]:
+    """``init --user alice`` for a free port, then ``oauthcli serve`` as a subprocess on it;
+    yields the issuer URL. The port is chosen before serve binds it: retried on a clash."""
+    for _attempt in range(3):
         port = _free_port()
         issuer = f"http://127.0.0.1:{port}"
         made = init(cli, "--user", "alice", "--issuer", issuer, "--force")
         assert made.exit_code == 0, made.output
-        log = isolated_env / f"serve-{port}.log"
+        log = folder / f"serve-{port}.log"
         with log.open("wb") as stderr:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "oauthcli", "serve", "--port", str(port)],
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                cwd=isolated_env,
+                cwd=folder,
                 env=os.environ.copy(),
                 start_new_session=True,
             )
@@ -151,17 +154,22 @@ def test_from_an_empty_folder_to_a_browser_login(cli, isolated_env, standin_brow
                 raise
             assert url == issuer
             wait_until_ready(url)
-            monkeypatch.setenv("OIDC_STANDIN_LOGIN", "alice")
-            monkeypatch.setenv("OIDC_STANDIN_PASSWORD", PASSWORD)
-            login = cli(
-                "login", "--issuer-url", issuer, "--client-id", "cli", "--scope", "openid me"
-            )
-            assert login.exit_code == 0, login.output
-            assert login.stdout.startswith("Logged in as alice"), login.stdout
-            me = cli("call", "GET", f"{issuer}/users/me")
-            assert me.exit_code == 0, me.output
-            assert json.loads(me.stdout)["username"] == "alice"
+            yield issuer
             return
         finally:
             end_group(proc)
     pytest.fail("no free port for serve after three tries")
+
+
+def test_from_an_empty_folder_to_a_browser_login(cli, isolated_env, standin_browser, monkeypatch):
+    """init, then serve as a subprocess, then a browser login (PKCE, the login page filled in
+    by the stand-in browser) with the client init made, then a call as alice."""
+    with serve_for(cli, isolated_env) as issuer:
+        monkeypatch.setenv("OIDC_STANDIN_LOGIN", "alice")
+        monkeypatch.setenv("OIDC_STANDIN_PASSWORD", PASSWORD)
+        login = cli("login", "--issuer-url", issuer, "--client-id", "cli", "--scope", "openid me")
+        assert login.exit_code == 0, login.output
+        assert login.stdout.startswith("Logged in as alice"), login.stdout
+        me = cli("call", "GET", f"{issuer}/users/me")
+        assert me.exit_code == 0, me.output
+        assert json.loads(me.stdout)["username"] == "alice"

@@ -319,7 +319,7 @@ def test_client_credentials_login(cli, start_server, isolated_env):
         "svc",
         env={"OAUTHCLI_CLIENT_SECRET": "svc-s3cret"},
     )
-    assert "Logged in as svc" in summary.stdout and "refresh:  no" in summary.stdout
+    assert "Logged in as client svc" in summary.stdout and "refresh:  no" in summary.stdout
 
 
 def test_client_credentials_with_a_wrong_secret_is_exit_3(cli, start_server, isolated_env):
