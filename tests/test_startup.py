@@ -141,7 +141,7 @@ def test_a_partial_tree_behaves_like_the_full_one(cli, store_path):
     assert missing.exit_code == 7
     # The shared app is never trimmed.
     assert {"login", "issue", "verify"} <= {c.name for c in app.registered_commands}
-    assert {g.name for g in app.registered_groups} == {"user", "client", "keys"}
+    assert {g.name for g in app.registered_groups} == {"user", "client", "keys", "profile"}
 
 
 PARSERS = ["typer", "click", "rich"]

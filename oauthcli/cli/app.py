@@ -34,7 +34,6 @@ COMMANDS: dict[str, str] = {
     "logout": "tokens_cmd",
     "status": "status_cmd",
     "whoami": "status_cmd",
-    "profile": "status_cmd",
     "issue": "issue_cmd",
     "decode": "inspect_cmd",
     "verify": "inspect_cmd",
@@ -50,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "user": "user_cmd",
     "client": "client_cmd",
     "keys": "keys_cmd",
+    "profile": "status_cmd",
 }
 
 # Groups among COMMANDS (their module has a Typer ``app``).
@@ -63,9 +63,8 @@ SUMMARIES: dict[str, str] = {
     "login": "Log in and cache the tokens in the profile.",
     "refresh": "Trade the profile's refresh token for a new pair.",
     "logout": "Forget a profile's tokens (revoked first where possible).",
-    "status": "Show each profile: who, where, expiry, and whether it is usable.",
+    "status": "Show each profile: who, where, expiry, whether it is usable.",
     "whoami": "The same as 'status'.",
-    "profile": "List and remove token cache profiles.",
     "issue": "Mint an access token without a password, for tests and CI.",
     "decode": "Show a token's header and claims WITHOUT checking it.",
     "verify": "Verify a token's signature and claims.",
@@ -81,6 +80,7 @@ SUMMARIES: dict[str, str] = {
     "user": "Manage users in the TOML user store.",
     "client": "Manage OAuth clients in the user store.",
     "keys": "Create signing keys and publish their public halves (JWKS).",
+    "profile": "List and remove token cache profiles.",
 }
 
 # Examples per command (one a line), shown at the end of its --help (tests check that every
@@ -253,6 +253,7 @@ def full_app() -> typer.Typer:
         _register(full, module_name)
     order = list(COMMANDS)
     full.registered_commands.sort(key=lambda info: order.index(info.name or ""))
+    full.registered_groups.sort(key=lambda info: order.index(info.name or ""))
     return full
 
 
