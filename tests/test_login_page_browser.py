@@ -249,8 +249,8 @@ def test_a_tossed_cookie_and_a_forged_login_form_are_refused(chromium, store_pat
 
 
 def test_the_page_refuses_to_be_framed(chromium, store_path):
-    """Another site that frames the login form gets nothing (clickjacking); a page without
-    the headers (the JWKS) frames fine, so the test can tell the difference."""
+    """Another site that frames the login form or /docs gets nothing (clickjacking); a page
+    without the headers (the JWKS) frames fine, so the test can tell the difference."""
     from selenium.webdriver.common.by import By
     from starlette.responses import HTMLResponse
 
@@ -263,6 +263,7 @@ def test_the_page_refuses_to_be_framed(chromium, store_path):
             f"<iframe id=f onload='window.framed=true' src='{target}'></iframe>"
             f"<iframe id=g onload='window.control=true' src='{op.url}/.well-known/jwks.json'>"
             "</iframe>"
+            f"<iframe id=d onload='window.docs=true' src='{op.url}/docs'></iframe>"
         )
 
         async def attacker_site(scope: Any, receive: Any, send: Any) -> None:
@@ -270,10 +271,16 @@ def test_the_page_refuses_to_be_framed(chromium, store_path):
 
         with live_server(attacker_site) as site:
             chromium.get(site.url.replace("127.0.0.1", "localhost"))  # another origin
-            wait_for(chromium, lambda d: d.execute_script("return window.framed && window.control"))
+            wait_for(
+                chromium,
+                lambda d: d.execute_script("return window.framed && window.control && window.docs"),
+            )
             chromium.switch_to.frame(chromium.find_element(By.ID, "g"))
             assert chromium.find_element(By.TAG_NAME, "body").text == '{"keys":[]}'
             chromium.switch_to.default_content()
             chromium.switch_to.frame(chromium.find_element(By.ID, "f"))
             assert chromium.find_elements(By.ID, "password") == []
             assert chromium.find_elements(By.ID, "username") == []
+            chromium.switch_to.default_content()
+            chromium.switch_to.frame(chromium.find_element(By.ID, "d"))
+            assert chromium.find_elements(By.ID, "swagger-ui") == []

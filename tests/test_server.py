@@ -891,7 +891,6 @@ def test_a_token_issued_to_no_client_is_revoked_by_whoever_holds_it(server):
 @pytest.mark.parametrize(
     "headers",
     [
-        {"Host": "evil.example"},
         {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
         {"Forwarded": "host=evil.example;proto=https"},
     ],
@@ -902,6 +901,30 @@ def test_discovery_ignores_the_request_host_and_forwarded_headers(server, header
     assert metadata["issuer"] == server.url
     assert metadata["token_endpoint"] == server.url + "/token"
     assert "evil" not in json.dumps(metadata) and "https" not in json.dumps(metadata)
+
+
+def test_only_the_servers_own_host_names_are_answered(store_path):
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 reaches
+    the server with that Host; it gets 421 on every path, the login page included."""
+    with UserStore(store_path).edit() as data:
+        data.other["issuer"]["issuer"] = "https://idp.example"
+    with live_server(store_path) as live, live.client() as http:
+        port = live.url.rsplit(":", 1)[1]
+        for path in ("/.well-known/openid-configuration", "/docs", "/authorize", "/token"):
+            for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io", "attacker"):
+                answer = http.get(path, headers={"Host": host})
+                assert answer.status_code == 421, (path, host)
+                assert "evil" not in answer.text
+        for host in (
+            f"127.0.0.1:{port}",
+            f"localhost:{port}",
+            "LOCALHOST.",
+            "[::1]:1",
+            "idp.example",
+        ):
+            answer = http.get("/.well-known/openid-configuration", headers={"Host": host})
+            assert answer.status_code == 200, host
+            assert answer.json()["issuer"] == "https://idp.example"
 
 
 def test_discovery_follows_a_trusted_proxy_when_told_to(store_path):

@@ -424,6 +424,18 @@ def test_disabled_user_is_told_so_only_with_the_right_password(op):
         assert "location" not in right.headers
 
 
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["http://127.0.0.1:8400/callback#x", "http://[::1]:8400/callback#", APP_CB + "#frag"],
+)
+def test_a_redirect_uri_with_a_fragment_is_refused(op, redirect_uri):
+    """RFC 6749 3.1.2: the redirect URI MUST NOT include a fragment, loopback ones included."""
+    with op.client() as http:
+        answer = authorize(http, **public_params(redirect_uri)[1])
+    assert_error_page(answer, "redirect_uri is not registered")
+    assert "location" not in answer.headers
+
+
 def test_consent_is_remembered_per_user_client_and_scopes(op):
     with op.client() as http:
         page = authorize(http, **public_params(scope="openid me")[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -199,6 +200,20 @@ def test_device_pages_need_their_csrf_token(op):
         assert error_of(poll(device, grant["device_code"])) == "authorization_pending"
 
 
+def test_verification_uri_is_built_on_the_issuer_url_as_discovery_is(store_path):
+    with UserStore(store_path).edit() as data:
+        data.other["issuer"]["issuer"] = "https://idp.example/tenant"
+    with provider_server(store_path) as op, op.client() as http:
+        metadata = http.get("/.well-known/openid-configuration").json()
+        grant = start(http)
+    assert (
+        metadata["device_authorization_endpoint"]
+        == "https://idp.example/tenant/device_authorization"
+    )
+    assert grant["verification_uri"] == "https://idp.example/tenant/device"
+    assert grant["verification_uri_complete"].startswith("https://idp.example/tenant/device?")
+
+
 def test_device_authorization_checks_the_client(op, store_path):
     with op.client() as http:
         unknown = http.post("/device_authorization", data={"client_id": "nobody"})
@@ -249,7 +264,9 @@ def test_the_example_store_runs_the_readme_flows_under_oauthcli_serve(isolated_e
         grant = http.post(
             "/device_authorization", data={"client_id": "demo-app", "scope": "openid me"}
         ).json()
-        entry = http.get(grant["verification_uri_complete"])
+        # The store's configured issuer, as discovery says, not the address it was reached at.
+        assert grant["verification_uri"] == "http://127.0.0.1:8000/device"
+        entry = http.get(urlsplit(grant["verification_uri_complete"])._replace(netloc="").geturl())
         login = http.post(
             "/device", data={**hidden_fields(entry.text), "user_code": grant["user_code"]}
         )

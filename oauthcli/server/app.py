@@ -71,6 +71,7 @@ def create_app(
     ctx = _context(
         store, settings, key, state, sessions, issuer_url, throttle, denylist, records, provider
     )
+    ctx.server_url, ctx.trust_forwarded = issuer_url, trust_forwarded
     app = FastAPI(
         title="oauthcli token server",
         version=__version__,
@@ -83,6 +84,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.server_state = state
+    app.add_middleware(BrowserGuard, ctx=ctx)
     app.add_middleware(AccessLogMiddleware)
     _install_error_handlers(app)
     scheme = OAuth2PasswordBearer(
@@ -93,14 +95,12 @@ def create_app(
     get_current_user = bearer.current_user_dependency(ctx, scheme)
     app.state.get_current_user = get_current_user
 
-    def public_base(request: Request) -> str:
-        return _public_base(ctx, request, issuer_url, trust_forwarded)
 
     # GET /users/me, the hot path: a plain route first, the documented one after it.
     app.router.routes[:0] = users_me.lean_routes(ctx)
     app.include_router(endpoints.router(ctx))
     app.include_router(users_me.router(get_current_user))
-    app.include_router(discovery.router(ctx, public_base, discovery_metadata))
+    app.include_router(discovery.router(ctx, ctx.public_base, discovery_metadata))
     docs.install(app, ctx.live)
     authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     return app
@@ -170,18 +170,90 @@ def check_signing_key(key: SigningKey) -> None:
         ) from None
 
 
-def _public_base(
-    ctx: ServerContext, request: Request, issuer_url: str | None, trust_forwarded: bool
-) -> str:
-    """Where clients reach this server: never from an untrusted request's ``Host``."""
-    configured = ctx.settings.issuer
-    if configured and configured.startswith(("https://", "http://")):
-        return configured.rstrip("/")
-    if issuer_url and not trust_forwarded:
-        return issuer_url.rstrip("/")
-    # Behind a trusted proxy (uvicorn applied X-Forwarded-Proto), or in-process use
-    # without a server address (create_app over httpx.ASGITransport).
-    return str(request.base_url).rstrip("/")
+class BrowserGuard:
+    """What every answer needs against a hostile page in the same browser (pure ASGI).
+
+    - DNS rebinding: a page of ``evil.example`` whose name then resolves to 127.0.0.1
+      reaches this server with ``Host: evil.example``. Only the names this server is
+      known by are answered (the configured issuer's and the bound address's host,
+      ``localhost``, ``127.0.0.1``, ``[::1]``; any IP literal when bound to all
+      addresses: an IP cannot be rebound); others get ``421 Misdirected Request``
+      (RFC 9110 15.5.20). Off in-process (no server address: no socket to rebind) and
+      behind ``--forwarded-allow-ips`` (the proxy chooses the names).
+    - Clickjacking: an HTML answer that sets no CSP of its own (``/docs``) gets
+      ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``, as the login pages do.
+    """
+
+    def __init__(self, app: Any, ctx: ServerContext) -> None:
+        self.app = app
+        self.hosts = allowed_hosts(ctx)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.hosts is not None and not _host_allowed(scope, self.hosts):
+            answer = JSONResponse(
+                {"error": "invalid_request", "detail": "this server does not answer for that host"},
+                status_code=421,
+            )
+            await answer(scope, receive, send)
+            return
+
+        async def send_guarded(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                html = any(k.lower() == b"content-type" and v.startswith(b"text/html")
+                           for k, v in headers)  # fmt: skip
+                if html and b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
+                if html and b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"DENY"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_guarded)
+
+
+_WILDCARD = ("0.0.0.0", "::", "")  # noqa: S104 - names of the wildcard bind, not a bind
+
+
+def allowed_hosts(ctx: ServerContext) -> frozenset[str] | None:
+    """Host names (lowercase, no port or brackets) answered; ``None``: any."""
+    from urllib.parse import urlsplit
+
+    if ctx.server_url is None or ctx.trust_forwarded:
+        return None
+    hosts = {"localhost", "127.0.0.1", "::1"}
+    for url in (ctx.settings.issuer, ctx.server_url):
+        if url and url.startswith(("https://", "http://")):
+            hosts.add((urlsplit(url).hostname or "").rstrip("."))
+    if (urlsplit(ctx.server_url).hostname or "") in _WILDCARD:
+        hosts.add("*ip")
+    return frozenset(hosts)
+
+
+def _host_allowed(scope: Any, hosts: frozenset[str]) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    raw = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
+    if raw is None:
+        return True  # HTTP/1.0 without Host: no browser, no name to rebind
+    try:
+        name = (urlsplit("//" + raw.decode("ascii")).hostname or "").rstrip(".")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if name in hosts:
+        return True
+    if "*ip" in hosts:
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -47,6 +47,9 @@ class ServerContext:
     # Codes, device codes, login sessions, pending logins (oauthcli.state.contract.KINDS).
     records: Records = field(default_factory=MemoryState)
     provider: ProviderSettings = field(default_factory=ProviderSettings)
+    # The bound address (serve), and whether a trusted proxy's Host/X-Forwarded-Proto count.
+    server_url: str | None = None
+    trust_forwarded: bool = False
 
     def __post_init__(self) -> None:
         self._verified: dict[str, dict[str, Any]] = {}
@@ -55,6 +58,19 @@ class ServerContext:
         # Verifies with the store's own settings: when the store names no issuer,
         # tokens minted locally by `oauthcli login`/`issue` (no iss) are accepted too.
         self.verifier = TokenService(self.settings, self.key)
+
+    def public_base(self, request: Any) -> str:
+        """Where clients reach this server (discovery's URLs, ``verification_uri``): the
+        configured ``[issuer] issuer`` URL, else the bound address; never an untrusted
+        request's ``Host``."""
+        configured = self.settings.issuer
+        if configured and configured.startswith(("https://", "http://")):
+            return configured.rstrip("/")
+        if self.server_url and not self.trust_forwarded:
+            return self.server_url.rstrip("/")
+        # Behind a trusted proxy (uvicorn applied X-Forwarded-Proto), or in-process use
+        # without a server address (create_app over httpx.ASGITransport).
+        return str(request.base_url).rstrip("/")
 
     def rounds(self, data: StoreData) -> int:
         return env.bcrypt_rounds(data.bcrypt_rounds)

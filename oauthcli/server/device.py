@@ -30,7 +30,6 @@ from oauthcli.server.provider import (
     PENDING,
     USER_CODE,
     active_user,
-    base_url,
     check_client_scopes,
     current_session,
     digest,
@@ -105,7 +104,8 @@ def _new_codes(
     key = digest(device_code)
     ctx.records.put(DEVICE, key, record, settings.device_ttl + EXPIRED_GRACE)
     ctx.records.put(USER_CODE, user_code, {"device": key}, settings.device_ttl)
-    verification_uri = base_url(request) + DEVICE_PATH
+    # Built as discovery's URLs are (ctx.public_base), never from the request's Host.
+    verification_uri = ctx.public_base(request) + DEVICE_PATH
     body = {
         "device_code": device_code,
         "user_code": user_code,

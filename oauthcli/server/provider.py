@@ -24,11 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from oauthcli.claims import OPENID_SCOPES
+from oauthcli.errors import UsageError
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.state import contract as consent
-from oauthcli.store import Client, StoreData, User
+from oauthcli.store import Client, StoreData, User, validate_redirect_uri
 
 AUTHORIZE_PATH = "/authorize"
 LOGIN_PATH = "/login"
@@ -82,14 +83,18 @@ def _loopback(host: str | None) -> bool:
 
 
 def redirect_matches(given: str, registered: list[str]) -> bool:
-    """Exact string match, except loopback IP redirects match on any port (RFC 8252 7.3)."""
-    if given in registered:
-        return True
+    """Exact string match, except loopback IP redirects match on any port (RFC 8252 7.3).
+
+    ``given`` passes the rule registration applies (``store.validate_redirect_uri``: e.g.
+    no ``#fragment``, RFC 6749 3.1.2) before it is compared."""
     try:
+        validate_redirect_uri(given)
         g = urlsplit(given)
         g.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
+    except (UsageError, ValueError):
         return False
+    if given in registered:
+        return True
     if g.scheme != "http" or not _loopback(g.hostname) or g.username or g.password:
         return False
     for uri in registered:

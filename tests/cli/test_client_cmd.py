@@ -144,6 +144,7 @@ def test_public_client_errors(cli, store_path):
     for bad, fragment in [
         ("/callback", "absolute"),
         ("https://app.example/cb#frag", "fragment"),
+        ("http://127.0.0.1:8400/cb#", "fragment"),  # loopback: RFC 6749 3.1.2 all the same
         ("http:///cb", "no host"),
         ("javascript:alert(1)", "not allowed"),
         ("https://app.example/\x1b[31m", "control"),
