@@ -95,7 +95,6 @@ def create_app(
     get_current_user = bearer.current_user_dependency(ctx, scheme)
     app.state.get_current_user = get_current_user
 
-
     # GET /users/me, the hot path: a plain route first, the documented one after it.
     app.router.routes[:0] = users_me.lean_routes(ctx)
     app.include_router(endpoints.router(ctx))
