@@ -132,12 +132,11 @@ def _revoke_entry(entry: "CacheEntry", http: "httpx.Client") -> list[str]:
 
     url = entry.endpoints["revocation"]
     auth = _client_auth(entry)
-    audience = entry.token_url or url
     notes = []
     if entry.refresh_token:
-        revoke(http, url, entry.refresh_token, "refresh_token", auth, audience=audience)
+        revoke(http, url, entry.refresh_token, "refresh_token", auth)
     try:
-        revoke(http, url, entry.access_token, "access_token", auth, audience=audience)
+        revoke(http, url, entry.access_token, "access_token", auth)
     except UnsupportedTokenType as exc:
         if not entry.refresh_token:
             raise
@@ -441,10 +440,10 @@ def introspect_cmd(
                 client_secret=secret,
                 client_key_file=client_key,
             )
-            auth = login.client_authentication(request)
             metadata = discover_provider(request.issuer, http)
             url = metadata.require("introspection", "to introspect tokens")
-            audience = metadata.endpoints["token"]
+            token_url = metadata.require("token", "to authenticate the client")
+            auth = login.client_authentication(request).for_provider(metadata.issuer, token_url)
         else:
             if client_secret_file or client_auth or client_key:
                 raise UsageError("client options need --issuer-url and --client-id")
@@ -456,8 +455,7 @@ def introspect_cmd(
                 )
             url = profile_endpoint(entry, "introspection", name)
             auth = _client_auth(entry)
-            audience = entry.token_url or url
-        answer = introspect(http, url, value, auth, audience=audience)
+        answer = introspect(http, url, value, auth)
     active = answer.get("active") is True
     if json_output:
         output.print_json(answer)

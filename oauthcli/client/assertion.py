@@ -3,8 +3,14 @@
 ``basic``  client id and secret in an HTTP Basic header (RFC 6749 2.3.1)
 ``post``   client id and secret in the form
 ``private-key-jwt``  a short-lived JWT signed with the client's private key (RFC 7523 2.2):
-           ``iss`` = ``sub`` = client id, ``aud`` the token endpoint, a unique ``jti``; its
-           ``kid`` is the key's RFC 7638 thumbprint, as ``oauthcli keys jwks`` publishes it
+           ``iss`` = ``sub`` = client id, ``aud`` the provider's issuer identifier, a unique
+           ``jti``; its ``kid`` is the key's RFC 7638 thumbprint, as ``oauthcli keys jwks``
+           publishes it. The issuer as ``aud`` is the 2025 update of RFC 7523
+           (draft-ietf-oauth-rfc7523bis 5: an assertion with the token endpoint's URL as
+           ``aud`` could be replayed by whoever runs another endpoint it was sent to, so
+           the audience is the issuer alone). An assertion is also never sent to an endpoint
+           on another origin than the issuer's or the token endpoint's (revocation,
+           introspection, device authorization elsewhere): it is refused before sending.
 ``none``   a public client: only its id, in the form (RFC 6749 2.1, e.g. with PKCE)
 """
 
@@ -13,12 +19,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.jose import basic_authorization
+from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
     from oauthcli.keys import SigningKey
@@ -72,6 +79,10 @@ class ClientAuthentication:
     secret: str | None = field(default=None, repr=False)
     key: SigningKey | None = field(default=None, repr=False)
     now: Callable[[], float] = time.time
+    # the provider's issuer identifier and token endpoint (private-key-jwt: the assertion's
+    # audience, and the only origins it is sent to); set by ``for_provider``
+    issuer: str | None = None
+    token_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -81,10 +92,13 @@ class ClientAuthentication:
         if self.method == "private-key-jwt" and self.client_id and self.key is None:
             raise UsageError("--client-auth private-key-jwt needs --client-key PEM")
 
-    def apply(
-        self, form: Form, headers: MutableMapping[str, str], audience: str
-    ) -> tuple[str, ...]:
-        """Add the credentials to ``form`` / ``headers``; return the values to mask in messages."""
+    def for_provider(self, issuer: str, token_endpoint: str) -> ClientAuthentication:
+        """This authentication at the provider ``issuer`` whose token endpoint is ``token_endpoint``."""
+        return replace(self, issuer=issuer, token_endpoint=token_endpoint)
+
+    def apply(self, form: Form, headers: MutableMapping[str, str], url: str) -> tuple[str, ...]:
+        """Add the credentials for a request to ``url`` to ``form`` / ``headers``; return the
+        values to mask in messages."""
         if self.client_id is None:
             return ()
         if self.method == "basic" and self.secret is not None:
@@ -94,7 +108,7 @@ class ClientAuthentication:
         form["client_id"] = self.client_id
         if self.method == "private-key-jwt":
             assert self.key is not None
-            assertion = client_assertion(self.key, self.client_id, audience, self.now())
+            assertion = client_assertion(self.key, self.client_id, self._audience(url), self.now())
             form["client_assertion_type"] = ASSERTION_TYPE
             form["client_assertion"] = assertion
             return (assertion,)
@@ -102,3 +116,18 @@ class ClientAuthentication:
             form["client_secret"] = self.secret
             return (self.secret,)
         return ()
+
+    def _audience(self, url: str) -> str:
+        """The issuer, once ``url`` is known to be on the issuer's or the token endpoint's origin."""
+        if self.issuer is None or self.token_endpoint is None:
+            raise UsageError(
+                "private-key-jwt needs the provider's issuer (log in with --issuer-url)"
+            )
+        trusted = {origin_of(self.issuer), origin_of(self.token_endpoint)}
+        if origin_of(url) not in trusted:
+            raise UsageError(
+                f"refusing to send a client assertion to {origin_of(url)}: private-key-jwt "
+                f"assertions go only to the provider's own origin ({' or '.join(sorted(trusted))})",
+                reason="destination",
+            )
+        return self.issuer

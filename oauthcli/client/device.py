@@ -77,7 +77,6 @@ def start(
     *,
     scope: str,
     extra: Mapping[str, str | list[str]],
-    token_endpoint: str,
 ) -> DeviceAuthorization:
     """RFC 8628 3.1/3.2: the device and user codes."""
     from oauthcli.client import grants as remote
@@ -87,7 +86,7 @@ def start(
     if scope:
         form["scope"] = scope
     headers = {"Accept": "application/json"}
-    secrets = auth.apply(form, headers, token_endpoint)
+    secrets = auth.apply(form, headers, endpoint)
     status, reason, body, content_type = remote.post_form(http, endpoint, form, headers, secrets)
     data = _json_object(body)
     if not 200 <= status < 300 or data is None or "error" in data:

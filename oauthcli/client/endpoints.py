@@ -48,7 +48,6 @@ def _authenticated_post(
     url: str,
     form: dict[str, str | list[str]],
     auth: ClientAuthentication,
-    audience: str,
     secrets: tuple[str, ...],
     insecure_http: bool,
 ) -> tuple[int, str, bytes, str, tuple[str, ...]]:
@@ -57,7 +56,7 @@ def _authenticated_post(
 
     check_url_safe(url, insecure_http=insecure_http)
     headers = {"Accept": "application/json"}
-    secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, audience)) if s)
+    secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, url)) if s)
     return (*post_form(http, url, form, headers, secrets), secrets)
 
 
@@ -68,13 +67,12 @@ def revoke(
     hint: str,
     auth: ClientAuthentication,
     *,
-    audience: str,
     insecure_http: bool = False,
 ) -> None:
     """Revoke ``token`` (``hint``: refresh_token / access_token). 200 is success, also for unknown tokens."""
     form: dict[str, str | list[str]] = {"token": token, "token_type_hint": hint}
     status, _reason, body, content_type, secrets = _authenticated_post(
-        http, url, form, auth, audience, (token,), insecure_http
+        http, url, form, auth, (token,), insecure_http
     )
     if status == 200:
         return
@@ -94,13 +92,12 @@ def introspect(
     token: str,
     auth: ClientAuthentication,
     *,
-    audience: str,
     insecure_http: bool = False,
 ) -> dict[str, Any]:
     """The RFC 7662 answer for ``token``: a JSON object with a boolean ``active``."""
     form: dict[str, str | list[str]] = {"token": token}
     status, _reason, body, content_type, secrets = _authenticated_post(
-        http, url, form, auth, audience, (token,), insecure_http
+        http, url, form, auth, (token,), insecure_http
     )
     data = _json(body)
     if status == 200 and data is not None and isinstance(data.get("active"), bool):

@@ -130,6 +130,8 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         raise UsageError("--issuer-url needs --client-id: the client registered at the provider")
     auth = client_authentication(request)
     metadata = discover_provider(request.issuer, http)
+    token_url = metadata.require("token", "to get tokens")
+    auth = auth.for_provider(metadata.issuer, token_url)
     grant = choose_grant(request, metadata)
     if grant != "password" and request.username:
         raise UsageError(f"--grant {grant} logs in through the provider's page: drop USERNAME")
@@ -138,7 +140,6 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
     scopes = request.scopes or (["openid"] if is_interactive(grant) else [])
     scope = scope_string(scopes)
     extra = authcode.extra_parameters(request.resources, request.audience, request.params, scope)
-    token_url = metadata.require("token", "to get tokens")
     nonce: str | None = None
 
     if grant == "authorization-code":
@@ -158,9 +159,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         nonce = result.secrets.nonce if "openid" in scope.split() else None
     elif grant == "device-code":
         endpoint = metadata.require("device_authorization", "for --grant device-code")
-        started = device.start(
-            http, endpoint, auth, scope=scope, extra=extra, token_endpoint=token_url
-        )
+        started = device.start(http, endpoint, auth, scope=scope, extra=extra)
         io.notify(started.instructions())
         response = device.poll(
             http,

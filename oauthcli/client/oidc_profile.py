@@ -20,14 +20,21 @@ def client_authentication(
 
     if not entry.client_id:
         return None
+    issuer, token_url = entry.issuer, entry.token_url
     if entry.client_auth == "none":
-        return ClientAuthentication(entry.client_id, "none")
-    if entry.client_auth == "private-key-jwt" and entry.client_key_file:
         return ClientAuthentication(
-            entry.client_id, "private-key-jwt", key=load_client_key(Path(entry.client_key_file))
+            entry.client_id, "none", issuer=issuer, token_endpoint=token_url
+        )
+    if entry.client_auth == "private-key-jwt" and entry.client_key_file:
+        key = load_client_key(Path(entry.client_key_file))
+        return ClientAuthentication(
+            entry.client_id, "private-key-jwt", key=key, issuer=issuer, token_endpoint=token_url
         )
     if secret is not None:
-        return ClientAuthentication(entry.client_id, entry.client_auth or "basic", secret)
+        method = entry.client_auth or "basic"
+        return ClientAuthentication(
+            entry.client_id, method, secret, issuer=issuer, token_endpoint=token_url
+        )
     return None  # the secret-based path of ``grants.refresh_grant`` reads it
 
 

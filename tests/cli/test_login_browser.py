@@ -205,6 +205,8 @@ def test_private_key_jwt_client_authenticates_with_a_signed_assertion(
     assert result.exit_code == 0, result.output
     last = oidc_provider.token_requests()[-1]
     assert last["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    # the issuer as aud (draft-ietf-oauth-rfc7523bis), which oidc-provider accepts
+    assert last["client_assertion_aud"] == oidc_provider.issuer
     assert cached().client_auth == "private-key-jwt"
 
 

@@ -22,7 +22,9 @@ def key_file(tmp_path):
 
 def test_assertion_claims_and_kid(cli, key_file):
     published = json.loads(cli("keys", "jwks", str(key_file)).stdout)["keys"][0]
-    auth = ClientAuthentication("my-client", "private-key-jwt", key=load_client_key(key_file))
+    auth = ClientAuthentication(
+        "my-client", "private-key-jwt", key=load_client_key(key_file)
+    ).for_provider("https://op.example", "https://op.example/token")
     form: dict = {}
     headers: dict = {}
     masked = auth.apply(form, headers, "https://op.example/token")
@@ -36,8 +38,10 @@ def test_assertion_claims_and_kid(cli, key_file):
         assertion,
         jwt.PyJWK(published).key,
         algorithms=["ES256"],
-        audience="https://op.example/token",
+        # the issuer, not the token endpoint (draft-ietf-oauth-rfc7523bis)
+        audience="https://op.example",
     )
+    assert claims["aud"] == "https://op.example"
     assert claims["iss"] == claims["sub"] == "my-client"
     assert 0 < claims["exp"] - claims["iat"] <= 60
     second: dict = {}
@@ -77,3 +81,27 @@ def test_private_key_jwt_needs_a_private_key(tmp_path, cli, key_file):
     )
     with pytest.raises(ConfigError, match="not a PEM private key"):
         load_client_key(public)
+
+
+def test_an_assertion_goes_only_to_the_providers_own_origins(key_file):
+    auth = ClientAuthentication("c", "private-key-jwt", key=load_client_key(key_file)).for_provider(
+        "https://op.example/tenant", "https://token.op.example/token"
+    )
+    for url in ("https://op.example/revoke", "https://token.op.example/introspect"):
+        form: dict = {}
+        auth.apply(form, {}, url)
+        claims = jwt.decode(form["client_assertion"], options={"verify_signature": False})
+        assert claims["aud"] == "https://op.example/tenant"
+    for url in (
+        "https://other.example/revoke",
+        "http://op.example/revoke",
+        "https://op.example:8443/x",
+    ):
+        form = {}
+        with pytest.raises(UsageError, match="refusing to send a client assertion") as exc:
+            auth.apply(form, {}, url)
+        assert exc.value.reason == "destination" and "client_assertion" not in form
+    with pytest.raises(UsageError, match="issuer"):
+        ClientAuthentication("c", "private-key-jwt", key=load_client_key(key_file)).apply(
+            {}, {}, "https://op.example/token"
+        )

@@ -152,6 +152,10 @@ provider.use(async (ctx, next) => {
         client_id: form.client_id,
         basic,
         client_assertion_type: form.client_assertion_type,
+        // the assertion's audience, as the provider received it (private_key_jwt)
+        client_assertion_aud: form.client_assertion
+          ? JSON.parse(Buffer.from(form.client_assertion.split('.')[1], 'base64url')).aud
+          : undefined,
         resource: form.resource,
       })}\n`,
     );
