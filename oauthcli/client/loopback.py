@@ -1,6 +1,9 @@
 """The loopback redirect listener of the browser login (RFC 8252 7.3, RFC 9207).
 
-It binds 127.0.0.1 only, answers only the redirect path (anything else is a 404),
+It binds 127.0.0.1, and for a ``--redirect-uri http://localhost:P/...`` also [::1]:P
+(the browser may resolve ``localhost`` to either; a process holding [::1]:P would
+otherwise receive the code: if that port cannot be had the login is refused, RFC 8252
+8.3 recommends the IP literal). It answers only the redirect path (anything else is a 404),
 and hands back exactly one authorization response: the first whose ``state`` is
 the one sent. A response with a wrong or missing ``state`` (another page, or an
 attacker, talking to the port) is refused with a 400 and its code is never used;
@@ -10,8 +13,10 @@ provider promises it, must be the issuer (RFC 9207 2.4: a mix-up defence).
 
 from __future__ import annotations
 
+import errno
 import hmac
 import html
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,8 +87,27 @@ class LoopbackListener:
                 f"cannot listen on 127.0.0.1:{self.target.port} for the login redirect: "
                 f"{exc.strerror or exc}"
             ) from None
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._servers = [self._server]
+        if self.target.name == "localhost":
+            self._servers += self._ipv6_twin(self._server.server_address[1])
+        self._threads = []
+        for server in self._servers:
+            server.daemon_threads = True
+            self._threads.append(threading.Thread(target=server.serve_forever, daemon=True))
+
+    def _ipv6_twin(self, port: int) -> list[ThreadingHTTPServer]:
+        """A listener on [::1]:``port`` too: ``localhost`` may take the browser there."""
+        try:
+            return [_IPv6Server(("::1", port), self._handler())]
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                return []  # no IPv6 loopback here: no browser reaches [::1] either
+            self._server.server_close()
+            raise UsageError(
+                f"cannot listen on [::1]:{port} for the login redirect ({exc.strerror or exc}): "
+                f"another process there would receive the code sent to localhost:{port}; use "
+                f"--redirect-uri http://127.0.0.1:{port}{self.target.path} (RFC 8252 8.3)"
+            ) from None
 
     @property
     def redirect_uri(self) -> str:
@@ -91,16 +115,18 @@ class LoopbackListener:
         return f"http://{self.target.name}:{port}{self.target.path}"
 
     def __enter__(self) -> LoopbackListener:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
+        for server, thread in zip(self._servers, self._threads, strict=True):
+            if thread.is_alive():
+                server.shutdown()
+            server.server_close()
 
     def wait(self, timeout: float) -> str:
         """The authorization code, once a response with the right ``state`` arrived."""
@@ -188,3 +214,7 @@ class LoopbackListener:
                 pass  # the query carries the code: never logged
 
         return Handler
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6

@@ -92,3 +92,48 @@ def test_registered_redirect_uris(uri, port, path):
 def test_unusable_redirect_uris(uri):
     with pytest.raises(UsageError):
         parse_redirect_uri(uri)
+
+
+def free_port() -> int:
+    import socket
+
+    # a port free on both 127.0.0.1 and [::1]
+    for _ in range(20):
+        with socket.socket() as v4:
+            v4.bind(("127.0.0.1", 0))
+            port = v4.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET6) as v6:
+                    v6.bind(("::1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no port free on both loopback addresses")
+
+
+def test_localhost_is_served_on_ipv6_loopback_too():
+    # a browser may resolve localhost to ::1: the code must reach us there, not another process
+    port = free_port()
+    target = parse_redirect_uri(f"http://localhost:{port}/cb")
+    with LoopbackListener("st", issuer=ISSUER, require_iss=False, target=target) as listener:
+        assert listener.redirect_uri == f"http://localhost:{port}/cb"
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            answer = client.get(f"http://[::1]:{port}/cb", params={"code": "c6", "state": "st"})
+        assert answer.status_code == 200
+        assert listener.wait(5) == "c6"
+
+
+def test_localhost_is_refused_when_another_process_holds_the_ipv6_port():
+    import socket
+
+    port = free_port()
+    with socket.socket(socket.AF_INET6) as squatter:
+        squatter.bind(("::1", port))
+        squatter.listen()
+        target = parse_redirect_uri(f"http://localhost:{port}/cb")
+        with pytest.raises(UsageError, match=rf"\[::1\]:{port}.*127\.0\.0\.1:{port}/cb"):
+            LoopbackListener("st", issuer=ISSUER, require_iss=False, target=target)
+        # and the IPv4 port was let go: the IP literal can be used at once
+        ip_target = parse_redirect_uri(f"http://127.0.0.1:{port}/cb")
+        with LoopbackListener("st", issuer=ISSUER, require_iss=False, target=ip_target):
+            pass
