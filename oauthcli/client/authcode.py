@@ -19,6 +19,7 @@ from oauthcli.client.loopback import LoopbackListener, RedirectTarget
 from oauthcli.client.pkce import AuthorizationSecrets
 from oauthcli.errors import RemoteError, UsageError
 from oauthcli.text import clean
+from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
     import httpx
@@ -140,10 +141,14 @@ def run(
         query["scope"] = scope
     if "openid" in scope.split():
         query["nonce"] = values.nonce
+    # RFC 9207 / RFC 9700 4.4: an authorization endpoint on another origin than the issuer
+    # is where a mix-up hides (the answer may come from another provider's endpoint), so
+    # there the answer must carry iss even when the provider does not promise it.
+    cross_origin = origin_of(endpoint) != origin_of(metadata.issuer)
     with LoopbackListener(
         values.state,
         issuer=metadata.issuer,
-        require_iss=metadata.iss_parameter_supported,
+        require_iss=metadata.iss_parameter_supported or cross_origin,
         target=target,
     ) as listener:
         query["redirect_uri"] = listener.redirect_uri
