@@ -1,4 +1,7 @@
-"""``/docs``: Swagger UI from the installed ``swagger-ui-bundle`` package, never a CDN.
+"""``/docs``: Swagger UI 5 from the installed ``swagger-ui-bundle-v2`` package, never a CDN.
+
+Swagger UI 5 because FastAPI writes OpenAPI 3.1, which Swagger UI 4 cannot render
+(``tests/test_docs_browser.py`` clicks through the page in Chromium).
 
 So the page works on a machine without internet (CI machines often are) and
 runs no script fetched from elsewhere. The OpenAPI document follows the store:
@@ -26,7 +29,9 @@ def install(app: FastAPI, live: LiveStore) -> None:
     app.swagger_ui_oauth2_redirect_url = REDIRECT_PATH
 
     app.mount(
-        ASSETS_PATH, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+        ASSETS_PATH,
+        StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path)),
+        name="docs-assets",
     )
 
     @app.get(DOCS_PATH, include_in_schema=False)
