@@ -4,13 +4,16 @@ fastapi and uvicorn are imported inside the command, never at module level.
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from oauthcli.cli import output
 from oauthcli.cli.common import resolve_store_path
 from oauthcli.cli.options import StoreOption
+
+if TYPE_CHECKING:
+    from oauthcli.server.run import Where
 
 
 def register(app: typer.Typer) -> None:
@@ -142,18 +145,30 @@ def serve(
         exit_on_stdin_eof=exit_on_stdin_eof,
     )
 
-    def announce(url: str, count: int) -> None:
+    def announce(where: "Where") -> None:
         # Only once the store, key and socket are fine: a failed start prints one line.
         if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
             output.warn(
                 f"listening on {host}: passwords and tokens cross the network over plain HTTP; "
                 "set [issuer] issuer to the URL clients use"
             )
-        plural = "worker" if count == 1 else "workers"
+        url, issuer = where.url, where.issuer
+        plural = "worker" if where.workers == 1 else "workers"
+        # The first line's shape is read by scripts (and the pytest plugin): keep it.
         output.note(
-            f"oauthcli: serving {options.store_path} at {url} ({count} {plural}); "
+            f"oauthcli: serving {options.store_path} at {url} ({where.workers} {plural}); "
             f"token endpoint {url}/token, docs {url}/docs; Ctrl-C to stop"
         )
+        for name, value in (
+            ("issuer", f"{issuer}   (oauthcli login --issuer-url {issuer} --client-id ID)"),
+            ("discovery", f"{url}/.well-known/openid-configuration"),
+            ("authorize", f"{url}/authorize"),
+            ("device", f"{url}/device"),
+            ("docs", f"{url}/docs"),
+            ("store", str(options.store_path)),
+            ("state", where.state),
+        ):
+            output.note(f"  {name + ':':<11}{value}")
 
     run_server(options, announce)
 

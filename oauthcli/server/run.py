@@ -17,7 +17,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.server.throttle import DEFAULT_LOCKOUT, DEFAULT_MAX_FAILURES
@@ -85,8 +85,20 @@ def build_app(options: ServeOptions) -> Any:
     )
 
 
-def check(options: ServeOptions) -> None:
-    """Raise ``StoreError``/``ConfigError``/``UsageError`` for anything that would stop a worker."""
+class Where(NamedTuple):
+    """What ``serve`` tells a person once it listens: the URLs to give clients."""
+
+    url: str  # where it listens
+    workers: int
+    issuer: str  # the ``iss`` of its tokens: what ``login --issuer-url`` and ``verify`` take
+    state: str  # the state backend, for people (never a password)
+
+
+def check(options: ServeOptions) -> tuple[str | None, str]:
+    """Raise ``StoreError``/``ConfigError``/``UsageError`` for anything that would stop a worker.
+
+    Returns the issuer the store names (``None``: the URL it will listen on) and the state
+    backend's description."""
     if options.workers < 1:
         raise UsageError("--workers must be at least 1")
     if not 0 <= options.port <= 65535:
@@ -104,9 +116,11 @@ def check(options: ServeOptions) -> None:
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     # Loads the store, the [issuer] settings and the signing key; then the state must answer.
-    state = build_app(options).state.server_state
+    app = build_app(options)
+    state = app.state.server_state
     try:
         state.ping()
+        return app.state.ctx.settings.issuer, state.describe()
     finally:
         state.close()
 
@@ -228,7 +242,7 @@ def serve(options: ServeOptions, announce: Any = None) -> None:
 
     import uvicorn
 
-    check(options)
+    issuer, state = check(options)
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
     options = dataclasses.replace(
@@ -243,7 +257,8 @@ def serve(options: ServeOptions, announce: Any = None) -> None:
         log_level=options.log_level,
     )
     if announce is not None:
-        announce(options.base_url, options.workers)
+        url = options.base_url or base_url(options.host, port)
+        announce(Where(url, options.workers, (issuer or url).rstrip("/"), state))
     # uvicorn re-raises SIGTERM after its graceful shutdown; end with exit status 0.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     if options.exit_on_stdin_eof:

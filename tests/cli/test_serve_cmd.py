@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from oauthcli.store import UserStore
 from tests.conftest import assert_one_line_error, write_store
 
 URL = re.compile(r"at (http://127\.0\.0\.1:\d+)")
@@ -402,3 +403,31 @@ def test_no_consent_turns_the_consent_page_off(store_path, option):
         assert answer.status_code == 303 and "code=" in answer.headers["location"]
     else:
         assert answer.status_code == 200 and "<h1>Allow access?</h1>" in answer.text
+
+
+def test_start_up_says_where_everything_is(store_path):
+    """The issuer to give --issuer-url, discovery, the browser and device pages, docs, the
+    store and the state: each on its own line, each URL answering."""
+    with serve("--store", str(store_path), cwd=store_path.parent) as (_proc, url, log):
+        lines = log.read_text().splitlines()
+        said = {
+            line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
+            for line in lines
+            if line.startswith("  ") and ":" in line
+        }
+        assert said["issuer"] == f"{url}   (oauthcli login --issuer-url {url} --client-id ID)"
+        assert said["discovery"] == f"{url}/.well-known/openid-configuration"
+        assert said["authorize"] == f"{url}/authorize"
+        assert said["device"] == f"{url}/device"
+        assert said["docs"] == f"{url}/docs"
+        assert said["store"] == str(store_path)
+        assert said["state"].startswith("SQLite state ") and said["state"].endswith(".db")
+        discovered = httpx.get(said["discovery"]).json()
+        assert discovered["issuer"] == url
+        assert discovered["authorization_endpoint"] == said["authorize"]
+        assert httpx.get(said["device"]).status_code == 200
+    # A store that names its issuer: that is the --issuer-url to use, whatever the port.
+    with UserStore(store_path).edit() as data:
+        data.other["issuer"]["issuer"] = "https://auth.example.test"
+    with serve("--store", str(store_path), cwd=store_path.parent) as (_proc, _url, log):
+        assert "  issuer:    https://auth.example.test   (oauthcli login" in log.read_text()
