@@ -75,13 +75,22 @@ def check_url(url: str, what: str) -> str:
 
 
 def fetch_json(url: str, what: str, client: httpx.Client) -> tuple[int, Any]:
-    """GET ``url`` and parse JSON: ``(status, document)``, the document None unless 200.
+    """GET a public document at ``url`` (checked by :func:`check_url`) and parse JSON:
+    ``(status, document)``, the document None unless 200.
 
     Network failures, redirects, oversized or non-JSON bodies: ``RemoteError``.
     """
+    check_url(url, what)
+    return get_json(url, what, client)
+
+
+def get_json(
+    url: str, what: str, client: httpx.Client, limit: int = MAX_DOCUMENT_BYTES
+) -> tuple[int, Any]:
+    """:func:`fetch_json` for a URL the caller has checked by its own policy (``login --app``
+    fetches the document that decides where a password goes as it would send the password)."""
     import httpx  # start-up time: loaded only when a document is actually fetched
 
-    check_url(url, what)
     shown = display_url(url)
     try:
         with client.stream(
@@ -96,7 +105,9 @@ def fetch_json(url: str, what: str, client: httpx.Client) -> tuple[int, Any]:
                 )
             if response.status_code != 200:
                 return response.status_code, None
-            body = read_capped(response, url, MAX_DOCUMENT_BYTES)
+            body = read_capped(response, url, limit)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"not a valid URL: {shown}") from exc
     except httpx.RequestError as exc:
         raise transport_error(exc, url, client) from exc
     try:

@@ -12,7 +12,6 @@ Network access goes through the caller's ``httpx.Client`` (``oauthcli.http.make_
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -21,7 +20,7 @@ import httpx
 
 from oauthcli.client.answer import clean
 from oauthcli.errors import RemoteError, UsageError
-from oauthcli.http import display_url, read_capped, transport_error
+from oauthcli.http import MAX_BODY_BYTES, display_url
 
 # OpenAPI flow names, in the order ``login --app`` prefers them.
 FLOW_NAMES = ("password", "clientCredentials", "authorizationCode", "implicit")
@@ -87,26 +86,18 @@ def document_url(app_url: str) -> str:
 
 
 def fetch_document(client: httpx.Client, url: str) -> dict[str, Any]:
-    """GET the OpenAPI document (no redirects, size-capped) as a JSON object."""
+    """GET the OpenAPI document (as every public document: ``discovery.get_json``) as a JSON object."""
+    from oauthcli.client.discovery import get_json
+
     shown = display_url(url)
-    try:
-        with client.stream(
-            "GET", url, headers={"Accept": "application/json"}, follow_redirects=False
-        ) as response:
-            if response.status_code != 200:
-                raise RemoteError(
-                    f"{shown} answered {response.status_code} {response.reason_phrase}: "
-                    "no OpenAPI document there (give the app's base URL or the document's URL)"
-                )
-            body = read_capped(response, url)
-    except httpx.InvalidURL as exc:
-        raise UsageError(f"not a valid URL: {shown}") from exc
-    except httpx.RequestError as exc:
-        raise transport_error(exc, url, client) from exc
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        raise RemoteError(f"{shown} is not JSON: not an OpenAPI document") from None
+    # an app's whole API is described there: up to the client's 1 MiB answer cap
+    status, doc = get_json(url, "the OpenAPI document", client, MAX_BODY_BYTES)
+    if doc is None:
+        raise RemoteError(
+            f"{shown} answered HTTP {status}: no OpenAPI document there "
+            "(give the app's base URL or the document's URL)",
+            reason="http_status",
+        )
     if not isinstance(doc, dict) or not ("openapi" in doc or "swagger" in doc):
         raise RemoteError(f"{shown} is JSON but not an OpenAPI document (no 'openapi' field)")
     return doc

@@ -237,6 +237,19 @@ def test_bad_documents(cli, start_server):  # noqa: F811
         6,
         "not an OpenAPI document",
     )
+    # fetched as every public document is (client/discovery.py): a redirect is named, not followed
+    from starlette.responses import RedirectResponse
+
+    @app.get("/moved.json")
+    def moved() -> RedirectResponse:
+        return RedirectResponse("/openapi.json", status_code=302)
+
+    assert_one_line_error(
+        cli("login", "a", "--app", server.url + "/moved.json", "--password-stdin", input="p\n"),
+        6,
+        "redirects to",
+        "use the final URL",
+    )
 
 
 def test_option_mistakes_are_refused_before_the_network(cli):
