@@ -9,7 +9,6 @@ chromium-driver packages and selenium (the test extra).
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from oauthcli.issuer import settings_for_store
+from oauthcli.keys import write_new_key
 from oauthcli.server import create_app
 from oauthcli.server.run import base_url, bind
 from oauthcli.store import UserStore
@@ -35,9 +35,7 @@ def main(out: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="oauthcli-shot-"))
     try:
         shutil.copy(ROOT / "users.example.toml", work / "users.toml")
-        secret = work / "demo.secret"
-        secret.write_text(secrets.token_urlsafe(48))
-        secret.chmod(0o600)
+        write_new_key(work / "demo.pem", "ES256")
         store = UserStore(work / "users.toml")
         sock = bind("127.0.0.1", 0)
         url = base_url("127.0.0.1", sock.getsockname()[1])

@@ -248,14 +248,13 @@ def test_the_example_store_runs_the_readme_flows_under_oauthcli_serve(isolated_e
     device flow and the browser flow as the README shows them."""
     import shutil
 
+    from oauthcli.keys import write_new_key
     from tests.apps_serve.browser import pkce, query
     from tests.cli.test_serve_cmd import serve
-    from tests.conftest import TEST_SECRET
 
     root = Path(__file__).resolve().parent.parent
     shutil.copy(root / "users.example.toml", isolated_env / "users.example.toml")
-    (isolated_env / "demo.secret").write_text(TEST_SECRET)
-    (isolated_env / "demo.secret").chmod(0o600)
+    write_new_key(isolated_env / "demo.pem", "ES256")  # what the Quickstart's first line makes
     args = ("--store", "users.example.toml", "--session-ttl", "30m", "--log-level", "warning")
     with (
         serve(*args, cwd=isolated_env) as (_, url, _),

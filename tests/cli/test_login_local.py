@@ -503,7 +503,7 @@ def example_store(tmp: Path) -> Path:
 
 def test_quickstart_logs_alice_in_from_the_example_store(run_oauthcli, isolated_env):
     example_store(isolated_env)
-    gen = run_oauthcli("keys", "generate", "--alg", "HS256", "--out", "demo.secret", "--force")
+    gen = run_oauthcli("keys", "generate", "--alg", "ES256", "--out", "demo.pem", "--force")
     assert gen.exit_code == 0, gen.stderr
     result = run_oauthcli(
         "login", "alice", "--store", "users.example.toml", "--password-stdin", "--json",
@@ -511,9 +511,11 @@ def test_quickstart_logs_alice_in_from_the_example_store(run_oauthcli, isolated_
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     body = json.loads(result.stdout)
-    secret = (isolated_env / "demo.secret").read_bytes().strip()
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key((isolated_env / "demo.pem").read_bytes(), None).public_key()
     claims = jwt.decode(
-        body["access_token"], secret, algorithms=["HS256"], issuer="http://127.0.0.1:8000"
+        body["access_token"], key, algorithms=["ES256"], issuer="http://127.0.0.1:8000"
     )
     assert claims["sub"] == "alice" and body["scope"] == "me items"
     token = run_oauthcli(
