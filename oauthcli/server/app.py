@@ -95,8 +95,11 @@ def create_app(
     get_current_user = bearer.current_user_dependency(ctx, scheme)
     app.state.get_current_user = get_current_user
 
-    # GET /users/me, the hot path: a plain route first, the documented one after it.
-    app.router.routes[:0] = users_me.lean_routes(ctx)
+    # The hot read-only paths: plain ASGI routes first, the documented ones after them.
+    app.router.routes[:0] = [
+        *users_me.lean_routes(ctx),
+        *discovery.lean_routes(ctx, ctx.public_base, discovery_metadata),
+    ]
     app.include_router(endpoints.router(ctx))
     app.include_router(users_me.router(get_current_user))
     app.include_router(discovery.router(ctx, ctx.public_base, discovery_metadata))

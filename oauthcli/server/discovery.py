@@ -5,26 +5,20 @@ the JWKS once (the signing key is read at start-up), the metadata once per base 
 and store reload (``scopes_supported`` follows the store's users and clients).
 """
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from oauthcli.server import lean
 from oauthcli.server.context import ServerContext
 
 JWKS_PATH = "/.well-known/jwks.json"
 # Base URLs remembered at once: one without --forwarded-allow-ips; a few behind a proxy
 # (each Host it forwards); never unbounded, whatever Host headers arrive.
 MAX_BASES = 16
-
-
-def _json_bytes(document: dict[str, Any]) -> bytes:
-    # As Starlette's JSONResponse renders: compact, UTF-8, no NaN.
-    return json.dumps(
-        document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
 
 
 class MetadataDocument:
@@ -44,8 +38,44 @@ class MetadataDocument:
             self._bytes, self._generation = {}, generation
         body = self._bytes.get(base)
         if body is None:
-            body = self._bytes[base] = _json_bytes(self.build(self.ctx, base))
+            body = self._bytes[base] = lean.json_bytes(self.build(self.ctx, base))
         return body
+
+
+METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+JWKS_HEADERS = {"Cache-Control": "public, max-age=300"}
+
+
+def jwks_bytes(ctx: ServerContext) -> bytes:
+    jwk = ctx.key.public_jwk()
+    return lean.json_bytes({"keys": [jwk] if jwk else []})
+
+
+def lean_routes(
+    ctx: ServerContext,
+    public_base: Callable[[Request], str],
+    build: Callable[[ServerContext, str], dict[str, Any]],
+) -> list[Route]:
+    """The routes that answer the documents (``lean``); put them before the FastAPI ones."""
+    metadata = MetadataDocument(ctx, build)
+    json_only = [lean.JSON_TYPE]
+
+    async def metadata_document(scope: lean.Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        return metadata.render(public_base(Request(scope))), json_only
+
+    jwks = jwks_bytes(ctx)
+    jwks_headers = [
+        lean.JSON_TYPE,
+        *((k.lower().encode(), v.encode()) for k, v in JWKS_HEADERS.items()),
+    ]
+
+    async def jwks_document(scope: lean.Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        return jwks, jwks_headers
+
+    return [
+        *(lean.route(path, metadata_document) for path in METADATA_PATHS),
+        lean.route(JWKS_PATH, jwks_document),
+    ]
 
 
 def router(
@@ -53,26 +83,25 @@ def router(
     public_base: Callable[[Request], str],
     build: Callable[[ServerContext, str], dict[str, Any]],
 ) -> APIRouter:
+    """The documented routes (OpenAPI); ``lean_routes`` answers the same requests first."""
     routes = APIRouter(tags=["discovery"])
     metadata = MetadataDocument(ctx, build)
 
-    @routes.get("/.well-known/oauth-authorization-server")
+    @routes.get(METADATA_PATHS[0])
     async def oauth_metadata(request: Request) -> Any:
         """RFC 8414 authorization server metadata."""
         return Response(metadata.render(public_base(request)), media_type="application/json")
 
-    @routes.get("/.well-known/openid-configuration")
+    @routes.get(METADATA_PATHS[1])
     async def openid_configuration(request: Request) -> Any:
         """The same metadata where OpenID Connect discovery looks for it."""
         return Response(metadata.render(public_base(request)), media_type="application/json")
 
-    jwk = ctx.key.public_jwk()
-    jwks = _json_bytes({"keys": [jwk] if jwk else []})
-    jwks_headers = {"Cache-Control": "public, max-age=300"}
+    jwks = jwks_bytes(ctx)
 
     @routes.get(JWKS_PATH)
     async def jwks_endpoint() -> Any:
         """Public signing keys (RFC 7517); empty for HMAC, whose secret is never published."""
-        return Response(jwks, media_type="application/json", headers=jwks_headers)
+        return Response(jwks, media_type="application/json", headers=JWKS_HEADERS)
 
     return routes

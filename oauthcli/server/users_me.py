@@ -1,9 +1,9 @@
 """``GET /users/me``: the logged-in user, exactly as the FastAPI tutorial returns it.
 
-Answered by a plain Starlette route ahead of the documented FastAPI one: the same
-checks (``bearer.authenticate``: signature, expiry, revocation, the account's state,
-the scope), without FastAPI's per-request dependency solving. The FastAPI route
-stays for the OpenAPI document (its security requirement, Swagger UI's Authorize).
+Answered by a plain ASGI route (``lean``) ahead of the documented FastAPI one: the
+same checks (``bearer.authenticate``: signature, expiry, revocation, the account's
+state, the scope), without FastAPI's per-request dependency solving. The FastAPI
+route stays for the OpenAPI document (its security requirement, Swagger UI's Authorize).
 """
 
 from collections.abc import Awaitable, Callable
@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.requests import Request
 from starlette.routing import Route
 
+from oauthcli.server import lean
 from oauthcli.server.bearer import authenticate, bearer_token
 from oauthcli.server.context import ServerContext
 from oauthcli.store import User
@@ -42,14 +42,15 @@ def tutorial_user(user: User) -> dict[str, Any]:
 
 
 def lean_routes(ctx: ServerContext) -> list[Route]:
-    """The routes that answer ``GET /users/me``; put them before the FastAPI ones."""
+    """The routes that answer ``GET /users/me`` (``lean``); put them before the FastAPI ones."""
+    json_only = [lean.JSON_TYPE]
 
-    async def users_me(request: Request) -> JSONResponse:
-        token = bearer_token(request.headers.get("authorization"))
+    async def users_me(scope: lean.Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        token = bearer_token(lean.header(scope, b"authorization"))
         user = await authenticate(ctx, token, REQUIRED)  # BearerError: the app's handler
-        return JSONResponse(tutorial_user(user))
+        return lean.json_bytes(tutorial_user(user)), json_only
 
-    return [Route(path, users_me, methods=["GET"], include_in_schema=False) for path in PATHS]
+    return [lean.route(path, users_me) for path in PATHS]
 
 
 def router(get_current_user: Callable[..., Awaitable[User]]) -> APIRouter:
