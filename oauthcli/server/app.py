@@ -15,6 +15,7 @@ shared context, includes the routers and states the discovery metadata.
 ``Security(app.state.get_current_user, scopes=["items"])``.
 """
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +29,7 @@ from oauthcli.keys import SigningKey
 from oauthcli.server import authorize, bearer, discovery, docs, endpoints, grants, oidc, users_me
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import OAuthError
+from oauthcli.server.oauth import NO_STORE, OAuthError
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.server.state import LiveStore
 from oauthcli.server.throttle import LoginThrottle
@@ -37,6 +38,7 @@ from oauthcli.state.contract import Records, State
 from oauthcli.state.denylist import Denylist
 from oauthcli.store import UserStore
 
+log = logging.getLogger("oauthcli.server")
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
@@ -273,16 +275,16 @@ def _install_error_handlers(app: FastAPI) -> None:
                 "detail": "Service temporarily unavailable",
             },
             status_code=503,
-            headers={"Retry-After": "1", **grants.NO_STORE},
+            headers={"Retry-After": "1", **NO_STORE},
         )
 
     async def _core_error(request: Request, exc: OAuthCliError) -> JSONResponse:
-        grants.log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return _server_error()
 
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # One log line, no traceback in the answer (Starlette still logs it for debugging).
-        grants.log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
         return _server_error()
 
     app.add_exception_handler(OAuthError, _oauth_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
@@ -308,4 +310,4 @@ def _log_unavailable(exc: StateUnavailable) -> None:
     now = time.monotonic()
     if now - _last_unavailable_log[0] >= 10:
         _last_unavailable_log[0] = now
-        grants.log.error("answering 503 temporarily_unavailable: %s", exc)
+        log.error("answering 503 temporarily_unavailable: %s", exc)

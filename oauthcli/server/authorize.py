@@ -236,7 +236,7 @@ def issue_code(ctx: ServerContext, request: AuthRequest, sub: str, auth_time: in
     code = new_token()
     key = digest(code)
     # What its redemption will issue, recorded before the code exists: a replay at any
-    # moment revokes it (RFC 6749 4.1.2; code_grants._redeemed marks it used).
+    # moment revokes it (RFC 6749 4.1.2; grants.authorization_code._redeemed marks it used).
     lifetime = ctx.provider.code_ttl + ctx.settings.access_ttl
     grant = {"jti": new_jti(), "exp": int(ctx.service.clock()) + lifetime}
     ctx.records.put(CODE_USED, key, grant, lifetime)

@@ -1,6 +1,7 @@
 """The OAuth routes: ``POST /token``, ``/revoke`` (RFC 7009) and ``/introspect`` (RFC 7662).
 
-The handlers live in ``grants``; this module only wires them to paths and
+The handlers live in ``grants`` (the registry of grants), ``revocation`` and
+``introspection``; this module only wires them to paths and
 describes their form bodies for the OpenAPI document (they parse the form
 themselves, so FastAPI sees no parameters).
 """
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from oauthcli.server import grants
+from oauthcli.server import grants, introspection, revocation
 from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
 
@@ -77,11 +78,11 @@ def router(ctx: ServerContext) -> APIRouter:
     @routes.post(REVOKE_PATH, openapi_extra=TOKEN_ONLY_FORM)
     async def revoke(call: RevokeCall) -> Any:
         """Token revocation (RFC 7009): 200 even for unknown tokens; only the token's client."""
-        return await grants.revoke_endpoint(ctx, call)
+        return await revocation.revoke_endpoint(ctx, call)
 
     @routes.post(INTROSPECT_PATH, openapi_extra=TOKEN_ONLY_FORM)
     async def introspect(call: IntrospectCall) -> Any:
         """Token introspection (RFC 7662) for authenticated clients."""
-        return await grants.introspect_endpoint(ctx, call)
+        return await introspection.introspect_endpoint(ctx, call)
 
     return routes
