@@ -243,22 +243,27 @@ class User:
 
 @dataclass
 class Client:
-    """An OAuth client: confidential (a bcrypt ``hashed_secret``) or public (none; PKCE).
+    """An OAuth client: confidential (a ``hashed_secret``, or public keys in ``jwks`` for
+    ``private_key_jwt``, RFC 7523) or public (none; PKCE).
 
     ``redirect_uris`` are where the authorization endpoint may send codes.
     """
 
     client_id: str
-    hashed_secret: str = ""  # empty for a public client
+    hashed_secret: str = ""  # empty for a public client and a private_key_jwt one
     scopes: list[str] = field(default_factory=list)
     disabled: bool = False
     public: bool = False
     redirect_uris: list[str] = field(default_factory=list)
+    # A JWK Set of the client's public keys: it authenticates with signed assertions.
+    jwks: dict[str, Any] | None = None
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if self.public:
             data["public"] = True
+        elif self.jwks is not None:
+            data["jwks"] = self.jwks
         else:
             data["hashed_secret"] = self.hashed_secret
         data["disabled"] = self.disabled
@@ -504,22 +509,42 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "scopes": list,
     "public": bool,
     "redirect_uris": list,
+    "jwks": dict,
 }
 
 
 def _parse_client(where: str, cid: str, table: Any) -> Client:
     fields = _check_table(where, table, _CLIENT_FIELDS)
-    if fields.get("public", False) == ("hashed_secret" in fields):
+    kinds = [fields.get("public", False), "hashed_secret" in fields, "jwks" in fields]
+    if sum(kinds) != 1:
         raise StoreError(
-            f"{where}: give 'hashed_secret' (confidential client) or 'public = true', "
-            "not both or neither"
+            f"{where}: give 'hashed_secret' (confidential client), 'jwks' (its public keys, "
+            "for private_key_jwt) or 'public = true': exactly one"
         )
+    if "jwks" in fields:
+        _check_client_jwks(where, fields["jwks"])
     for uri in fields.get("redirect_uris", []):
         try:
             validate_redirect_uri(uri)
         except UsageError as exc:
             raise StoreError(f"{where}: {exc}") from None
     return Client(client_id=cid, **fields)
+
+
+def _check_client_jwks(where: str, jwks: dict[str, Any]) -> None:
+    """A JWK Set of usable public keys (a private member is refused: it must not be here)."""
+    from oauthcli.errors import ConfigError
+    from oauthcli.verify.keyset import keys_from_jwks
+
+    keys = jwks.get("keys")
+    if isinstance(keys, list) and any(isinstance(k, dict) and "d" in k for k in keys):
+        raise StoreError(f"{where}: 'jwks' holds a private key; give the public keys only")
+    if isinstance(keys, list) and any(isinstance(k, dict) and k.get("kty") == "oct" for k in keys):
+        raise StoreError(f"{where}: 'jwks' holds a shared secret (kty oct); give public keys")
+    try:
+        keys_from_jwks(jwks, f"{where} jwks")
+    except ConfigError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _check_table(

@@ -26,7 +26,17 @@ from oauthcli import __version__
 from oauthcli.errors import ConfigError, OAuthCliError, StateUnavailable
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
-from oauthcli.server import authorize, bearer, discovery, docs, endpoints, grants, oidc, users_me
+from oauthcli.server import (
+    authorize,
+    bearer,
+    client_auth,
+    discovery,
+    docs,
+    endpoints,
+    grants,
+    oidc,
+    users_me,
+)
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import NO_STORE, OAuthError
@@ -39,7 +49,7 @@ from oauthcli.state.denylist import Denylist
 from oauthcli.store import UserStore
 
 log = logging.getLogger("oauthcli.server")
-AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+AUTH_METHODS = list(client_auth.AUTH_METHODS)
 
 
 def create_app(
@@ -123,7 +133,7 @@ def discovery_metadata(ctx: ServerContext, base: str) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
         "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
-        "token_endpoint_auth_signing_alg_values_supported": [],
+        "token_endpoint_auth_signing_alg_values_supported": list(client_auth.ASSERTION_ALGORITHMS),
         "service_documentation": base + docs.DOCS_PATH,
         **oidc.discovery_fields(base, ctx.key.algorithm, ctx.live.scopes()),
     }

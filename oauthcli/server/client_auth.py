@@ -7,8 +7,8 @@ all run ``authenticate`` (through the ``client_request`` dependency), as authlib
 1. ``presented``: the one parser of how the client identifies itself (RFC 6749 2.3):
    ``client_secret_basic`` (HTTP Basic, id and secret form-urlencoded: 2.3.1),
    ``client_secret_post`` (``client_id`` and ``client_secret`` in the form),
-   ``private_key_jwt`` (``client_assertion``, RFC 7523 2.2; refused: no client
-   of the store registers a key), or ``none`` (a public client names itself with
+   ``private_key_jwt`` (``client_assertion``, RFC 7523 2.2, for a client whose public
+   keys the store holds in ``jwks``), or ``none`` (a public client names itself with
    ``client_id``, 2.1). More than one method in a request is ``invalid_request`` (2.3).
 2. A secret is checked under the client's throttle (``throttle.key(CLIENT, id)``):
    every endpoint counts failures against the same allowance, and a locked-out client
@@ -38,12 +38,14 @@ from oauthcli.server import throttle
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import (
     MAX_FIELD_BYTES,
+    TOKEN_PATH,
     Form,
     OAuthError,
     invalid_client,
     invalid_request,
     read_form,
 )
+from oauthcli.server.provider import base_url, digest, issuer_of
 from oauthcli.store import Client, StoreData
 
 if TYPE_CHECKING:
@@ -54,6 +56,10 @@ POST = "client_secret_post"
 PRIVATE_KEY_JWT = "private_key_jwt"
 NONE = "none"
 SECRET_METHODS = (BASIC, POST)
+AUTH_METHODS = (BASIC, POST, PRIVATE_KEY_JWT)  # discovery's *_auth_methods_supported
+ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                        "ES256", "ES384", "ES512", "EdDSA")  # fmt: skip
+ASSERTION = "client_assertion"  # ctx.records kind: jti of assertions used, until they expire
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -180,29 +186,7 @@ async def authenticate(
     """
     found = presented(request, form)
     data = ctx.live.current()
-    client: Client | None
-    if found.method in SECRET_METHODS:
-        try:
-            key = throttle.key(throttle.CLIENT, found.client_id or "")
-            client = await _check_cheap_secret(ctx, found, data, key)
-            if client is not None:
-                return _allowed(client, policy)
-            async with ctx.throttle.attempt(key) as attempt:
-                client = await run_in_threadpool(
-                    _check_secret, found, data, ctx.rounds(data), ctx.live.secrets
-                )
-                if client is None:
-                    attempt.failed()
-                else:
-                    attempt.succeeded()
-        except throttle.Throttled as exc:
-            raise locked_out(exc) from None
-        if client is None:
-            raise invalid_client()
-    elif found.method == PRIVATE_KEY_JWT:
-        # RFC 7523 3: no client of the store registers a key to verify the assertion with.
-        raise invalid_client("private_key_jwt is not enabled for any client of this server")
-    else:
+    if found.method == NONE:
         client = data.clients.get(found.client_id) if found.client_id else None
         if client is None:
             if policy is Policy.OPTIONAL:
@@ -212,7 +196,51 @@ async def authenticate(
             raise invalid_client()
         if not client.public:
             raise invalid_client("this confidential client must authenticate")
+        return _allowed(client, policy)
+    try:
+        if found.method == PRIVATE_KEY_JWT:
+            client = await _by_assertion(ctx, request, found, data)
+        else:
+            client = await _by_secret(ctx, found, data)
+    except throttle.Throttled as exc:
+        raise locked_out(exc) from None
     return _allowed(client, policy)
+
+
+async def _by_secret(ctx: ServerContext, found: Presented, data: StoreData) -> Client:
+    """client_secret_basic / client_secret_post, under the client's throttle."""
+    key = throttle.key(throttle.CLIENT, found.client_id or "")
+    client = await _check_cheap_secret(ctx, found, data, key)
+    if client is not None:
+        return client
+    async with ctx.throttle.attempt(key) as attempt:
+        client = await run_in_threadpool(
+            _check_secret, found, data, ctx.rounds(data), ctx.live.secrets
+        )
+        if client is None:
+            attempt.failed()
+        else:
+            attempt.succeeded()
+    if client is None:
+        raise invalid_client()
+    return client
+
+
+async def _by_assertion(
+    ctx: ServerContext, request: Request, found: Presented, data: StoreData
+) -> Client:
+    """private_key_jwt (RFC 7523 2.2), under the client's throttle as a secret is."""
+    async with ctx.throttle.attempt(
+        throttle.key(throttle.CLIENT, found.client_id or "")
+    ) as attempt:
+        client = await run_in_threadpool(_check_assertion, ctx, request, found, data)
+        if client is None:
+            attempt.failed()
+        else:
+            attempt.succeeded()
+    if client is None:
+        raise invalid_client("client_assertion is not valid for this client")
+    return client
 
 
 def _allowed(client: Client, policy: Policy) -> Client:
@@ -220,6 +248,59 @@ def _allowed(client: Client, policy: Policy) -> Client:
         raise invalid_client()
     if policy is Policy.CONFIDENTIAL and client.public:
         raise invalid_client("a public client cannot use this endpoint")
+    return client
+
+
+def assertion_audiences(ctx: ServerContext, request: Request) -> list[str]:
+    """What an assertion's ``aud`` may name: the issuer (RFC 7523 3 as updated in 2025, what
+    the project's client sends), the token endpoint URL (RFC 7523 3), or the URL of the
+    endpoint it was sent to (as node-oidc-provider accepts)."""
+    base = base_url(request)
+    found = [issuer_of(ctx, request), base + TOKEN_PATH, base + request.url.path]
+    if ctx.issuer and ctx.issuer.startswith(("https://", "http://")):
+        found.append(ctx.issuer.rstrip("/") + TOKEN_PATH)
+    return list(dict.fromkeys(found))
+
+
+def _check_assertion(
+    ctx: ServerContext, request: Request, presented: Presented, data: StoreData
+) -> Client | None:
+    """Blocking (the state): the client whose key signed this assertion, else ``None``.
+
+    RFC 7523 3: ``iss`` and ``sub`` are the client id, ``aud`` names this server, ``exp``
+    has not passed; its ``jti`` is used once (recorded until ``exp``: a replay is refused).
+    Only the client's own public keys (``jwks`` in the store) verify it, with the
+    algorithms those keys allow (never HMAC: the store holds no shared secret for it).
+    """
+    from oauthcli.errors import OAuthCliError
+    from oauthcli.verify.keyset import keys_from_jwks
+    from oauthcli.verify.verifier import Verifier
+
+    client_id = presented.client_id or ""
+    client = data.clients.get(client_id)
+    if client is None or client.jwks is None or client.public:
+        return None
+    try:
+        keys, _ = keys_from_jwks(client.jwks, f"client {client_id} jwks")
+        verifier = Verifier(
+            [k for k in keys if set(k.algorithms) <= set(ASSERTION_ALGORITHMS)],
+            issuer=client_id,
+            audience=assertion_audiences(ctx, request),
+            token_type="any",
+            required_claims=("sub", "jti"),
+            now=ctx.service.clock,
+        )
+        claims = verifier.verify(presented.assertion or "").payload
+    except OAuthCliError:
+        return None
+    jti = claims["jti"]
+    if claims["sub"] != client_id or not isinstance(jti, str) or len(jti) > MAX_FIELD_BYTES:
+        return None
+    record = digest(f"{client_id}\x00{jti}")
+    if ctx.records.get(ASSERTION, record) is not None:
+        return None  # RFC 7523 3 (7): a jti seen before is a replay
+    ttl = max(1.0, float(claims["exp"]) - ctx.service.clock())
+    ctx.records.put(ASSERTION, record, {"client_id": client_id}, ttl)
     return client
 
 

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from oauthcli.server import grants, introspection, revocation
 from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
+from oauthcli.server.oauth import TOKEN_PATH
 
-TOKEN_PATH = "/token"
+__all__ = ["TOKEN_PATH", "router"]
 REVOKE_PATH = "/revoke"
 INTROSPECT_PATH = "/introspect"
 

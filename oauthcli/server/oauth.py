@@ -19,6 +19,7 @@ MAX_FIELD_BYTES = 1024
 MAX_TOKEN_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+TOKEN_PATH = "/token"  # the token endpoint (client_auth accepts it as an assertion's aud)
 CLIENT_REALM = 'Basic realm="oauthcli"'
 _TOKEN_FIELDS = ("refresh_token", "token", "client_assertion")  # JWTs: up to MAX_TOKEN_BYTES
 
