@@ -12,6 +12,7 @@ import pytest
 
 from oauthcli.audit import audit
 from oauthcli.verify.parse import decode
+from oauthcli.verify.verdict import FIELDS as VERDICT_FIELDS
 from oauthcli.weak_secrets import WEAK_SECRETS, find_weak_secret
 from tests.conftest import TEST_SECRET
 
@@ -124,7 +125,7 @@ def test_decode_and_verify_warn_for_each_weak_secret(cli, tmp_path, secret, sour
 def test_decode_and_verify_are_quiet_for_a_strong_secret(cli, tmp_path):
     token = sign(STRONG)
     decoded = cli("decode", "--json", token)
-    assert decoded.stderr == "" and "warnings" not in json.loads(decoded.stdout)
+    assert decoded.stderr == "" and json.loads(decoded.stdout)["warnings"] == []
     key = tmp_path / "strong.secret"
     key.write_text(STRONG)
     verified = cli("verify", "--json", "--secret-file", str(key), "--audience", "api", token)
@@ -160,13 +161,14 @@ def test_audit_json_is_the_contract(cli):
     result = cli("audit", "--json", token)
     assert result.exit_code == 4
     data = json.loads(result.stdout)
-    assert set(data) == {"clean", "findings", "header", "payload"}
-    assert data["clean"] is False
+    assert list(data) == [*VERDICT_FIELDS, "findings"]  # verify's shape, then the findings
+    assert data["valid"] is False and data["error"] == "audit"
     assert [f["code"] for f in data["findings"]] == ["weak_secret", "weak_key", "no_exp"]
     assert all(set(f) == {"code", "message"} for f in data["findings"])
+    assert data["warnings"] == [f["message"] for f in data["findings"]]
     assert data["payload"] == {"sub": "x", "aud": "api", "iss": "i"}
     ok = json.loads(cli("audit", "--json", sign(STRONG)).stdout)
-    assert ok["clean"] is True and ok["findings"] == []
+    assert ok["valid"] is True and ok["findings"] == [] and ok["warnings"] == []
 
 
 def test_audit_key_options(cli, tmp_path):

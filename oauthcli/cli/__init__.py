@@ -21,6 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.filterwarnings("always", category=OAuthCliWarning)
         warnings.showwarning = _show_warning
         _said.clear()
+        printed = sys.modules.get("oauthcli.cli.output")
+        if printed is not None:  # a second run in one process (tests, a Python caller)
+            printed.json_printed = False  # type: ignore[attr-defined]  # a module, read by name
         return _main(argv)
 
 
@@ -58,6 +61,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from oauthcli.cli import output
 
         output.error(str(exc))
+        if output.wants_json(args):
+            # Without a reason of its own, the error's family: usage, auth, remote, store...
+            reason = exc.reason or ExitCode(exc.exit_code).name.lower()
+            output.json_error(str(exc), reason, int(exc.exit_code))
         return int(exc.exit_code)
     except (KeyboardInterrupt, EOFError):  # Ctrl-C, or Ctrl-D at a prompt (as click says)
         return _aborted()
@@ -120,6 +127,8 @@ def _typer_run(args: list[str]) -> Callable[[], Any]:
             if exc.ctx is not None:
                 hint = f" (see '{exc.ctx.command_path} --help')"
             output.error(exc.format_message() + hint)
+            if output.wants_json(args):
+                output.json_error(exc.format_message() + hint, "usage", int(ExitCode.USAGE))
             return int(ExitCode.USAGE)
         except click_exceptions.ClickException as exc:
             output.error(exc.format_message())

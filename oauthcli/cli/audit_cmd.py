@@ -2,7 +2,7 @@
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,9 +41,15 @@ def audit(
     """
     from oauthcli.audit import audit as audit_token
     from oauthcli.errors import TokenError
+    from oauthcli.verify import verdict
     from oauthcli.verify.parse import decode
 
-    parsed = decode(read_token(token, profile, "audit"))
+    try:
+        parsed = decode(read_token(token, profile, "audit"))
+    except TokenError as exc:
+        if json_output:  # as verify --json: a token that cannot be read still gets an answer
+            output.print_json(verdict.of_error(exc, None, time.time()))
+        raise
     secret = None
     public_key = None
     if secret_file is not None:
@@ -62,12 +68,17 @@ def audit(
         public_key = loaded.public_key() if hasattr(loaded, "private_bytes") else loaded
     findings = audit_token(parsed, time.time(), secret=secret, public_key=public_key)
     if json_output:
+        # verify's shape ("valid": no risk found), and each finding with its code
         output.print_json(
             {
-                "clean": not findings,
-                "findings": [f.as_json() for f in findings],
+                "valid": not findings,
+                "error": "audit" if findings else None,
+                "message": _summary(findings),
                 "header": parsed.header,
                 "payload": parsed.payload,
+                "expires_in": verdict.expires_in_of(parsed.payload, time.time()),
+                "warnings": [f.message for f in findings],
+                "findings": [f.as_json() for f in findings],
             }
         )
     elif not findings:
@@ -77,9 +88,15 @@ def audit(
         for finding in findings:
             output.echo(f"{finding.code.ljust(width)}  {output.clean(finding.message)}")
     if findings:
-        codes = ", ".join(f.code for f in findings)
-        plural = "risk" if len(findings) == 1 else "risks"
-        raise TokenError(f"{len(findings)} {plural} found: {codes}", "audit")
+        raise TokenError(_summary(findings), "audit")
+
+
+def _summary(findings: list[Any]) -> str:
+    if not findings:
+        return "clean: nothing risky found (signature not verified; see 'oauthcli verify')"
+    codes = ", ".join(f.code for f in findings)
+    plural = "risk" if len(findings) == 1 else "risks"
+    return f"{len(findings)} {plural} found: {codes}"
 
 
 def register(app: typer.Typer) -> None:

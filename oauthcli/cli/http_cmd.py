@@ -487,6 +487,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--id-token", help="The profile's ID token instead of its access token."),
         ] = False,
+        json_output: Annotated[
+            bool,
+            typer.Option("--json", help='Print {"name": "Authorization", "value": "Bearer ..."}.'),
+        ] = False,
     ) -> None:
         """Print 'Authorization: Bearer <token>' for curl -H "$(oauthcli header)".
 
@@ -506,4 +510,7 @@ def register(app: typer.Typer) -> None:
             token = explicit or check_header_safe(
                 _profile_token(profile, cacert, timeout).fresh().access_token
             )
+        if json_output:
+            ci_output.emit_json({"name": "Authorization", "value": f"Bearer {token}"}, [token])
+            return
         ci_output.emit(f"Authorization: Bearer {token}", [token])

@@ -128,6 +128,7 @@ def _print_lines(lines: list[tuple[str, str]]) -> None:
 def decode(token: str | None, json_output: bool, profile: str | None) -> None:
     """Show a token's header and claims without checking its signature."""
     from oauthcli.errors import TokenError
+    from oauthcli.verify import verdict
     from oauthcli.verify.parse import decode as decode_token
 
     try:
@@ -135,26 +136,22 @@ def decode(token: str | None, json_output: bool, profile: str | None) -> None:
     except TokenError as exc:
         if json_output:
             # like verify --json: a token that cannot be decoded still gets an answer
-            output.print_json(
-                {
-                    "header": None,
-                    "payload": None,
-                    "verified": False,
-                    "error": exc.reason,
-                    "message": exc.message,
-                }
-            )
+            output.print_json(verdict.of_error(exc, None, time.time()))
         raise
     weak = _weak_secret_warning(parsed)
     if json_output:
-        data: dict[str, Any] = {
-            "header": parsed.header,
-            "payload": parsed.payload,
-            "verified": False,
-        }
-        if weak:
-            data.setdefault("warnings", []).append(weak)
-        output.print_json(data)
+        # verify's shape; "valid" is null: decode reads a token, it does not check it
+        output.print_json(
+            {
+                "valid": None,
+                "error": None,
+                "message": "decoded; signature NOT checked (see 'oauthcli verify')",
+                "header": parsed.header,
+                "payload": parsed.payload,
+                "expires_in": verdict.expires_in_of(parsed.payload, time.time()),
+                "warnings": [weak] if weak else [],
+            }
+        )
         return
     _print_lines(decode_lines(parsed.header, parsed.payload, time.time()))
 

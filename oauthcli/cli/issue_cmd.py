@@ -177,7 +177,7 @@ def issue(
                 "token_type": "bearer",
                 "expires_in": max(0, int(claims["exp"]) - int(time.time())),
                 "header": jwt.get_unverified_header(token),
-                "claims": claims,
+                "payload": claims,
             },
             [token],
         )

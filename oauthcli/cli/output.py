@@ -25,8 +25,35 @@ def echo(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+# Whether this command has printed its JSON document: an error after it adds no second one.
+json_printed = False
+
+
 def print_json(data: Any) -> None:
+    global json_printed
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    json_printed = True
+
+
+def wants_json(args: list[str]) -> bool:
+    """``--json`` or ``--format json`` among a command's arguments (before any ``--``)."""
+    from itertools import pairwise
+
+    args = args[: args.index("--")] if "--" in args else args
+    return (
+        "--json" in args
+        or "--format=json" in args
+        or any(a == "--format" and b.lower() == "json" for a, b in pairwise(args))
+    )
+
+
+def json_error(message: str, reason: str, exit_code: int) -> None:
+    """A failure as the JSON document of a ``--json`` run (stdout), besides the stderr line:
+    ``{"error": REASON, "message": TEXT, "exit_code": N}``, ``error`` being the reason code
+    ``verify --json`` also uses. Nothing when the command already printed its document."""
+    if json_printed:
+        return
+    print_json({"error": reason, "message": clean(message), "exit_code": exit_code})
 
 
 def error(message: str) -> None:

@@ -195,6 +195,7 @@ def token_cmd(
     profile: ProfileOption = None,
     timeout: TimeoutOption = HTTP_TIMEOUT,
     cacert: CacertOption = None,
+    json_output: JsonOption = False,
     fmt: Annotated[
         str | None,
         typer.Option(
@@ -217,9 +218,9 @@ def token_cmd(
     from oauthcli.client.answer import check_header_safe
     from oauthcli.client.oidc_profile import fresh_id_token
 
-    if fmt is not None and fmt.lower() == "json":
-        raise UsageError("--format json is not offered here: use 'oauthcli login --json'")
-    chosen = ci_output.resolve_format(fmt, allowed=ci_output.TOKEN_FORMATS)
+    chosen = ci_output.resolve_format(
+        fmt, json_output=json_output, allowed=(*ci_output.TOKEN_FORMATS, "json")
+    )
     if chosen == "exec-credential":
         _print_exec_credential(_profile_token(profile, timeout, cacert), id_token)
         return
@@ -229,6 +230,12 @@ def token_cmd(
     if chosen == "env":
         id_value = fresh_id_token(source) if entry.id_token else None
         ci_output.print_env({"access_token": access, "id_token": id_value})
+        return
+    if chosen == "json":  # the login's shape: an RFC 6749 5.1 response (no refresh token)
+        if id_token:
+            entry.id_token = fresh_id_token(source)
+        body = {k: v for k, v in entry.token_response().items() if k != "refresh_token"}
+        ci_output.emit_json(body, [access, entry.id_token])
         return
     shown = fresh_id_token(source) if id_token else access
     ci_output.emit(shown, [shown])

@@ -9,7 +9,7 @@ this module only checks option combinations and prints.
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -89,19 +89,6 @@ def _output_mode(print_only: bool, json_output: bool) -> None:
         raise UsageError("--print and --json contradict each other: choose one")
 
 
-def token_response(entry: "CacheEntry", now: float | None = None) -> dict[str, Any]:
-    """The RFC 6749 section 5.1 response for a cache entry (what ``--json`` prints)."""
-    body: dict[str, Any] = {"access_token": entry.access_token, "token_type": entry.token_type}
-    if entry.expires_at is not None:
-        body["expires_in"] = max(0, entry.expires_at - int(time.time() if now is None else now))
-    if entry.refresh_token:
-        body["refresh_token"] = entry.refresh_token
-    body["scope"] = entry.scope
-    if entry.id_token:
-        body["id_token"] = entry.id_token
-    return body
-
-
 def _report(
     entry: "CacheEntry",
     profile: str,
@@ -127,7 +114,7 @@ def _report(
     if json_output:
         # the tokens were just obtained: expires_in as the server's answer gave it, however
         # long the login itself took (a loaded machine must not print 899 for 900)
-        ci_output.emit_json(token_response(entry, now=entry.obtained_at), tokens.values())
+        ci_output.emit_json(entry.token_response(now=entry.obtained_at), tokens.values())
         return
     from datetime import UTC, datetime
 

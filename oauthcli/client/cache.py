@@ -72,6 +72,20 @@ class CacheEntry:
             return False
         return (time.time() if now is None else now) + margin >= self.expires_at
 
+    def token_response(self, now: float | None = None) -> dict[str, Any]:
+        """The entry as an RFC 6749 section 5.1 response: what every ``--json`` of a login,
+        a refresh and ``token`` prints."""
+        body: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type}
+        if self.expires_at is not None:
+            at = int(time.time() if now is None else now)
+            body["expires_in"] = max(0, self.expires_at - at)
+        if self.refresh_token:
+            body["refresh_token"] = self.refresh_token
+        body["scope"] = self.scope
+        if self.id_token:
+            body["id_token"] = self.id_token
+        return body
+
     def subject(self) -> str | None:
         """Who the tokens are for, as a person reads it: the login's username, else the ID
         token's (then the access token's) ``preferred_username``, ``email`` or ``sub``;

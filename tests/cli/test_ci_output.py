@@ -140,7 +140,9 @@ def test_format_option_in_process(cli, store_path):
     result = cli("issue", "--sub", "alice", "--format", "env")
     assert result.exit_code == 0 and result.stderr == ""
     assert re.fullmatch(r"OAUTHCLI_ACCESS_TOKEN=eyJ\S+\n", result.stdout)
-    assert json.loads(cli("issue", "--sub", "a", "--format", "json").stdout)["claims"]["sub"] == "a"
+    assert (
+        json.loads(cli("issue", "--sub", "a", "--format", "json").stdout)["payload"]["sub"] == "a"
+    )
     assert_one_line_error(cli("issue", "--sub", "a", "--format", "yaml"), 2, "--format must be")
     assert_one_line_error(cli("issue", "--sub", "a", "--json", "--format", "env"), 2, "contradict")
     assert_one_line_error(cli("login", "alice", "--print", "--format", "env"), 2, "contradict")

@@ -61,7 +61,7 @@ def test_issue_without_scope_writes_no_scope_claim(cli, store_path):
 def test_an_empty_audience_is_refused_not_dropped(cli, store_path, aud):
     assert_one_line_error(cli("issue", "--sub", "a", "--aud", aud), 2, "--aud must not be empty")
     body = json.loads(cli("issue", "--sub", "a", "--aud", "api", "--json").stdout)
-    assert body["claims"]["aud"] == "api"
+    assert body["payload"]["aud"] == "api"
 
 
 @pytest.mark.parametrize(

@@ -371,9 +371,9 @@ def test_issue_mints_a_fixture_token(cli, store_path):
 def test_issue_json(cli, store_path):
     result = cli("issue", "--sub", "svc", "--json")
     body = json.loads(result.stdout)
-    assert list(body) == ["access_token", "token_type", "expires_in", "header", "claims"]
+    assert list(body) == ["access_token", "token_type", "expires_in", "header", "payload"]
     assert body["expires_in"] == 900 and body["token_type"] == "bearer"
-    assert body["claims"] == verify(body["access_token"])
+    assert body["payload"] == verify(body["access_token"])
     assert body["header"]["typ"] == "at+jwt"
 
 

@@ -226,7 +226,7 @@ def test_item14_decode_json_answers_for_opaque_and_encrypted_tokens(cli, token, 
     result = cli("decode", "--json", token)
     assert result.exit_code == 4
     data = strict_json(result.stdout)
-    assert data["header"] is None and data["payload"] is None and data["verified"] is False
+    assert data["header"] is None and data["payload"] is None and data["valid"] is False
     assert data["error"] == reason and data["message"]
 
 
