@@ -105,6 +105,23 @@ class AuthorizationResult:
     redirect_uri: str
 
 
+OPENER_GRACE = 2.0  # seconds to learn whether a browser started before waiting for it
+
+
+def _open_in_background(opener: BrowserOpener, url: str, notify: Callable[[str], None]) -> None:
+    """Start the browser without waiting for it to exit: a ``$BROWSER`` that blocks (w3m,
+    lynx) shows the loopback page, which waits for this process to finish the login."""
+    import threading
+
+    def start() -> None:
+        if not opener(url):
+            notify("(no browser was started: open the URL above yourself)")
+
+    thread = threading.Thread(target=start, name="oauthcli-browser", daemon=True)
+    thread.start()
+    thread.join(OPENER_GRACE)
+
+
 def run(
     http: httpx.Client,
     metadata: ProviderMetadata,
@@ -117,7 +134,10 @@ def run(
     timeout: float,
     target: RedirectTarget | None = None,
     insecure_http: bool = False,
+    verify: Callable[[TokenResponse, AuthorizationSecrets], None] | None = None,
 ) -> AuthorizationResult:
+    """The browser login; ``verify`` checks the token response (the ID token) while the
+    browser's page still waits, so the page says "Logged in" only when all of it held."""
     from oauthcli.client import grants as remote
 
     endpoint = metadata.require("authorization", "for --grant authorization-code")
@@ -155,26 +175,32 @@ def run(
         url = authorization_url(endpoint, {**query, **extra})
         # the provider's endpoint came from outside: shown cleaned, but whole
         notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
-        if not opener(url):
-            notify("(no browser was started: open the URL above yourself)")
+        _open_in_background(opener, url, notify)
         code = listener.wait(timeout)
         if listener.refused:
             notify(f"ignored {listener.refused} answer(s) with a wrong or missing state")
         redirect_uri = listener.redirect_uri
-    form: dict[str, str | list[str]] = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "code_verifier": values.code_verifier,
-    }
-    form.update(token_resource(extra))
-    response = remote.token_request(
-        http,
-        metadata.require("token", "to redeem the code"),
-        form,
-        auth,
-        grant="authorization_code",
-        secrets=(code, values.code_verifier),
-        insecure_http=insecure_http,
-    )
+        form: dict[str, str | list[str]] = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": values.code_verifier,
+        }
+        form.update(token_resource(extra))
+        try:
+            response = remote.token_request(
+                http,
+                metadata.require("token", "to redeem the code"),
+                form,
+                auth,
+                grant="authorization_code",
+                secrets=(code, values.code_verifier),
+                insecure_http=insecure_http,
+            )
+            if verify is not None:
+                verify(response, values)
+        except BaseException as exc:
+            listener.report(exc)
+            raise
+        listener.report(None)
     return AuthorizationResult(response, values, redirect_uri)

@@ -9,6 +9,10 @@ the one sent. A response with a wrong or missing ``state`` (another page, or an
 attacker, talking to the port) is refused with a 400 and its code is never used;
 the listener keeps waiting for the real one. ``iss``, when present or when the
 provider promises it, must be the issuer (RFC 9207 2.4: a mix-up defence).
+
+The browser's request that brought the code is held until the caller ``report``s how
+the login ended (the code redeemed, the ID token verified): the page says "Logged in"
+only then, and shows the error otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from oauthcli.errors import AuthenticationError, UsageError
 
 CALLBACK_PATH = "/callback"
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost"}
+HOLD_SECONDS = 120.0  # the browser's page waits this long for the redemption and checks
+_HELD = (0, "", "")  # _handle's answer for the request that brought the code
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,9 @@ class LoopbackListener:
         self._code: str | None = None
         self._error: AuthenticationError | None = None
         self._lock = threading.Lock()
+        self._outcome = threading.Event()  # report() was called
+        self._result = (200, "Login not finished", "oauthcli stopped; see the terminal.")
+        self._answered = threading.Event()  # the held page was sent
         try:
             self._server = ThreadingHTTPServer(("127.0.0.1", self.target.port), self._handler())
         except OSError as exc:
@@ -122,7 +131,26 @@ class LoopbackListener:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def report(self, error: BaseException | None = None) -> None:
+        """How the login ended, for the browser page held since the code arrived."""
+        from oauthcli.errors import OAuthCliError
+
+        if error is None:
+            self._result = (
+                200,
+                "Logged in",
+                "oauthcli has logged you in; you can close this page.",
+            )
+        elif isinstance(error, OAuthCliError):
+            self._result = (200, "Login failed", f"{clean(str(error))}. Back in the terminal.")
+        else:
+            self._result = (200, "Login failed", "oauthcli could not finish; see the terminal.")
+        self._outcome.set()
+
     def close(self) -> None:
+        self._outcome.set()  # a held page is answered (default: not finished) before closing
+        if self._code is not None:
+            self._answered.wait(10)
         for server, thread in zip(self._servers, self._threads, strict=True):
             if thread.is_alive():
                 server.shutdown()
@@ -187,7 +215,7 @@ class LoopbackListener:
                 )
                 return 400, "Login failed", "The answer carried no code."
             self._finish(code=code_value)
-            return 200, "Logged in", "oauthcli has the answer; you can close this page."
+            return _HELD
 
     def _finish(self, *, code: str | None = None, error: AuthenticationError | None = None) -> None:
         self._code, self._error = code, error
@@ -200,7 +228,19 @@ class LoopbackListener:
             timeout = 10  # a connection left open cannot hold the listener
 
             def do_GET(self) -> None:
-                status, title, text = listener._handle(self.path)
+                answer = listener._handle(self.path)
+                held = answer is _HELD
+                if held:
+                    listener._outcome.wait(HOLD_SECONDS)
+                    answer = listener._result
+                status, title, text = answer
+                try:
+                    self._send(status, title, text)
+                finally:
+                    if held:
+                        listener._answered.set()
+
+            def _send(self, status: int, title: str, text: str) -> None:
                 body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from oauthcli.client.cache import CacheEntry
     from oauthcli.client.discovery import ProviderMetadata
     from oauthcli.client.loopback import RedirectTarget
+    from oauthcli.client.pkce import AuthorizationSecrets
 
 INTERACTIVE_GRANTS = ("authorization-code", "device-code")
 GRANTS = (*INTERACTIVE_GRANTS, "password", "client-credentials")
@@ -141,8 +142,16 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
     scope = scope_string(scopes)
     extra = authcode.extra_parameters(request.resources, request.audience, request.params, scope)
     nonce: str | None = None
+    claims: dict[str, Any] | None = None
 
     if grant == "authorization-code":
+        checked: dict[str, Any] = {}
+
+        def verify(response: TokenResponse, secrets: AuthorizationSecrets) -> None:
+            # while the browser's page waits: it says "Logged in" only if this holds
+            once = secrets.nonce if "openid" in scope.split() else None
+            checked.update(_id_token_claims(metadata, auth, response, once, http))
+
         result = authcode.run(
             http,
             metadata,
@@ -154,9 +163,10 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             timeout=request.timeout,
             target=request.redirect,
             insecure_http=request.insecure_http,
+            verify=verify,
         )
         response = result.response
-        nonce = result.secrets.nonce if "openid" in scope.split() else None
+        claims = checked
     elif grant == "device-code":
         endpoint = metadata.require("device_authorization", "for --grant device-code")
         started = device.start(http, endpoint, auth, scope=scope, extra=extra)
@@ -173,7 +183,9 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         )
     else:
         response = _direct_grant(http, token_url, grant, request, auth, scope, extra, io)
-    return _entry(request, metadata, auth, grant, scope, response, nonce, http)
+    if claims is None:
+        claims = _id_token_claims(metadata, auth, response, nonce, http)
+    return _entry(request, metadata, auth, grant, scope, response, claims)
 
 
 def _direct_grant(
@@ -228,6 +240,44 @@ def _direct_grant(
         del password
 
 
+def _id_token_claims(
+    metadata: ProviderMetadata,
+    auth: ClientAuthentication,
+    response: TokenResponse,
+    nonce: str | None,
+    http: httpx.Client,
+) -> dict[str, Any]:
+    """The verified ID token's claims (``{}`` when there is none and none was due)."""
+    from oauthcli.client.idtoken import verify_id_token
+
+    id_token = response.raw.get("id_token")
+    if id_token is None:
+        if nonce is not None:
+            raise TokenError(
+                "the provider answered an openid login without an ID token (OIDC Core 3.1.3.3)",
+                "claim",
+            )
+        return {}
+    if not isinstance(id_token, str):
+        raise RemoteError("the token endpoint's id_token is not a string")
+    jwks = metadata.endpoints.get("jwks")
+    if jwks is None:
+        raise TokenError(
+            "the provider sent an ID token but publishes no jwks_uri: cannot verify it",
+            "key",
+        )
+    assert auth.client_id is not None
+    return verify_id_token(
+        id_token,
+        issuer=metadata.issuer,
+        client_id=auth.client_id,
+        jwks_uri=jwks,
+        http_client=http,
+        nonce=nonce,
+        access_token=response.access_token,
+    )
+
+
 def _entry(
     request: ProviderLogin,
     metadata: ProviderMetadata,
@@ -235,39 +285,13 @@ def _entry(
     grant: str,
     scope: str,
     response: TokenResponse,
-    nonce: str | None,
-    http: httpx.Client,
+    claims: dict[str, Any],
 ) -> CacheEntry:
+    """The entry to cache, from a response whose ID token (if any) ``claims`` verified."""
     from oauthcli.client.cache import CacheEntry
-    from oauthcli.client.idtoken import verify_id_token
     from oauthcli.urls import origin_of
 
     id_token = response.raw.get("id_token")
-    claims: dict[str, Any] = {}
-    if id_token is not None:
-        if not isinstance(id_token, str):
-            raise RemoteError("the token endpoint's id_token is not a string")
-        jwks = metadata.endpoints.get("jwks")
-        if jwks is None:
-            raise TokenError(
-                "the provider sent an ID token but publishes no jwks_uri: cannot verify it",
-                "key",
-            )
-        assert auth.client_id is not None
-        claims = verify_id_token(
-            id_token,
-            issuer=metadata.issuer,
-            client_id=auth.client_id,
-            jwks_uri=jwks,
-            http_client=http,
-            nonce=nonce,
-            access_token=response.access_token,
-        )
-    elif nonce is not None:
-        raise TokenError(
-            "the provider answered an openid login without an ID token (OIDC Core 3.1.3.3)",
-            "claim",
-        )
     token_url = metadata.endpoints["token"]
     insecure = request.insecure_http and not _is_loopback(token_url)
     return CacheEntry.from_token_response(

@@ -130,3 +130,47 @@ def test_device_login_at_serve(serve, action):
         entry = login.login(http, request, io)
     assert entry.id_token and entry.username == "alice"
     assert sleeps == [5]
+
+
+def _page_of(report) -> str:
+    """The last page the stand-in browser saw at the loopback listener."""
+    return json.loads(report.read_text().splitlines()[-1])["final_text"]
+
+
+def test_browser_login_against_the_example_store_verifies_its_id_token(
+    cli, isolated_env, monkeypatch, standin_browser
+):
+    """users.example.toml as shipped (ES256, the Quickstart's demo.pem), served on a free port:
+    the ID token verifies, and the page says "Logged in" only after that."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    store = isolated_env / "users.example.toml"
+    text = (root / "users.example.toml").read_text()
+    store.write_text(text.replace('issuer = "http://127.0.0.1:8000"\n', ""))  # a free port here
+    store.chmod(0o600)
+    write_new_key(isolated_env / "demo.pem", "ES256")  # as the Quickstart's first line does
+    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")
+    with provider_server(store) as op:
+        result = cli(
+            "login", "--issuer-url", op.url, "--client-id", "demo-app", "--scope", "openid me",
+            "--json",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(json.loads(result.stdout)["id_token"], options={"verify_signature": False})
+    assert claims["sub"] == "alice" and claims["aud"] == "demo-app"
+    assert "<h1>Logged in</h1>" in _page_of(standin_browser)
+
+
+def test_the_loopback_page_shows_the_error_when_the_id_token_fails(
+    cli, store_path, monkeypatch, standin_browser
+):
+    """An HS256 issuer's ID token cannot be verified by a client (no public key): exit 6 in
+    the terminal, and the browser is told so instead of "Logged in"."""
+    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")
+    with provider_server(store_path) as op:
+        result = cli("login", "--issuer-url", op.url, "--client-id", PUBLIC, "--scope", "openid me")
+    assert result.exit_code == 6, result.output
+    page = _page_of(standin_browser)
+    assert "<h1>Login failed</h1>" in page and "Logged in" not in page
+    assert cached() is None or not cached().access_token

@@ -2,19 +2,62 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
 import httpx
 import pytest
 
 from oauthcli.client.loopback import LoopbackListener, parse_redirect_uri
-from oauthcli.errors import AuthenticationError, UsageError
+from oauthcli.errors import AuthenticationError, TokenError, UsageError
 
 ISSUER = "https://op.example"
 
 
 def get(listener: LoopbackListener, path: str, **params: str) -> httpx.Response:
     base = listener.redirect_uri.rsplit("/", 1)[0]
-    with httpx.Client(trust_env=False, timeout=10) as client:
+    with httpx.Client(trust_env=False, timeout=60) as client:
         return client.get(base + path, params=params)
+
+
+def in_background(call: Any) -> Future[httpx.Response]:
+    """The browser's request that brings the code: its page waits for ``report``."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(call)
+    pool.shutdown(wait=False)
+    return future
+
+
+@pytest.mark.parametrize(
+    ("error", "title", "said"),
+    [
+        (None, "Logged in", "close this page"),
+        (
+            TokenError("ID token signature: the set is empty", "key"),
+            "Login failed",
+            "the set is empty",
+        ),
+        (KeyboardInterrupt(), "Login failed", "see the terminal"),
+    ],
+)
+def test_the_page_waits_for_the_outcome_and_tells_it(error, title, said):
+    with LoopbackListener("st", issuer=ISSUER, require_iss=False) as listener:
+        page = in_background(lambda: get(listener, "/callback", code="c", state="st"))
+        assert listener.wait(30) == "c"
+        assert not page.done()  # held while the code is redeemed and the ID token checked
+        listener.report(error)
+        answer = page.result(30)
+    assert answer.status_code == 200
+    assert f"<h1>{title}</h1>" in answer.text and said in answer.text
+    assert ("Logged in" in answer.text) == (error is None)
+
+
+def test_a_page_left_waiting_is_answered_when_the_listener_closes():
+    with LoopbackListener("st", issuer=ISSUER, require_iss=False) as listener:
+        page = in_background(lambda: get(listener, "/callback", code="c", state="st"))
+        assert listener.wait(30) == "c"
+    answer = page.result(30)
+    assert "Logged in" not in answer.text and "see the terminal" in answer.text
 
 
 def test_only_the_answer_with_the_right_state_is_taken():
@@ -23,9 +66,12 @@ def test_only_the_answer_with_the_right_state_is_taken():
         assert get(listener, "/callback", code="evil", state="other").status_code == 400
         assert get(listener, "/callback", code="evil").status_code == 400
         assert get(listener, "/elsewhere", code="x", state="s3cret-state").status_code == 404
-        ok = get(listener, "/callback", code="good", state="s3cret-state", iss=ISSUER)
-        assert ok.status_code == 200 and "close this page" in ok.text
+        ok = in_background(
+            lambda: get(listener, "/callback", code="good", state="s3cret-state", iss=ISSUER)
+        )
         assert listener.wait(5) == "good"
+        listener.report(None)
+        assert ok.result(30).status_code == 200 and "close this page" in ok.result().text
         assert listener.refused == 2
         # a later answer cannot replace the first
         assert get(listener, "/callback", code="late", state="s3cret-state").status_code == 409
@@ -117,10 +163,13 @@ def test_localhost_is_served_on_ipv6_loopback_too():
     target = parse_redirect_uri(f"http://localhost:{port}/cb")
     with LoopbackListener("st", issuer=ISSUER, require_iss=False, target=target) as listener:
         assert listener.redirect_uri == f"http://localhost:{port}/cb"
-        with httpx.Client(trust_env=False, timeout=10) as client:
-            answer = client.get(f"http://[::1]:{port}/cb", params={"code": "c6", "state": "st"})
-        assert answer.status_code == 200
-        assert listener.wait(5) == "c6"
+        with httpx.Client(trust_env=False, timeout=60) as client:
+            answer = in_background(
+                lambda: client.get(f"http://[::1]:{port}/cb", params={"code": "c6", "state": "st"})
+            )
+            assert listener.wait(5) == "c6"
+            listener.report(None)
+            assert answer.result(30).status_code == 200
 
 
 def test_localhost_is_refused_when_another_process_holds_the_ipv6_port():
