@@ -57,15 +57,43 @@ def json_error(message: str, reason: str, exit_code: int) -> None:
 
 
 def error(message: str) -> None:
+    end_waiting()
     sys.stderr.write(f"oauthcli: error: {clean(message)}\n")
 
 
 def warn(message: str) -> None:
+    end_waiting()
     sys.stderr.write(f"oauthcli: warning: {clean(message)}\n")
 
 
 def note(message: str) -> None:
+    end_waiting()
     sys.stderr.write(f"{message}\n")
+
+
+# A waiting line is on the terminal (stderr): the next line written first clears it.
+_waiting_shown = False
+
+
+def waiting(left: float, what: str) -> None:
+    """While a person is awaited: one line on stderr, redrawn in place with the time left;
+    only on a terminal (pipes and CI logs get nothing), never on stdout (``--json``)."""
+    global _waiting_shown
+    if not stderr_is_terminal():
+        return
+    minutes, seconds = divmod(max(0, int(left)), 60)
+    sys.stderr.write(f"\r\x1b[K{clean(what, 80)}... {minutes}:{seconds:02d} left, Ctrl-C to cancel")
+    sys.stderr.flush()
+    _waiting_shown = True
+
+
+def end_waiting() -> None:
+    """Clear the waiting line, if one is shown."""
+    global _waiting_shown
+    if _waiting_shown:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+        _waiting_shown = False
 
 
 def stdout_is_terminal() -> bool:

@@ -108,12 +108,16 @@ def login_provider(
         notify=output.note,
         opener=do_not_open if no_browser else system_browser,
         read_password=lambda: read_password(password_stdin),
+        waiting=output.waiting,
     )
     # --timeout is the person's time in a browser or device login, else the provider's.
     interactive = login.is_interactive(grant, username)
     http_timeout = HTTP_TIMEOUT if timeout is None or interactive else timeout
-    with _http(http_timeout, cacert) as http:
-        return login.login(http, request, io)
+    try:
+        with _http(http_timeout, cacert) as http:
+            return login.login(http, request, io)
+    finally:
+        output.end_waiting()
 
 
 def _client_auth(entry: "CacheEntry") -> "ClientAuthentication":

@@ -132,6 +132,7 @@ def run(
     opener: BrowserOpener,
     notify: Callable[[str], None],
     timeout: float,
+    waiting: Callable[[float, str], None] | None = None,
     target: RedirectTarget | None = None,
     insecure_http: bool = False,
     verify: Callable[[TokenResponse, AuthorizationSecrets], None] | None = None,
@@ -176,7 +177,7 @@ def run(
         # the provider's endpoint came from outside: shown cleaned, but whole
         notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
         _open_in_background(opener, url, notify)
-        code = listener.wait(timeout)
+        code = listener.wait(timeout, waiting)
         if listener.refused:
             notify(f"ignored {listener.refused} answer(s) with a wrong or missing state")
         redirect_uri = listener.redirect_uri

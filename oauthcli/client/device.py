@@ -150,6 +150,7 @@ def poll(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     timeout: float | None = None,
+    waiting: Callable[[float, str], None] | None = None,
 ) -> TokenResponse:
     """Poll the token endpoint until the user approves, denies, or the code expires."""
     from oauthcli.client import grants as remote
@@ -159,9 +160,18 @@ def poll(
     interval = device.interval
     limit = device.expires_in if timeout is None else min(device.expires_in, timeout)
     deadline = clock() + limit
+    said = "waiting for approval"  # what is shown beside the time left
     while True:
-        # never past the deadline: a provider asking for interval 100000 must not hang us
-        sleep(max(0.0, min(interval, deadline - clock())))
+        # never past the deadline: a provider asking for interval 100000 must not hang us;
+        # the wait is said second by second when someone is watching
+        pause = max(0.0, min(interval, deadline - clock()))
+        if waiting is None:
+            sleep(pause)
+        while waiting is not None and pause > 0:  # counted down, not read off the clock
+            waiting(deadline - clock(), said)
+            step = min(1.0, pause)
+            sleep(step)
+            pause -= step
         if clock() >= deadline:
             raise AuthenticationError(
                 f"the login was not approved within {limit:g} s: run login again"
@@ -179,14 +189,16 @@ def poll(
         data = _json_object(body)
         code = data.get("error") if data is not None and status >= 400 else None
         if code == "authorization_pending":
+            said = "not approved yet"
             continue
         if code == "slow_down":
             interval += SLOW_DOWN_STEP
+            said = f"asked to slow down: polling every {interval:g} s"
             continue
         if code in _STOPS:
-            said = data.get("error_description") if data else None
+            described = data.get("error_description") if data else None
             text = _STOPS[str(code)]
-            if isinstance(said, str) and said.strip() and code == "access_denied":
-                text += f" ({clean(said, secrets)})"
+            if isinstance(described, str) and described.strip() and code == "access_denied":
+                text += f" ({clean(described, secrets)})"
             raise AuthenticationError(text)
         return interpret(status, reason, body, content_type, grant="device_code", secrets=secrets)

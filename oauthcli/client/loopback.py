@@ -22,6 +22,8 @@ import hmac
 import html
 import socket
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -156,9 +158,20 @@ class LoopbackListener:
                 server.shutdown()
             server.server_close()
 
-    def wait(self, timeout: float) -> str:
-        """The authorization code, once a response with the right ``state`` arrived."""
-        if not self._done.wait(timeout):
+    def wait(self, timeout: float, waiting: Callable[[float, str], None] | None = None) -> str:
+        """The authorization code, once a response with the right ``state`` arrived.
+
+        ``waiting`` hears the seconds left about once a second until then."""
+        deadline = time.monotonic() + timeout
+        done = False
+        while not done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if waiting is not None:
+                waiting(left, "waiting for the browser")
+            done = self._done.wait(min(1.0, left) if waiting is not None else left)
+        if not done:
             raise AuthenticationError(
                 f"no answer from the browser within {timeout:g} s: the login was not "
                 "completed (use --timeout to wait longer)"

@@ -64,6 +64,9 @@ class Interaction:
     read_password: Callable[[], str] = field(default_factory=lambda: _no_password)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    # Called about once a second while a person is awaited (browser, device approval):
+    # (seconds left, what is awaited or the last status). The CLI draws it on a terminal.
+    waiting: Callable[[float, str], None] | None = None
 
 
 def _no_password() -> str:
@@ -161,6 +164,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             opener=io.opener,
             notify=io.notify,
             timeout=request.timeout,
+            waiting=io.waiting,
             target=request.redirect,
             insecure_http=request.insecure_http,
             verify=verify,
@@ -180,6 +184,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             sleep=io.sleep,
             clock=io.clock,
             timeout=request.timeout,
+            waiting=io.waiting,
         )
     else:
         response = _direct_grant(http, token_url, grant, request, auth, scope, extra, io)
