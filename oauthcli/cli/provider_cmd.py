@@ -148,10 +148,10 @@ def _revoke_entry(entry: "CacheEntry", http: "httpx.Client") -> list[str]:
     return notes
 
 
-def revoke_on_logout(entry: "CacheEntry", profile: str) -> None:
-    """Best effort before forgetting: a failure is said, and the profile is still forgotten."""
-    from oauthcli.errors import OAuthCliError
+def revoke_on_logout(entry: "CacheEntry") -> None:
+    """Revoke a profile's tokens at its provider before logout forgets them.
 
+    Raises ``OAuthCliError`` when that fails (logout says so and still forgets them)."""
     if not entry.endpoints.get("revocation"):
         if entry.refresh_token:
             output.note(
@@ -159,12 +159,8 @@ def revoke_on_logout(entry: "CacheEntry", profile: str) -> None:
                 "remembers one): its refresh token stays valid at the server until it expires"
             )
         return
-    try:
-        with _http(HTTP_TIMEOUT, None) as http:
-            notes = _revoke_entry(entry, http)
-    except OAuthCliError as exc:
-        output.warn(f"could not revoke the tokens of profile {profile!r} at the provider: {exc}")
-        return
+    with _http(HTTP_TIMEOUT, None) as http:
+        notes = _revoke_entry(entry, http)
     for note in notes:
         output.note(note)
     output.note("revoked the tokens at the provider")

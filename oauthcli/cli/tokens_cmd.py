@@ -694,45 +694,56 @@ def logout(profile: ProfileOption = None) -> None:
     """Forget a profile's tokens; a local session is also revoked in its store.
 
     A profile from a provider with a revocation endpoint (login --issuer-url) has its
-    tokens revoked there first; when that fails, logout says so and still forgets them.
+    tokens revoked there first; when revoking fails (there or in the local state),
+    logout says so and still forgets them.
     """
     from oauthcli.errors import OAuthCliError
 
     profile_name = resolve_profile(profile)
-    cache = _cache()
-    try:
-        entry = cache.load(profile_name)
-    except OAuthCliError:
-        entry = None  # unreadable or unsafe: still deleted below, just not revoked
-    if entry is not None and entry.source == "local":
-        _revoke_local_session(entry)
-    elif entry is not None and entry.source == "remote":
-        from oauthcli.cli import provider_cmd
 
-        provider_cmd.revoke_on_logout(entry, profile_name)
-    if cache.delete(profile_name):
+    def revoke(entry: "CacheEntry | None") -> None:
+        # Under the profile's lock: a refresh in flight finishes first (its new token is
+        # the one revoked), and none can write the profile back after it is forgotten.
+        if entry is None or entry.source not in ("local", "remote"):
+            return
+        where = "in the state" if entry.source == "local" else "at the provider"
+        try:
+            if entry.source == "local":
+                _revoke_local_session(entry)
+            else:
+                from oauthcli.cli import provider_cmd
+
+                provider_cmd.revoke_on_logout(entry)
+        except OAuthCliError as exc:
+            output.warn(f"could not revoke the tokens of profile {profile_name!r} {where}: {exc}")
+
+    if _cache().delete(profile_name, before=revoke):
         output.note(f"logged out: forgot the tokens of profile {profile_name!r}")
     else:
         output.note(f"nothing to forget: no tokens cached for profile {profile_name!r}")
 
 
 def _revoke_local_session(entry: "CacheEntry") -> None:
-    """Best effort: a copy of the refresh token must not outlive the logout."""
+    """Revoke the session (refresh family) of a local profile in the shared state."""
     if not (entry.refresh_token and entry.store):
         return
     import jwt
 
-    from oauthcli.errors import OAuthCliError
+    from oauthcli.errors import StoreError
     from oauthcli.sessions import SessionStore
 
     try:
         # Only the family id is needed, and revoking is harmless: no signature check.
         claims = jwt.decode(entry.refresh_token, options={"verify_signature": False})
-        family = claims.get("fam")
-        if isinstance(family, str):
-            SessionStore.for_store(entry.store).revoke_family(family)
-    except (jwt.PyJWTError, OAuthCliError, OSError):
-        pass
+    except jwt.PyJWTError:
+        raise StoreError("its cached refresh token is not a JWT") from None
+    family = claims.get("fam")
+    if not isinstance(family, str):
+        raise StoreError("its cached refresh token names no session")
+    try:
+        SessionStore.for_store(entry.store).revoke_family(family)
+    except OSError as exc:
+        raise StoreError(f"cannot use the state of {entry.store}: {exc.strerror or exc}") from None
 
 
 def register(app: typer.Typer) -> None:

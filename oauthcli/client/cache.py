@@ -261,12 +261,33 @@ class TokenCache:
                 self._write(path, new)
             return new
 
-    def delete(self, profile: str) -> bool:
+    def delete(
+        self, profile: str, before: Callable[[CacheEntry | None], None] | None = None
+    ) -> bool:
+        """Forget a profile's tokens under its lock; ``True`` when there were any.
+
+        Under the lock, a refresh in flight finishes first and one that starts later finds
+        nothing to refresh, so a logged-out profile cannot come back. ``before`` sees the
+        entry (``None`` when unreadable) under the same lock (logout revokes it there). The
+        lock file itself is never removed: a process waiting on it would lock a file no
+        longer in the directory while a newcomer locks a new one, both "exclusively".
+        """
         path = self.path(profile)
-        existed = path.exists()
-        try:
-            path.unlink(missing_ok=True)
-            path.with_name(path.name + ".lock").unlink(missing_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot remove token cache {path}: {exc.strerror or exc}") from None
-        return existed
+        if not path.exists():
+            return False
+        with self._locked(path):
+            if not path.exists():
+                return False
+            if before is not None:
+                try:
+                    found = self.load(profile)
+                except StoreError:
+                    found = None  # unreadable or unsafe: still deleted, just not revoked
+                before(found)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot remove token cache {path}: {exc.strerror or exc}"
+                ) from None
+        return True

@@ -343,6 +343,26 @@ def test_logout_forgets_and_revokes(cli, store_path, isolated_env):
     assert_one_line_error(cli("refresh"), 3, "log in again")
 
 
+def test_logout_says_when_the_local_session_cannot_be_revoked(
+    cli, store_path, isolated_env, own_redis, monkeypatch
+):
+    """As for a provider's revocation endpoint: a warning naming why, and still forgotten.
+    Nothing of the server's wording (its log lines) reaches the CLI user."""
+    monkeypatch.setenv("OAUTHCLI_STATE", own_redis.url)
+    assert login(cli).exit_code == 0
+    own_redis.stop()
+    result = cli("logout")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(
+        "oauthcli: warning: could not revoke the tokens of profile 'default' in the state: "
+    ), lines
+    assert "cannot reach the state store" in lines[0]
+    assert lines[1:] == ["logged out: forgot the tokens of profile 'default'"], lines
+    assert "503" not in result.output and "temporarily_unavailable" not in result.output
+    assert result.stdout == "" and not cache_file(isolated_env).exists()
+
+
 # ---------------------------------------------------------------- issue
 
 

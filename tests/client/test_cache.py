@@ -1,5 +1,8 @@
+import fcntl
 import json
+import os
 import stat
+import threading
 
 import pytest
 
@@ -104,7 +107,44 @@ def test_delete(tmp_path):
     cache = TokenCache(tmp_path / "c")
     cache.save("default", entry())
     assert cache.delete("default") and not cache.delete("default")
-    assert list(cache.directory.iterdir()) == []
+    assert cache.load("default") is None
+    # The lock file stays: another process may hold it (never unlinked, see fileio).
+    assert [p.name for p in cache.directory.iterdir()] == ["default.json.lock"]
+    assert not TokenCache(tmp_path / "none").delete("default")  # nothing to forget
+
+
+def test_logout_during_a_refresh_waits_for_it_and_the_profile_stays_gone(tmp_path):
+    """A refresh in flight (holding the profile's lock) when logout runs: logout must not
+    remove the file (and the lock) under it, or the refresh writes a live session back."""
+    cache = TokenCache(tmp_path / "c")
+    cache.save("p", entry())
+    refreshing, release = threading.Event(), threading.Event()
+
+    def slow_refresh(old: CacheEntry | None) -> CacheEntry:
+        refreshing.set()
+        assert release.wait(60)
+        return entry(scope="refreshed")
+
+    refresher = threading.Thread(target=cache.update, args=("p", slow_refresh))
+    refresher.start()
+    assert refreshing.wait(60)
+    deleted: list[bool] = []
+    logout = threading.Thread(target=lambda: deleted.append(cache.delete("p")))
+    logout.start()
+    # While the refresh holds the lock, a second writer may not enter: a lock taken now
+    # on the same file must still be busy (it would be free on a new, unlinked-and-made one).
+    lock = os.open(cache.path("p").with_name("p.json.lock"), os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(lock)
+    release.set()
+    refresher.join(60)
+    logout.join(60)
+    assert not refresher.is_alive() and not logout.is_alive()
+    assert deleted == [True]
+    assert cache.load("p") is None, "a logged-out profile came back with a live refresh token"
 
 
 def test_every_entry_is_built_from_a_token_response():
