@@ -212,6 +212,8 @@ def test_serve_refuses_to_start_without_its_redis(cli, store_path):
     [
         ("redis://:hunter2@127.0.0.1:6379/0", "OAUTHCLI_STATE_PASSWORD"),
         ("redis://user:hunter2@127.0.0.1:6379/0", "must not carry a password"),
+        ("redis://127.0.0.1:6379/0?password=hunter2", "must not carry a password"),
+        ("rediss://127.0.0.1:6379/0?ssl_password=hunter2", "must not carry a password"),
         ("http://127.0.0.1:6379/0", "redis://HOST:PORT/DB"),
         ("redis://127.0.0.1:6379/x", "must be a number"),
     ],

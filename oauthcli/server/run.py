@@ -61,6 +61,15 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def _log_outage(down: bool, message: str) -> None:
+    """The state backend stopped (or started again) answering: one line each way."""
+    log = logging.getLogger("oauthcli.server")
+    if down:
+        log.error("%s; answering 503 temporarily_unavailable until it is back", message)
+    else:
+        log.warning("%s", message)
+
+
 def build_app(options: ServeOptions) -> Any:
     """The app factory each worker calls (also the single-process path)."""
     from oauthcli.issuer import settings_for_store
@@ -73,7 +82,9 @@ def build_app(options: ServeOptions) -> Any:
     store = UserStore(options.store_path)
     data = store.load()
     settings = settings_for_store(options.store_path, data.issuer)
-    state = open_state(options.state, options.store_path, options.state_password)
+    state = open_state(
+        options.state, options.store_path, options.state_password, on_outage=_log_outage
+    )
     return create_app(
         store,
         settings,

@@ -12,6 +12,7 @@ package) is imported only when a Redis URL is given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,12 +20,20 @@ if TYPE_CHECKING:
     from oauthcli.state.contract import State
 
 
-def open_state(url: str | None, store_path: str | Path, password: str | None = None) -> State:
-    """The backend named by ``--state``: ``None`` is the SQLite file beside the store."""
+def open_state(
+    url: str | None,
+    store_path: str | Path,
+    password: str | None = None,
+    on_outage: Callable[[bool, str], None] | None = None,
+) -> State:
+    """The backend named by ``--state``: ``None`` is the SQLite file beside the store.
+
+    ``on_outage(down, message)`` hears when a remote backend stops and starts answering
+    (``serve`` logs it); a backend itself never logs."""
     if url is None:
         from oauthcli.state.sqlite import SqliteState
 
         return SqliteState.for_store(store_path)
     from oauthcli.state.redis import RedisState
 
-    return RedisState.from_url(url, password=password)
+    return RedisState.from_url(url, password=password, on_outage=on_outage)

@@ -13,8 +13,13 @@ The same operations as the embedded ``SqliteState``, under keys prefixed
 Every key has a Redis TTL (its expiry plus a second), and the expiry is also
 stored in the value and checked against the injected clock, so tests need no
 waiting. Redis errors become ``StateUnavailable`` (503 in the app); after a
-failure, calls fail fast for a second instead of waiting on a dead socket, and
-one log line marks the outage and one its end.
+failure, calls fail fast for a second instead of waiting on a dead socket. The
+start and end of an outage go to ``on_outage`` (``serve`` logs them; the CLI
+passes nothing: its user sees the error, never a server's log line).
+
+Every reply's type is checked and anything else fails closed (``StateUnavailable``):
+something on the port that answers an integer or garbage to every command must
+never make a revoked token look live or an unsaved write look saved.
 
 ``redis`` is imported here only, and this module only when ``--state redis://``
 (or ``$OAUTHCLI_STATE``) is used.
@@ -24,20 +29,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from oauthcli.errors import StateUnavailable, UsageError
 from oauthcli.families import check_redeemable, reused_error
 from oauthcli.text import clean
-
-log = logging.getLogger("oauthcli.server")
 
 PREFIX = "oauthcli:"
 SCHEMES = ("redis", "rediss")
@@ -153,21 +155,70 @@ def split_url(url: str) -> tuple[str, str | None, str]:
 
 
 def url_has_password(url: str) -> bool:
+    """A password in the userinfo or in the query string (redis-py reads every query
+    parameter as a connection option: ``?password=``, ``?ssl_password=``)."""
     try:
-        return urlsplit(url).password is not None
+        parts = urlsplit(url)
+        if parts.password is not None:
+            return True
     except ValueError:
         return False
+    return any("password" in name.lower() for name, _ in parse_qsl(parts.query, True))
+
+
+class _WrongReply(Exception):
+    """A reply of a type or shape Redis does not give to the command sent."""
+
+
+def _int(reply: Any) -> int:
+    if isinstance(reply, int) and not isinstance(reply, bool):
+        return reply
+    raise _WrongReply(f"an integer was expected, not {type(reply).__name__}")
+
+
+def _ok(reply: Any) -> None:
+    if reply is not True:
+        raise _WrongReply(f"OK was expected, not {type(reply).__name__}")
+
+
+def _bulk(reply: Any) -> bytes | None:
+    if reply is None or isinstance(reply, bytes):
+        return reply
+    raise _WrongReply(f"a string or nil was expected, not {type(reply).__name__}")
+
+
+def _hgetall(client: Any, key: str) -> dict[str, str]:
+    """HGETALL, checked: redis-py's own conversion chokes (TypeError) on a non-array."""
+    try:
+        reply = client.hgetall(key)
+    except TypeError:
+        raise _WrongReply("a hash was expected") from None
+    return _hash(reply)
+
+
+def _hash(reply: Any) -> dict[str, str]:
+    if not isinstance(reply, dict) or not all(
+        isinstance(k, bytes) and isinstance(v, bytes) for k, v in reply.items()
+    ):
+        raise _WrongReply(f"a hash was expected, not {type(reply).__name__}")
+    return {k.decode(): v.decode() for k, v in reply.items()}
 
 
 class RedisState:
     remote = True  # every call is a network round trip: callers keep it off the event loop
 
     def __init__(
-        self, client: Any, description: str, clock: Callable[[], float] = time.time
+        self,
+        client: Any,
+        description: str,
+        clock: Callable[[], float] = time.time,
+        on_outage: Callable[[bool, str], None] | None = None,
     ) -> None:
         self.client = client
         self.description = description
         self.clock = clock
+        # (True, why) when calls start failing, (False, message) when they work again.
+        self.on_outage = on_outage
         self._state_lock = threading.Lock()
         self._down_until = 0.0
         self._down_message: str | None = None
@@ -185,7 +236,11 @@ class RedisState:
 
     @classmethod
     def from_url(
-        cls, url: str, password: str | None = None, clock: Callable[[], float] = time.time
+        cls,
+        url: str,
+        password: str | None = None,
+        clock: Callable[[], float] = time.time,
+        on_outage: Callable[[bool, str], None] | None = None,
     ) -> RedisState:
         safe, url_password, description = split_url(url)
         try:
@@ -202,12 +257,13 @@ class RedisState:
             password=password if password is not None else url_password,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
             socket_timeout=COMMAND_TIMEOUT_S,
+            protocol=2,  # RESP2: the reply types checked below (no HELLO to negotiate)
             # One immediate retry on a fresh connection: a pooled connection is dead
             # after Redis restarts, and that must not cost a request a 503.
             retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
         )
-        return cls(client, description, clock)
+        return cls(client, description, clock, on_outage)
 
     def describe(self) -> str:
         return f"Redis state {self.description}"
@@ -217,43 +273,50 @@ class RedisState:
 
     # ----------------------------------------------------------- errors
 
-    @contextlib.contextmanager
-    def _calls(self) -> Iterator[None]:
+    def _reason(self, exc: BaseException) -> str:
         import redis
 
+        if isinstance(exc, redis.RedisError):
+            why = clean(str(exc)) or type(exc).__name__
+            return f"cannot reach the state store {self.description}: {why}"
+        why = clean(str(exc)) if isinstance(exc, _WrongReply) else "a reply that is not RESP"
+        return f"the state store {self.description} does not answer as Redis does ({why})"
+
+    def _failures(self) -> tuple[type[BaseException], ...]:
+        import redis
+
+        # ValueError: redis-py's parser or our decoding meeting bytes that are not Redis's.
+        return (redis.RedisError, _WrongReply, ValueError)
+
+    @contextlib.contextmanager
+    def _calls(self) -> Iterator[None]:
         with self._state_lock:
             message = self._down_message if time.monotonic() < self._down_until else None
         if message is not None:
             raise StateUnavailable(message)
         try:
             yield
-        except redis.RedisError as exc:
-            reason = clean(str(exc)) or type(exc).__name__
-            message = f"cannot reach the state store {self.description}: {reason}"
+        except self._failures() as exc:
+            message = self._reason(exc)
             with self._state_lock:
                 first = self._down_message is None
                 self._down_message = message
                 self._down_until = time.monotonic() + FAIL_FAST_S
-            if first:
-                log.error("%s; answering 503 temporarily_unavailable until it is back", message)
+            if first and self.on_outage is not None:
+                self.on_outage(True, message)
             raise StateUnavailable(message) from None
         if self._down_message is not None:
             with self._state_lock:
                 was_down, self._down_message = self._down_message is not None, None
-            if was_down:
-                log.warning("the state store %s is reachable again", self.description)
+            if was_down and self.on_outage is not None:
+                self.on_outage(False, f"the state store {self.description} is reachable again")
 
     def ping(self) -> None:
-        """At start-up: ``StateUnavailable`` with one clear message, nothing logged."""
-        import redis
-
+        """At start-up: ``StateUnavailable`` with one clear message, nothing reported."""
         try:
-            self.client.ping()
-        except redis.RedisError as exc:
-            reason = clean(str(exc)) or type(exc).__name__
-            raise StateUnavailable(
-                f"cannot reach the state store {self.description}: {reason}"
-            ) from None
+            _ok(self.client.ping())
+        except self._failures() as exc:
+            raise StateUnavailable(self._reason(exc)) from None
 
     def close(self) -> None:
         self.client.close()
@@ -265,25 +328,29 @@ class RedisState:
         return f"{PREFIX}fam:{family_id}"
 
     @staticmethod
-    def _decode_family(raw: dict[bytes, bytes]) -> dict[str, Any] | None:
-        if not raw:
+    def _decode_family(get: dict[str, str]) -> dict[str, Any] | None:
+        if not get:
             return None
-        get = {k.decode(): v.decode() for k, v in raw.items()}
-        return {
-            "sub": get["sub"],
-            "scope": get.get("scope", ""),
-            "current_jti": get["current_jti"],
-            "expires_at": int(float(get["expires_at"])),
-            "revoked": get.get("revoked") == "1",
-        }
+        try:
+            return {
+                "sub": get["sub"],
+                "scope": get.get("scope", ""),
+                "current_jti": get["current_jti"],
+                "expires_at": int(float(get["expires_at"])),
+                "revoked": get["revoked"] == "1",
+            }
+        except KeyError as exc:
+            raise _WrongReply(f"a family without {exc}") from None
 
     def start_family(self, sub: str, jti: str, expires_at: float, scope: str, now: float) -> str:
         family_id = secrets.token_urlsafe(16)
         ttl = max(1, math.ceil(expires_at - now)) + 1
         with self._calls():
-            self._scripts["start"](
-                keys=[self._family_key(family_id), f"{PREFIX}user:{sub}"],
-                args=[sub, scope, jti, repr(float(expires_at)), ttl, family_id],
+            _int(
+                self._scripts["start"](
+                    keys=[self._family_key(family_id), f"{PREFIX}user:{sub}"],
+                    args=[sub, scope, jti, repr(float(expires_at)), ttl, family_id],
+                )
             )
         return family_id
 
@@ -304,13 +371,13 @@ class RedisState:
                 with self.client.pipeline() as pipe:
                     try:
                         pipe.watch(key)
-                        family = self._decode_family(pipe.hgetall(key))
+                        family = self._decode_family(_hgetall(pipe, key))
                         check_redeemable(family, now)
                         assert family is not None
                         if not secrets.compare_digest(family["current_jti"], presented_jti):
                             pipe.multi()
                             pipe.hset(key, "revoked", "1")
-                            pipe.execute()
+                            _int(_executed(pipe.execute(), 1)[0])
                             raise reused_error()
                         if check is not None:
                             check(dict(family))
@@ -320,7 +387,10 @@ class RedisState:
                             mapping={"current_jti": new_jti, "expires_at": repr(float(expires_at))},
                         )
                         pipe.expire(key, max(1, math.ceil(expires_at - now)) + 1)
-                        pipe.execute()
+                        written, expiring = _executed(pipe.execute(), 2)
+                        _int(written)
+                        if expiring is not True and expiring != 1:
+                            raise _WrongReply("EXPIRE answered neither 1 nor true")
                     except redis.WatchError:
                         continue  # changed under us: read it again
                 family.update(current_jti=new_jti, expires_at=int(expires_at))
@@ -328,15 +398,15 @@ class RedisState:
 
     def get_family(self, family_id: str) -> dict[str, Any] | None:
         with self._calls():
-            return self._decode_family(self.client.hgetall(self._family_key(family_id)))
+            return self._decode_family(_hgetall(self.client, self._family_key(family_id)))
 
     def revoke_family(self, family_id: str) -> bool:
         with self._calls():
-            return bool(self._scripts["revoke_family"](keys=[self._family_key(family_id)]))
+            return bool(_int(self._scripts["revoke_family"](keys=[self._family_key(family_id)])))
 
     def revoke_user(self, sub: str, now: float) -> int:
         with self._calls():
-            return int(
+            return _int(
                 self._scripts["revoke_user"](
                     keys=[f"{PREFIX}user:{sub}"], args=[f"{PREFIX}fam:", repr(float(now))]
                 )
@@ -348,14 +418,18 @@ class RedisState:
         if expires_at <= now:
             return
         with self._calls():
-            self.client.set(
-                f"{PREFIX}rev:{jti}", repr(float(expires_at)), ex=math.ceil(expires_at - now) + 1
+            _ok(
+                self.client.set(
+                    f"{PREFIX}rev:{jti}",
+                    repr(float(expires_at)),
+                    ex=math.ceil(expires_at - now) + 1,
+                )
             )
 
     def is_access_revoked(self, jti: str, now: float) -> bool:
         with self._calls():
-            found = self.client.get(f"{PREFIX}rev:{jti}")
-        return found is not None and float(found) > now
+            found = _bulk(self.client.get(f"{PREFIX}rev:{jti}"))
+            return found is not None and float(found) > now
 
     # ------------------------------------------------------------- throttling
 
@@ -366,7 +440,7 @@ class RedisState:
 
     def throttle_begin(self, key: str, now: float, max_attempts: int, window: float) -> int | None:
         with self._calls():
-            wait = int(
+            wait = _int(
                 self._scripts["begin"](
                     keys=self._throttle_keys(key),
                     args=[
@@ -390,18 +464,20 @@ class RedisState:
         lockout: float,
     ) -> None:
         with self._calls():
-            self._scripts["end"](
-                keys=self._throttle_keys(key),
-                args=[
-                    repr(now),
-                    outcome,
-                    max_attempts,
-                    repr(float(window)),
-                    repr(float(lockout)),
-                    secrets.token_hex(8),
-                    repr(now - window),
-                    repr(now + lockout),
-                ],
+            _int(
+                self._scripts["end"](
+                    keys=self._throttle_keys(key),
+                    args=[
+                        repr(now),
+                        outcome,
+                        max_attempts,
+                        repr(float(window)),
+                        repr(float(lockout)),
+                        secrets.token_hex(8),
+                        repr(now - window),
+                        repr(now + lockout),
+                    ],
+                )
             )
 
     # ---------------------------------------------------------------- records
@@ -414,48 +490,60 @@ class RedisState:
     def _encode(value: dict[str, Any], expires_at: float) -> str:
         return f"{expires_at!r}\n{json.dumps(value)}"
 
-    def _decode(self, raw: bytes | None) -> dict[str, Any] | None:
+    def _decode(self, raw: Any) -> dict[str, Any] | None:
+        raw = _bulk(raw)
         if raw is None:
             return None
         expiry, _, body = raw.decode().partition("\n")
         if float(expiry) <= self.clock():
             return None
-        value: dict[str, Any] = json.loads(body)
+        value = json.loads(body)
+        if not isinstance(value, dict):
+            raise _WrongReply("a record that is not a JSON object")
         return value
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
         now = self.clock()
         with self._calls():
-            self.client.set(
-                self._record_key(kind, key),
-                self._encode(value, now + ttl),
-                px=max(1, math.ceil(ttl * 1000)) + 1000,
+            _ok(
+                self.client.set(
+                    self._record_key(kind, key),
+                    self._encode(value, now + ttl),
+                    px=max(1, math.ceil(ttl * 1000)) + 1000,
+                )
             )
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._calls():
-            raw = self.client.get(self._record_key(kind, key))
-        return self._decode(raw)
+            return self._decode(self.client.get(self._record_key(kind, key)))
 
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._calls():
-            raw = self.client.getdel(self._record_key(kind, key))
-        return self._decode(raw)
+            return self._decode(self.client.getdel(self._record_key(kind, key)))
 
     def replace(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> bool:
         now = self.clock()
         with self._calls():
             return bool(
-                self._scripts["replace"](
-                    keys=[self._record_key(kind, key)],
-                    args=[
-                        repr(float(now)),
-                        self._encode(value, now + ttl),
-                        max(1, math.ceil(ttl * 1000)) + 1000,
-                    ],
+                _int(
+                    self._scripts["replace"](
+                        keys=[self._record_key(kind, key)],
+                        args=[
+                            repr(float(now)),
+                            self._encode(value, now + ttl),
+                            max(1, math.ceil(ttl * 1000)) + 1000,
+                        ],
+                    )
                 )
             )
 
     def delete(self, kind: str, key: str) -> None:
         with self._calls():
-            self.client.delete(self._record_key(kind, key))
+            _int(self.client.delete(self._record_key(kind, key)))
+
+
+def _executed(replies: Any, count: int) -> list[Any]:
+    """The replies of a MULTI/EXEC of ``count`` commands."""
+    if not isinstance(replies, list) or len(replies) != count:
+        raise _WrongReply("EXEC did not answer one reply per command")
+    return replies
