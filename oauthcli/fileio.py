@@ -97,7 +97,11 @@ def lock_path(path: Path) -> Path:
 
 @contextlib.contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<path>.lock`` (created 0600, never through a link)."""
+    """Hold an exclusive ``flock`` on ``<path>.lock`` (created 0600, never through a link).
+
+    A lock file is never unlinked, by anyone: a process waiting on the old file would then
+    hold it "exclusively" while a newcomer locks a fresh one under the same name.
+    """
     import errno
     import fcntl
 
