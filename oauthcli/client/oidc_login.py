@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.client.browser import BrowserOpener, system_browser
-from oauthcli.errors import RemoteError, TokenError, UsageError
+from oauthcli.errors import ConfigError, RemoteError, TokenError, UsageError
+from oauthcli.text import clean
 
 if TYPE_CHECKING:
     import httpx
@@ -271,6 +272,7 @@ def _id_token_claims(
             "the provider sent an ID token but publishes no jwks_uri: cannot verify it",
             "key",
         )
+    _check_id_token_alg(id_token)
     assert auth.client_id is not None
     return verify_id_token(
         id_token,
@@ -281,6 +283,25 @@ def _id_token_claims(
         nonce=nonce,
         access_token=response.access_token,
     )
+
+
+def _check_id_token_alg(id_token: str) -> None:
+    """An HS256/384/512 ID token is keyed with a secret the provider keeps (oauthcli serve's
+    ``[issuer]`` secret): no client can verify it from the published keys, so the fix is
+    the provider's configuration, said in one line (exit 7)."""
+    import jwt
+
+    try:
+        alg = jwt.get_unverified_header(id_token).get("alg")
+    except jwt.DecodeError:
+        return  # verify_id_token says what is wrong with it
+    if isinstance(alg, str) and alg.upper().startswith("HS"):
+        raise ConfigError(
+            f"the provider signs ID tokens with {clean(alg)[:10]}, a secret it keeps: no client "
+            "can verify them. Configure it to sign with a published key (oauthcli serve: "
+            '[issuer] algorithm = "ES256" and key_file = a key made by '
+            "'oauthcli keys generate --alg ES256 --out signing.pem')"
+        )
 
 
 def _entry(

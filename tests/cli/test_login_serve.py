@@ -165,12 +165,16 @@ def test_browser_login_against_the_example_store_verifies_its_id_token(
 def test_the_loopback_page_shows_the_error_when_the_id_token_fails(
     cli, store_path, monkeypatch, standin_browser
 ):
-    """An HS256 issuer's ID token cannot be verified by a client (no public key): exit 6 in
-    the terminal, and the browser is told so instead of "Logged in"."""
+    """An HS256 issuer's ID token cannot be verified by a client (no public key): one line
+    saying what to change (exit 7) in the terminal, and the browser is told instead of
+    "Logged in"."""
     monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")
     with provider_server(store_path) as op:
         result = cli("login", "--issuer-url", op.url, "--client-id", PUBLIC, "--scope", "openid me")
-    assert result.exit_code == 6, result.output
+    assert result.exit_code == 7, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("oauthcli: error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert "signs ID tokens with HS256" in errors[0] and 'algorithm = "ES256"' in errors[0]
     page = _page_of(standin_browser)
     assert "<h1>Login failed</h1>" in page and "Logged in" not in page
     assert cached() is None or not cached().access_token
