@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
 
 from oauthcli.cli import main
@@ -22,6 +23,11 @@ pytest_plugins = ["tests.redis_server", "tests.oidc.harness"]
 
 # A user's project with its own pytest.ini; tests/test_pytest_plugin.py runs it in a subprocess.
 collect_ignore = ["plugin_project"]
+
+# Hypothesis: no per-example deadline. A loaded CI machine (two cores, xdist workers and
+# servers) can take longer than 200 ms for one example; that is load, not a failure.
+hypothesis_settings.register_profile("oauthcli", deadline=None)
+hypothesis_settings.load_profile("oauthcli")
 
 # Tests hash at the lowest bcrypt cost; one test checks the default of 12 separately.
 TEST_ROUNDS = 4

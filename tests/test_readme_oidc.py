@@ -65,6 +65,7 @@ def test_revoke_introspect_example(oidc_provider, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '"active": true' in proc.stdout
     assert "inactive (exit 4)" in proc.stdout
+    assert "log in again (exit 3)" in proc.stdout
     assert "revoked the tokens" in proc.stderr
 
 
