@@ -97,10 +97,9 @@ def _typer_run(args: list[str]) -> Callable[[], Any]:
     """The run of ``args`` through Typer: its own outcomes (usage errors, ``Exit``) as codes."""
     import typer
 
-    try:
-        from typer._click import exceptions as click_exceptions
-    except ImportError:  # typer releases that depend on click instead of vendoring it
-        from click import exceptions as click_exceptions  # type: ignore[no-redef]  # same module, older typer
+    # Typer vendors click and publishes none of its exceptions but BadParameter: a private
+    # module, so typer has a ceiling in pyproject.toml and tests/test_private_names.py.
+    from typer._click import exceptions as click_exceptions
 
     from oauthcli.cli import output
     from oauthcli.cli.app import app_for, is_root_help, listing_app, prepare_tree
@@ -113,8 +112,6 @@ def _typer_run(args: list[str]) -> Callable[[], Any]:
     prepare_tree(command, plain_help=plain)
 
     def run() -> Any:
-        rich_before = typer.core.HAS_RICH
-        typer.core.HAS_RICH = rich_before and not plain
         try:
             return command.main(args=args, prog_name="oauthcli", standalone_mode=False)
         except typer.Exit as exc:
@@ -141,8 +138,6 @@ def _typer_run(args: list[str]) -> Callable[[], Any]:
             if type(sys.stdout).__name__ == "PacifyFlushWrapper":
                 raise BrokenPipeError from None
             raise
-        finally:
-            typer.core.HAS_RICH = rich_before
 
     return run
 

@@ -295,8 +295,9 @@ def prepare_tree(command: Any, *, plain_help: bool) -> None:
     - arguments are named in capitals in usage lines (``[TOKEN]``, ``USERNAME``);
     - ``--key ''`` is a mistake (an unset variable), not the current directory: every
       parameter typed as a path, or whose metavar names a FILE, is checked first;
-    - for plain help (not a terminal), the ``\\[`` that keeps Rich from reading
-      ``[issuer]`` as markup is taken out.
+    - for plain help (not a terminal), each command's ``rich_markup_mode`` is None
+      (Typer's public switch to click's plain help, which loads no Rich) and the ``\\[``
+      that keeps Rich from reading ``[issuer]`` as markup is taken out.
     """
     stack: list[tuple[tuple[str, ...], Any]] = [((), command)]
     while stack:
@@ -308,6 +309,7 @@ def prepare_tree(command: Any, *, plain_help: bool) -> None:
         if getattr(current, "params", None) is not None:
             _usage_without_braces(current)
         if plain_help:
+            current.rich_markup_mode = None
             for attr in ("help", "short_help", "epilog"):
                 text = getattr(current, attr, None)
                 if text:
