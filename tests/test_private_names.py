@@ -41,6 +41,10 @@ def test_uvicorn_protocol_hooks():
         for name in ("connection_made", "data_received", "on_response_complete", "connection_lost"):
             assert callable(getattr(protocol, name)), (protocol, name)
     assert callable(HttpToolsProtocol.on_headers_complete)
+    # server/run.py runs --workers N through uvicorn's supervisor, which starts the servers.
+    from uvicorn.supervisors import Multiprocess
+
+    assert "target" not in inspect.signature(Multiprocess).parameters
     # H11HeaderTimeout reads the request cycle to tell a complete request head.
     from uvicorn.config import Config
     from uvicorn.server import ServerState

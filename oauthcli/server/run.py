@@ -194,6 +194,9 @@ def uvicorn_config(options: ServeOptions, app: Any, **extra: Any) -> Any:
         loop=options.loop,
         http=protocol_class(options.http),
         server_header=False,
+        # serve speaks no WebSocket: no websockets code is loaded (for "auto", older uvicorn
+        # releases load websockets.legacy, which warns on import with websockets 14 and later).
+        ws="none",
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: a local process
         # could then log any address as the client. Off unless --forwarded-allow-ips.
         proxy_headers=forwarded is not None,
