@@ -8,7 +8,6 @@ issuer) at the token, introspection and revocation endpoints found by discovery.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,38 +20,18 @@ from jwt.algorithms import ECAlgorithm
 from oauthcli.passwords import hash_password
 from oauthcli.store import Client, UserStore
 from tests.apps_serve.live import ROUNDS, live_server
+from tests.oidc.harness import node_modules
 
 HERE = Path(__file__).resolve().parent
-TEST_CACHE = Path(os.environ.get("OAUTHCLI_TEST_CACHE") or Path.home() / ".cache" / "oauthcli-test")
 # Characters RFC 6749 2.3.1 makes a client form-encode before Basic: a naive client fails.
 SECRET = "s3cret:with%odd&chars+and spaces/0123456789"
-
-
-def _modules() -> Path:
-    directory = TEST_CACHE / "oauth4webapi"
-    modules = directory / "node_modules"
-    if (modules / "oauth4webapi" / "package.json").exists():
-        return modules
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("oauth4webapi is not installed and npm is missing")
-    directory.mkdir(parents=True, exist_ok=True)
-    if not (directory / "package.json").exists():
-        (directory / "package.json").write_text('{"name": "oauthcli-test-o4w", "private": true}')
-    subprocess.run(
-        [npm, "install", "-q", "--no-audit", "--no-fund", "oauth4webapi@3"],
-        cwd=directory,
-        check=True,
-        timeout=600,
-    )
-    return modules
 
 
 @pytest.fixture(scope="module")
 def modules() -> Path:
     if shutil.which("node") is None:
         pytest.skip("node is not installed: the oauth4webapi tests need Node.js")
-    return _modules()
+    return node_modules("oauth4webapi", "3")
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post", "private_key_jwt"])

@@ -46,24 +46,32 @@ class OidcProvider:
             return client.get(f"{self.issuer}/.well-known/openid-configuration").json()
 
 
-def _modules_dir() -> Path:
-    directory = TEST_CACHE / "oidc-provider"
+def node_modules(package: str, version: str) -> Path:
+    """``node_modules`` holding ``package`` under the test cache (``.ci/run`` installs it
+    there); installed with npm when missing, skipped when npm is missing too."""
+    directory = TEST_CACHE / package
     modules = directory / "node_modules"
-    if (modules / "oidc-provider" / "package.json").exists():
+    if (modules / package / "package.json").exists():
         return modules
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("oidc-provider is not installed and npm is missing")
+        pytest.skip(f"{package} is not installed and npm is missing")
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "package.json").exists():
-        (directory / "package.json").write_text('{"name": "oauthcli-test-oidc", "private": true}')
+        (directory / "package.json").write_text(
+            f'{{"name": "oauthcli-test-{package}", "private": true}}'
+        )
     subprocess.run(
-        [npm, "install", "-q", "--no-audit", "--no-fund", "oidc-provider@9"],
+        [npm, "install", "-q", "--no-audit", "--no-fund", f"{package}@{version}"],
         cwd=directory,
         check=True,
         timeout=600,
     )
     return modules
+
+
+def _modules_dir() -> Path:
+    return node_modules("oidc-provider", "9")
 
 
 @pytest.fixture(scope="session")
