@@ -1,8 +1,9 @@
 """JOSE and OAuth encodings the client and the server share: one home for each.
 
 base64url (RFC 7515 2), PKCE S256 (RFC 7636 4), the ID token's ``at_hash``/``c_hash``
-(OpenID Connect Core 3.1.3.6, 3.3.2.11) and HTTP Basic client credentials
-(RFC 6749 2.3.1). Leaf module: the standard library only, no oauthcli import.
+(OpenID Connect Core 3.1.3.6, 3.3.2.11), JWK thumbprints (RFC 7638), DPoP's ``ath``
+(RFC 9449 4.2) and HTTP Basic client credentials (RFC 6749 2.3.1). Leaf module: the
+standard library only, no oauthcli import.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +37,36 @@ def b64url_decode(segment: str) -> bytes:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         raise ValueError("not base64url") from None
+
+
+# JWK thumbprints (RFC 7638) and DPoP's access token hash (RFC 9449)
+
+# RFC 7638 3.2: the required members of each key type, in lexicographic order.
+THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+    "oct": ("k", "kty"),
+}
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of ``jwk``'s required members (also DPoP's ``jkt``,
+    RFC 9449 6.1); ``ValueError`` for an unknown key type or a missing or non-string member."""
+    members = THUMBPRINT_MEMBERS.get(jwk.get("kty", "")) if isinstance(jwk, dict) else None
+    if members is None:
+        kty = jwk.get("kty") if isinstance(jwk, dict) else None
+        raise ValueError(f"no thumbprint is defined for key type {kty!r}")
+    if not all(isinstance(jwk.get(m), str) for m in members):
+        raise ValueError("the key lacks a member its thumbprint needs")
+    # RFC 7638 3.3: no whitespace, members sorted, UTF-8.
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def access_token_hash(access_token: str) -> str:
+    """RFC 9449 4.2 ``ath``: base64url of the SHA-256 of the access token's ASCII octets."""
+    return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
 # PKCE (RFC 7636)

@@ -7,8 +7,6 @@ ES256. ``cryptography`` is imported only here, when a key is actually needed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.fileio import atomic_write, read_private
 from oauthcli.jose import b64url_encode
+from oauthcli.jose import thumbprint as jose_thumbprint
 
 HMAC = "HMAC"
 RSA = "RSA"
@@ -81,18 +80,11 @@ def family_of(algorithm: str) -> str:
 
 
 def thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 JWK thumbprint (SHA-256) of the key's required members."""
-    required = {
-        "RSA": ("e", "kty", "n"),
-        "EC": ("crv", "kty", "x", "y"),
-        "OKP": ("crv", "kty", "x"),
-        "oct": ("k", "kty"),
-    }
-    members = required.get(jwk.get("kty", ""))
-    if members is None:
-        raise ConfigError(f"cannot compute a key id for key type {jwk.get('kty')!r}")
-    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url_encode(hashlib.sha256(canonical.encode()).digest())
+    """RFC 7638 JWK thumbprint (SHA-256) of the key's required members (``jose.thumbprint``)."""
+    try:
+        return jose_thumbprint(jwk)
+    except ValueError:
+        raise ConfigError(f"cannot compute a key id for key type {jwk.get('kty')!r}") from None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ of them through the same suite:
   access tokens until they expire; fronted by ``oauthcli.state.Denylist``;
 - **throttle counters** (``throttle_begin``/``throttle_end``): the counting under the
   login-throttle policy of ``oauthcli.server.throttle`` (the policy is there);
-- **one-time and short-lived records** (``put``/``get``/``take``/``replace``/``delete``):
-  ``take`` is atomic, so a code is redeemed once however many requests race;
+- **one-time and short-lived records** (``put``/``add``/``get``/``take``/``replace``/``delete``):
+  ``take`` is atomic, so a code is redeemed once however many requests race; ``add``
+  is atomic too, so a DPoP proof's ``jti`` is accepted once across workers and instances;
 - **sessions and consent**: records of the kinds in ``KINDS`` (login sessions are
   ``login_session`` records; a user's consent to a client's scopes is a ``consent``
   record, read and written only through ``grant_consent``/``has_consent`` below).
@@ -37,6 +38,7 @@ KINDS = {
     "login_session": "a browser login session, keyed by the SHA-256 of its cookie",
     "login_pending": "a login form waiting to be submitted, keyed by the SHA-256 of its id",
     "consent": "a user's consent to a client's scopes (grant_consent/has_consent)",
+    "dpop_jti": "a DPoP proof seen, keyed by the SHA-256 of its key's jkt and jti (add)",
 }
 
 THROTTLE_OUTCOMES = ("failed", "succeeded", "finished")
@@ -117,6 +119,10 @@ class Records(Protocol):
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:
         """Store ``value`` under ``(kind, key)``, replacing any record there."""
+
+    def add(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> bool:
+        """Store ``value`` only when no live record is there (atomic): ``False`` when one is,
+        and then nothing is written. Exactly one of racing callers gets ``True``."""
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """The live record, or ``None`` when absent or expired."""

@@ -202,6 +202,15 @@ class MemoryState:
             self._sweep(now)
             self._records[(kind, key)] = (now + ttl, dict(value))
 
+    def add(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> bool:
+        with self._lock:
+            now = self.clock()
+            if self._live((kind, key), now) is not None:
+                return False
+            self._sweep(now)
+            self._records[(kind, key)] = (now + ttl, dict(value))
+            return True
+
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._lock:
             found = self._live((kind, key), self.clock())

@@ -128,6 +128,17 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
+# KEYS: record. ARGV: now, value, ttl ms. Writes only when no live record is there.
+_ADD = """
+local old = redis.call('GET', KEYS[1])
+if old then
+  local exp = tonumber(string.sub(old, 1, string.find(old, '\\n', 1, true) - 1))
+  if exp > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
 
 def split_url(url: str) -> tuple[str, str | None, str]:
     """``(url without password, password or None, description for people)``."""
@@ -231,6 +242,7 @@ class RedisState:
                 "begin": _THROTTLE_BEGIN,
                 "end": _THROTTLE_END,
                 "replace": _REPLACE,
+                "add": _ADD,
             }.items()
         }
 
@@ -510,6 +522,22 @@ class RedisState:
                     self._record_key(kind, key),
                     self._encode(value, now + ttl),
                     px=max(1, math.ceil(ttl * 1000)) + 1000,
+                )
+            )
+
+    def add(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> bool:
+        now = self.clock()
+        with self._calls():
+            return bool(
+                _int(
+                    self._scripts["add"](
+                        keys=[self._record_key(kind, key)],
+                        args=[
+                            repr(float(now)),
+                            self._encode(value, now + ttl),
+                            max(1, math.ceil(ttl * 1000)) + 1000,
+                        ],
+                    )
                 )
             )
 

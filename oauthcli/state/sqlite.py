@@ -433,6 +433,22 @@ class SqliteState:
                 (kind, key, now + ttl, json.dumps(value)),
             )
 
+    def add(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> bool:
+        now = self.clock()
+        with self._write(now) as db:
+            # An expired record there counts as none (as for get); then insert if absent.
+            db.execute(
+                "DELETE FROM records WHERE kind = ? AND key = ? AND expires_at <= ?",
+                (kind, key, now),
+            )
+            return (
+                db.execute(
+                    "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?)",
+                    (kind, key, now + ttl, json.dumps(value)),
+                ).rowcount
+                > 0
+            )
+
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         rows = self._read(
             "SELECT value FROM records WHERE kind = ? AND key = ? AND expires_at > ?",

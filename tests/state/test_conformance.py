@@ -95,7 +95,30 @@ def test_records_put_get_replace_take_delete_and_expire(one_state):
     assert store.get("session", "s1") is None
 
 
+def test_add_writes_only_when_no_live_record_is_there(one_state):
+    store, clock = one_state
+    assert store.add("dpop_jti", "k", {"n": 1}, ttl=10)
+    assert not store.add("dpop_jti", "k", {"n": 2}, ttl=10)
+    assert store.get("dpop_jti", "k") == {"n": 1}  # the refused add wrote nothing
+    clock.now += 10
+    assert store.add("dpop_jti", "k", {"n": 3}, ttl=10)  # expired: as if absent
+    assert store.get("dpop_jti", "k") == {"n": 3}
+
+
 # ---------------------------------------------------------------- across handles
+
+
+def test_20_concurrent_adds_of_one_key_across_handles_succeed_once(pair):
+    one, other, _ = pair
+    barrier = threading.Barrier(20)
+
+    def add(i: int) -> bool:
+        barrier.wait()
+        return bool((one, other)[i % 2].add("dpop_jti", "race", {"i": i}, ttl=60))
+
+    with ThreadPoolExecutor(20) as pool:
+        got = list(pool.map(add, range(20)))
+    assert got.count(True) == 1
 
 
 def test_a_record_issued_by_one_is_taken_once_by_the_other(pair):
