@@ -14,7 +14,7 @@ never needs it (start-up time).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -240,6 +240,7 @@ def _transport_class() -> type:
 
 
 def _build_transport_class() -> type:
+    import contextlib
     import logging
 
     import httpcore
@@ -316,8 +317,59 @@ def _build_transport_class() -> type:
         def sleep(self, seconds: float) -> None:  # pragma: no cover - used by retries only
             self.inner.sleep(seconds)
 
+    # httpcore's failures as httpx's (the classes callers and transport_error know), subclasses
+    # before their bases; ``raise ... from exc`` keeps the TLS cause transport_error looks for.
+    errors: list[tuple[type[Exception], type[Exception]]] = [
+        (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+        (httpcore.ReadTimeout, httpx.ReadTimeout),
+        (httpcore.WriteTimeout, httpx.WriteTimeout),
+        (httpcore.PoolTimeout, httpx.PoolTimeout),
+        (httpcore.TimeoutException, httpx.TimeoutException),
+        (httpcore.ConnectError, httpx.ConnectError),
+        (httpcore.ReadError, httpx.ReadError),
+        (httpcore.WriteError, httpx.WriteError),
+        (httpcore.NetworkError, httpx.NetworkError),
+        (httpcore.ProxyError, httpx.ProxyError),
+        (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+        (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+        (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+        (httpcore.ProtocolError, httpx.ProtocolError),
+    ]
+
+    @contextlib.contextmanager
+    def httpx_errors() -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            for theirs, ours in errors:
+                if isinstance(exc, theirs):
+                    raise ours(str(exc)) from exc
+            raise
+
+    class Body(httpx.SyncByteStream):
+        def __init__(self, inner: Iterable[bytes]) -> None:
+            self.inner = inner
+
+        def __iter__(self) -> Iterator[bytes]:
+            with httpx_errors():
+                yield from self.inner
+
+        def close(self) -> None:
+            close = getattr(self.inner, "close", None)
+            if close is not None:
+                close()
+
+    def raw_url(url: httpx.URL) -> httpcore.URL:
+        return httpcore.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        )
+
     class Transport(httpx.BaseTransport):
-        """Direct or through a proxy, per request; every exchange bounded by one deadline."""
+        """Direct or through a proxy, per request; every exchange bounded by one deadline.
+
+        Built on httpcore's public pools (``network_backend=`` carries the deadline), with
+        httpx's public request, response and error classes on our side of it.
+        """
 
         def __init__(
             self,
@@ -326,25 +378,44 @@ def _build_transport_class() -> type:
             clock: Clock,
             proxies: dict[str, str],
         ) -> None:
-            self.verify = verify
+            # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
+            self.ssl_context = httpx.create_ssl_context(verify=verify, trust_env=True)
             self.proxies = proxies
             self.deadline = Deadline(clock, timeout)
             self.direct = self._make(None)
-            self.via: dict[str, httpx.HTTPTransport] = {}
+            self.via: dict[str, httpcore.ConnectionPool] = {}
 
-        def _make(self, proxy: str | None) -> httpx.HTTPTransport:
+        def _make(self, proxy: str | None) -> httpcore.ConnectionPool:
+            backend = Backend(self.deadline)
+            if proxy is None:
+                return httpcore.ConnectionPool(
+                    ssl_context=self.ssl_context, network_backend=backend
+                )
             try:
-                # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
-                made = httpx.HTTPTransport(verify=self.verify, proxy=proxy, trust_env=True)
+                parsed = httpx.Proxy(url=proxy)
+                scheme = parsed.url.scheme
+                if scheme in ("http", "https"):
+                    return httpcore.HTTPProxy(
+                        proxy_url=raw_url(parsed.url),
+                        proxy_auth=parsed.raw_auth,
+                        proxy_headers=parsed.headers.raw,
+                        ssl_context=self.ssl_context,
+                        network_backend=backend,
+                    )
+                if scheme in ("socks5", "socks5h"):
+                    return httpcore.SOCKSProxy(  # ImportError without socksio
+                        proxy_url=raw_url(parsed.url),
+                        proxy_auth=parsed.raw_auth,
+                        ssl_context=self.ssl_context,
+                        network_backend=backend,
+                    )
+                raise ValueError(f"unknown proxy scheme {scheme!r}")
             except (ValueError, ImportError) as exc:  # a socks5:// proxy without socksio ...
-                shown = clean(redact(proxy or ""), MAX_SERVER_TEXT)
+                shown = clean(redact(proxy), MAX_SERVER_TEXT)
                 raise UsageError(
                     f"cannot use the proxy {shown} from the environment: {clean(str(exc))}",
                     reason="proxy",
                 ) from None
-            # httpx offers no public hook for httpcore's network backend; the pool keeps it here.
-            made._pool._network_backend = Backend(self.deadline)
-            return made
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             url = str(request.url)
@@ -354,7 +425,7 @@ def _build_transport_class() -> type:
             if proxy is None:
                 if why != "no proxy configured":
                     log.debug("%s %s: direct, no proxy (%s)", request.method, shown, why)
-                transport = self.direct
+                pool = self.direct
             else:
                 log.debug(
                     "%s %s: through the proxy %s (%s)",
@@ -365,14 +436,31 @@ def _build_transport_class() -> type:
                 )
                 if proxy not in self.via:
                     self.via[proxy] = self._make(proxy)
-                transport = self.via[proxy]
+                pool = self.via[proxy]
             self.deadline.start()
-            return transport.handle_request(request)
+            assert isinstance(request.stream, httpx.SyncByteStream)
+            sent = httpcore.Request(
+                method=request.method,
+                url=raw_url(request.url),
+                headers=request.headers.raw,
+                content=request.stream,
+                extensions=request.extensions,
+            )
+            with httpx_errors():
+                answer = pool.handle_request(sent)
+            assert isinstance(answer.stream, Iterable)
+            return httpx.Response(
+                status_code=answer.status,
+                headers=answer.headers,
+                stream=Body(answer.stream),
+                extensions=answer.extensions,
+            )
 
         def close(self) -> None:
-            self.direct.close()
-            for transport in self.via.values():
-                transport.close()
+            with httpx_errors():
+                self.direct.close()
+                for pool in self.via.values():
+                    pool.close()
 
     return Transport
 
