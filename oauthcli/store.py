@@ -12,6 +12,9 @@ Layout (fields of a user mirror the FastAPI tutorial's ``UserInDB``)::
     disabled = false
     scopes = ["me", "items"]
 
+    [users.alice.claims]     # chosen claims (any JSON value) in her tokens and /userinfo
+    roles = ["admin"]
+
     [clients.ci-bot]         # OAuth clients for the client_credentials grant
     hashed_secret = "$2b$12$..."
     scopes = ["items"]
@@ -19,6 +22,8 @@ Layout (fields of a user mirror the FastAPI tutorial's ``UserInDB``)::
     [clients.web-app]        # a public client (no secret, PKCE) for the browser and device flows
     public = true
     redirect_uris = ["http://127.0.0.1/callback"]
+    post_logout_redirect_uris = ["http://127.0.0.1/bye"]   # RP-initiated logout
+    audience = "https://api.example.com"   # the aud of access tokens issued to it
     scopes = ["me"]
 
 Reads need no lock (writes replace the file atomically); every change runs as
@@ -213,6 +218,8 @@ class User:
     # Changes whenever the account is created, its password set, or it is disabled or
     # enabled (oauthcli.accounts); tokens carry it as ``gen`` and serve refuses stale ones.
     generation: str | None = None
+    # Chosen claims (``[users.NAME.claims]``): see ``claims.scoped_claims`` for where they go.
+    claims: dict[str, Any] = field(default_factory=dict)
 
     def public(self, include_hash: bool = False) -> dict[str, Any]:
         """The user as the API and ``--json`` show it: never the hash unless asked."""
@@ -238,6 +245,8 @@ class User:
         data["scopes"] = list(self.scopes)
         if self.generation is not None:
             data["generation"] = self.generation
+        if self.claims:
+            data["claims"] = dict(self.claims)
         return data
 
 
@@ -257,6 +266,12 @@ class Client:
     redirect_uris: list[str] = field(default_factory=list)
     # A JWK Set of the client's public keys: it authenticates with signed assertions.
     jwks: dict[str, Any] | None = None
+    # Where RP-initiated logout may send the browser back (exact match).
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    # The ``aud`` of access tokens issued to this client (else ``[issuer] audience``).
+    audience: str | list[str] | None = None
+    # Chosen claims added to every access token issued to this client.
+    claims: dict[str, Any] = field(default_factory=dict)
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -270,6 +285,12 @@ class Client:
         data["scopes"] = list(self.scopes)
         if self.redirect_uris:
             data["redirect_uris"] = list(self.redirect_uris)
+        if self.post_logout_redirect_uris:
+            data["post_logout_redirect_uris"] = list(self.post_logout_redirect_uris)
+        if self.audience is not None:
+            data["audience"] = self.audience
+        if self.claims:
+            data["claims"] = dict(self.claims)
         return data
 
 
@@ -426,6 +447,7 @@ class UserStore:
                     OAuthCliWarning,
                     stacklevel=4,
                 )
+            _check_claims(where, fields.get("claims"))
             data.users[name] = User(username=name, **fields)
         for cid, table in clients.items():
             where = f"{self.path}: {_table_name('clients', cid)}"
@@ -502,6 +524,7 @@ _USER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "disabled": bool,
     "scopes": list,
     "generation": str,
+    "claims": dict,
 }
 _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hashed_secret": str,
@@ -510,6 +533,9 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "public": bool,
     "redirect_uris": list,
     "jwks": dict,
+    "post_logout_redirect_uris": list,
+    "audience": (str, list),
+    "claims": dict,
 }
 
 
@@ -523,12 +549,25 @@ def _parse_client(where: str, cid: str, table: Any) -> Client:
         )
     if "jwks" in fields:
         _check_client_jwks(where, fields["jwks"])
-    for uri in fields.get("redirect_uris", []):
+    for uri in [*fields.get("redirect_uris", []), *fields.get("post_logout_redirect_uris", [])]:
         try:
             validate_redirect_uri(uri)
         except UsageError as exc:
             raise StoreError(f"{where}: {exc}") from None
+    audience = fields.get("audience")
+    named = [audience] if isinstance(audience, str) else audience
+    if named is not None and (not named or "" in named):
+        raise StoreError(f"{where}: 'audience' must be a non-empty string or array of strings")
+    _check_claims(where, fields.get("claims"))
     return Client(client_id=cid, **fields)
+
+
+def _check_claims(where: str, claims: dict[str, Any] | None) -> None:
+    from oauthcli.claims import chosen_claims_problem
+
+    problem = None if claims is None else chosen_claims_problem(claims)
+    if problem:
+        raise StoreError(f"{where}: claims: {problem}")
 
 
 def _check_client_jwks(where: str, jwks: dict[str, Any]) -> None:

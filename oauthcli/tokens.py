@@ -28,6 +28,11 @@ GENERATION_CLAIM = "gen"
 FAMILY_CLAIM = "fam"
 
 
+# What a provider adds to an access token for ``(sub, client_id, scopes)``: chosen claims
+# and the ``aud`` (None: the issuer's). ``serve`` passes ServerContext.chosen_access_claims.
+ChosenClaims = Callable[[str, str | None, list[str] | None], tuple[dict[str, Any], Any]]
+
+
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str
@@ -60,11 +65,13 @@ class TokenService:
         key: SigningKey,
         sessions: SessionStore | None = None,
         clock: Callable[[], float] = time.time,
+        chosen: ChosenClaims | None = None,
     ) -> None:
         self.settings = settings
         self.key = key
         self.sessions = sessions
         self.clock = clock
+        self.chosen = chosen
 
     def _encode(self, claims: dict[str, Any], typ: str) -> str:
         import jwt
@@ -88,12 +95,16 @@ class TokenService:
         """
         now = int(self.clock())
         lifetime = self.settings.access_ttl if ttl is None else ttl
+        chosen: dict[str, Any] = {}
+        chosen_aud = None
+        if self.chosen is not None:
+            chosen, chosen_aud = self.chosen(sub, (extra or {}).get("client_id"), scopes)
         claims: dict[str, Any] = {}
         iss = issuer or self.settings.issuer
         if iss:
             claims["iss"] = iss
         claims["sub"] = sub
-        aud = audience or self.settings.audience
+        aud = audience or chosen_aud or self.settings.audience
         if aud:
             claims["aud"] = aud
         claims.update({"iat": now, "nbf": now, "exp": now + lifetime, "jti": new_jti()})
@@ -103,6 +114,7 @@ class TokenService:
             claims["scopes"] = list(scopes)
         else:
             claims["scope"] = " ".join(scopes)
+        claims.update(chosen)  # never a reserved name (claims.RESERVED_CLAIMS): checked at load
         claims.update(extra or {})
         return self._encode(claims, ACCESS_TYP), claims
 
@@ -213,8 +225,17 @@ class TokenService:
         refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation, owner_id)
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 
-    def decode(self, token: str, expected_typ: str = ACCESS_TYP, leeway: int = 0) -> dict[str, Any]:
-        """Verify one of our own tokens (signature, type, exp/nbf/iat, iss, aud)."""
+    def decode(
+        self,
+        token: str,
+        expected_typ: str = ACCESS_TYP,
+        leeway: int = 0,
+        audiences: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """Verify one of our own tokens (signature, type, exp/nbf/iat, iss, aud).
+
+        ``audiences``: more ``aud`` values an access token may name (the clients' own
+        ``audience``); a token without ``aud`` still needs none configured."""
         import jwt
 
         try:
@@ -234,6 +255,9 @@ class TokenService:
         # With no audience configured, a token naming one is refused (as PyJWT and the
         # tutorial do): it was meant for some other API.
         audience = self.settings.audience if expected_typ == ACCESS_TYP else None
+        accepted = audiences if expected_typ == ACCESS_TYP else frozenset()
+        if accepted:
+            options["verify_aud"] = False  # checked below against every accepted value
         try:
             claims = jwt.decode(
                 token,
@@ -247,6 +271,8 @@ class TokenService:
             raise TokenError("token signature is invalid", "signature") from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"token rejected: {exc}", "invalid") from None
+        if accepted:
+            _check_audience(claims.get("aud"), audience, accepted)
         self._check_times(claims, leeway)
         return claims
 
@@ -264,6 +290,18 @@ class TokenService:
             raise TokenTimeError("token has expired", "expired")
         if times.get("nbf", now) > now + leeway or times["iat"] > now + leeway:
             raise TokenTimeError("token is not yet valid", "not_yet_valid")
+
+
+def _check_audience(aud: Any, configured: str | list[str] | None, accepted: frozenset[str]) -> None:
+    """RFC 7519 4.1.3 as PyJWT applies it, over the configured audience and ``accepted``."""
+    if aud is None:
+        if configured:
+            raise TokenError('token rejected: Token is missing the "aud" claim', "invalid")
+        return
+    named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
+    allowed = accepted | set([configured] if isinstance(configured, str) else configured or [])
+    if named is None or not any(isinstance(a, str) and a in allowed for a in named):
+        raise TokenError("token rejected: Audience doesn't match", "invalid")
 
 
 def _bound(generation: str | None, client_id: str | None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import typer
 
 from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_stdin_line, resolve_store_path
-from oauthcli.cli.options import JsonOption, StoreOption
+from oauthcli.cli.options import ClaimOption, JsonOption, StoreOption
 
 app = typer.Typer(
     help="Manage OAuth clients (client_credentials, authorization code, device) in the user store.",
@@ -95,16 +95,41 @@ def add(
             show_default=False,
         ),
     ] = None,
+    post_logout_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--post-logout-redirect-uri",
+            help="Where /logout may send the browser back (repeatable; exact match).",
+            show_default=False,
+        ),
+    ] = None,
+    audience: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--audience",
+            help="The aud of access tokens issued to this client (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    claim: ClaimOption = None,
     store: StoreOption = None,
 ) -> None:
     """Add a client; a confidential client's secret is stored hashed (bcrypt for a chosen one)."""
     from oauthcli import settings
+    from oauthcli.claims import parse_claim_assignment
     from oauthcli.errors import UsageError
     from oauthcli.store import Client, validate_name, validate_redirect_uri, validate_scopes
 
     validate_name(client_id, "client id")
     scopes = validate_scopes([s for value in scope or [] for s in value.split()])
     redirect_uris = list(dict.fromkeys(validate_redirect_uri(u) for u in redirect_uri or []))
+    logout_uris = list(
+        dict.fromkeys(validate_redirect_uri(u) for u in post_logout_redirect_uri or [])
+    )
+    claims = dict(parse_claim_assignment(c) for c in claim or [])
+    audiences = list(dict.fromkeys(audience or []))
+    if any(not a or a != a.strip() for a in audiences):
+        raise UsageError("--audience must not be empty or start or end with a space")
     user_store = _store(store)
     if user_store.exists() and client_id in user_store.load().clients:
         raise UsageError(f"client {client_id!r} already exists")
@@ -130,6 +155,9 @@ def add(
             scopes=scopes,
             public=public,
             redirect_uris=redirect_uris,
+            post_logout_redirect_uris=logout_uris,
+            audience=(audiences[0] if len(audiences) == 1 else audiences) or None,
+            claims=claims,
         )
     where = f"; secret in {secret_out}" if secret_out else ""
     output.note(f"added client {client_id!r} to {user_store.path}{where}")

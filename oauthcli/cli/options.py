@@ -33,3 +33,11 @@ PasswordStdinOption = Annotated[
         help="Read the password from the first line of standard input instead of prompting.",
     ),
 ]
+ClaimOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--claim",
+        help='A chosen claim NAME=VALUE (repeatable); VALUE is JSON when it parses: roles=["admin"].',
+        show_default=False,
+    ),
+]

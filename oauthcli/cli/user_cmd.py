@@ -7,7 +7,7 @@ import typer
 
 from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_store_path
-from oauthcli.cli.options import JsonOption, PasswordStdinOption, StoreOption
+from oauthcli.cli.options import ClaimOption, JsonOption, PasswordStdinOption, StoreOption
 
 app = typer.Typer(help="Manage users in the TOML user store.", no_args_is_help=True)
 
@@ -62,10 +62,12 @@ def add(
     email: Annotated[str | None, typer.Option("--email", help="E-mail address.")] = None,
     scope: ScopeOption = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create the user disabled.")] = False,
+    claim: ClaimOption = None,
     password_stdin: PasswordStdinOption = False,
     store: StoreOption = None,
 ) -> None:
     """Add a user; the password is prompted for (or read with --password-stdin)."""
+    from oauthcli.claims import parse_claim_assignment
     from oauthcli.store import (
         User,
         validate_email,
@@ -76,6 +78,7 @@ def add(
 
     name = validate_name(name)
     scopes = validate_scopes(scope or [])
+    claims = dict(parse_claim_assignment(c) for c in claim or [])
     if full_name:
         validate_full_name(full_name)
     if email:
@@ -97,6 +100,7 @@ def add(
             email=email or None,
             disabled=disabled,
             scopes=scopes,
+            claims=claims,
         ),
     )
     output.note(f"added user {output.clean(name)!r} to {user_store.path}")

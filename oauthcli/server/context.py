@@ -19,7 +19,7 @@ from oauthcli.sessions import SessionStore
 from oauthcli.state.contract import Records
 from oauthcli.state.denylist import Denylist
 from oauthcli.state.memory import MemoryState
-from oauthcli.store import StoreData
+from oauthcli.store import Client, StoreData
 from oauthcli.tokens import (
     ACCESS_TYP,
     FAMILY_CLAIM,
@@ -50,11 +50,16 @@ class ServerContext:
     # The bound address (serve), and whether a trusted proxy's Host/X-Forwarded-Proto count.
     server_url: str | None = None
     trust_forwarded: bool = False
+    # Chosen claims set at run time (the control API's set_claims), by username: they
+    # replace the store's [users.NAME.claims] of the same name.
+    claim_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._verified: dict[str, dict[str, Any]] = {}
         issuing = dataclasses.replace(self.settings, issuer=self.issuer)
-        self.service = TokenService(issuing, self.key, self.sessions)
+        self.service = TokenService(
+            issuing, self.key, self.sessions, chosen=self.chosen_access_claims
+        )
         # Verifies with the store's own settings: when the store names no issuer,
         # tokens minted locally by `oauthcli login`/`issue` (no iss) are accepted too.
         self.verifier = TokenService(self.settings, self.key)
@@ -75,9 +80,46 @@ class ServerContext:
     def rounds(self, data: StoreData) -> int:
         return env.bcrypt_rounds(data.bcrypt_rounds)
 
+    def find_client(self, client_id: str | None, data: StoreData | None = None) -> Client | None:
+        """The client of this id, enabled or not: the one lookup every endpoint uses."""
+        if not client_id:
+            return None
+        data = data if data is not None else self.live.current()
+        return data.clients.get(client_id)
+
+    def user_claims(self, username: str, data: StoreData | None = None) -> dict[str, Any]:
+        """A user's chosen claims: the store's, with the run-time ones over them."""
+        data = data if data is not None else self.live.current()
+        user = data.users.get(username)
+        stored = user.claims if user is not None else {}
+        return {**stored, **self.claim_overrides.get(username, {})}
+
+    def chosen_access_claims(
+        self, sub: str, client_id: str | None, scopes: list[str] | None
+    ) -> tuple[dict[str, Any], Any]:
+        """The one place that decides an access token's chosen claims and ``aud``
+        (``TokenService.chosen``): the client's claims, then the user's (``scoped_claims``:
+        a standard claim only under its OIDC Core 5.4 scope); the client's ``audience``."""
+        from oauthcli.claims import scoped_claims
+
+        data = self.live.current()
+        client = self.find_client(client_id, data)
+        found: dict[str, Any] = dict(client.claims) if client is not None else {}
+        if sub in data.users:
+            found.update(scoped_claims(self.user_claims(sub, data), scopes))
+        return found, client.audience if client is not None else None
+
+    def audiences(self, data: StoreData) -> frozenset[str]:
+        """Every client's own ``audience``: access tokens may name any of them."""
+        found: set[str] = set()
+        for client in data.clients.values():
+            aud = client.audience
+            found.update([aud] if isinstance(aud, str) else aud or [])
+        return frozenset(found)
+
     def decode(self, token: str, typ: str) -> dict[str, Any]:
         """Verify one of our tokens (``TokenError`` if it is not valid here)."""
-        claims = self.verifier.decode(token, typ)
+        claims = self.verifier.decode(token, typ, audiences=self.audiences(self.live.current()))
         iss = claims.get("iss")
         if iss is not None and self.issuer is not None and iss != self.issuer:
             raise TokenError("token was issued by another issuer", "issuer")
@@ -97,7 +139,7 @@ class ServerContext:
             raise TokenError("token has been revoked", "revoked")
         sub = claims["sub"]
         if is_client_token(claims):
-            client = data.clients.get(sub)
+            client = self.find_client(sub, data)
             if client is None or client.disabled:
                 raise TokenError("inactive client", "inactive")
         else:

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from oauthcli.claims import scopes_of
+from oauthcli.claims import scoped_claims, scopes_of
 from oauthcli.jose import token_hash
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider import (
@@ -27,8 +27,10 @@ CLAIMS = ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "n
           "preferred_username", "email")  # fmt: skip
 
 
-def identity_claims(user: User, scopes: list[str]) -> dict[str, Any]:
-    """The standard claims the scopes allow (OIDC Core 5.4)."""
+def identity_claims(ctx: ServerContext, user: User, scopes: list[str]) -> dict[str, Any]:
+    """What an ID token and /userinfo say of ``user``: the standard claims the scopes allow
+    (OIDC Core 5.4) and the user's chosen claims (``claims.scoped_claims``; the store's
+    ``name``/``email`` fields first, a chosen claim of the same name over them)."""
     claims: dict[str, Any] = {}
     if "profile" in scopes:
         claims["preferred_username"] = user.username
@@ -36,6 +38,7 @@ def identity_claims(user: User, scopes: list[str]) -> dict[str, Any]:
             claims["name"] = user.full_name
     if "email" in scopes and user.email:
         claims["email"] = user.email
+    claims.update(scoped_claims(ctx.user_claims(user.username), scopes))
     return claims
 
 
@@ -64,7 +67,7 @@ def id_token(
     if nonce is not None:
         claims["nonce"] = nonce
     claims["at_hash"] = token_hash(access_token, ctx.key.algorithm)
-    claims.update(identity_claims(user, scopes))
+    claims.update(identity_claims(ctx, user, scopes))
     headers = {"typ": "JWT", "kid": ctx.key.kid}
     return jwt.encode(claims, ctx.key.key, algorithm=ctx.key.algorithm, headers=headers)
 
@@ -104,7 +107,7 @@ async def userinfo(request: Request, ctx: ServerContext) -> Response:
     scopes = scopes_of(claims)
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope", "The access token lacks scope openid")
-    body = {"sub": user.username, **identity_claims(user, scopes)}
+    body = {"sub": user.username, **identity_claims(ctx, user, scopes)}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
