@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +35,13 @@ def chromium_flags(profile_dir: str) -> list[str]:
 
 @pytest.fixture
 def chromium() -> Iterator[Any]:
+    with chromium_driver() as driver:
+        yield driver
+
+
+@contextmanager
+def chromium_driver() -> Iterator[Any]:
+    """Headless Chromium through chromedriver (skips, saying why, where either is missing)."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     if missing:
         pytest.skip(f"needs Debian's chromium and chromium-driver packages ({', '.join(missing)})")

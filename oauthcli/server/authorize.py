@@ -31,7 +31,7 @@ from starlette.responses import RedirectResponse, Response
 
 from oauthcli.errors import AuthenticationError
 from oauthcli.jose import is_s256_challenge
-from oauthcli.server import device, login_page, oidc, throttle
+from oauthcli.server import device, login_page, logout, oidc, throttle
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read_form
 from oauthcli.server.provider import (
@@ -118,13 +118,13 @@ async def _params(request: Request) -> tuple[dict[str, str], set[str]]:
     return params, repeated
 
 
-def validate(params: dict[str, str], repeated: set[str], data: StoreData) -> AuthRequest:
+def validate(params: dict[str, str], repeated: set[str], ctx: ServerContext) -> AuthRequest:
     """The checks of RFC 6749 4.1.1/4.1.2.1 in their order: client and redirect URI first."""
     for name in ("client_id", "redirect_uri"):
         if name in repeated:
             raise PageError(f"The parameter {name} was given more than once.")
     client_id = params.get("client_id") or None
-    client = enabled_client(data, client_id)
+    client = enabled_client(ctx, client_id)
     if client_id is None:
         raise PageError("The request has no client_id.")
     if client is None:
@@ -270,7 +270,7 @@ def _login_form(
 
 def _granted(ctx: ServerContext, request: AuthRequest, user: User) -> list[str] | None:
     """The scopes a code for ``user`` would carry; ``None`` when the client is gone."""
-    client = enabled_client(ctx.live.current(), request.client_id)
+    client = enabled_client(ctx, request.client_id)
     return None if client is None else user_scopes(user, client, request.scopes)
 
 
@@ -312,7 +312,7 @@ async def authorize(http: Request, ctx: ServerContext) -> Response:
     post = http.method == "POST"
     try:
         params, repeated = await _params(http)
-        request = validate(params, repeated, ctx.live.current())
+        request = validate(params, repeated, ctx)
     except PageError as exc:
         return login_page.error_page(str(exc))
     except ToClient as exc:
@@ -495,6 +495,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
         return await oidc.userinfo(request, ctx)
 
     device.add_routes(router, ctx)
+    logout.add_routes(router, ctx)
     return router
 
 

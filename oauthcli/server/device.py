@@ -170,7 +170,7 @@ def confirm_page(
 
 
 def _granted(ctx: ServerContext, pending: dict[str, Any], user: User) -> list[str]:
-    client = enabled_client(ctx.live.current(), str(pending.get("client_id")))
+    client = enabled_client(ctx, str(pending.get("client_id")))
     requested = pending.get("scopes") or None
     return [] if client is None else user_scopes(user, client, requested)
 

@@ -175,6 +175,27 @@ with these scopes.</p>
     return page("Allow access?", body)
 
 
+def logout_form(*, action: str, hidden: dict[str, str], username: str | None) -> HTMLResponse:
+    """RP-initiated logout without a hint for this session: ask before signing out."""
+    who = f" as <strong>{_e(username, 128)}</strong>" if username else ""
+    body = f"""<h1>Sign out?</h1>
+<p>You are signed in to this provider{who}. An application asked to sign you out.</p>
+<form method="post" action="{_e(action)}">
+{_hidden(hidden)}
+<button type="submit" name="decision" value="logout">Sign out</button>
+<button type="submit" name="decision" value="stay" class="secondary">Stay signed in</button>
+</form>"""
+    return page("Sign out?", body)
+
+
+def signed_out() -> HTMLResponse:
+    return page("Signed out", "<h1>Signed out</h1>\n<p>You have been signed out.</p>")
+
+
+def still_signed_in() -> HTMLResponse:
+    return page("Signed in", "<h1>Still signed in</h1>\n<p>You were not signed out.</p>")
+
+
 def error_page(message: str, status: int = 400) -> HTMLResponse:
     body = f"<h1>Something went wrong</h1>\n{_alert(message)}"
     return page("Error", body, status)

@@ -18,6 +18,7 @@ from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,
     DEVICE_AUTHORIZATION_PATH,
+    LOGOUT_PATH,
     OIDC_SCOPES,
     USERINFO_PATH,
 )
@@ -117,6 +118,7 @@ def discovery_fields(base: str, algorithm: str, store_scopes: list[str]) -> dict
         "authorization_endpoint": base + AUTHORIZE_PATH,
         "device_authorization_endpoint": base + DEVICE_AUTHORIZATION_PATH,
         "userinfo_endpoint": base + USERINFO_PATH,
+        "end_session_endpoint": base + LOGOUT_PATH,  # OpenID RP-Initiated Logout 1.0 2.1
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],

@@ -37,6 +37,8 @@ CONSENT_PATH = "/authorize/consent"
 DEVICE_AUTHORIZATION_PATH = "/device_authorization"
 DEVICE_PATH = "/device"
 USERINFO_PATH = "/userinfo"
+LOGOUT_PATH = "/logout"  # RP-initiated logout (oauthcli.server.logout)
+LOGOUT_CONFIRM_PATH = "/logout/confirm"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 OIDC_SCOPES = OPENID_SCOPES  # open to every client and user
@@ -118,8 +120,8 @@ def with_query(uri: str, params: Mapping[str, str | None]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def enabled_client(data: StoreData, client_id: str | None) -> Client | None:
-    client = data.clients.get(client_id) if client_id else None
+def enabled_client(ctx: ServerContext, client_id: str | None) -> Client | None:
+    client = ctx.find_client(client_id)
     return None if client is None or client.disabled else client
 
 
@@ -160,7 +162,7 @@ def user_scopes(user: User, client: Client, requested: list[str] | None) -> list
 # issuer (two providers on two ports keep two sessions), and a session alone never grants
 # anything new: a client or scopes without remembered consent, or offline_access, need
 # the password typed again and the consent page (``needs_password``).
-SESSION_PATHS = (AUTHORIZE_PATH, DEVICE_PATH)
+SESSION_PATHS = (AUTHORIZE_PATH, DEVICE_PATH, LOGOUT_PATH)
 
 
 def session_cookie(ctx: ServerContext, request: Request) -> tuple[str, tuple[str, ...]]:
@@ -210,6 +212,22 @@ def start_session(ctx: ServerContext, response: Response, request: Request, user
             secure=request.url.scheme == "https",
         )
     return auth_time
+
+
+def end_session(ctx: ServerContext, request: Request, response: Response) -> str | None:
+    """Blocking: forget the browser's login session (its record and its cookie on every
+    path); the username it was, or ``None`` when there was none."""
+    name, paths = session_cookie(ctx, request)
+    sid = request.cookies.get(name)
+    ended = None
+    if sid and _TOKEN_SHAPE.fullmatch(sid):
+        record = ctx.records.take(SESSION, digest(sid))
+        ended = str(record["sub"]) if record and record.get("sub") else None
+    for path in paths:
+        response.delete_cookie(
+            name, path=path, httponly=True, samesite="lax", secure=request.url.scheme == "https"
+        )
+    return ended
 
 
 def has_consent(ctx: ServerContext, sub: str, client_id: str, scopes: list[str]) -> bool:
