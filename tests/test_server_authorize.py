@@ -332,7 +332,7 @@ def test_login_session_skips_the_form_until_session_ttl(op):
             assert "httponly" in attributes and "samesite=lax" in attributes
             assert f"max-age={op.provider.session_ttl}" in attributes
             paths |= {a for a in attributes if a.startswith("path=")}
-        assert paths == {"path=/authorize", "path=/device"}
+        assert paths == {"path=/authorize", "path=/device", "path=/logout"}
         assert decide(http, answer).status_code == 303
         verifier, params = public_params()
         second = authorize(http, **params)
