@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from oauthcli.errors import TokenError
+from oauthcli.errors import Reason, TokenError
 from oauthcli.jose import access_token_hash, b64url_decode, thumbprint
 
 TYP = "dpop+jwt"  # RFC 9449 4.2
@@ -46,7 +46,7 @@ class ProofError(TokenError):
     """A DPoP proof refused; ``reason`` is the OAuth error (RFC 9449 5, 7.1, 8, 9):
     ``invalid_dpop_proof``, or ``use_dpop_nonce`` when only the server's nonce is missing."""
 
-    def __init__(self, message: str, reason: str = "invalid_dpop_proof") -> None:
+    def __init__(self, message: str, reason: Reason = Reason.INVALID_DPOP_PROOF) -> None:
         super().__init__(message, reason)
 
 
@@ -216,7 +216,9 @@ def check_proof(
     if nonces is not None:
         nonce = claims.get("nonce")
         if not isinstance(nonce, str) or nonce not in nonces:
-            raise ProofError("the DPoP proof lacks the server's current nonce", "use_dpop_nonce")
+            raise ProofError(
+                "the DPoP proof lacks the server's current nonce", Reason.USE_DPOP_NONCE
+            )
     # Step 12: bound to the access token presented with it.
     if access_token is not None:
         _check_ath(claims, access_token)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from oauthcli.errors import TokenError
+from oauthcli.errors import Reason, TokenError
 
 
 def is_live(family: Mapping[str, Any] | None, now: float) -> bool:
@@ -23,12 +23,12 @@ def check_redeemable(family: Mapping[str, Any] | None, now: float) -> None:
     if is_live(family, now):
         return
     if family is not None and family["revoked"]:
-        raise TokenError("refresh token has been revoked", "revoked")
-    raise TokenError("refresh token is unknown or its session has ended", "revoked")
+        raise TokenError("refresh token has been revoked", Reason.REVOKED)
+    raise TokenError("refresh token is unknown or its session has ended", Reason.REVOKED)
 
 
 def reused_error() -> TokenError:
     """A refresh token presented again after rotation: the whole family is revoked."""
     return TokenError(
-        "refresh token was already used: the whole session is revoked, log in again", "reused"
+        "refresh token was already used: the whole session is revoked, log in again", Reason.REUSED
     )

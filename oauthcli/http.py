@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from oauthcli import __version__
-from oauthcli.errors import RemoteError, UsageError
+from oauthcli.errors import Reason, RemoteError, UsageError
 from oauthcli.text import clean
 from oauthcli.urls import display, is_loopback_host, redact
 
@@ -51,7 +51,7 @@ def make_client(
     if not (0 < timeout <= MAX_TIMEOUT):
         raise UsageError(
             f"the timeout must be a number of seconds up to {MAX_TIMEOUT:g}, not {timeout:g}",
-            reason="bad_timeout",
+            reason=Reason.BAD_TIMEOUT,
         )
     import ssl
     import time
@@ -141,13 +141,13 @@ def read_capped(response: httpx.Response, url: str, limit: int = MAX_BODY_BYTES)
     )
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise RemoteError(too_big, reason="too_large")
+        raise RemoteError(too_big, reason=Reason.TOO_LARGE)
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
-            raise RemoteError(too_big, reason="too_large")
+            raise RemoteError(too_big, reason=Reason.TOO_LARGE)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -170,7 +170,8 @@ def transport_error(
     shown = display_url(url)
     if isinstance(exc, httpx.TimeoutException):
         return RemoteError(
-            f"timed out after {_timeout_for(client, exc):g} s contacting {shown}", reason="timeout"
+            f"timed out after {_timeout_for(client, exc):g} s contacting {shown}",
+            reason=Reason.TIMEOUT,
         )
     tls = _ssl_error(exc)
     if tls is not None:
@@ -179,12 +180,12 @@ def transport_error(
         verify_failed = isinstance(tls, ssl.SSLCertVerificationError)
         return RemoteError(
             f"TLS error contacting {shown}: {clean(_ssl_reason(tls), MAX_SERVER_TEXT)}",
-            reason="tls_verify" if verify_failed else "tls",
+            reason=Reason.TLS_VERIFY if verify_failed else Reason.TLS,
         )
     said = clean(str(exc) or type(exc).__name__, MAX_SERVER_TEXT, secrets)
     if isinstance(exc, httpx.ConnectError):
-        return RemoteError(f"could not connect to {shown}: {said}", reason="connect")
-    return RemoteError(f"network error talking to {shown}: {said}", reason="network")
+        return RemoteError(f"could not connect to {shown}: {said}", reason=Reason.CONNECT)
+    return RemoteError(f"network error talking to {shown}: {said}", reason=Reason.NETWORK)
 
 
 def _timeout_for(client: httpx.Client, exc: httpx.TimeoutException) -> float:
@@ -414,7 +415,7 @@ def _build_transport_class() -> type:
                 shown = clean(redact(proxy), MAX_SERVER_TEXT)
                 raise UsageError(
                     f"cannot use the proxy {shown} from the environment: {clean(str(exc))}",
-                    reason="proxy",
+                    reason=Reason.PROXY,
                 ) from None
 
         def handle_request(self, request: httpx.Request) -> httpx.Response:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from oauthcli.errors import AuthenticationError, OAuthCliError
+from oauthcli.errors import AuthenticationError, OAuthCliError, Reason
 from oauthcli.store import StoreData, User, UserStore
 from oauthcli.tokens import TokenPair, TokenService
 
@@ -49,7 +49,7 @@ def authenticate(
     if not ok:
         raise AuthenticationError(INCORRECT)
     if user.disabled:
-        raise AuthenticationError(INACTIVE, "inactive")
+        raise AuthenticationError(INACTIVE, Reason.INACTIVE)
     return user, replacement
 
 
@@ -59,7 +59,7 @@ def grant_scopes(allowed: list[str], requested: list[str] | None) -> list[str]:
         return list(allowed)
     missing = [s for s in requested if s not in allowed]
     if missing:
-        raise AuthenticationError(f"scope not granted: {' '.join(missing)}", "invalid_scope")
+        raise AuthenticationError(f"scope not granted: {' '.join(missing)}", Reason.INVALID_SCOPE)
     return list(dict.fromkeys(requested))
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
-from oauthcli.errors import AuthenticationError, TokenError, TokenTimeError
+from oauthcli.errors import AuthenticationError, Reason, TokenError, TokenTimeError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.sessions import SessionStore
@@ -183,7 +183,7 @@ class TokenService:
         claims = self.decode(refresh_token, REFRESH_TYP)
         family, jti, sub = claims.get("fam"), claims.get("jti"), claims.get("sub")
         if not (isinstance(family, str) and isinstance(jti, str) and isinstance(sub, str)):
-            raise TokenError("refresh token lacks its session claims", "claims")
+            raise TokenError("refresh token lacks its session claims", Reason.CLAIM)
         owner = claims.get("client_id")
         if owner is not None and owner != client_id:
             # RFC 6749 section 6: only the client it was issued to may redeem it.
@@ -207,7 +207,7 @@ class TokenService:
                 missing = [s for s in scopes if s not in granted]
                 if missing:
                     raise AuthenticationError(
-                        f"scope not granted: {' '.join(missing)}", "invalid_scope"
+                        f"scope not granted: {' '.join(missing)}", Reason.INVALID_SCOPE
                     )
                 granted[:] = [s for s in granted if s in scopes]
 
@@ -217,7 +217,7 @@ class TokenService:
             if user is None:
                 raise AuthenticationError("the user no longer exists")
             if user.disabled:
-                raise AuthenticationError("inactive user", "inactive")
+                raise AuthenticationError("inactive user", Reason.INACTIVE)
             raise AuthenticationError("the account changed since this session began")
         owner_id = owner if isinstance(owner, str) else None
         extra = {**_bound(user.generation, owner_id), FAMILY_CLAIM: family}
@@ -241,10 +241,10 @@ class TokenService:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise TokenError("token is not a well-formed JWT", "malformed") from None
+            raise TokenError("token is not a well-formed JWT", Reason.MALFORMED) from None
         if header.get("typ") != expected_typ:
             kind = "an access" if expected_typ == ACCESS_TYP else "a refresh"
-            raise TokenError(f"token is not {kind} token (typ {header.get('typ')!r})", "type")
+            raise TokenError(f"token is not {kind} token (typ {header.get('typ')!r})", Reason.TYPE)
         # Times are checked below against the injected clock, not PyJWT's.
         options: dict[str, Any] = {
             "require": ["exp", "iat", "sub"],
@@ -268,9 +268,9 @@ class TokenService:
                 options=options,  # type: ignore[arg-type]  # PyJWT types options as a TypedDict
             )
         except jwt.InvalidSignatureError:
-            raise TokenError("token signature is invalid", "signature") from None
+            raise TokenError("token signature is invalid", Reason.SIGNATURE) from None
         except jwt.PyJWTError as exc:
-            raise TokenError(f"token rejected: {exc}", "invalid") from None
+            raise TokenError(f"token rejected: {exc}", Reason.INVALID) from None
         if accepted:
             _check_audience(claims.get("aud"), audience, accepted)
         self._check_times(claims, leeway)
@@ -284,24 +284,24 @@ class TokenService:
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TokenError(f"token claim {name!r} is not a number", "claims")
+                raise TokenError(f"token claim {name!r} is not a number", Reason.CLAIM)
             times[name] = value
         if times["exp"] <= now - leeway:
-            raise TokenTimeError("token has expired", "expired")
+            raise TokenTimeError("token has expired", Reason.EXPIRED)
         if times.get("nbf", now) > now + leeway or times["iat"] > now + leeway:
-            raise TokenTimeError("token is not yet valid", "not_yet_valid")
+            raise TokenTimeError("token is not yet valid", Reason.NOT_YET_VALID)
 
 
 def _check_audience(aud: Any, configured: str | list[str] | None, accepted: frozenset[str]) -> None:
     """RFC 7519 4.1.3 as PyJWT applies it, over the configured audience and ``accepted``."""
     if aud is None:
         if configured:
-            raise TokenError('token rejected: Token is missing the "aud" claim', "invalid")
+            raise TokenError('token rejected: Token is missing the "aud" claim', Reason.INVALID)
         return
     named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
     allowed = accepted | set([configured] if isinstance(configured, str) else configured or [])
     if named is None or not any(isinstance(a, str) and a in allowed for a in named):
-        raise TokenError("token rejected: Audience doesn't match", "invalid")
+        raise TokenError("token rejected: Audience doesn't match", Reason.INVALID)
 
 
 def _bound(generation: str | None, client_id: str | None) -> dict[str, Any]:

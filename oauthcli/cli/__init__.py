@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oauthcli import settings
-from oauthcli.errors import ExitCode, OAuthCliError, OAuthCliWarning
+from oauthcli.errors import ExitCode, OAuthCliError, OAuthCliWarning, Reason, family_reason
 
 if TYPE_CHECKING:
     import logging
@@ -63,7 +63,7 @@ def _main(argv: Sequence[str] | None) -> int:
         output.error(str(exc))
         if output.wants_json(args):
             # Without a reason of its own, the error's family: usage, auth, remote, store...
-            reason = exc.reason or ExitCode(exc.exit_code).name.lower()
+            reason = exc.reason or family_reason(exc.exit_code)
             output.json_error(str(exc), reason, int(exc.exit_code))
         return int(exc.exit_code)
     except (KeyboardInterrupt, EOFError):  # Ctrl-C, or Ctrl-D at a prompt (as click says)
@@ -125,7 +125,7 @@ def _typer_run(args: list[str]) -> Callable[[], Any]:
                 hint = f" (see '{exc.ctx.command_path} --help')"
             output.error(exc.format_message() + hint)
             if output.wants_json(args):
-                output.json_error(exc.format_message() + hint, "usage", int(ExitCode.USAGE))
+                output.json_error(exc.format_message() + hint, Reason.USAGE, int(ExitCode.USAGE))
             return int(ExitCode.USAGE)
         except click_exceptions.ClickException as exc:
             output.error(exc.format_message())

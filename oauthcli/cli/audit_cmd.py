@@ -10,6 +10,7 @@ from oauthcli.cli import output
 from oauthcli.cli.inspect_cmd import TokenArg
 from oauthcli.cli.inspect_run import read_token
 from oauthcli.cli.options import JsonOption, ProfileOption
+from oauthcli.errors import Reason
 
 
 def audit(
@@ -88,7 +89,7 @@ def audit(
         for finding in findings:
             output.echo(f"{finding.code.ljust(width)}  {output.clean(finding.message)}")
     if findings:
-        raise TokenError(_summary(findings), "audit")
+        raise TokenError(_summary(findings), Reason.AUDIT)
 
 
 def _summary(findings: list[Any]) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 
 from oauthcli import settings
 from oauthcli.cli import output
-from oauthcli.errors import RemoteError, UsageError
+from oauthcli.errors import Reason, RemoteError, UsageError
 
 FORMATS = ("text", "json", "env")
 # ``oauthcli token``: no JSON form, but a Kubernetes ExecCredential (oauthcli.kube).
@@ -113,7 +113,7 @@ def env_lines(tokens: dict[str, str | None]) -> list[str]:
             raise RemoteError(
                 f"the {key.replace('_', ' ')} has characters that are not safe in an env line "
                 "(only RFC 6750 token characters are printed unquoted): use --format json",
-                reason="bad_answer",
+                reason=Reason.BAD_ANSWER,
             )
         lines.append(f"{name}={value}")
     return lines

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from oauthcli.errors import OAuthCliError
+from oauthcli.errors import OAuthCliError, Reason
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,7 +25,7 @@ def add_flag_hint(exc: OAuthCliError) -> None:
     hint = _APPENDED.get(exc.reason or "")
     if hint and not exc.message.endswith(hint):
         exc.message += hint
-    elif exc.reason == "bad_timeout" and exc.message.startswith("the timeout"):
+    elif exc.reason == Reason.BAD_TIMEOUT and exc.message.startswith("the timeout"):
         exc.message = "--timeout" + exc.message.removeprefix("the timeout")
 
 

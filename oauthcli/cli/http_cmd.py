@@ -13,6 +13,7 @@ from oauthcli.cli import output
 from oauthcli.cli.common import resolve_profile
 from oauthcli.cli.hints import with_flag_hints
 from oauthcli.cli.options import ProfileOption
+from oauthcli.errors import ExitCode, Reason, exit_code_for_status
 from oauthcli.text import clean
 
 if TYPE_CHECKING:
@@ -447,7 +448,7 @@ def register(app: typer.Typer) -> None:
         summary = (
             f"HTTP {status} {output.clean(response.reason_phrase, 60)} from {method} {_shown(url)}"
         )
-        if status in (401, 403):
+        if exit_code_for_status(status) == ExitCode.AUTH:  # 401/403 (RFC 6750 3.1)
             held = None if explicit or source is None else source.entry.scope
             wanted = scope_hint(response, refusal, held)
             if auth.refreshed:
@@ -456,7 +457,9 @@ def register(app: typer.Typer) -> None:
                 summary += " (the token cannot be refreshed: log in again)"
             if wanted is not None:
                 summary += f": {wanted}"
-            raise AuthenticationError(summary, reason=f"status_{status}")
+            raise AuthenticationError(
+                summary, reason=Reason.STATUS_403 if status == 403 else Reason.STATUS_401
+            )
         if 300 <= status < 400:
             location = response.headers.get("location")
             where = f" to {_shown(location)}" if location else ""
@@ -468,9 +471,9 @@ def register(app: typer.Typer) -> None:
                 why = "it leaves the origin"
             raise RemoteError(
                 f"{summary}: redirect{where} not followed ({why}; the token stays here)",
-                reason="redirect",
+                reason=Reason.REDIRECT,
             )
-        raise RemoteError(summary, reason="http_status")
+        raise RemoteError(summary, reason=Reason.HTTP_STATUS)
 
     @app.command("header")
     @with_flag_hints

@@ -10,6 +10,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from oauthcli.errors import Reason
 from oauthcli.text import clean as _clean
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def wants_json(args: list[str]) -> bool:
     )
 
 
-def json_error(message: str, reason: str, exit_code: int) -> None:
+def json_error(message: str, reason: Reason, exit_code: int) -> None:
     """A failure as the JSON document of a ``--json`` run (stdout), besides the stderr line:
     ``{"error": REASON, "message": TEXT, "exit_code": N}``, ``error`` being the reason code
     ``verify --json`` also uses. Nothing when the command already printed its document."""

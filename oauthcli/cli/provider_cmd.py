@@ -12,7 +12,7 @@ import typer
 from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_profile
 from oauthcli.cli.options import JsonOption, ProfileOption
-from oauthcli.errors import UsageError
+from oauthcli.errors import Reason, UsageError
 
 if TYPE_CHECKING:
     import httpx
@@ -470,7 +470,7 @@ def introspect_cmd(
             raise typer.Exit(4)
         return
     if not active:
-        raise TokenError("the provider says the token is not active", "inactive")
+        raise TokenError("the provider says the token is not active", Reason.INACTIVE)
     output.echo("active: yes")
     _print_claims(answer, skip=frozenset({"active"}))
 

@@ -13,6 +13,7 @@ import typer
 from oauthcli.cli import complete, output
 from oauthcli.cli.common import resolve_profile
 from oauthcli.cli.options import JsonOption, ProfileOption
+from oauthcli.errors import Reason
 
 if TYPE_CHECKING:
     from oauthcli.client.cache import CacheEntry
@@ -132,7 +133,7 @@ def status(profile: ProfileOption = None, json_output: JsonOption = False) -> No
         raise AuthenticationError(
             f"profile {selected!r}: {chosen['state']}"
             + ("; run 'oauthcli login' first" if chosen["state"] == "not logged in" else ""),
-            reason="not_logged_in",
+            reason=Reason.NOT_LOGGED_IN,
         )
 
 

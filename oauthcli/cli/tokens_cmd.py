@@ -16,7 +16,7 @@ import typer
 from oauthcli.cli import complete, output
 from oauthcli.cli.common import read_password, resolve_profile, resolve_store_path
 from oauthcli.cli.options import JsonOption, PasswordStdinOption, ProfileOption, StoreOption
-from oauthcli.errors import UsageError
+from oauthcli.errors import Reason, UsageError
 
 if TYPE_CHECKING:
     import httpx
@@ -464,7 +464,7 @@ def login(
             )
         except AuthenticationError as exc:
             if app_scopes is not None and (
-                exc.reason == "invalid_scope" or "scope" in str(exc).lower()
+                exc.reason == Reason.INVALID_SCOPE or "scope" in str(exc).lower()
             ):
                 _list_app_scopes(app_scopes)
             raise
@@ -595,7 +595,7 @@ def _login_remote(
             app_url=app_url,
         )
     except UsageError as exc:
-        if exc.reason == "no_secret":
+        if exc.reason == Reason.NO_SECRET:
             raise UsageError(
                 "--grant client-credentials needs the client secret: "
                 "set OAUTHCLI_CLIENT_SECRET or pass --client-secret-file"

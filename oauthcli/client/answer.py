@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oauthcli.claims import is_numeric_date
-from oauthcli.errors import AuthenticationError, RemoteError
+from oauthcli.errors import (
+    REMOTE_OAUTH_ERRORS,
+    AuthenticationError,
+    ExitCode,
+    Reason,
+    RemoteError,
+    exit_code_for_status,
+)
 from oauthcli.http import MAX_SERVER_TEXT
 from oauthcli.jose import b64url_decode
 from oauthcli.text import clean as text_clean
@@ -55,7 +62,7 @@ def interpret(
             raise RemoteError(
                 f"the token endpoint answered {status} with {describe_body(body, content_type)}; "
                 "expected a JSON object",
-                reason="bad_answer",
+                reason=Reason.BAD_ANSWER,
             )
         # Some servers report errors with a 200; those go through the error mapping below.
         if "access_token" in data or not isinstance(data.get("error"), str):
@@ -95,23 +102,27 @@ def describe_body(body: bytes, content_type: str) -> str:
 def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResponse:
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
-        raise RemoteError("the token endpoint's answer has no access_token", reason="bad_answer")
+        raise RemoteError(
+            "the token endpoint's answer has no access_token", reason=Reason.BAD_ANSWER
+        )
     check_header_safe(access_token)
     token_type = data.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         shown = clean(token_type, secrets) if isinstance(token_type, str) else "(missing)"
         raise RemoteError(
             f"unsupported token_type {shown!r}: only Bearer tokens are supported",
-            reason="bad_answer",
+            reason=Reason.BAD_ANSWER,
         )
     refresh_token = data.get("refresh_token")
     if refresh_token is not None and not isinstance(refresh_token, str):
-        raise RemoteError("the token endpoint's refresh_token is not a string", reason="bad_answer")
+        raise RemoteError(
+            "the token endpoint's refresh_token is not a string", reason=Reason.BAD_ANSWER
+        )
     scope = data.get("scope")
     if isinstance(scope, list) and all(isinstance(s, str) for s in scope):
         scope = " ".join(scope)  # some servers send a list despite RFC 6749 5.1
     elif scope is not None and not isinstance(scope, str):
-        raise RemoteError("the token endpoint's scope is not a string", reason="bad_answer")
+        raise RemoteError("the token endpoint's scope is not a string", reason=Reason.BAD_ANSWER)
     return TokenResponse(
         access_token=access_token,
         token_type="Bearer",
@@ -131,7 +142,7 @@ def check_header_safe(token: str, what: str = "access token") -> str:
     if not is_header_safe(token):
         raise RemoteError(
             f"the server's {what} contains spaces or control characters: refusing to use it",
-            reason="bad_answer",
+            reason=Reason.BAD_ANSWER,
         )
     return token
 
@@ -147,18 +158,15 @@ def _expires_in(value: object, secrets: tuple[str, ...]) -> int | None:
         # Checked here, before anything is cached: an expiry past year 9999 breaks every date.
         raise RemoteError(
             f"the token endpoint's expires_in {number:.0f} is beyond {MAX_EXPIRES_IN // YEAR} years",
-            reason="bad_answer",
+            reason=Reason.BAD_ANSWER,
         )
     if number is None or not 0 <= number <= MAX_EXPIRES_IN:
         shown = clean(str(value), secrets)
         raise RemoteError(
             f"the token endpoint's expires_in {shown!r} is not a number of seconds",
-            reason="bad_answer",
+            reason=Reason.BAD_ANSWER,
         )
     return int(number)
-
-
-_REMOTE_CODES = {"server_error", "temporarily_unavailable"}
 
 
 def _raise_for_error(
@@ -181,51 +189,48 @@ def _raise_for_error(
             _prefixed(
                 "client authentication failed", description or "check the client id and secret"
             ),
-            reason="invalid_client",
+            reason=Reason.INVALID_CLIENT,
         )
     if code == "invalid_scope":
         raise AuthenticationError(
             _prefixed("scope not granted", description or "the server refused it"),
-            reason="invalid_scope",
+            reason=Reason.INVALID_SCOPE,
         )
     if code == "unauthorized_client":
         raise AuthenticationError(
-            f"the client may not use the {grant_name}{said}", reason="unauthorized_client"
+            f"the client may not use the {grant_name}{said}", reason=Reason.UNAUTHORIZED_CLIENT
         )
     if code == "unsupported_grant_type":
         raise RemoteError(
-            f"the server does not support the {grant_name}{said}", reason="unsupported_grant_type"
+            f"the server does not support the {grant_name}{said}",
+            reason=Reason.UNSUPPORTED_GRANT_TYPE,
         )
     if code == "invalid_request":
         raise RemoteError(
-            f"the server rejected the request as malformed{said}", reason="invalid_request"
+            f"the server rejected the request as malformed{said}", reason=Reason.INVALID_REQUEST
         )
-    if data is None:
-        if status in (400, 401) and not body.strip():
-            # A bare Basic challenge (401), or a refusal with nothing to say (400: glewlwyd
-            # answers a refused refresh so). RFC 6749 5.2 makes both the client's or the
-            # grant's fault, never the server's: exit 3, as for a 400/401 with a body.
-            raise AuthenticationError(_refusal_message(grant, None), reason=_refusal_reason(grant))
-        # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint.
+    # RFC 6749 5.2: the token endpoint refuses with 400 (401 for client authentication).
+    refused = exit_code_for_status(status, code, refusals=(400, 401)) == ExitCode.AUTH
+    if data is None and not (refused and not body.strip()):
+        # An HTML page is a proxy, gateway or wrong URL talking, not the token endpoint. (A
+        # bare Basic challenge (401), or a refusal with nothing to say (400: glewlwyd answers a
+        # refused refresh so) is the client's or the grant's fault, as with a body: below.)
         raise RemoteError(
             f"the token endpoint answered {status_text} with {describe_body(body, content_type)}",
-            reason="bad_answer",
+            reason=Reason.BAD_ANSWER,
         )
-    if status >= 500 or code in _REMOTE_CODES:
-        raise RemoteError(
-            f"the token endpoint failed with {status_text}{said}", reason="http_status"
-        )
-    if code == "invalid_grant" or status in (400, 401):
+    if refused:
         # FastAPI apps answer 400/401 {"detail": ...}; an unknown code there is still a refusal.
         raise AuthenticationError(
             _refusal_message(grant, description), reason=_refusal_reason(grant)
         )
-    raise RemoteError(f"the token endpoint answered {status_text}{said}", reason="http_status")
+    verb = "failed with" if status >= 500 or code in REMOTE_OAUTH_ERRORS else "answered"
+    raise RemoteError(f"the token endpoint {verb} {status_text}{said}", reason=Reason.HTTP_STATUS)
 
 
-def _refusal_reason(grant: str) -> str:
+def _refusal_reason(grant: str) -> Reason:
     # A client_credentials refusal is the client's secret; any other, the grant itself.
-    return "invalid_client" if grant == "client_credentials" else "invalid_grant"
+    return Reason.INVALID_CLIENT if grant == "client_credentials" else Reason.INVALID_GRANT
 
 
 def _refusal_message(grant: str, description: str | None) -> str:

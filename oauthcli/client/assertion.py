@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oauthcli.errors import ConfigError, UsageError
+from oauthcli.errors import ConfigError, Reason, UsageError
 from oauthcli.jose import basic_authorization
 from oauthcli.urls import origin_of
 
@@ -128,6 +128,6 @@ class ClientAuthentication:
             raise UsageError(
                 f"refusing to send a client assertion to {origin_of(url)}: private-key-jwt "
                 f"assertions go only to the provider's own origin ({' or '.join(sorted(trusted))})",
-                reason="destination",
+                reason=Reason.DESTINATION,
             )
         return self.issuer

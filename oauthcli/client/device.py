@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.client.answer import clean, describe_body
-from oauthcli.errors import AuthenticationError, RemoteError
+from oauthcli.errors import AuthenticationError, Reason, RemoteError
 
 if TYPE_CHECKING:
     import httpx
@@ -130,7 +130,8 @@ def _check_verification_uri(uri: str, member: str) -> None:
         check_url_safe(uri, insecure_http=True)
     except UsageError as exc:
         raise RemoteError(
-            f"the device authorization answer's {member} is refused: {exc}", reason="bad_answer"
+            f"the device authorization answer's {member} is refused: {exc}",
+            reason=Reason.BAD_ANSWER,
         ) from None
 
 

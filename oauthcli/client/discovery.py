@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from oauthcli.errors import RemoteError, UsageError
+from oauthcli.errors import Reason, RemoteError, UsageError
 from oauthcli.http import display_url, read_capped, transport_error
 from oauthcli.text import clean
 from oauthcli.urls import is_loopback_host, redact
@@ -101,7 +101,7 @@ def get_json(
                 raise RemoteError(
                     f"{what} {shown} redirects to {location!r}; "
                     "redirects are not followed: use the final URL",
-                    reason="redirect",
+                    reason=Reason.REDIRECT,
                 )
             if response.status_code != 200:
                 return response.status_code, None
@@ -113,7 +113,7 @@ def get_json(
     try:
         return 200, json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise RemoteError(f"{what} {shown} is not JSON", reason="bad_answer") from None
+        raise RemoteError(f"{what} {shown} is not JSON", reason=Reason.BAD_ANSWER) from None
 
 
 def discovery_urls(issuer: str) -> list[str]:
@@ -146,7 +146,7 @@ class ProviderMetadata:
         if url is None:
             raise RemoteError(
                 f"the provider {self.issuer} publishes no {name} endpoint, needed {why}",
-                reason="unsupported",
+                reason=Reason.UNSUPPORTED,
             )
         return url
 
@@ -186,13 +186,15 @@ def _strings(doc: dict[str, Any], name: str) -> tuple[str, ...]:
 
 def _check_issuer(doc: Any, issuer: str, where: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
-        raise RemoteError(f"discovery document {where} is not a JSON object", reason="bad_answer")
+        raise RemoteError(
+            f"discovery document {where} is not a JSON object", reason=Reason.BAD_ANSWER
+        )
     named = doc.get("issuer")
     if named != issuer:
         raise RemoteError(
             f"discovery document {where} names issuer {clean(str(named), 200)!r}, not "
             f"{issuer!r}; refusing it (OpenID Connect Discovery 4.3, RFC 8414 3.3)",
-            reason="issuer",
+            reason=Reason.ISSUER,
         )
     return doc
 
@@ -249,7 +251,7 @@ def discover_provider(
         metadata = parse_metadata(doc, issuer, url)
         return _completed(metadata, urls[index + 1 :], client, set(wanted))
     raise RemoteError(
-        f"no discovery document for {issuer}: tried {', '.join(tried)}", reason="http_status"
+        f"no discovery document for {issuer}: tried {', '.join(tried)}", reason=Reason.HTTP_STATUS
     )
 
 

@@ -10,7 +10,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.client.answer import clean, describe_body
-from oauthcli.errors import AuthenticationError, RemoteError, UsageError
+from oauthcli.errors import (
+    AuthenticationError,
+    ExitCode,
+    Reason,
+    RemoteError,
+    UsageError,
+    exit_code_for_status,
+)
 from oauthcli.http import display_url
 
 if TYPE_CHECKING:
@@ -81,7 +88,8 @@ def revoke(
     code = data.get("error") if data else None
     if code == "unsupported_token_type":
         raise UnsupportedTokenType(f"the provider does not revoke {hint.replace('_', ' ')}s")
-    if code == "invalid_client" or status == 401:
+    # RFC 7009 2.2.1: the errors of RFC 6749 5.2, a refused client authentication 401.
+    if exit_code_for_status(status, code, refusals=(401,)) == ExitCode.AUTH:
         raise AuthenticationError(f"revocation refused the client's authentication: {said}")
     raise RemoteError(f"revocation at {display_url(url)} failed: {said}")
 
@@ -103,7 +111,9 @@ def introspect(
     if status == 200 and data is not None and isinstance(data.get("active"), bool):
         return data
     said = _error_text(data, secrets) or f"HTTP {status}, {describe_body(body, content_type)}"
-    if status == 401 or (data is not None and data.get("error") == "invalid_client"):
+    code = data.get("error") if data is not None and status != 200 else None
+    # RFC 7662 2.3: a refused client authentication is 401 (RFC 6749 5.2's invalid_client).
+    if exit_code_for_status(status, code, refusals=(401,)) == ExitCode.AUTH:
         raise AuthenticationError(f"introspection refused the client's authentication: {said}")
     if status == 200:
         raise RemoteError(f"the introspection answer of {display_url(url)} has no boolean active")
@@ -130,7 +140,7 @@ def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
     except httpx.RequestError as exc:
         raise transport_error(exc, url, http, secrets) from exc
     status = response.status_code
-    if status in (401, 403):
+    if exit_code_for_status(status) == ExitCode.AUTH:  # 401/403 (RFC 6750 3.1)
         challenge = response.headers.get("www-authenticate", "")
         said = f": {clean(challenge, secrets)}" if challenge else ""
         raise AuthenticationError(f"the userinfo endpoint refused the token (HTTP {status}){said}")
@@ -160,7 +170,7 @@ def profile_endpoint(entry: CacheEntry, name: str, profile: str) -> str:
         raise RemoteError(
             f"the provider {entry.issuer} publishes no {name} endpoint in its metadata, "
             f"so profile {profile!r} cannot use one",
-            reason="unsupported",
+            reason=Reason.UNSUPPORTED,
         )
     raise UsageError(
         f"profile {profile!r} was not logged in at an OpenID provider, so it knows no {name} "

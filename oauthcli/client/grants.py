@@ -17,7 +17,7 @@ import httpx
 from oauthcli.claims import scope_string
 from oauthcli.client.answer import TokenResponse, interpret
 from oauthcli.client.policy import check_url_safe
-from oauthcli.errors import RemoteError, UsageError
+from oauthcli.errors import Reason, RemoteError, UsageError
 from oauthcli.http import display_url, read_capped, transport_error
 from oauthcli.jose import basic_authorization
 
@@ -220,7 +220,7 @@ def _post_form(
                     f"{shown} answered {response.status_code} redirecting to "
                     f"{display_url(location, secrets) or '(no location)'}: not following it, "
                     "as that would resend the credentials; use the final URL",
-                    reason="redirect",
+                    reason=Reason.REDIRECT,
                 )
             body = read_capped(response, url)
             content_type = response.headers.get("content-type", "")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from oauthcli.errors import TokenError
+from oauthcli.errors import Reason, TokenError
 from oauthcli.jose import token_hash
 
 # Clock skew tolerated between this machine and the provider for exp / iat.
@@ -55,7 +55,7 @@ def verify_id_token(
         raise TokenError(
             f"the provider's ID token was refused: azp {str(azp)[:100]!r} is not the "
             f"client id {client_id!r}",
-            "audience",
+            Reason.AUDIENCE,
         )
     if nonce is not None:
         got = claims.get("nonce")
@@ -63,7 +63,7 @@ def verify_id_token(
             raise TokenError(
                 "the provider's ID token was refused: its nonce is not the one sent "
                 "(a replayed or substituted token)",
-                "nonce",
+                Reason.NONCE,
             )
     expected_hash = claims.get("at_hash")
     if expected_hash is not None and access_token is not None:
@@ -74,7 +74,7 @@ def verify_id_token(
         if not isinstance(expected_hash, str) or not hmac.compare_digest(expected_hash, mine):
             raise TokenError(
                 "the provider's ID token was refused: at_hash does not match the access token",
-                "at_hash",
+                Reason.AT_HASH,
             )
     return claims
 

@@ -17,7 +17,7 @@ from oauthcli.claims import scope_string
 from oauthcli.client.cache import CacheEntry
 from oauthcli.client.policy import check_url_safe, needs_insecure_http
 from oauthcli.client.secret import read_client_secret
-from oauthcli.errors import UsageError
+from oauthcli.errors import Reason, UsageError
 from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def login_remote(
     client_secret = read_client_secret(client_secret_file) if client_id else None
     if grant == "client_credentials" and (client_id is None or client_secret is None):
         raise UsageError(
-            "the client-credentials grant needs a client id and its secret", reason="no_secret"
+            "the client-credentials grant needs a client id and its secret", reason=Reason.NO_SECRET
         )
     scope_param = scope_string(scopes)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.client.browser import BrowserOpener, system_browser
-from oauthcli.errors import ConfigError, RemoteError, TokenError, UsageError
+from oauthcli.errors import ConfigError, Reason, RemoteError, TokenError, UsageError
 from oauthcli.text import clean
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ def _id_token_claims(
         if nonce is not None:
             raise TokenError(
                 "the provider answered an openid login without an ID token (OIDC Core 3.1.3.3)",
-                "claim",
+                Reason.CLAIM,
             )
         return {}
     if not isinstance(id_token, str):
@@ -270,7 +270,7 @@ def _id_token_claims(
     if jwks is None:
         raise TokenError(
             "the provider sent an ID token but publishes no jwks_uri: cannot verify it",
-            "key",
+            Reason.KEY,
         )
     _check_id_token_alg(id_token)
     assert auth.client_id is not None

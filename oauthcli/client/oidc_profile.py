@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oauthcli.errors import Reason
+
 if TYPE_CHECKING:
     from oauthcli.client.answer import TokenResponse
     from oauthcli.client.assertion import ClientAuthentication
@@ -71,7 +73,9 @@ def refreshed_id_token(entry: CacheEntry, response: TokenResponse, http: Any) ->
 
         old = jwt.decode(entry.id_token, options={"verify_signature": False})
         if old.get("sub") != claims.get("sub"):
-            raise TokenError("the refreshed ID token is about another user (sub changed)", "claim")
+            raise TokenError(
+                "the refreshed ID token is about another user (sub changed)", Reason.CLAIM
+            )
     return new
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from oauthcli.client.answer import clean
-from oauthcli.errors import RemoteError, UsageError
+from oauthcli.errors import Reason, RemoteError, UsageError
 from oauthcli.http import MAX_BODY_BYTES, display_url
 
 # OpenAPI flow names, in the order ``login --app`` prefers them.
@@ -96,7 +96,7 @@ def fetch_document(client: httpx.Client, url: str) -> dict[str, Any]:
         raise RemoteError(
             f"{shown} answered HTTP {status}: no OpenAPI document there "
             "(give the app's base URL or the document's URL)",
-            reason="http_status",
+            reason=Reason.HTTP_STATUS,
         )
     if not isinstance(doc, dict) or not ("openapi" in doc or "swagger" in doc):
         raise RemoteError(f"{shown} is JSON but not an OpenAPI document (no 'openapi' field)")

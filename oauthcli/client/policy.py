@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from oauthcli.errors import UsageError
+from oauthcli.errors import Reason, UsageError
 from oauthcli.http import display_url
 from oauthcli.urls import is_loopback_host, is_loopback_url, is_plain_remote_http, origin_of
 
@@ -45,7 +45,7 @@ def check_url_safe(url: str, *, insecure_http: bool = False) -> None:
     if scheme == "http" and not insecure_http and not is_loopback_host(host):
         raise UsageError(
             f"refusing to send credentials over plain http to {display_url(url)}: use https",
-            reason="plain_http",
+            reason=Reason.PLAIN_HTTP,
         )
 
 
@@ -79,7 +79,7 @@ def check_destination(entry: CacheEntry, url: str, extra_origins: Iterable[str] 
     if target not in allowed:
         raise UsageError(
             f"refusing to send this profile's token to {target}: it is only sent to {where}",
-            reason="destination",
+            reason=Reason.DESTINATION,
         )
 
 

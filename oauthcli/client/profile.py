@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from oauthcli.client.cache import EXPIRY_MARGIN, CacheEntry, TokenCache
 from oauthcli.client.refresh import can_refresh, refresh
-from oauthcli.errors import AuthenticationError
+from oauthcli.errors import AuthenticationError, Reason
 from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class ProfileToken:
         if entry is None:
             raise AuthenticationError(
                 f"no token cached for profile {profile!r}: run 'oauthcli login' first",
-                reason="not_logged_in",
+                reason=Reason.NOT_LOGGED_IN,
             )
         self.entry: CacheEntry = entry
 
@@ -59,13 +59,13 @@ class ProfileToken:
             if current is None:
                 raise AuthenticationError(
                     f"profile {self.profile!r} was logged out while in use: log in again",
-                    reason="not_logged_in",
+                    reason=Reason.NOT_LOGGED_IN,
                 )
             if _issuer_of(current) != _issuer_of(stale):
                 raise AuthenticationError(
                     f"profile {self.profile!r} was replaced by another login while in use: "
                     "run the command again",
-                    reason="replaced",
+                    reason=Reason.REPLACED,
                 )
             # Compared by both tokens: some servers mint identical JWTs within one second.
             changed = (current.access_token, current.refresh_token) != (
@@ -97,7 +97,7 @@ class ProfileToken:
         if self.entry.revoked:
             raise AuthenticationError(
                 f"profile {self.profile!r}: {self.entry.revoked}; log in again",
-                reason="revoked",
+                reason=Reason.REVOKED,
             )
 
     def fresh(self) -> CacheEntry:
@@ -108,7 +108,7 @@ class ProfileToken:
                 raise AuthenticationError(
                     f"the token of profile {self.profile!r} has expired and cannot be refreshed: "
                     "log in again",
-                    reason="expired",
+                    reason=Reason.EXPIRED,
                 )
             self.refresh()
         return self.entry

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from oauthcli.claims import scope_string
 from oauthcli.client.cache import CacheEntry
 from oauthcli.client.secret import read_client_secret
-from oauthcli.errors import AuthenticationError, ConfigError, TokenError
+from oauthcli.errors import AuthenticationError, ConfigError, Reason, TokenError
 from oauthcli.urls import origin_of
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def refresh(
             return _renew_client_credentials(entry, scopes, client_factory)
         raise AuthenticationError(
             "the cached token cannot be refreshed (no refresh token): log in again",
-            reason="no_refresh",
+            reason=Reason.NO_REFRESH,
         )
     if entry.source == "remote":
         return _refresh_remote(entry, scopes, client_factory)
@@ -85,7 +85,7 @@ def _refresh_local(entry: CacheEntry, scopes: list[str] | None) -> CacheEntry:
         message = _LOCAL_REFRESH_REFUSALS.get(
             exc.reason, f"the refresh token was refused ({exc}): log in again"
         )
-        raise AuthenticationError(message, reason="refresh_rejected") from None
+        raise AuthenticationError(message, reason=Reason.REFRESH_REJECTED) from None
     return CacheEntry.from_token_response(as_token_response(pair), now=now, previous=entry)
 
 
@@ -166,7 +166,7 @@ def _renew_client_credentials(
         raise AuthenticationError(
             "the client's token cannot be renewed without its secret: "
             "set OAUTHCLI_CLIENT_SECRET or log in again",
-            reason="no_secret",
+            reason=Reason.NO_SECRET,
         )
     assert entry.token_url is not None and entry.client_id is not None
     asked = scope_string(scopes) or entry.scope

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from oauthcli.errors import AuthenticationError
+from oauthcli.errors import AuthenticationError, Reason
 from oauthcli.jose import is_s256_challenge
 from oauthcli.server import device, login_page, logout, oidc, throttle
 from oauthcli.server.context import ServerContext
@@ -404,7 +404,7 @@ async def login(http: Request, ctx: ServerContext) -> Response:
                     _check_password, ctx, data, username, password, form.oversized
                 )
             except AuthenticationError as exc:
-                if exc.reason == "inactive":
+                if exc.reason == Reason.INACTIVE:
                     attempt.succeeded()  # the password was right
                     return await run_in_threadpool(again, login_page.DISABLED, 403)
                 attempt.failed()

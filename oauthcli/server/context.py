@@ -9,7 +9,7 @@ from typing import Any
 
 from oauthcli import families
 from oauthcli import settings as env
-from oauthcli.errors import TokenError
+from oauthcli.errors import Reason, TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.server.provider_settings import ProviderSettings
@@ -122,7 +122,7 @@ class ServerContext:
         claims = self.verifier.decode(token, typ, audiences=self.audiences(self.live.current()))
         iss = claims.get("iss")
         if iss is not None and self.issuer is not None and iss != self.issuer:
-            raise TokenError("token was issued by another issuer", "issuer")
+            raise TokenError("token was issued by another issuer", Reason.ISSUER)
         return claims
 
     def active_access_claims(self, token: str, data: StoreData) -> dict[str, Any]:
@@ -136,12 +136,12 @@ class ServerContext:
             self._verified[token] = claims
         jti = claims.get("jti")
         if isinstance(jti, str) and self.denylist.contains(jti):
-            raise TokenError("token has been revoked", "revoked")
+            raise TokenError("token has been revoked", Reason.REVOKED)
         sub = claims["sub"]
         if is_client_token(claims):
             client = self.find_client(sub, data)
             if client is None or client.disabled:
-                raise TokenError("inactive client", "inactive")
+                raise TokenError("inactive client", Reason.INACTIVE)
         else:
             check_user(claims, data)
         family_id = claims.get(FAMILY_CLAIM)
@@ -151,7 +151,7 @@ class ServerContext:
             # not know is no revocation, as a jti missing from the denylist is none.
             family = self.sessions.family(str(family_id))
             if family is not None and family["revoked"]:
-                raise TokenError("the token's session has been revoked", "revoked")
+                raise TokenError("the token's session has been revoked", Reason.REVOKED)
         return claims
 
     def active_refresh_claims(self, token: str, data: StoreData) -> dict[str, Any]:
@@ -163,7 +163,7 @@ class ServerContext:
             or not families.is_live(family, time.time())
             or family["current_jti"] != claims.get("jti")
         ):
-            raise TokenError("refresh token is no longer valid", "revoked")
+            raise TokenError("refresh token is no longer valid", Reason.REVOKED)
         check_user(claims, data)
         claims["scope"] = str(family.get("scope", ""))
         return claims
@@ -173,12 +173,12 @@ def check_user(claims: dict[str, Any], data: StoreData) -> None:
     """The token's user exists, is active, and is the same account the token was issued to."""
     user = data.users.get(claims["sub"])
     if user is None:
-        raise TokenError("the token's subject is not a user of this server", "unknown_subject")
+        raise TokenError("the token's subject is not a user of this server", Reason.UNKNOWN_SUBJECT)
     if user.disabled:
-        raise TokenError("inactive user", "inactive")
+        raise TokenError("inactive user", Reason.INACTIVE)
     if not generation_matches(claims, user.generation):
         # Password changed, disabled and enabled, or removed and added again since.
-        raise TokenError("the account changed since the token was issued", "stale")
+        raise TokenError("the account changed since the token was issued", Reason.STALE)
 
 
 def is_client_token(claims: dict[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from oauthcli.errors import TokenError, TokenTimeError
+from oauthcli.errors import Reason, TokenError, TokenTimeError
 from oauthcli.verify import verdict
 from oauthcli.verify.verifier import TIME_REASONS, Verifier
 
@@ -51,8 +51,8 @@ class BatchSummary:
         reasons = ", ".join(f"{n} {reason}" for reason, n in self.failures.most_common())
         message = f"{invalid} of {self.total} tokens failed verification ({reasons})"
         if set(self.failures) <= TIME_REASONS:
-            return TokenTimeError(message, "batch")
-        return TokenError(message, "batch")
+            return TokenTimeError(message, Reason.BATCH)
+        return TokenError(message, Reason.BATCH)
 
 
 def _verify_lines(verifier: Verifier, lines: list[str], first: int) -> tuple[str, BatchSummary]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from oauthcli.errors import ConfigError, RemoteError
+from oauthcli.errors import ConfigError, Reason, RemoteError
 from oauthcli.keys import HMAC
 from oauthcli.verify.keyset import VerificationKey, keys_from_jwks
 
@@ -53,7 +53,7 @@ class RemoteJWKS:
         self.fetches += 1
         status, doc = fetch_json(self.url, "JWKS", self.client)
         if doc is None:
-            raise RemoteError(f"JWKS {self.url} answered HTTP {status}", reason="http_status")
+            raise RemoteError(f"JWKS {self.url} answered HTTP {status}", reason=Reason.HTTP_STATUS)
         try:
             keys, self.skipped = keys_from_jwks(doc, f"JWKS {self.url}")
         except ConfigError as exc:

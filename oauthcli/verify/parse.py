@@ -17,7 +17,7 @@ import re
 from typing import Any, NamedTuple
 
 from oauthcli import jose
-from oauthcli.errors import TokenError
+from oauthcli.errors import Reason, TokenError
 
 MAX_TOKEN_BYTES = 64 * 1024
 
@@ -43,7 +43,7 @@ def normalize(text: str | bytes) -> str:
         try:
             text = text.decode("ascii")
         except UnicodeDecodeError:
-            raise TokenError("token contains non-ASCII bytes", "malformed") from None
+            raise TokenError("token contains non-ASCII bytes", Reason.MALFORMED) from None
     if len(text) > MAX_TOKEN_BYTES * 2:
         raise _too_large(len(text))
     token = text.strip()
@@ -53,15 +53,15 @@ def normalize(text: str | bytes) -> str:
     if len(token) > MAX_TOKEN_BYTES:
         raise _too_large(len(token))
     if not token:
-        raise TokenError("the token is empty", "malformed")
+        raise TokenError("the token is empty", Reason.MALFORMED)
     if not token.isascii():
-        raise TokenError("token contains non-ASCII characters", "malformed")
+        raise TokenError("token contains non-ASCII characters", Reason.MALFORMED)
     if _INNER_SPACE.search(token):
         # "a\nb" is two lines, not an opaque token; no token format allows whitespace
         raise TokenError(
             "token contains a line break or other whitespace: give one token "
             "(verify --batch reads one per line)",
-            "malformed",
+            Reason.MALFORMED,
         )
     return token
 
@@ -69,7 +69,7 @@ def normalize(text: str | bytes) -> str:
 def _too_large(size: int) -> TokenError:
     return TokenError(
         f"token is larger than {MAX_TOKEN_BYTES // 1024} KiB ({size} characters); refusing to decode it",
-        "too_large",
+        Reason.TOO_LARGE,
     )
 
 
@@ -78,7 +78,7 @@ def b64url_decode(segment: str, what: str = "segment") -> bytes:
     try:
         return jose.b64url_decode(segment)
     except ValueError:
-        raise TokenError(f"token {what} is not valid base64url", "malformed") from None
+        raise TokenError(f"token {what} is not valid base64url", Reason.MALFORMED) from None
 
 
 class _Duplicate(ValueError):
@@ -142,14 +142,14 @@ def parse_json_object(data: bytes, what: str) -> dict[str, Any]:
     except _Duplicate as exc:
         raise TokenError(
             f"token {what} repeats the member {exc.key[:100]!r}; refusing an ambiguous token",
-            "duplicate_key",
+            Reason.DUPLICATE_KEY,
         ) from None
     except _Unrepresentable as exc:
-        raise TokenError(f"token {what} {exc}", "malformed") from None
+        raise TokenError(f"token {what} {exc}", Reason.MALFORMED) from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise TokenError(f"token {what} is not valid JSON", "malformed") from None
+        raise TokenError(f"token {what} is not valid JSON", Reason.MALFORMED) from None
     if not isinstance(value, dict):
-        raise TokenError(f"token {what} is not a JSON object", "malformed")
+        raise TokenError(f"token {what} is not a JSON object", Reason.MALFORMED)
     return value
 
 
@@ -194,13 +194,13 @@ def _encrypted(parts: list[str]) -> TokenError:
         return TokenError(
             "token has 5 dot-separated parts but no JWE header (with 'enc'): neither a "
             "JWS nor a JWE",
-            "malformed",
+            Reason.MALFORMED,
         )
     detail = ", ".join(f"{k}={str(header[k])[:40]}" for k in ("alg", "enc", "kid") if k in header)
     return TokenError(
         f"token is encrypted (JWE, 5 parts; {detail}): only the holder of the recipient's key "
         "can read it",
-        "encrypted",
+        Reason.ENCRYPTED,
     )
 
 
@@ -216,10 +216,10 @@ def parse(token: str, *, header_cache: dict[str, dict[str, Any]] | None = None) 
         if len(parts) == 5:
             raise _encrypted(parts)
         if len(parts) == 1:
-            raise TokenError(describe_opaque(token), "opaque")
+            raise TokenError(describe_opaque(token), Reason.OPAQUE)
         raise TokenError(
             f"token has {len(parts)} dot-separated parts; a JWT has 3 (JWS) or 5 (JWE)",
-            "malformed",
+            Reason.MALFORMED,
         )
     head, body, sig = parts
     header = header_cache.get(head) if header_cache is not None else None
@@ -227,9 +227,9 @@ def parse(token: str, *, header_cache: dict[str, dict[str, Any]] | None = None) 
         header = parse_json_object(b64url_decode(head, "header"), "header")
         alg = header.get("alg")
         if not isinstance(alg, str) or not alg:
-            raise TokenError("token header has no 'alg'", "malformed")
+            raise TokenError("token header has no 'alg'", Reason.MALFORMED)
         if "enc" in header:
-            raise TokenError("token header has 'enc': an encrypted token (JWE)", "encrypted")
+            raise TokenError("token header has 'enc': an encrypted token (JWE)", Reason.ENCRYPTED)
         if header_cache is not None and len(header_cache) < 1024:
             header_cache[head] = header
     payload = parse_json_object(b64url_decode(body, "payload"), "payload")

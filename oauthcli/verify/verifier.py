@@ -39,7 +39,7 @@ from typing import Any
 
 from oauthcli.claims import ACCESS_TYP, REFRESH_TYP, is_numeric_date, scopes_of
 from oauthcli.durations import humanize_delta, iso_time
-from oauthcli.errors import TokenError, TokenTimeError, UsageError
+from oauthcli.errors import Reason, TokenError, TokenTimeError, UsageError
 from oauthcli.keys import FAMILIES, HMAC, HMAC_MIN_BYTES
 from oauthcli.verify import verdict
 from oauthcli.verify.fetch import RemoteJWKS
@@ -215,7 +215,7 @@ class Verifier:
         if self.algorithms is not None and alg not in self.algorithms:
             raise TokenError(
                 f"algorithm {alg} is not allowed (allowed: {', '.join(self.algorithms)})",
-                "algorithm",
+                Reason.ALGORITHM,
             )
         found = self._lookup(alg, kid)
         if not found and kid is not None and self.remote and self.remote.refetch_for(kid):
@@ -228,11 +228,11 @@ class Verifier:
                 allowed = ", ".join(sorted(by_alg))
                 raise TokenError(
                     f"algorithm {alg} is not allowed for the key given (allowed: {allowed})",
-                    "algorithm",
+                    Reason.ALGORITHM,
                 )
             kinds = ", ".join(sorted({k.describe() for k in self.keys()}))
-            raise TokenError(f"no key can verify {alg} (keys: {kinds})", "key")
-        raise TokenError(f"no key with kid {kid!r:.100} for {alg}", "key")
+            raise TokenError(f"no key can verify {alg} (keys: {kinds})", Reason.KEY)
+        raise TokenError(f"no key with kid {kid!r:.100} for {alg}", Reason.KEY)
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -248,7 +248,7 @@ class Verifier:
             if key.verify(alg, parsed.signing_input, parsed.signature):
                 break
         else:
-            raise TokenError("token signature is invalid", "signature")
+            raise TokenError("token signature is invalid", Reason.SIGNATURE)
         warnings = list(key.warnings)
         if key.family == HMAC and len(key.key) < HMAC_MIN_BYTES[alg]:
             self._weak_uses.setdefault(alg, key)
@@ -322,15 +322,15 @@ def check_header(header: dict[str, Any]) -> tuple[str, str | None]:
     """(alg, kid) of a header this verifier can act on; never ``none``, never an extension."""
     alg = header["alg"]
     if alg.lower() == "none":
-        raise TokenError("algorithm 'none' (an unsigned token) is never accepted", "algorithm")
+        raise TokenError("algorithm 'none' (an unsigned token) is never accepted", Reason.ALGORITHM)
     if alg not in FAMILIES:
-        raise TokenError(f"unsupported algorithm {alg[:40]!r}", "algorithm")
+        raise TokenError(f"unsupported algorithm {alg[:40]!r}", Reason.ALGORITHM)
     if "crit" in header:
         crit = header["crit"]
         names = ", ".join(str(c)[:40] for c in crit) if isinstance(crit, list) else "?"
         raise TokenError(
             f"token requires extensions this verifier does not understand (crit: {names})",
-            "crit",
+            Reason.CRIT,
         )
     if "b64" in header and header["b64"] is not True:
         # RFC 7797 3, 6: b64=false signs the payload unencoded and must be listed in crit;
@@ -338,11 +338,11 @@ def check_header(header: dict[str, Any]) -> tuple[str, str | None]:
         raise TokenError(
             "token header sets b64 (RFC 7797 unencoded payload) without listing it in crit; "
             "refusing it",
-            "crit",
+            Reason.CRIT,
         )
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
-        raise TokenError("token header kid is not a string", "malformed")
+        raise TokenError("token header kid is not a string", Reason.MALFORMED)
     return alg, kid
 
 
@@ -366,13 +366,13 @@ def check_type(header: dict[str, Any], token_type: str) -> None:
         raise TokenError(
             "this is a refresh token (typ rt+jwt), not an access token "
             "(use --token-type refresh to check it)",
-            "type",
+            Reason.TYPE,
         )
     kind = "an access" if token_type == "access" else "a refresh"
     raise TokenError(
         f"token type {str(header.get('typ'))[:40]!r} is not {kind} token "
         "(use --token-type any to accept it)",
-        "type",
+        Reason.TYPE,
     )
 
 
@@ -389,14 +389,14 @@ def check_claim_types(payload: dict[str, Any]) -> None:
     """
     for name in STRING_CLAIMS:
         if name in payload and not isinstance(payload[name], str):
-            raise TokenError(f"token {name} claim is not a string (RFC 7519 4.1)", "claim")
+            raise TokenError(f"token {name} claim is not a string (RFC 7519 4.1)", Reason.CLAIM)
     aud = payload.get("aud", "")
     if not isinstance(aud, str) and not (
         isinstance(aud, list) and all(isinstance(a, str) for a in aud)
     ):
         raise TokenError(
             "token aud claim is neither a string nor an array of strings (RFC 7519 4.1.3)",
-            "claim",
+            Reason.CLAIM,
         )
 
 
@@ -407,23 +407,23 @@ def check_exp(
     exp = payload.get("exp")
     if exp is None:
         if "exp" in payload:
-            raise TokenError("token exp claim is null", "claim")
+            raise TokenError("token exp claim is null", Reason.CLAIM)
         if not allow_missing:
             raise TokenError(
                 "token has no exp claim, so it never expires (use --allow-no-exp to accept that)",
-                "claim",
+                Reason.CLAIM,
             )
         return None
     if not is_numeric_date(exp):
-        raise TokenError("token exp claim is not a number", "claim")
+        raise TokenError("token exp claim is not a number", Reason.CLAIM)
     if exp > LATEST_EXP:
         # exp 1e30 is a token that never expires in disguise
         raise TokenError(
-            f"token exp claim {exp:g} is beyond the year 9999: not a usable expiry", "claim"
+            f"token exp claim {exp:g} is beyond the year 9999: not a usable expiry", Reason.CLAIM
         )
     if now >= exp + leeway:
         raise TokenTimeError(
-            f"token expired {humanize_delta(now - exp)} ago (exp {iso_time(exp)})", "expired"
+            f"token expired {humanize_delta(now - exp)} ago (exp {iso_time(exp)})", Reason.EXPIRED
         )
     return exp
 
@@ -433,11 +433,11 @@ def check_nbf(payload: dict[str, Any], now: float, leeway: float) -> None:
         return
     nbf = payload["nbf"]
     if not is_numeric_date(nbf):
-        raise TokenError("token nbf claim is not a number", "claim")
+        raise TokenError("token nbf claim is not a number", Reason.CLAIM)
     if nbf > now + leeway:
         raise TokenTimeError(
             f"token is not valid yet: valid in {humanize_delta(nbf - now)} (nbf {iso_time(nbf)})",
-            "not_yet_valid",
+            Reason.NOT_YET_VALID,
         )
 
 
@@ -446,11 +446,11 @@ def check_iat(payload: dict[str, Any], now: float, leeway: float) -> None:
         return
     iat = payload["iat"]
     if not is_numeric_date(iat):
-        raise TokenError("token iat claim is not a number", "claim")
+        raise TokenError("token iat claim is not a number", Reason.CLAIM)
     if iat > now + leeway:
         raise TokenTimeError(
             f"token is issued in the future: in {humanize_delta(iat - now)} (iat {iso_time(iat)})",
-            "not_yet_valid",
+            Reason.NOT_YET_VALID,
         )
 
 
@@ -458,12 +458,12 @@ def check_max_age(payload: dict[str, Any], now: float, leeway: float, max_age: f
     """``iat`` must be present and no older than ``max_age`` (run after :func:`check_iat`)."""
     iat = payload.get("iat")
     if not is_numeric_date(iat):
-        raise TokenError("token has no iat claim, so its age is unknown", "claim")
+        raise TokenError("token has no iat claim, so its age is unknown", Reason.CLAIM)
     if now - iat > max_age + leeway:
         raise TokenTimeError(
             f"token was issued {humanize_delta(now - iat)} ago, more than the maximum age of "
             f"{humanize_delta(max_age)}",
-            "too_old",
+            Reason.TOO_OLD,
         )
 
 
@@ -474,7 +474,7 @@ def check_issuer(payload: dict[str, Any], issuer: str) -> None:
     got = "missing" if iss is None else "not a string"
     if isinstance(iss, str):
         got = repr(iss[:200])
-    raise TokenError(f"token issuer {got} is not {issuer!r}", "issuer")
+    raise TokenError(f"token issuer {got} is not {issuer!r}", Reason.ISSUER)
 
 
 def check_audience(payload: dict[str, Any], audience: frozenset[str]) -> None:
@@ -485,16 +485,16 @@ def check_audience(payload: dict[str, Any], audience: frozenset[str]) -> None:
         return
     want = " or ".join(repr(a) for a in sorted(audience))
     got = "is missing" if aud is None else repr(aud)[:200]
-    raise TokenError(f"token audience {got}; expected {want}", "audience")
+    raise TokenError(f"token audience {got}; expected {want}", Reason.AUDIENCE)
 
 
 def check_scopes(scopes: list[str], required: Sequence[str]) -> None:
     missing = [s for s in required if s not in scopes]
     if missing:
-        raise TokenError(f"token lacks required scope: {' '.join(missing)}", "scope")
+        raise TokenError(f"token lacks required scope: {' '.join(missing)}", Reason.SCOPE)
 
 
 def check_required_claims(payload: dict[str, Any], names: Sequence[str]) -> None:
     for name in names:
         if payload.get(name) is None:
-            raise TokenError(f"token lacks required claim {name!r}", "claim")
+            raise TokenError(f"token lacks required claim {name!r}", Reason.CLAIM)

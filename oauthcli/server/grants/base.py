@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from oauthcli.errors import AuthenticationError
+from oauthcli.errors import AuthenticationError, Reason
 from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import Form, OAuthError, invalid_client
@@ -44,8 +44,8 @@ def invalid_grant(description: str) -> OAuthError:
 
 def oauth_error(exc: AuthenticationError) -> OAuthError:
     """RFC 6749 section 5.2 error for a refused login, chosen by the error's ``reason``."""
-    if exc.reason == "invalid_client":
+    if exc.reason == Reason.INVALID_CLIENT:
         return invalid_client()
-    error = "invalid_scope" if exc.reason == "invalid_scope" else "invalid_grant"
+    error = "invalid_scope" if exc.reason == Reason.INVALID_SCOPE else "invalid_grant"
     # "incorrect username or password" -> the tutorial's "Incorrect username or password"
     return OAuthError(error, str(exc).capitalize())

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from oauthcli.errors import AuthenticationError
+from oauthcli.errors import AuthenticationError, Reason
 from oauthcli.login import INCORRECT, password_login
 from oauthcli.server import throttle
 from oauthcli.server.client_auth import Policy
@@ -39,9 +39,9 @@ async def handle(
                     _password_blocking, ctx, data, client, username, password, form, requested
                 )
             except AuthenticationError as exc:
-                if exc.reason == "invalid_grant":
+                if exc.reason == Reason.INVALID_GRANT:
                     attempt.failed()
-                elif exc.reason == "invalid_scope":
+                elif exc.reason == Reason.INVALID_SCOPE:
                     attempt.succeeded()  # the password was right
                 raise oauth_error(exc) from None
             attempt.succeeded()
