@@ -66,6 +66,7 @@ class Reason(StrEnum):
     INVALID_GRANT = "invalid_grant"
     INVALID_CLIENT = "invalid_client"
     INVALID_SCOPE = "invalid_scope"
+    INVALID_TARGET = "invalid_target"  # RFC 8707 2: a resource the server does not serve
     UNAUTHORIZED_CLIENT = "unauthorized_client"
     INACTIVE = "inactive"
     NOT_LOGGED_IN = "not_logged_in"

@@ -4,6 +4,7 @@
 algorithm = "HS256"             # default HS256
 issuer = "https://auth.example"  # iss claim, optional
 audience = "my-api"              # aud claim, optional (string or list)
+resources = ["https://api.example/"]  # RFC 8707 resource indicators clients may ask for
 access_token_ttl = "15m"         # default 15m
 refresh_token_ttl = "7d"         # default 7d
 scope_claim = "scope"            # "scope" (RFC 9068 string) or "scopes" (tutorial list)
@@ -13,13 +14,14 @@ secret_file = "hs256.secret"     # HMAC: or the OAUTHCLI_SECRET environment vari
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from oauthcli import settings
 from oauthcli.durations import parse_duration
-from oauthcli.errors import ConfigError, OAuthCliError
+from oauthcli.errors import AuthenticationError, ConfigError, OAuthCliError, Reason
 from oauthcli.keys import (
     HMAC,
     SigningKey,
@@ -33,6 +35,7 @@ _KNOWN = {
     "algorithm",
     "issuer",
     "audience",
+    "resources",
     "access_token_ttl",
     "refresh_token_ttl",
     "scope_claim",
@@ -41,11 +44,22 @@ _KNOWN = {
 }
 
 
+class Audience(NamedTuple):
+    """What ``IssuerSettings.audience_for`` decided: the access token's ``aud`` (``None``:
+    no resource asked for, so the defaults apply: the client's ``audience``, else
+    ``[issuer] audience``, see ``TokenService.access_token``), and the resources the grant
+    keeps for its refreshes (RFC 8707 2.2)."""
+
+    aud: str | list[str] | None
+    resources: list[str]
+
+
 @dataclass(frozen=True)
 class IssuerSettings:
     algorithm: str = "HS256"
     issuer: str | None = None
     audience: str | list[str] | None = None
+    resources: tuple[str, ...] = ()  # RFC 8707: the resource indicators tokens may be for
     access_ttl: int = 15 * 60
     refresh_ttl: int = 7 * 86400
     scope_claim: str = "scope"
@@ -78,6 +92,7 @@ class IssuerSettings:
                 algorithm=algorithm,
                 issuer=issuer,
                 audience=audience,
+                resources=_resources(table, where),
                 access_ttl=_lifetime(table, "access_token_ttl", "15m", where),
                 refresh_ttl=_lifetime(table, "refresh_token_ttl", "7d", where),
                 scope_claim=scope_claim,
@@ -88,6 +103,42 @@ class IssuerSettings:
             raise
         except OAuthCliError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+
+    def audience_for(
+        self, requested: Sequence[str], granted: Sequence[str] | None = None
+    ) -> Audience:
+        """The one rule for an access token's audience (RFC 8707 resource indicators).
+
+        ``requested``: the ``resource`` parameters of this request (``/authorize``,
+        ``/device_authorization`` or ``/token``, any grant); ``granted``: the resources of
+        the grant the request continues (a code, a device code, a refresh token), ``None``
+        for a new grant. Each requested resource must be one of ``[issuer] resources``
+        (RFC 8707 2: else ``invalid_target``) and, when continuing a grant, one it holds:
+        a token request may narrow the grant's resources but never widen them (2.2).
+        ``aud`` is the requested resources, else the granted ones, else ``None`` (the defaults);
+        the grant keeps what it held (or, new, what was requested), so a refresh can ask for
+        another of its resources later. ``AuthenticationError`` with reason ``invalid_target``.
+        """
+        from oauthcli.text import clean
+
+        wanted = list(dict.fromkeys(requested))
+        for resource in wanted:
+            if resource not in self.resources:
+                raise AuthenticationError(
+                    f"unknown resource {clean(resource, 200)!r}: this server issues tokens "
+                    "only for the resources its [issuer] resources lists",
+                    Reason.INVALID_TARGET,
+                )
+            if granted is not None and resource not in granted:
+                raise AuthenticationError(
+                    f"resource {clean(resource, 200)!r} was not part of the authorization",
+                    Reason.INVALID_TARGET,
+                )
+        kept = list(granted) if granted is not None else wanted
+        targets = wanted or kept
+        if not targets:
+            return Audience(None, kept)
+        return Audience(targets[0] if len(targets) == 1 else targets, kept)
 
     def hmac_secret(self) -> tuple[bytes, str] | None:
         """(secret, where it came from) for HMAC: OAUTHCLI_SECRET, else secret_file, else key_file.
@@ -120,6 +171,23 @@ class IssuerSettings:
                 f"or start a new store with 'oauthcli init')"
             )
         return load_private_key_file(self.key_file, self.algorithm)
+
+
+def _resources(table: dict[str, Any], where: str) -> tuple[str, ...]:
+    """``resources``: absolute URIs without a fragment (RFC 8707 section 2)."""
+    from urllib.parse import urlsplit
+
+    value = table.get("resources", [])
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise ConfigError(f"{where}: resources must be a list of URIs")
+    for resource in value:
+        parts = urlsplit(resource)
+        if not parts.scheme or "#" in resource or any(c.isspace() for c in resource):
+            raise ConfigError(
+                f"{where}: resource {resource!r} must be an absolute URI without a fragment "
+                "(RFC 8707 section 2)"
+            )
+    return tuple(dict.fromkeys(value))
 
 
 def _lifetime(table: dict[str, Any], name: str, default: str, where: str) -> int:

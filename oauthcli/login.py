@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from oauthcli.errors import AuthenticationError, OAuthCliError, Reason
+from oauthcli.issuer import Audience
 from oauthcli.store import StoreData, User, UserStore
 from oauthcli.tokens import TokenPair, TokenService
 
@@ -85,13 +86,14 @@ def password_login(
     rounds: int,
     client_id: str | None = None,
     client_scopes: Collection[str] | None = None,
+    audience: Audience | None = None,
 ) -> LoginResult:
     """Authenticate, upgrade the hash, grant scopes, and issue a new session's tokens.
 
     Blocking (bcrypt, file locks): ``serve`` runs it in its thread pool. ``client_id`` is
     the client that authenticated the request, if any: the tokens are bound to it, and
     only scopes both the user and the client hold (``client_scopes``) are granted, as
-    ``/authorize`` grants them.
+    ``/authorize`` grants them. ``audience``: ``IssuerSettings.audience_for``'s (RFC 8707).
     """
     user, replacement = authenticate(data.users, username, password, rounds)
     upgraded, error = False, None
@@ -100,5 +102,11 @@ def password_login(
         upgraded = error is None
     allowed = [s for s in user.scopes if client_scopes is None or s in client_scopes]
     scopes = grant_scopes(allowed, requested)
-    pair = service.login(user.username, scopes, generation=user.generation, client_id=client_id)
+    pair = service.login(
+        user.username,
+        scopes,
+        generation=user.generation,
+        client_id=client_id,
+        audience=audience,
+    )
     return LoginResult(user, pair, upgraded, error)

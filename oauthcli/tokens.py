@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
 from oauthcli.errors import AuthenticationError, Reason, TokenError, TokenTimeError
-from oauthcli.issuer import IssuerSettings
+from oauthcli.issuer import Audience, IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User
@@ -26,6 +26,9 @@ GENERATION_CLAIM = "gen"
 # The refresh-token family (one login's grant) a token belongs to; private claim of refresh
 # tokens and of the access tokens minted with them, so revoking the family ends both.
 FAMILY_CLAIM = "fam"
+# The RFC 8707 resources a refresh token's grant covers (IssuerSettings.audience_for);
+# private claim of refresh tokens, so a refresh may narrow them and never widen them.
+RESOURCE_CLAIM = "resource"
 
 
 # What a provider adds to an access token for ``(sub, client_id, scopes)``: chosen claims
@@ -126,6 +129,7 @@ class TokenService:
         expires_at: int,
         generation: str | None = None,
         client_id: str | None = None,
+        resources: Sequence[str] = (),
     ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {}
@@ -133,6 +137,8 @@ class TokenService:
             claims["iss"] = self.settings.issuer
         claims.update({"sub": sub, "iat": now, "exp": expires_at, "jti": jti, "fam": family})
         claims.update(_bound(generation, client_id))
+        if resources:
+            claims[RESOURCE_CLAIM] = list(resources)
         return self._encode(claims, REFRESH_TYP)
 
     def _require_sessions(self) -> SessionStore:
@@ -147,6 +153,7 @@ class TokenService:
         generation: str | None = None,
         client_id: str | None = None,
         access_jti: str | None = None,
+        audience: Audience | None = None,
     ) -> TokenPair:
         """An access token and the first refresh token of a new session family.
 
@@ -155,6 +162,8 @@ class TokenService:
         Every access token of the family names it (``fam``), so revoking the family ends
         them too (RFC 7009 2.1). ``access_jti``: the access token's ``jti``, chosen before
         (an authorization code's redemption records it first, to revoke on a replay).
+        ``audience``: what ``IssuerSettings.audience_for`` decided (RFC 8707); the refresh
+        token keeps its resources.
         """
         sessions = self._require_sessions()
         jti = new_jti()
@@ -163,8 +172,11 @@ class TokenService:
         extra = {**_bound(generation, client_id), FAMILY_CLAIM: family}
         if access_jti is not None:
             extra["jti"] = access_jti
-        access, _ = self.access_token(sub, scopes, extra=extra)
-        refresh = self._refresh_token(sub, family, jti, expires_at, generation, client_id)
+        aud = audience if audience is not None else self.settings.audience_for([])
+        access, _ = self.access_token(sub, scopes, audience=aud.aud, extra=extra)
+        refresh = self._refresh_token(
+            sub, family, jti, expires_at, generation, client_id, aud.resources
+        )
         return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
 
     def refresh(
@@ -173,11 +185,14 @@ class TokenService:
         find_user: Callable[[str], User | None],
         scopes: list[str] | None = None,
         client_id: str | None = None,
+        resources: Sequence[str] = (),
     ) -> TokenPair:
         """Redeem a refresh token: rotate it and issue a new pair.
 
         The user must still exist and be active; the new scopes are those of the
         session that the user still holds (``scopes`` may narrow them further).
+        ``resources`` (RFC 8707 2.2) picks the access token's audience among the
+        resources the refresh token's grant holds.
         """
         sessions = self._require_sessions()
         claims = self.decode(refresh_token, REFRESH_TYP)
@@ -188,6 +203,11 @@ class TokenService:
         if owner is not None and owner != client_id:
             # RFC 6749 section 6: only the client it was issued to may redeem it.
             raise AuthenticationError("the refresh token was issued to another client")
+        held = claims.get(RESOURCE_CLAIM, [])
+        if not isinstance(held, list) or not all(isinstance(r, str) for r in held):
+            raise TokenError("refresh token has a malformed resource claim", Reason.CLAIM)
+        # Before the rotation: a refused request must not use the token up.
+        aud = self.settings.audience_for(resources, held)
         new_id = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         user = find_user(sub)
@@ -221,8 +241,10 @@ class TokenService:
             raise AuthenticationError("the account changed since this session began")
         owner_id = owner if isinstance(owner, str) else None
         extra = {**_bound(user.generation, owner_id), FAMILY_CLAIM: family}
-        access, _ = self.access_token(sub, granted, extra=extra)
-        refresh = self._refresh_token(sub, family, new_id, expires_at, user.generation, owner_id)
+        access, _ = self.access_token(sub, granted, audience=aud.aud, extra=extra)
+        refresh = self._refresh_token(
+            sub, family, new_id, expires_at, user.generation, owner_id, aud.resources
+        )
         return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
 
     def decode(
@@ -272,7 +294,7 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise TokenError(f"token rejected: {exc}", Reason.INVALID) from None
         if accepted:
-            _check_audience(claims.get("aud"), audience, accepted)
+            check_access_audience(claims.get("aud"), audience, accepted)
         self._check_times(claims, leeway)
         return claims
 
@@ -292,7 +314,9 @@ class TokenService:
             raise TokenTimeError("token is not yet valid", Reason.NOT_YET_VALID)
 
 
-def _check_audience(aud: Any, configured: str | list[str] | None, accepted: frozenset[str]) -> None:
+def check_access_audience(
+    aud: Any, configured: str | list[str] | None, accepted: frozenset[str]
+) -> None:
     """RFC 7519 4.1.3 as PyJWT applies it, over the configured audience and ``accepted``."""
     if aud is None:
         if configured:

@@ -20,8 +20,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -30,10 +30,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from oauthcli.errors import AuthenticationError, Reason
+from oauthcli.issuer import IssuerSettings
 from oauthcli.jose import is_s256_challenge
 from oauthcli.server import device, login_page, logout, oidc, throttle
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import MAX_FIELD_BYTES, OAuthError, parse_scope, read_form
+from oauthcli.server.oauth import (
+    MAX_FIELD_BYTES,
+    REPEATABLE,
+    OAuthError,
+    parse_scope,
+    read_form,
+)
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,
     CODE,
@@ -78,6 +85,8 @@ class AuthRequest:
     code_challenge: str | None
     prompt: list[str]
     max_age: int | None = None  # OIDC Core 3.1.2.1: seconds since the last password entry
+    # RFC 8707: the resources asked for (IssuerSettings.audience_for), kept with the code
+    resources: list[str] = field(default_factory=list)
 
 
 class PageError(Exception):
@@ -100,7 +109,8 @@ class ToClient(RedirectError):
         self.request = request
 
 
-async def _params(request: Request) -> tuple[dict[str, str], set[str]]:
+async def _params(request: Request) -> tuple[dict[str, str], set[str], list[str]]:
+    """The request's parameters, those given more than once, and its ``resource`` values."""
     if request.method == "POST":
         try:
             form = await read_form(request)
@@ -108,18 +118,30 @@ async def _params(request: Request) -> tuple[dict[str, str], set[str]]:
             raise PageError(
                 f"The authorization request could not be read: {exc.description}."
             ) from None
-        return dict(form.fields), set()
+        return dict(form.fields), set(), form.get_all("resource")
     params: dict[str, str] = {}
     repeated: set[str] = set()
+    resources: list[str] = []
     for name, value in request.query_params.multi_items():
+        if name in REPEATABLE:
+            resources.append(value)
+            continue
         if name in params:
             repeated.add(name)
         params[name] = value
-    return params, repeated
+    return params, repeated, resources
 
 
-def validate(params: dict[str, str], repeated: set[str], ctx: ServerContext) -> AuthRequest:
-    """The checks of RFC 6749 4.1.1/4.1.2.1 in their order: client and redirect URI first."""
+def validate(
+    params: dict[str, str],
+    repeated: set[str],
+    ctx: ServerContext,
+    resources: Sequence[str] = (),
+) -> AuthRequest:
+    """The checks of RFC 6749 4.1.1/4.1.2.1 in their order: client and redirect URI first.
+
+    ``resources`` (RFC 8707) go through ``ctx.settings.audience_for``: an unknown one is
+    ``invalid_target`` at the redirect URI (RFC 8707 2)."""
     for name in ("client_id", "redirect_uri"):
         if name in repeated:
             raise PageError(f"The parameter {name} was given more than once.")
@@ -157,9 +179,21 @@ def validate(params: dict[str, str], repeated: set[str], ctx: ServerContext) -> 
         raise ToClient(request, "invalid_request", "state is too long")
     try:
         _check_params(request, params, repeated, client)
+        request.resources = _check_resources(resources, ctx.settings)
     except RedirectError as exc:
         raise ToClient(request, exc.error, exc.description) from None
     return request
+
+
+def _check_resources(resources: Sequence[str], settings: IssuerSettings) -> list[str]:
+    if not resources:
+        return []
+    if len(resources) > 16 or any(len(r.encode()) > MAX_FIELD_BYTES for r in resources):
+        raise RedirectError("invalid_request", "too many or too long resource parameters")
+    try:
+        return settings.audience_for(resources).resources
+    except AuthenticationError as exc:
+        raise RedirectError("invalid_target", str(exc)) from None
 
 
 def _check_params(
@@ -311,8 +345,8 @@ def _consent_page(ctx: ServerContext, request: AuthRequest, user: User, auth_tim
 async def authorize(http: Request, ctx: ServerContext) -> Response:
     post = http.method == "POST"
     try:
-        params, repeated = await _params(http)
-        request = validate(params, repeated, ctx)
+        params, repeated, resources = await _params(http)
+        request = validate(params, repeated, ctx, resources)
     except PageError as exc:
         return login_page.error_page(str(exc))
     except ToClient as exc:

@@ -25,6 +25,7 @@ from oauthcli.tokens import (
     FAMILY_CLAIM,
     REFRESH_TYP,
     TokenService,
+    check_access_audience,
     generation_matches,
 )
 
@@ -118,15 +119,23 @@ class ServerContext:
         return frozenset(found)
 
     def decode(self, token: str, typ: str) -> dict[str, Any]:
-        """Verify one of our tokens (``TokenError`` if it is not valid here)."""
-        claims = self.verifier.decode(token, typ, audiences=self.audiences(self.live.current()))
+        """Verify one of our tokens (``TokenError`` if it is not valid here), access tokens
+        for any of the store's RFC 8707 resources included (``own_api`` tells them apart)."""
+        accepted = self.audiences(self.live.current()) | set(self.settings.resources)
+        claims = self.verifier.decode(token, typ, audiences=accepted)
         iss = claims.get("iss")
         if iss is not None and self.issuer is not None and iss != self.issuer:
             raise TokenError("token was issued by another issuer", Reason.ISSUER)
         return claims
 
-    def active_access_claims(self, token: str, data: StoreData) -> dict[str, Any]:
-        """Claims of an access token that is valid, not revoked, and whose subject is active."""
+    def active_access_claims(
+        self, token: str, data: StoreData, *, own_api: bool = True
+    ) -> dict[str, Any]:
+        """Claims of an access token that is valid, not revoked, and whose subject is active.
+
+        ``own_api``: the token is presented to this server's API (``/users/me``,
+        ``/userinfo``), so one issued for another resource (RFC 8707 ``aud``) is refused;
+        introspection, which answers for every resource server, passes False."""
         claims = self._verified.get(token)
         if claims is None or claims["exp"] <= time.time():
             self._verified.pop(token, None)
@@ -134,6 +143,8 @@ class ServerContext:
             if len(self._verified) >= self.verified_cache_size:
                 self._verified.clear()
             self._verified[token] = claims
+        if own_api:
+            check_access_audience(claims.get("aud"), self.settings.audience, self.audiences(data))
         jti = claims.get("jti")
         if isinstance(jti, str) and self.denylist.contains(jti):
             raise TokenError("token has been revoked", Reason.REVOKED)

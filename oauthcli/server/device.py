@@ -21,7 +21,14 @@ from starlette.responses import JSONResponse, Response
 from oauthcli.server import login_page, throttle
 from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
-from oauthcli.server.oauth import NO_STORE, Form, OAuthError, parse_scope, read_form
+from oauthcli.server.oauth import (
+    NO_STORE,
+    Form,
+    OAuthError,
+    parse_scope,
+    read_form,
+    target_audience,
+)
 from oauthcli.server.provider import (
     DEVICE,
     DEVICE_AUTHORIZATION_PATH,
@@ -76,12 +83,17 @@ async def device_authorization(
     client = call.client
     assert client is not None  # Policy.CLIENT
     scopes = check_client_scopes(client, parse_scope(call.form.get("scope")))
-    body = await run_in_threadpool(_new_codes, request, ctx, client.client_id, scopes)
+    resources = target_audience(ctx.settings, call.form).resources  # RFC 8707
+    body = await run_in_threadpool(_new_codes, request, ctx, client.client_id, scopes, resources)
     return JSONResponse(body, headers=NO_STORE)
 
 
 def _new_codes(
-    request: Request, ctx: ServerContext, client_id: str, scopes: list[str] | None
+    request: Request,
+    ctx: ServerContext,
+    client_id: str,
+    scopes: list[str] | None,
+    resources: list[str],
 ) -> dict[str, Any]:
     """Blocking (the server state): the device and user codes, recorded."""
     settings = ctx.provider
@@ -95,6 +107,7 @@ def _new_codes(
     record = {
         "client_id": client_id,
         "scopes": scopes,
+        "resources": resources,
         "user_code": user_code,
         "status": "pending",
         "expires_at": now + settings.device_ttl,

@@ -35,7 +35,7 @@ def _introspect_blocking(
     for typ in hint_order(form.get("token_type_hint")):
         try:
             if typ == ACCESS_TYP:
-                claims = ctx.active_access_claims(token, data)
+                claims = ctx.active_access_claims(token, data, own_api=False)
             else:
                 claims = ctx.active_refresh_claims(token, data)
         except TokenError:

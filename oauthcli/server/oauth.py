@@ -7,12 +7,15 @@ than through FastAPI's ``Form`` parameters, so a missing field is an RFC 6749
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from oauthcli.errors import AuthenticationError
+from oauthcli.issuer import Audience, IssuerSettings
 
 # Each form value; a JWT refresh token signed with a big RSA key can pass 1 KiB.
 MAX_FIELD_BYTES = 1024
@@ -22,6 +25,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TOKEN_PATH = "/token"  # the token endpoint (client_auth accepts it as an assertion's aud)
 CLIENT_REALM = 'Basic realm="oauthcli"'
 _TOKEN_FIELDS = ("refresh_token", "token", "client_assertion")  # JWTs: up to MAX_TOKEN_BYTES
+# Parameters a request may repeat: RFC 8707 2 (``resource``, one per target).
+REPEATABLE = frozenset({"resource"})
 
 
 class OAuthError(Exception):
@@ -58,10 +63,16 @@ def invalid_client(description: str = "Client authentication failed") -> OAuthEr
 class Form:
     fields: dict[str, str]
     oversized: bool = False  # some value passed MAX_FIELD_BYTES (token fields: MAX_TOKEN_BYTES)
+    # The values of REPEATABLE parameters, in order (``fields`` holds none of them).
+    lists: dict[str, list[str]] = field(default_factory=dict)
 
     def get(self, name: str) -> str | None:
         value = self.fields.get(name)
         return value if value else None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of a REPEATABLE parameter (``resource``), in order."""
+        return list(self.lists.get(name, []))
 
 
 async def read_form(request: Request) -> Form:
@@ -86,11 +97,23 @@ async def read_form(request: Request) -> Form:
         pairs = list(form.multi_items())
     else:
         raise invalid_request("expected an application/x-www-form-urlencoded body")
+    return _form(pairs)
+
+
+def _form(pairs: list[tuple[str, Any]]) -> Form:
+    """The parsed pairs as a ``Form``: each parameter once, but the REPEATABLE ones."""
     fields: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
     oversized = False
     for name, value in pairs:
         if not isinstance(value, str):
             raise invalid_request("file uploads are not accepted")
+        if name in REPEATABLE:
+            if len(lists.setdefault(name, [])) >= 16 or len(value.encode()) > MAX_FIELD_BYTES:
+                raise invalid_request(f"too many or too long {name} parameters")
+            if value:
+                lists[name].append(value)
+            continue
         if name in fields:
             # RFC 6749 section 3.2: parameters must not be included more than once.
             raise invalid_request(f"parameter {name!r} given more than once")
@@ -98,7 +121,18 @@ async def read_form(request: Request) -> Form:
         if len(value.encode("utf-8")) > limit:
             oversized = True
         fields[name] = value
-    return Form(fields, oversized)
+    return Form(fields, oversized, lists)
+
+
+def target_audience(
+    settings: IssuerSettings, form: Form, granted: list[str] | None = None
+) -> Audience:
+    """The request's ``resource`` parameters through the one audience rule
+    (``IssuerSettings.audience_for``, RFC 8707); ``invalid_target`` when refused."""
+    try:
+        return settings.audience_for(form.get_all("resource"), granted)
+    except AuthenticationError as exc:
+        raise OAuthError("invalid_target", str(exc)) from None
 
 
 def parse_scope(value: str | None) -> list[str] | None:

@@ -17,7 +17,7 @@ from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
 from oauthcli.server.grants.base import Grant, invalid_grant, log, required
 from oauthcli.server.grants.issue import issue_tokens, revoke_issued
-from oauthcli.server.oauth import Form, invalid_request
+from oauthcli.server.oauth import Form, invalid_request, target_audience
 from oauthcli.server.provider import CODE, CODE_USED, digest
 from oauthcli.store import Client
 from oauthcli.tokens import new_jti
@@ -43,10 +43,12 @@ async def handle(
             await run_in_threadpool(revoke_issued, ctx, used)
         raise invalid_grant("authorization code is invalid, expired or already used")
     _check_redemption(record, client, form)
+    # RFC 8707 2.2: resource at /token narrows what /authorize granted, never widens it.
+    aud = target_audience(ctx.settings, form, list(record.get("resources") or []))
     marker = await run_in_threadpool(_redeemed, ctx, key, record)
     body, issued = await issue_tokens(
         request, ctx, client, record["sub"], record["scopes"], record["auth_time"],
-        record.get("nonce"), marker["jti"],
+        record.get("nonce"), marker["jti"], aud,
     )  # fmt: skip
     if issued.get("fam"):
         marker["fam"] = issued["fam"]

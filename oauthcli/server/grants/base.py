@@ -46,6 +46,8 @@ def oauth_error(exc: AuthenticationError) -> OAuthError:
     """RFC 6749 section 5.2 error for a refused login, chosen by the error's ``reason``."""
     if exc.reason == Reason.INVALID_CLIENT:
         return invalid_client()
+    if exc.reason == Reason.INVALID_TARGET:  # RFC 8707 2: an unknown or ungranted resource
+        return OAuthError("invalid_target", str(exc))
     error = "invalid_scope" if exc.reason == Reason.INVALID_SCOPE else "invalid_grant"
     # "incorrect username or password" -> the tutorial's "Incorrect username or password"
     return OAuthError(error, str(exc).capitalize())

@@ -11,7 +11,7 @@ from oauthcli.login import grant_scopes
 from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
 from oauthcli.server.grants.base import Grant, oauth_error, required
-from oauthcli.server.oauth import Form, parse_scope
+from oauthcli.server.oauth import Form, parse_scope, target_audience
 from oauthcli.store import Client
 from oauthcli.tokens import TokenPair
 
@@ -26,8 +26,9 @@ async def handle(
         scopes = grant_scopes(client.scopes, requested)
     except AuthenticationError as exc:
         raise oauth_error(exc) from None
+    aud = target_audience(ctx.settings, form)
     access, _ = ctx.service.access_token(
-        client.client_id, scopes, extra={"client_id": client.client_id}
+        client.client_id, scopes, audience=aud.aud, extra={"client_id": client.client_id}
     )
     return TokenPair(access, ctx.settings.access_ttl, " ".join(scopes)).as_response()
 

@@ -12,7 +12,7 @@ from oauthcli.server.context import ServerContext
 from oauthcli.server.device import remaining
 from oauthcli.server.grants.base import Grant, invalid_grant, required
 from oauthcli.server.grants.issue import issue_tokens
-from oauthcli.server.oauth import Form, OAuthError, invalid_request
+from oauthcli.server.oauth import Form, OAuthError, invalid_request, target_audience
 from oauthcli.server.provider import DEVICE, DEVICE_GRANT, digest
 from oauthcli.store import Client
 
@@ -51,13 +51,16 @@ async def handle(
                 "slow_down", f"polling too fast; wait {record['interval']} s between requests"
             )
         raise OAuthError("authorization_pending", "the user has not finished yet")
+    # RFC 8707 2.2: resource here narrows what the device authorization asked for.
+    aud = target_audience(ctx.settings, form, list(record.get("resources") or []))
     if (
         await run_in_threadpool(ctx.records.take, DEVICE, key) is None
     ):  # another poll redeemed it just now
         raise invalid_grant("device code is invalid")
     body, _ = await issue_tokens(
-        request, ctx, client, record["sub"], record["scopes"], record["auth_time"], None
-    )
+        request, ctx, client, record["sub"], record["scopes"], record["auth_time"], None,
+        audience=aud,
+    )  # fmt: skip
     return body
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from oauthcli.issuer import Audience
 from oauthcli.server import oidc
 from oauthcli.server.context import ServerContext
 from oauthcli.server.grants.base import invalid_grant
@@ -33,15 +34,18 @@ async def issue_tokens(
     auth_time: int,
     nonce: str | None,
     jti: str | None = None,
+    audience: Audience | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The token response, and what it issued (``jti``, ``exp``, ``fam``) for a later revocation.
 
-    ``jti``: the access token's, when chosen before (a code's redemption marker names it)."""
+    ``jti``: the access token's, when chosen before (a code's redemption marker names it).
+    ``audience``: ``IssuerSettings.audience_for``'s answer for the grant (RFC 8707)."""
     user = active_user(ctx.live.current(), sub)
     if user is None:
         raise invalid_grant("the user is no longer active")
     scopes = user_scopes(user, client, requested)
-    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id, jti)
+    aud = audience if audience is not None else ctx.settings.audience_for([])
+    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id, jti, aud)
     if "openid" in scopes:
         body["id_token"] = oidc.id_token(
             ctx,
@@ -57,7 +61,12 @@ async def issue_tokens(
 
 
 def _mint(
-    ctx: ServerContext, user: User, scopes: list[str], client_id: str, jti: str | None
+    ctx: ServerContext,
+    user: User,
+    scopes: list[str],
+    client_id: str,
+    jti: str | None,
+    audience: Audience,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11).
 
@@ -65,7 +74,12 @@ def _mint(
     """
     if "offline_access" in scopes:
         pair = ctx.service.login(
-            user.username, scopes, generation=user.generation, client_id=client_id, access_jti=jti
+            user.username,
+            scopes,
+            generation=user.generation,
+            client_id=client_id,
+            access_jti=jti,
+            audience=audience,
         )
         body = pair.as_response()
         refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
@@ -76,7 +90,9 @@ def _mint(
         bound[GENERATION_CLAIM] = user.generation
     if jti is not None:
         bound["jti"] = jti
-    token, claims = ctx.service.access_token(user.username, scopes, extra=bound)
+    token, claims = ctx.service.access_token(
+        user.username, scopes, audience=audience.aud, extra=bound
+    )
     body = {
         "access_token": token,
         "token_type": "bearer",

@@ -12,12 +12,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from oauthcli.errors import AuthenticationError, Reason
+from oauthcli.issuer import Audience
 from oauthcli.login import INCORRECT, password_login
 from oauthcli.server import throttle
 from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
 from oauthcli.server.grants.base import Grant, log, oauth_error
-from oauthcli.server.oauth import Form, OAuthError, invalid_request, parse_scope
+from oauthcli.server.oauth import (
+    Form,
+    OAuthError,
+    invalid_request,
+    parse_scope,
+    target_audience,
+)
 from oauthcli.server.provider import client_scopes
 from oauthcli.store import Client, StoreData
 from oauthcli.tokens import TokenPair
@@ -31,12 +38,13 @@ async def handle(
     if username is None or password is None:
         raise invalid_request("the password grant needs username and password")
     requested = parse_scope(form.get("scope"))
+    aud = target_audience(ctx.settings, form)  # before the password: no bcrypt for a bad one
     data = ctx.live.current()
     try:
         async with ctx.throttle.attempt(throttle.key(throttle.USER, username)) as attempt:
             try:
                 pair = await run_in_threadpool(
-                    _password_blocking, ctx, data, client, username, password, form, requested
+                    _password_blocking, ctx, data, client, username, password, form, requested, aud
                 )
             except AuthenticationError as exc:
                 if exc.reason == Reason.INVALID_GRANT:
@@ -62,6 +70,7 @@ def _password_blocking(
     password: str,
     form: Form,
     requested: list[str] | None,
+    aud: Audience,
 ) -> TokenPair:
     from oauthcli.passwords import dummy_verify
 
@@ -80,6 +89,7 @@ def _password_blocking(
         rounds,
         client.client_id if client else None,
         client_scopes(client) if client else None,
+        aud,
     )
     if result.upgrade_error is not None:
         log.warning("could not upgrade the password hash of %s: %s", username, result.upgrade_error)

@@ -40,7 +40,11 @@ def _refresh_blocking(
     requested = parse_scope(form.get("scope"))
     try:
         return ctx.service.refresh(
-            token, data.users.get, requested, client.client_id if client else None
+            token,
+            data.users.get,
+            requested,
+            client.client_id if client else None,
+            form.get_all("resource"),  # RFC 8707 2.2: narrows the grant's resources
         )
     except TokenError as exc:
         raise OAuthError("invalid_grant", str(exc).capitalize()) from None
