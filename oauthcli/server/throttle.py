@@ -154,6 +154,15 @@ class LoginThrottle:
         allowance (the key is not locked): a success may go ahead, a failure must be
         recorded through ``attempt`` instead.
         """
+        if not self.enabled:
+            return None
+        if ok:
+            # A success only forgets failures: with none to forget and no lock (one read, the
+            # common case: a client fetching tokens), there is nothing to write. A failure
+            # recorded after that read stays counted: the success took effect before it.
+            wait = self.backend.throttle_peek(key, self.clock(), self.window)
+            if wait != 0:
+                return wait
         wait = self.try_begin(key)
         if wait is None:
             # Reserved and released in one go: held for two statements, not for a check.

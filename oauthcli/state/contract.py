@@ -9,7 +9,7 @@ of them through the same suite:
   the rules are ``oauthcli.families``); fronted by ``oauthcli.sessions.SessionStore``;
 - **revocations** (``revoke_access``/``is_access_revoked``): the ``jti`` of revoked
   access tokens until they expire; fronted by ``oauthcli.state.Denylist``;
-- **throttle counters** (``throttle_begin``/``throttle_end``): the counting under the
+- **throttle counters** (``throttle_begin``/``throttle_end``, and ``throttle_peek`` that only reads): the counting under the
   login-throttle policy of ``oauthcli.server.throttle`` (the policy is there);
 - **one-time and short-lived records** (``put``/``add``/``get``/``take``/``replace``/``delete``):
   ``take`` is atomic, so a code is redeemed once however many requests race; ``add``
@@ -111,6 +111,12 @@ class ThrottleBackend(Protocol):
         """Release the oldest reservation; ``failed`` counts a failure (``max_attempts``
         of them lock the key for ``lockout``), ``succeeded`` forgets the failures,
         ``finished`` does neither."""
+        ...
+
+    def throttle_peek(self, key: str, now: float, window: float) -> int | None:
+        """Read only, one consistent read: ``None`` when the key is neither locked nor holds
+        failures within ``window`` (a success has nothing to forget), ``0`` when it holds
+        failures, else the seconds it stays locked."""
         ...
 
 

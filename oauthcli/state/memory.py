@@ -185,6 +185,15 @@ class MemoryState:
                     entry.locked_until = now + lockout
                     entry.failures.clear()
 
+    def throttle_peek(self, key: str, now: float, window: float) -> int | None:
+        with self._lock:
+            entry = self._attempts.get(key)
+            if entry is None:
+                return None
+            if entry.locked_until > now:
+                return max(1, math.ceil(entry.locked_until - now))
+            return 0 if any(t > now - window for t in entry.failures) else None
+
     # ---------------------------------------------------------------- records
 
     def _live(self, k: tuple[str, str], now: float) -> dict[str, Any] | None:

@@ -118,6 +118,16 @@ end
 return 0
 """
 
+# KEYS: pending, failed, lock. ARGV: now, now - window. Reads only (one atomic snapshot):
+# -1: neither locked nor holding failures, 0: holds failures, else the seconds locked.
+_THROTTLE_PEEK = """
+local now = tonumber(ARGV[1])
+local lock = redis.call('GET', KEYS[3])
+if lock and tonumber(lock) > now then return math.max(1, math.ceil(tonumber(lock) - now)) end
+if redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[2], '+inf') > 0 then return 0 end
+return -1
+"""
+
 # KEYS: record. ARGV: now, new value, ttl ms. Records are "<expiry>\\n<json>".
 _REPLACE = """
 local old = redis.call('GET', KEYS[1])
@@ -241,6 +251,7 @@ class RedisState:
                 "revoke_user": _REVOKE_USER,
                 "begin": _THROTTLE_BEGIN,
                 "end": _THROTTLE_END,
+                "peek": _THROTTLE_PEEK,
                 "replace": _REPLACE,
                 "add": _ADD,
             }.items()
@@ -491,6 +502,15 @@ class RedisState:
                     ],
                 )
             )
+
+    def throttle_peek(self, key: str, now: float, window: float) -> int | None:
+        with self._calls():
+            wait = _int(
+                self._scripts["peek"](
+                    keys=self._throttle_keys(key), args=[repr(now), repr(now - window)]
+                )
+            )
+        return None if wait < 0 else wait
 
     # ---------------------------------------------------------------- records
 

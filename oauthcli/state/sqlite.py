@@ -423,6 +423,17 @@ class SqliteState:
                     )
                     db.execute("DELETE FROM attempts WHERE key = ? AND failed = 1", (key,))
 
+    def throttle_peek(self, key: str, now: float, window: float) -> int | None:
+        # One statement: one snapshot of both tables (WAL readers never wait for a writer).
+        ((until, failures),) = self._read(
+            "SELECT (SELECT until FROM lockouts WHERE key = ?), "
+            "(SELECT COUNT(*) FROM attempts WHERE key = ? AND failed = 1 AND at > ?)",
+            (key, key, now - window),
+        )
+        if until is not None and until > now:
+            return max(1, math.ceil(until - now))
+        return 0 if failures else None
+
     # ---------------------------------------------------------------- records
 
     def put(self, kind: str, key: str, value: dict[str, Any], ttl: float) -> None:

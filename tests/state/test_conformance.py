@@ -357,3 +357,95 @@ def test_settle_records_a_check_already_made(state):
     for _ in range(2):
         throttle.settle("client fast", False)
     assert throttle.begin("client fast") is None
+
+
+def test_throttle_peek_reads_what_the_counters_say_and_writes_nothing(pair):
+    one, other, clock = pair
+    assert one.throttle_peek("alice", clock(), 60) is None  # never seen
+    for _ in range(10):  # peeks reserve nothing: the allowance stays whole
+        assert other.throttle_peek("alice", clock(), 60) is None
+    assert one.throttle_begin("alice", clock(), 2, 60) is None
+    assert other.throttle_peek("alice", clock(), 60) is None  # a reservation is no failure
+    one.throttle_end("alice", clock(), "failed", 2, 60, 30)
+    assert other.throttle_peek("alice", clock(), 60) == 0  # holds a failure
+    clock.now += 61
+    assert one.throttle_peek("alice", clock(), 60) is None  # out of the window
+    for _ in range(2):
+        assert other.throttle_begin("alice", clock(), 2, 60) is None
+        other.throttle_end("alice", clock(), "failed", 2, 60, 30)
+    assert one.throttle_peek("alice", clock(), 60) == 30  # locked
+    clock.now += 29.5
+    assert one.throttle_peek("alice", clock(), 60) == 1
+    clock.now += 0.5
+    assert one.throttle_peek("alice", clock(), 60) is None
+    assert one.throttle_peek("bob", clock(), 60) is None
+
+
+class CountingState:
+    """The backend's throttle calls, counted (what a success costs)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def counted(*args: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(*args)
+
+        return counted
+
+
+def test_a_success_with_nothing_to_forget_writes_nothing(state):
+    counting = CountingState(state)
+    throttle = LoginThrottle(max_failures=3, lockout=60, clock=Clock(1000.0), backend=counting)
+    for _ in range(50):
+        assert throttle.settle("client:ci", True) is None
+    assert counting.calls == {"throttle_peek": 50}  # one read each, no reservation
+    assert throttle.settle("client:ci", False) is None
+    assert throttle.settle("client:ci", True) is None  # forgets that failure: writes
+    assert counting.calls["throttle_begin"] == 2 and counting.calls["throttle_end"] == 2
+    for _ in range(2):
+        assert throttle.settle("client:ci", False) is None
+    assert throttle.settle("client:ci", True) is None  # forgets both: two more do not lock
+    for _ in range(2):
+        assert throttle.settle("client:ci", False) is None
+    assert throttle.settle("client:ci", False) is None  # the third since the success
+    assert throttle.settle("client:ci", True) == 60  # locked: even the right secret
+
+
+def test_successes_racing_failures_across_handles_leave_sound_counters(pair):
+    """Successes (one read when clean) and failures (reserve + record) at once, on two handles:
+    afterwards no reservation is left behind, a lockout holds for every success, and the
+    failures counted after the race lock the key at exactly max_failures."""
+    one, other, clock = pair
+    throttles = [
+        LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=b) for b in pair[:2]
+    ]
+    barrier = threading.Barrier(24)
+
+    def run(i: int) -> int | None:
+        barrier.wait()
+        return throttles[i % 2].settle("client:race", i >= 4)  # 4 failures, 20 successes
+
+    with ThreadPoolExecutor(24) as pool:
+        got = list(pool.map(run, range(24)))
+    assert all(w is None or w >= 0 for w in got)
+    # Whatever the interleaving: locked now, or not; then no reservation leaked.
+    locked = throttles[0].try_begin("client:race")
+    if locked is None:
+        throttles[0].finished("client:race")
+    else:
+        assert locked > 0  # never "busy": nothing is in flight any more
+        assert [t.settle("client:race", True) for t in throttles] == [locked, locked]
+        clock.now += 61
+    for t in throttles:  # a clean start: three failures lock, not two, not four
+        assert t.settle("client:race", True) is None
+    for _ in range(2):
+        throttles[1].settle("client:race", False)
+    assert one.throttle_peek("client:race", clock(), 60) == 0
+    throttles[0].settle("client:race", False)
+    assert other.throttle_peek("client:race", clock(), 60) == 60
+    assert [t.settle("client:race", True) for t in throttles] == [60, 60]
