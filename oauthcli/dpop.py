@@ -8,17 +8,19 @@ No network, no state: replay (``jti``) and nonces are the caller's (``oauthcli.s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from oauthcli.errors import Reason, TokenError
-from oauthcli.jose import access_token_hash, b64url_decode, thumbprint
+from oauthcli.jose import access_token_hash, b64url_decode, b64url_encode, thumbprint
 
 TYP = "dpop+jwt"  # RFC 9449 4.2
 HEADER = "DPoP"  # the request header carrying a proof (RFC 9449 4.1)
@@ -184,7 +186,7 @@ def check_proof(
     proof: str,
     *,
     htm: str,
-    htu: str,
+    htu: str | tuple[str, ...],
     now: float,
     access_token: str | None = None,
     nonces: Collection[str] | None = None,
@@ -194,6 +196,8 @@ def check_proof(
 ) -> Proof:
     """RFC 9449 4.3: check one proof for the request ``htm htu`` at ``now``.
 
+    ``htu``: the request's URL, or the URLs it is known by (the address it was sent to and
+    the one the server publishes): the proof's must be one of them.
     ``access_token``: the token presented with it (``ath`` must be its hash, 4.3 step 12);
     ``nonces``: the server's currently valid nonces, ``None`` when it asks for none (step 10).
     Binding to a token's ``cnf.jkt`` and refusing a replayed ``jti`` are the caller's
@@ -263,15 +267,19 @@ def _verified(
     return header, claims, jkt
 
 
-def _check_request(claims: dict[str, Any], htm: str, htu: str) -> None:
+def _check_request(claims: dict[str, Any], htm: str, htu: str | tuple[str, ...]) -> None:
     """Steps 8 and 9: the method, and the URL without query and fragment, normalised."""
     if claims.get("htm") != htm.upper():
         raise ProofError(f"the DPoP proof is for another HTTP method (not {htm.upper()})")
     proof_htu = claims.get("htu")
-    try:
-        matches = isinstance(proof_htu, str) and normalize_htu(proof_htu) == normalize_htu(htu)
-    except ValueError:
-        matches = False
+    matches = False
+    for url in (htu,) if isinstance(htu, str) else htu:
+        try:
+            matches = isinstance(proof_htu, str) and normalize_htu(proof_htu) == normalize_htu(url)
+        except ValueError:
+            continue
+        if matches:
+            break
     if not matches:
         raise ProofError("the DPoP proof is for another URL")
 
@@ -291,3 +299,34 @@ def confirmation_jkt(claims: dict[str, Any]) -> str | None:
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     return jkt if isinstance(jkt, str) else None
+
+
+def confirmation(jkt: str | None) -> dict[str, Any]:
+    """The ``cnf`` claim binding a token to a DPoP key's thumbprint (RFC 9449 6.1), if any."""
+    return {"cnf": {"jkt": jkt}} if jkt is not None else {}
+
+
+def token_type(jkt: str | None) -> str:
+    """RFC 9449 5: ``DPoP`` for a token bound to a key, else ``bearer``."""
+    return TOKEN_TYPE if jkt is not None else "bearer"
+
+
+class NonceSource:
+    """Server nonces (RFC 9449 8, 9) without state: an HMAC of the time window under a secret
+    every worker and instance of one server derives alike (from its signing key). The
+    nonce rotates every ``period`` seconds; the one before stays valid for a period, so a
+    client that just fetched one is not refused at the turn."""
+
+    def __init__(self, secret: bytes, period: int = 300, clock: Callable[[], float] = time.time):
+        self.secret, self.period, self.clock = secret, period, clock
+
+    def _nonce(self, window: int) -> str:
+        mac = hmac.new(self.secret, f"dpop-nonce:{window}".encode(), hashlib.sha256).digest()
+        return b64url_encode(mac[:24])
+
+    def current(self) -> str:
+        return self._nonce(int(self.clock() // self.period))
+
+    def valid(self) -> frozenset[str]:
+        window = int(self.clock() // self.period)
+        return frozenset((self._nonce(window), self._nonce(window - 1)))

@@ -87,6 +87,8 @@ def password_login(
     client_id: str | None = None,
     client_scopes: Collection[str] | None = None,
     audience: Audience | None = None,
+    jkt: str | None = None,
+    bind_refresh: bool = False,
 ) -> LoginResult:
     """Authenticate, upgrade the hash, grant scopes, and issue a new session's tokens.
 
@@ -108,5 +110,7 @@ def password_login(
         generation=user.generation,
         client_id=client_id,
         audience=audience,
+        jkt=jkt,
+        bind_refresh=bind_refresh,
     )
     return LoginResult(user, pair, upgraded, error)

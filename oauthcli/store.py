@@ -272,6 +272,8 @@ class Client:
     audience: str | list[str] | None = None
     # Chosen claims added to every access token issued to this client.
     claims: dict[str, Any] = field(default_factory=dict)
+    # Its token requests must carry a DPoP proof (RFC 9449; client add --require-dpop).
+    require_dpop: bool = False
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -291,6 +293,8 @@ class Client:
             data["audience"] = self.audience
         if self.claims:
             data["claims"] = dict(self.claims)
+        if self.require_dpop:
+            data["require_dpop"] = True
         return data
 
 
@@ -536,6 +540,7 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "post_logout_redirect_uris": list,
     "audience": (str, list),
     "claims": dict,
+    "require_dpop": bool,
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
+from oauthcli.dpop import confirmation, confirmation_jkt, token_type
 from oauthcli.errors import AuthenticationError, Reason, TokenError, TokenTimeError
 from oauthcli.issuer import Audience, IssuerSettings
 from oauthcli.keys import SigningKey
@@ -130,6 +131,7 @@ class TokenService:
         generation: str | None = None,
         client_id: str | None = None,
         resources: Sequence[str] = (),
+        jkt: str | None = None,
     ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {}
@@ -139,6 +141,7 @@ class TokenService:
         claims.update(_bound(generation, client_id))
         if resources:
             claims[RESOURCE_CLAIM] = list(resources)
+        claims.update(confirmation(jkt))
         return self._encode(claims, REFRESH_TYP)
 
     def _require_sessions(self) -> SessionStore:
@@ -154,6 +157,8 @@ class TokenService:
         client_id: str | None = None,
         access_jti: str | None = None,
         audience: Audience | None = None,
+        jkt: str | None = None,
+        bind_refresh: bool = False,
     ) -> TokenPair:
         """An access token and the first refresh token of a new session family.
 
@@ -164,20 +169,24 @@ class TokenService:
         (an authorization code's redemption records it first, to revoke on a replay).
         ``audience``: what ``IssuerSettings.audience_for`` decided (RFC 8707); the refresh
         token keeps its resources.
+        ``jkt``: the DPoP key the access token is bound to (``cnf``, RFC 9449 6.1); with
+        ``bind_refresh`` (a public client, RFC 9449 5) the refresh token is bound too.
         """
         sessions = self._require_sessions()
         jti = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         family = sessions.start(sub, jti, expires_at, scope=" ".join(scopes), now=self.clock())
-        extra = {**_bound(generation, client_id), FAMILY_CLAIM: family}
+        extra = {**_bound(generation, client_id), FAMILY_CLAIM: family, **confirmation(jkt)}
         if access_jti is not None:
             extra["jti"] = access_jti
         aud = audience if audience is not None else self.settings.audience_for([])
         access, _ = self.access_token(sub, scopes, audience=aud.aud, extra=extra)
         refresh = self._refresh_token(
-            sub, family, jti, expires_at, generation, client_id, aud.resources
-        )
-        return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh)
+            sub, family, jti, expires_at, generation, client_id, aud.resources,
+            jkt if bind_refresh else None,
+        )  # fmt: skip
+        return TokenPair(access, self.settings.access_ttl, " ".join(scopes), refresh,
+                         token_type(jkt))  # fmt: skip
 
     def refresh(
         self,
@@ -186,6 +195,7 @@ class TokenService:
         scopes: list[str] | None = None,
         client_id: str | None = None,
         resources: Sequence[str] = (),
+        jkt: str | None = None,
     ) -> TokenPair:
         """Redeem a refresh token: rotate it and issue a new pair.
 
@@ -193,6 +203,9 @@ class TokenService:
         session that the user still holds (``scopes`` may narrow them further).
         ``resources`` (RFC 8707 2.2) picks the access token's audience among the
         resources the refresh token's grant holds.
+        ``jkt``: the DPoP key of the request's proof; a refresh token bound to a key
+        (a public client's, RFC 9449 5) is redeemed only with a proof of that key, and
+        the new one stays bound. The new access token is bound to ``jkt``.
         """
         sessions = self._require_sessions()
         claims = self.decode(refresh_token, REFRESH_TYP)
@@ -208,6 +221,10 @@ class TokenService:
             raise TokenError("refresh token has a malformed resource claim", Reason.CLAIM)
         # Before the rotation: a refused request must not use the token up.
         aud = self.settings.audience_for(resources, held)
+        bound_to = confirmation_jkt(claims)
+        if bound_to is not None and bound_to != jkt:
+            # RFC 9449 5: checked before the rotation, so a thief's attempt burns nothing.
+            raise AuthenticationError("the refresh token is bound to another DPoP key")
         new_id = new_jti()
         expires_at = int(self.clock()) + self.settings.refresh_ttl
         user = find_user(sub)
@@ -240,12 +257,13 @@ class TokenService:
                 raise AuthenticationError("inactive user", Reason.INACTIVE)
             raise AuthenticationError("the account changed since this session began")
         owner_id = owner if isinstance(owner, str) else None
-        extra = {**_bound(user.generation, owner_id), FAMILY_CLAIM: family}
+        extra = {**_bound(user.generation, owner_id), FAMILY_CLAIM: family, **confirmation(jkt)}
         access, _ = self.access_token(sub, granted, audience=aud.aud, extra=extra)
         refresh = self._refresh_token(
-            sub, family, new_id, expires_at, user.generation, owner_id, aud.resources
+            sub, family, new_id, expires_at, user.generation, owner_id, aud.resources, bound_to
         )
-        return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh)
+        return TokenPair(access, self.settings.access_ttl, " ".join(granted), refresh,
+                         token_type(jkt))  # fmt: skip
 
     def decode(
         self,

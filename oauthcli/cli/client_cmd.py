@@ -112,6 +112,13 @@ def add(
         ),
     ] = None,
     claim: ClaimOption = None,
+    require_dpop: Annotated[
+        bool,
+        typer.Option(
+            "--require-dpop",
+            help="Its token requests must carry a DPoP proof (RFC 9449): bound tokens only.",
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
     """Add a client; a confidential client's secret is stored hashed (bcrypt for a chosen one)."""
@@ -158,6 +165,7 @@ def add(
             post_logout_redirect_uris=logout_uris,
             audience=(audiences[0] if len(audiences) == 1 else audiences) or None,
             claims=claims,
+            require_dpop=require_dpop,
         )
     where = f"; secret in {secret_out}" if secret_out else ""
     output.note(f"added client {client_id!r} to {user_store.path}{where}")

@@ -102,6 +102,21 @@ def serve(
             help="Never show the consent page: every client gets what it asks for (CI only).",
         ),
     ] = False,
+    require_dpop: Annotated[
+        bool,
+        typer.Option(
+            "--require-dpop",
+            help="Every token request must carry a DPoP proof (RFC 9449): bound tokens only.",
+        ),
+    ] = False,
+    dpop_nonce: Annotated[
+        bool,
+        typer.Option(
+            "--dpop-nonce",
+            help="DPoP proofs must carry the server's nonce (RFC 9449 8, 9; DPoP-Nonce header, "
+            "rotated every 5 minutes).",
+        ),
+    ] = False,
     exit_on_stdin_eof: Annotated[
         bool,
         typer.Option(
@@ -142,6 +157,8 @@ def serve(
         state_password=state_password,
         session_ttl=parse_duration(session_ttl, what="--session-ttl"),
         consent=not no_consent,
+        require_dpop=require_dpop,
+        dpop_nonce=dpop_nonce,
         exit_on_stdin_eof=exit_on_stdin_eof,
     )
 

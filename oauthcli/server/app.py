@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer
 
 from oauthcli import __version__
+from oauthcli.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from oauthcli.errors import ConfigError, OAuthCliError, StateUnavailable
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
@@ -134,6 +135,7 @@ def discovery_metadata(ctx: ServerContext, base: str) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": list(client_auth.ASSERTION_ALGORITHMS),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 5.1
         "service_documentation": base + docs.DOCS_PATH,
         **oidc.discovery_fields(base, ctx.key.algorithm, ctx.live.scopes()),
     }

@@ -87,6 +87,7 @@ class AuthRequest:
     max_age: int | None = None  # OIDC Core 3.1.2.1: seconds since the last password entry
     # RFC 8707: the resources asked for (IssuerSettings.audience_for), kept with the code
     resources: list[str] = field(default_factory=list)
+    dpop_jkt: str | None = None  # RFC 9449 10: the code is redeemed only with this key's proof
 
 
 class PageError(Exception):
@@ -239,6 +240,11 @@ def _check_params(
     except OAuthError as exc:
         raise RedirectError(exc.error, exc.description) from None
     request.nonce = params.get("nonce") or None
+    dpop_jkt = params.get("dpop_jkt") or None
+    if dpop_jkt is not None and not is_s256_challenge(dpop_jkt):
+        # RFC 9449 10: a JWK SHA-256 thumbprint, 43 base64url characters like an S256 hash.
+        raise RedirectError("invalid_request", "dpop_jkt is not a JWK SHA-256 thumbprint")
+    request.dpop_jkt = dpop_jkt
     max_age = params.get("max_age")
     if max_age:
         if not max_age.isdigit() or len(max_age) > 10:

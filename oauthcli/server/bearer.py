@@ -17,7 +17,9 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from fastapi.security.utils import get_authorization_scheme_param
 
 from oauthcli.claims import scopes_of
+from oauthcli.dpop import ALGORITHMS, ProofError
 from oauthcli.errors import TokenError
+from oauthcli.server import dpop_check
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.store import User
 
@@ -37,10 +39,12 @@ class BearerError(Exception):
         challenge: str,
         error: str | None = None,
         description: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.challenge = status, detail, challenge
         self.error, self.description = error, description
+        self.headers = headers or {}
 
     def response(self) -> JSONResponse:
         # The body is exactly the tutorial's ({"detail": ...}, which FastAPI's own tests
@@ -49,7 +53,9 @@ class BearerError(Exception):
         # endpoint's errors stay in its body: RFC 6749 section 5.2.)
         body: dict[str, Any] = {"detail": self.detail}
         return JSONResponse(
-            body, status_code=self.status, headers={"WWW-Authenticate": self.challenge}
+            body,
+            status_code=self.status,
+            headers={"WWW-Authenticate": self.challenge, **self.headers},
         )
 
 
@@ -71,6 +77,26 @@ def challenge(required: list[str], error: str | None = None, description: str | 
     return "Bearer " + ", ".join(params)
 
 
+def dpop_challenge(error: str | None = None, description: str | None = None) -> str:
+    """RFC 9449 7.1: ``DPoP algs="..."`` with the error, for a request that used or needed DPoP."""
+    params = [f'algs="{" ".join(ALGORITHMS)}"']
+    if error:
+        params.append(f'error="{error}"')
+    if description:
+        params.append(f'error_description="{description}"')
+    return "DPoP " + ", ".join(params)
+
+
+def dpop_error(ctx: ServerContext, exc: TokenError) -> BearerError:
+    """401 with the DPoP challenge (RFC 9449 7.1, 9): ``invalid_dpop_proof``,
+    ``use_dpop_nonce`` (with a fresh ``DPoP-Nonce``) or ``invalid_token``."""
+    error = exc.reason if isinstance(exc, ProofError) else "invalid_token"
+    description = header_safe(str(exc))
+    headers = dpop_check.nonce_headers(ctx) if error == "use_dpop_nonce" else {}
+    return BearerError(401, INVALID_CREDENTIALS, dpop_challenge(error, description), error,
+                       description, headers)  # fmt: skip
+
+
 def invalid_token(required: list[str], reason: str) -> BearerError:
     description = header_safe(reason)
     return BearerError(
@@ -89,13 +115,26 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BearerError, _bearer_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
 
 
-async def authenticate(ctx: ServerContext, token: str | None, required: list[str]) -> User:
+async def authenticate(
+    ctx: ServerContext,
+    token: str | None,
+    required: list[str],
+    presented: dpop_check.Presented | None = None,
+) -> User:
     """The user of a bearer ``token`` holding the ``required`` scopes, else ``BearerError``.
 
     A valid, unrevoked token of an active user whose account has not changed since; a
     scope taken away from the user in the store stops working at once. Every route that
     takes a user's token runs this (``get_current_user`` and the lean ``/users/me``).
+    ``presented``: the request's scheme and DPoP proofs (``dpop_check``); a DPoP-bound
+    token is accepted only with a proof of its key (RFC 9449 7.1), never as Bearer.
     """
+    if presented is None:
+        presented = dpop_check.Presented("bearer", token, [])
+    elif presented.scheme in ("bearer", "dpop"):
+        token = presented.token
+    else:
+        token = None
     if not token:
         raise BearerError(401, NOT_AUTHENTICATED, challenge(required))
     data = ctx.live.current()
@@ -110,6 +149,10 @@ async def authenticate(ctx: ServerContext, token: str | None, required: list[str
         raise invalid_token(required, str(exc)) from None
     if is_client_token(claims):
         raise invalid_token(required, "the token does not belong to a user")
+    try:
+        await dpop_check.resource_binding(ctx, presented, claims)
+    except TokenError as exc:
+        raise dpop_error(ctx, exc) from None
     user = data.users[claims["sub"]]  # active_access_claims checked that it exists
     granted = set(scopes_of(claims)) & set(user.scopes)
     missing = [s for s in required if s not in granted]
@@ -136,9 +179,11 @@ def current_user_dependency(
     """``Security(dependency, scopes=[...])``: a valid, unrevoked token of an active user."""
 
     async def get_current_user(
+        request: Request,
         security_scopes: SecurityScopes,
         token: Annotated[str | None, Security(scheme)],
     ) -> User:
-        return await authenticate(ctx, token, security_scopes.scopes)
+        presented = dpop_check.presented(request, request.method)
+        return await authenticate(ctx, token, security_scopes.scopes, presented)
 
     return get_current_user

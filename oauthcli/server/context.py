@@ -9,6 +9,7 @@ from typing import Any
 
 from oauthcli import families
 from oauthcli import settings as env
+from oauthcli.dpop import NonceSource
 from oauthcli.errors import Reason, TokenError
 from oauthcli.issuer import IssuerSettings
 from oauthcli.keys import SigningKey
@@ -64,6 +65,13 @@ class ServerContext:
         # Verifies with the store's own settings: when the store names no issuer,
         # tokens minted locally by `oauthcli login`/`issue` (no iss) are accepted too.
         self.verifier = TokenService(self.settings, self.key)
+        # DPoP nonces (serve --dpop-nonce): derived from the signing key, so every worker
+        # and instance of one server issues and accepts the same ones.
+        self.dpop_nonces: NonceSource | None = None
+        if self.provider.dpop_nonce:
+            self.dpop_nonces = NonceSource(
+                nonce_secret(self.key), self.provider.dpop_nonce_period, self.provider.clock
+            )
 
     def public_base(self, request: Any) -> str:
         """Where clients reach this server (discovery's URLs, ``verification_uri``): the
@@ -178,6 +186,22 @@ class ServerContext:
         check_user(claims, data)
         claims["scope"] = str(family.get("scope", ""))
         return claims
+
+
+def nonce_secret(key: SigningKey) -> bytes:
+    """A secret for DPoP nonces that only holders of the signing key can derive."""
+    import hashlib
+
+    material = key.key
+    if not isinstance(material, bytes):
+        from cryptography.hazmat.primitives import serialization
+
+        material = material.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    return hashlib.sha256(b"oauthcli dpop nonce\0" + material).digest()
 
 
 def check_user(claims: dict[str, Any], data: StoreData) -> None:

@@ -55,7 +55,8 @@ def _introspection(claims: dict[str, Any], typ: str) -> dict[str, Any]:
     body["token_type"] = "access_token" if typ == ACCESS_TYP else "refresh_token"
     if not is_client_token(claims):
         body["username"] = claims["sub"]
-    for name in ("sub", "exp", "iat", "nbf", "iss", "aud", "jti"):
+    # RFC 9449 6.2: a bound token's cnf (jkt), so a resource server can check the proof.
+    for name in ("sub", "exp", "iat", "nbf", "iss", "aud", "jti", "cnf"):
         if claims.get(name) is not None:
             body[name] = claims[name]
     return body

@@ -85,26 +85,39 @@ def _bearer_error(status: int, error: str, description: str) -> Response:
 
 
 async def userinfo(request: Request, ctx: ServerContext) -> Response:
-    """OIDC Core 5.3: the claims the access token's scopes allow (it must carry ``openid``)."""
-    from oauthcli.errors import TokenError
+    """OIDC Core 5.3: the claims the access token's scopes allow (it must carry ``openid``).
 
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    A DPoP-bound token needs ``Authorization: DPoP`` and a proof of its key (RFC 9449 7.1)."""
+    from oauthcli.errors import TokenError
+    from oauthcli.server import bearer, dpop_check
+
+    presented = dpop_check.presented(request, request.method)
+    token = presented.token
+    if presented.scheme not in ("bearer", "dpop") or token is None:
         return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
     data = ctx.live.current()
     try:
         if ctx.denylist.remote:  # a network round trip: off the event loop
             from starlette.concurrency import run_in_threadpool
 
-            claims = await run_in_threadpool(ctx.active_access_claims, token.strip(), data)
+            claims = await run_in_threadpool(ctx.active_access_claims, token, data)
         else:
-            claims = ctx.active_access_claims(token.strip(), data)
+            claims = ctx.active_access_claims(token, data)
     except TokenError:
         return _bearer_error(401, "invalid_token", "The access token is not valid")
     user = data.users.get(claims["sub"])
     if user is None or is_client_token(claims):
         return _bearer_error(401, "invalid_token", "The access token does not belong to a user")
+    try:
+        await dpop_check.resource_binding(ctx, presented, claims)
+    except TokenError as exc:
+        refused = bearer.dpop_error(ctx, exc)
+        return JSONResponse(
+            {"error": refused.error, "error_description": refused.description},
+            status_code=401,
+            headers={"WWW-Authenticate": refused.challenge, "Cache-Control": "no-store",
+                     **refused.headers},
+        )  # fmt: skip
     scopes = scopes_of(claims)
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope", "The access token lacks scope openid")

@@ -17,4 +17,7 @@ class ProviderSettings:
     device_interval: int = 5  # RFC 8628 3.2: the default polling interval
     consent: bool = True  # ask once per user, client and scopes (serve --no-consent: never)
     consent_ttl: int = 180 * 24 * 3600  # how long a consent is remembered
+    require_dpop: bool = False  # every token request needs a DPoP proof (serve --require-dpop)
+    dpop_nonce: bool = False  # DPoP proofs must carry the server's nonce (serve --dpop-nonce)
+    dpop_nonce_period: int = 300  # seconds between nonce rotations
     clock: Callable[[], float] = time.time

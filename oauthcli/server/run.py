@@ -36,6 +36,8 @@ class ServeOptions:
     lockout: int = DEFAULT_LOCKOUT
     session_ttl: int = 8 * 3600  # login session cookie of the browser and device flows
     consent: bool = True  # --no-consent: no consent page, every client trusted (CI)
+    require_dpop: bool = False  # --require-dpop: every token request carries a DPoP proof
+    dpop_nonce: bool = False  # --dpop-nonce: DPoP proofs carry the server's nonce (RFC 9449 8)
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
@@ -91,7 +93,12 @@ def build_app(options: ServeOptions) -> Any:
         issuer_url=options.base_url,
         throttle=LoginThrottle(options.max_failures, options.lockout, backend=state),
         trust_forwarded=options.forwarded_allow_ips is not None,
-        provider=ProviderSettings(session_ttl=options.session_ttl, consent=options.consent),
+        provider=ProviderSettings(
+            session_ttl=options.session_ttl,
+            consent=options.consent,
+            require_dpop=options.require_dpop,
+            dpop_nonce=options.dpop_nonce,
+        ),
         state=state,
     )
 

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
-from oauthcli.server import lean
-from oauthcli.server.bearer import authenticate, bearer_token
+from oauthcli.server import dpop_check, lean
+from oauthcli.server.bearer import authenticate
 from oauthcli.server.context import ServerContext
 from oauthcli.store import User
 
@@ -46,8 +47,8 @@ def lean_routes(ctx: ServerContext) -> list[Route]:
     json_only = [lean.JSON_TYPE]
 
     async def users_me(scope: lean.Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        token = bearer_token(lean.header(scope, b"authorization"))
-        user = await authenticate(ctx, token, REQUIRED)  # BearerError: the app's handler
+        presented = dpop_check.presented(HTTPConnection(scope), scope["method"])
+        user = await authenticate(ctx, None, REQUIRED, presented)  # BearerError: app's handler
         return lean.json_bytes(tutorial_user(user)), json_only
 
     return [lean.route(path, users_me) for path in PATHS]

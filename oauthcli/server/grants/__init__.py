@@ -15,6 +15,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from oauthcli.server import dpop_check
 from oauthcli.server.client_auth import ClientRequest, Policy
 from oauthcli.server.context import ServerContext
 from oauthcli.server.grants import (
@@ -63,6 +64,11 @@ def client_policy(form: Form) -> Policy:
 
 
 async def token_endpoint(request: Request, ctx: ServerContext, call: ClientRequest) -> Response:
-    """Dispatch to the grant's handler; its RFC 6749 5.1 answer with ``Cache-Control: no-store``."""
-    body = await grant_of(call.form).handle(request, ctx, call.form, call.client)
-    return JSONResponse(body, headers=NO_STORE)
+    """Dispatch to the grant's handler; its RFC 6749 5.1 answer with ``Cache-Control: no-store``.
+
+    A DPoP proof (RFC 9449 5) is checked first, for every grant; the grant binds its tokens
+    to the proof's key (``dpop_check.bound_jkt``)."""
+    grant = grant_of(call.form)
+    await dpop_check.token_binding(request, ctx, call.client)
+    body = await grant.handle(request, ctx, call.form, call.client)
+    return JSONResponse(body, headers={**NO_STORE, **dpop_check.nonce_headers(ctx)})

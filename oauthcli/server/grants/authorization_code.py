@@ -15,6 +15,7 @@ from starlette.requests import Request
 from oauthcli.jose import s256_matches
 from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
+from oauthcli.server.dpop_check import bound_jkt
 from oauthcli.server.grants.base import Grant, invalid_grant, log, required
 from oauthcli.server.grants.issue import issue_tokens, revoke_issued
 from oauthcli.server.oauth import Form, invalid_request, target_audience
@@ -42,7 +43,7 @@ async def handle(
                 log.warning("authorization code reused: revoking the tokens issued for it")
             await run_in_threadpool(revoke_issued, ctx, used)
         raise invalid_grant("authorization code is invalid, expired or already used")
-    _check_redemption(record, client, form)
+    _check_redemption(record, client, form, bound_jkt(request))
     # RFC 8707 2.2: resource at /token narrows what /authorize granted, never widens it.
     aud = target_audience(ctx.settings, form, list(record.get("resources") or []))
     marker = await run_in_threadpool(_redeemed, ctx, key, record)
@@ -61,10 +62,13 @@ async def handle(
     return body
 
 
-def _check_redemption(record: dict[str, Any], client: Client, form: Form) -> None:
-    """RFC 6749 4.1.3 and RFC 7636 4.6: the code's client, redirect URI and PKCE verifier."""
+def _check_redemption(record: dict[str, Any], client: Client, form: Form, jkt: str | None) -> None:
+    """RFC 6749 4.1.3 and RFC 7636 4.6: the code's client, redirect URI and PKCE verifier;
+    RFC 9449 10: the DPoP key named by ``dpop_jkt`` at /authorize."""
     if record["client_id"] != client.client_id:
         raise invalid_grant("authorization code was issued to another client")
+    if record.get("dpop_jkt") is not None and record["dpop_jkt"] != jkt:
+        raise invalid_grant("authorization code is bound to another DPoP key (dpop_jkt)")
     redirect_uri = form.get("redirect_uri")
     if (record["redirect_given"] or redirect_uri is not None) and redirect_uri != record[
         "redirect_uri"

@@ -8,9 +8,11 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from oauthcli.dpop import confirmation, token_type
 from oauthcli.issuer import Audience
 from oauthcli.server import oidc
 from oauthcli.server.context import ServerContext
+from oauthcli.server.dpop_check import bound_jkt
 from oauthcli.server.grants.base import invalid_grant
 from oauthcli.server.provider import active_user, issuer_of, user_scopes
 from oauthcli.store import Client, User
@@ -45,7 +47,9 @@ async def issue_tokens(
         raise invalid_grant("the user is no longer active")
     scopes = user_scopes(user, client, requested)
     aud = audience if audience is not None else ctx.settings.audience_for([])
-    body, issued = await run_in_threadpool(_mint, ctx, user, scopes, client.client_id, jti, aud)
+    body, issued = await run_in_threadpool(
+        _mint, ctx, user, scopes, client, jti, aud, bound_jkt(request)
+    )
     if "openid" in scopes:
         body["id_token"] = oidc.id_token(
             ctx,
@@ -64,14 +68,17 @@ def _mint(
     ctx: ServerContext,
     user: User,
     scopes: list[str],
-    client_id: str,
+    client: Client,
     jti: str | None,
     audience: Audience,
+    jkt: str | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Blocking (the session file): a refresh token only with ``offline_access`` (OIDC Core 11).
 
-    The tokens name their client and the account's generation (oauthcli.accounts).
+    The tokens name their client and the account's generation (oauthcli.accounts); with a
+    DPoP proof, its key (``cnf.jkt``; a public client's refresh token too, RFC 9449 5).
     """
+    client_id = client.client_id
     if "offline_access" in scopes:
         pair = ctx.service.login(
             user.username,
@@ -80,12 +87,14 @@ def _mint(
             client_id=client_id,
             access_jti=jti,
             audience=audience,
+            jkt=jkt,
+            bind_refresh=client.public,
         )
         body = pair.as_response()
         refresh = ctx.decode(str(pair.refresh_token), REFRESH_TYP)
         access = ctx.decode(pair.access_token, ACCESS_TYP)
         return body, {"jti": access["jti"], "exp": access["exp"], "fam": refresh["fam"]}
-    bound = {"client_id": client_id}
+    bound = {"client_id": client_id, **confirmation(jkt)}
     if user.generation is not None:
         bound[GENERATION_CLAIM] = user.generation
     if jti is not None:
@@ -95,7 +104,7 @@ def _mint(
     )
     body = {
         "access_token": token,
-        "token_type": "bearer",
+        "token_type": token_type(jkt),
         "expires_in": ctx.settings.access_ttl,
         "scope": " ".join(scopes),
     }

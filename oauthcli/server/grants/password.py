@@ -17,6 +17,7 @@ from oauthcli.login import INCORRECT, password_login
 from oauthcli.server import throttle
 from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
+from oauthcli.server.dpop_check import bound_jkt
 from oauthcli.server.grants.base import Grant, log, oauth_error
 from oauthcli.server.oauth import (
     Form,
@@ -44,8 +45,9 @@ async def handle(
         async with ctx.throttle.attempt(throttle.key(throttle.USER, username)) as attempt:
             try:
                 pair = await run_in_threadpool(
-                    _password_blocking, ctx, data, client, username, password, form, requested, aud
-                )
+                    _password_blocking, ctx, data, client, username, password, form, requested,
+                    aud, bound_jkt(request),
+                )  # fmt: skip
             except AuthenticationError as exc:
                 if exc.reason == Reason.INVALID_GRANT:
                     attempt.failed()
@@ -71,6 +73,7 @@ def _password_blocking(
     form: Form,
     requested: list[str] | None,
     aud: Audience,
+    jkt: str | None,
 ) -> TokenPair:
     from oauthcli.passwords import dummy_verify
 
@@ -90,6 +93,9 @@ def _password_blocking(
         client.client_id if client else None,
         client_scopes(client) if client else None,
         aud,
+        jkt=jkt,
+        # RFC 9449 5: a public client's refresh token is bound to its key too.
+        bind_refresh=client is None or client.public,
     )
     if result.upgrade_error is not None:
         log.warning("could not upgrade the password hash of %s: %s", username, result.upgrade_error)

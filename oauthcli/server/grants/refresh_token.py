@@ -10,6 +10,7 @@ from starlette.requests import Request
 from oauthcli.errors import AuthenticationError, TokenError
 from oauthcli.server.client_auth import Policy
 from oauthcli.server.context import ServerContext
+from oauthcli.server.dpop_check import bound_jkt
 from oauthcli.server.grants.base import Grant, oauth_error
 from oauthcli.server.oauth import Form, OAuthError, invalid_request, parse_scope
 from oauthcli.store import Client, StoreData
@@ -26,7 +27,9 @@ async def handle(
     if form.oversized:
         raise OAuthError("invalid_grant", "refresh token is not valid")
     data = ctx.live.current()
-    pair = await run_in_threadpool(_refresh_blocking, ctx, data, client, token, form)
+    pair = await run_in_threadpool(
+        _refresh_blocking, ctx, data, client, token, form, bound_jkt(request)
+    )
     return pair.as_response()
 
 
@@ -36,6 +39,7 @@ def _refresh_blocking(
     client: Client | None,
     token: str,
     form: Form,
+    jkt: str | None,
 ) -> TokenPair:
     requested = parse_scope(form.get("scope"))
     try:
@@ -45,6 +49,7 @@ def _refresh_blocking(
             requested,
             client.client_id if client else None,
             form.get_all("resource"),  # RFC 8707 2.2: narrows the grant's resources
+            jkt,
         )
     except TokenError as exc:
         raise OAuthError("invalid_grant", str(exc).capitalize()) from None
