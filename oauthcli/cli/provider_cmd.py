@@ -72,6 +72,7 @@ def login_provider(
     insecure_http: bool,
 ) -> "CacheEntry":
     """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
+    from oauthcli.cli.paste import terminal_reader
     from oauthcli.client import oidc_login as login
     from oauthcli.client.browser import no_browser as do_not_open
     from oauthcli.client.browser import system_browser
@@ -109,6 +110,9 @@ def login_provider(
         opener=do_not_open if no_browser else system_browser,
         read_password=lambda: read_password(password_stdin),
         waiting=output.waiting,
+        # --no-browser (over SSH): the redirect's address may also be pasted back here
+        headless=no_browser,
+        read_pasted=terminal_reader() if no_browser else None,
     )
     # --timeout is the person's time in a browser or device login, else the provider's.
     interactive = login.is_interactive(grant, username)

@@ -349,7 +349,11 @@ def login(
     ] = None,
     no_browser: Annotated[
         bool,
-        typer.Option("--no-browser", help="Browser login: only print the URL, open nothing."),
+        typer.Option(
+            "--no-browser",
+            help="Browser login: print the URL, open nothing; the address the browser "
+            "was sent to may be pasted back (SSH).",
+        ),
     ] = False,
     app_url: Annotated[
         str | None,

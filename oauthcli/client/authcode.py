@@ -5,10 +5,16 @@ when ``openid`` is asked for), starts the loopback listener, shows the URL throu
 ``notify`` and opens it with ``opener``, waits for the one answer whose ``state``
 matches, and redeems its code once at the token endpoint. A refused or unanswered
 login raises ``AuthenticationError`` (exit 3); nothing is redeemed then.
+
+With ``read_pasted`` (``--no-browser``: the browser may be on another machine, as with
+``gcloud auth login --no-launch-browser``), the address that browser was sent to can
+also be pasted back; it is checked by the listener (``LoopbackListener.accept``) as a
+request to it would be, and the first good answer of the two wins.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -106,12 +112,37 @@ class AuthorizationResult:
 
 
 OPENER_GRACE = 2.0  # seconds to learn whether a browser started before waiting for it
+# Reads one pasted line (None at the end of input or once the event is set); must return
+# soon after the event is set. ``--no-browser`` passes the terminal's, without echo.
+PasteReader = Callable[[threading.Event], str | None]
+PASTE_PROMPT = (
+    "Browser on another machine? Log in there, then paste here the address it was sent to "
+    "(the page that did not load); it is not shown as you paste."
+)
+
+
+def _paste_back(
+    listener: LoopbackListener,
+    read: PasteReader,
+    notify: Callable[[str], None],
+    stop: threading.Event,
+) -> None:
+    """Hand each pasted address to the listener until one ends the wait (or input ends)."""
+    while not stop.is_set():
+        line = read(stop)
+        if line is None:
+            return
+        if not line.strip() or stop.is_set():
+            continue
+        refused = listener.accept(line)
+        if refused is None:
+            return
+        notify(f"refused the pasted address: {refused}")
 
 
 def _open_in_background(opener: BrowserOpener, url: str, notify: Callable[[str], None]) -> None:
     """Start the browser without waiting for it to exit: a ``$BROWSER`` that blocks (w3m,
     lynx) shows the loopback page, which waits for this process to finish the login."""
-    import threading
 
     def start() -> None:
         if not opener(url):
@@ -136,6 +167,7 @@ def run(
     target: RedirectTarget | None = None,
     insecure_http: bool = False,
     verify: Callable[[TokenResponse, AuthorizationSecrets], None] | None = None,
+    read_pasted: PasteReader | None = None,
 ) -> AuthorizationResult:
     """The browser login; ``verify`` checks the token response (the ID token) while the
     browser's page still waits, so the page says "Logged in" only when all of it held."""
@@ -177,7 +209,23 @@ def run(
         # the provider's endpoint came from outside: shown cleaned, but whole
         notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
         _open_in_background(opener, url, notify)
-        code = listener.wait(timeout, waiting)
+        stop = threading.Event()
+        reader = None
+        if read_pasted is not None:
+            notify(PASTE_PROMPT)
+            reader = threading.Thread(
+                target=_paste_back,
+                args=(listener, read_pasted, notify, stop),
+                name="oauthcli-paste",
+                daemon=True,
+            )
+            reader.start()
+        try:
+            code = listener.wait(timeout, waiting)
+        finally:
+            stop.set()  # the reader gives the terminal back (echo) before anything else
+            if reader is not None:
+                reader.join(5)
         if listener.refused:
             notify(f"ignored {listener.refused} answer(s) with a wrong or missing state")
         redirect_uri = listener.redirect_uri

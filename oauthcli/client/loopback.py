@@ -13,6 +13,11 @@ provider promises it, must be the issuer (RFC 9207 2.4: a mix-up defence).
 The browser's request that brought the code is held until the caller ``report``s how
 the login ended (the code redeemed, the ID token verified): the page says "Logged in"
 only then, and shows the error otherwise.
+
+Over SSH the browser runs on another machine, whose own 127.0.0.1 receives the redirect
+(and fails to load it): the person pastes that address back (``accept``), which goes
+through exactly the checks a request to the listener does, while the listener keeps
+waiting; whichever answer with the right ``state`` comes first wins.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ CALLBACK_PATH = "/callback"
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost"}
 HOLD_SECONDS = 120.0  # the browser's page waits this long for the redemption and checks
 _HELD = (0, "", "")  # _handle's answer for the request that brought the code
+_NOT_OURS = (
+    400,
+    "Refused",
+    "This answer does not belong to the login oauthcli started "
+    "(wrong or missing state); it was ignored.",
+)
+_NOT_FOUND = (404, "Not found", "This address only receives the login answer.")
 
 
 @dataclass(frozen=True)
@@ -187,7 +199,7 @@ class LoopbackListener:
         """``(status, title, text)`` for a GET of ``path``."""
         parts = urlsplit(path)
         if parts.path != self.target.path:
-            return 404, "Not found", "This address only receives the login answer."
+            return _NOT_FOUND
         params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         state = params.get("state")
         with self._lock:
@@ -197,12 +209,7 @@ class LoopbackListener:
                 state.encode("utf-8", "replace"), self.expected_state.encode()
             ):
                 self.refused += 1
-                return (
-                    400,
-                    "Refused",
-                    "This answer does not belong to the login oauthcli started "
-                    "(wrong or missing state); it was ignored.",
-                )
+                return _NOT_OURS
             iss = params.get("iss")
             if (iss is not None or self.require_iss) and iss != self.issuer:
                 shown = "missing" if iss is None else repr(clean(iss))
@@ -229,6 +236,38 @@ class LoopbackListener:
                 return 400, "Login failed", "The answer carried no code."
             self._finish(code=code_value)
             return _HELD
+
+    def accept(self, pasted: str) -> str | None:
+        """The address a browser elsewhere was sent to, pasted back: checked as a request to
+        the listener is (``_handle``: state, RFC 9207 ``iss``, error responses). None when it
+        ended the wait (a code, or an error the login fails with); else why it was refused,
+        in words that never repeat it (it may hold a code)."""
+        try:
+            parts = urlsplit(pasted.strip())
+            port = parts.port
+        except ValueError:
+            port, parts = -1, urlsplit("")
+        expected = urlsplit(self.redirect_uri)
+        if (parts.scheme, (parts.hostname or "").lower(), port) != (
+            expected.scheme,
+            expected.hostname,
+            expected.port,
+        ):
+            return (
+                "that is not an address on this login's redirect URI "
+                f"({self.redirect_uri}): paste the whole address the browser was sent to"
+            )
+        answer = self._handle(f"{parts.path}?{parts.query}")
+        if answer is _HELD:
+            self._answered.set()  # no browser request waits for this one's page
+        if answer is _NOT_FOUND:
+            return f"that address is not this login's redirect URI ({self.redirect_uri})"
+        if answer is _NOT_OURS:
+            return (
+                "that answer does not belong to the login oauthcli started (wrong or missing "
+                "state): it was ignored"
+            )
+        return None
 
     def _finish(self, *, code: str | None = None, error: AuthenticationError | None = None) -> None:
         self._code, self._error = code, error

@@ -9,6 +9,7 @@ step succeeded, ID token verification included.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +69,11 @@ class Interaction:
     # Called about once a second while a person is awaited (browser, device approval):
     # (seconds left, what is awaited or the last status). The CLI draws it on a terminal.
     waiting: Callable[[float, str], None] | None = None
+    # --no-browser: the person's browser may be on another machine (SSH): a device login
+    # is suggested when the provider offers one, and ``read_pasted`` (authcode.PasteReader,
+    # the terminal's) takes the redirect's address pasted back; None: only the listener.
+    headless: bool = False
+    read_pasted: Callable[[threading.Event], str | None] | None = None
 
 
 def _no_password() -> str:
@@ -150,6 +156,11 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
 
     if grant == "authorization-code":
         checked: dict[str, Any] = {}
+        if io.headless and "device_authorization" in metadata.endpoints:
+            io.notify(
+                "No browser you can reach? This provider also offers a device login: "
+                "--grant device-code (any browser anywhere, no address to paste)"
+            )
 
         def verify(response: TokenResponse, secrets: AuthorizationSecrets) -> None:
             # while the browser's page waits: it says "Logged in" only if this holds
@@ -169,6 +180,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             target=request.redirect,
             insecure_http=request.insecure_http,
             verify=verify,
+            read_pasted=io.read_pasted,
         )
         response = result.response
         claims = checked

@@ -186,3 +186,31 @@ def test_localhost_is_refused_when_another_process_holds_the_ipv6_port():
         ip_target = parse_redirect_uri(f"http://127.0.0.1:{port}/cb")
         with LoopbackListener("st", issuer=ISSUER, require_iss=False, target=ip_target):
             pass
+
+
+def test_a_pasted_address_goes_through_the_listeners_checks():
+    with LoopbackListener("st", issuer=ISSUER, require_iss=True) as listener:
+        uri = listener.redirect_uri
+        port = uri.rsplit(":", 1)[1].split("/")[0]
+        for elsewhere in (
+            f"http://127.0.0.1:1/callback?code=c&state=st&iss={ISSUER}",  # another port
+            f"https://127.0.0.1:{port}/callback?code=c&state=st",  # another scheme
+            "code=c&state=st",  # not an address
+        ):
+            assert "redirect URI" in (listener.accept(elsewhere) or ""), elsewhere
+        assert "is not this login's" in (listener.accept(uri + "x?code=c&state=st") or "")
+        refused = listener.accept(f"{uri}?code=c0de-from-elsewhere&state=other&iss={ISSUER}")
+        assert refused is not None and "wrong or missing state" in refused
+        assert "c0de-from-elsewhere" not in refused  # never repeated: it may hold a code
+        assert listener.refused == 1
+        assert listener.accept(f"  {uri}?code=good&state=st&iss={ISSUER}\n") is None
+        assert listener.wait(5) == "good"
+        # the browser's own request arrives too late: the pasted answer won
+        assert get(listener, "/callback", code="late", state="st").status_code == 409
+
+
+def test_a_pasted_answer_without_the_promised_iss_fails_the_login():
+    with LoopbackListener("st", issuer=ISSUER, require_iss=True) as listener:
+        assert listener.accept(listener.redirect_uri + "?code=c&state=st") is None
+        with pytest.raises(AuthenticationError, match="mix-up"):
+            listener.wait(5)
