@@ -553,7 +553,7 @@ def _parse_client(where: str, cid: str, table: Any) -> Client:
             "for private_key_jwt) or 'public = true': exactly one"
         )
     if "jwks" in fields:
-        _check_client_jwks(where, fields["jwks"])
+        check_client_jwks(where, fields["jwks"])
     for uri in [*fields.get("redirect_uris", []), *fields.get("post_logout_redirect_uris", [])]:
         try:
             validate_redirect_uri(uri)
@@ -575,7 +575,7 @@ def _check_claims(where: str, claims: dict[str, Any] | None) -> None:
         raise StoreError(f"{where}: claims: {problem}")
 
 
-def _check_client_jwks(where: str, jwks: dict[str, Any]) -> None:
+def check_client_jwks(where: str, jwks: dict[str, Any]) -> None:
     """A JWK Set of usable public keys (a private member is refused: it must not be here)."""
     from oauthcli.errors import ConfigError
     from oauthcli.verify.keyset import keys_from_jwks

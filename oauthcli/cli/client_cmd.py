@@ -171,9 +171,69 @@ def add(
     output.note(f"added client {client_id!r} to {user_store.path}{where}")
 
 
+def _registered_rows(store: Path | None) -> list[dict]:
+    """Clients registered at a running serve's /register (RFC 7591), from its state:
+    ``$OAUTHCLI_STATE`` (Redis) or the SQLite file beside the store."""
+    from oauthcli import settings
+    from oauthcli.server.registered import REGISTERED
+    from oauthcli.state import open_state
+
+    url = settings.state_url()
+    path = resolve_store_path(store)
+    state = open_state(url, path, settings.state_password())
+    try:
+        if url is None and not state.has_data():
+            return []  # no state file yet: nothing registered (and none created)
+        records = state.items(REGISTERED)
+    finally:
+        state.close()
+    return [
+        {
+            "client_id": key,
+            "client_name": record.get("client_name"),
+            "token_endpoint_auth_method": record.get("token_endpoint_auth_method"),
+            "grant_types": list(record.get("grant_types") or []),
+            "scope": record.get("scope", ""),
+            "redirect_uris": list(record.get("redirect_uris") or []),
+            "client_id_issued_at": record.get("client_id_issued_at"),
+        }
+        for key, record in records.items()
+    ]
+
+
 @app.command("list")
-def list_clients(json_output: JsonOption = False, store: StoreOption = None) -> None:
+def list_clients(
+    json_output: JsonOption = False,
+    registered: Annotated[
+        bool,
+        typer.Option(
+            "--registered",
+            help="List the clients registered at serve's /register (RFC 7591), kept in its state.",
+        ),
+    ] = False,
+    store: StoreOption = None,
+) -> None:
     """List clients (never their secret hashes)."""
+    if registered:
+        found = _registered_rows(store)
+        if json_output:
+            output.print_json(found)
+            return
+        output.table(
+            ["CLIENT ID", "NAME", "AUTH", "SCOPE", "REDIRECT URIS"],
+            fit=True,
+            rows=[
+                [
+                    r["client_id"],
+                    r["client_name"] or "-",
+                    r["token_endpoint_auth_method"],
+                    r["scope"] or "-",
+                    " ".join(r["redirect_uris"]) or "-",
+                ]
+                for r in found
+            ],
+        )
+        return
     clients = list(_store(store).load().clients.values())
     rows = [
         {

@@ -117,6 +117,23 @@ def serve(
             "rotated every 5 minutes).",
         ),
     ] = False,
+    registration: Annotated[
+        str | None,
+        typer.Option(
+            "--registration",
+            help="Dynamic client registration at /register (RFC 7591): 'open' to anyone, or "
+            "'token' (an initial access token from --registration-token-file). Default: off.",
+            show_default=False,
+        ),
+    ] = None,
+    registration_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--registration-token-file",
+            help="File (mode 0600) holding the initial access token of --registration token.",
+            show_default=False,
+        ),
+    ] = None,
     exit_on_stdin_eof: Annotated[
         bool,
         typer.Option(
@@ -141,6 +158,7 @@ def serve(
     from oauthcli.server.run import serve as run_server
 
     state_url, state_password = _state_options(state, state_password_file)
+    registration_token = _registration_options(registration, registration_token_file)
 
     options = ServeOptions(
         store_path=resolve_store_path(store),
@@ -160,6 +178,8 @@ def serve(
         require_dpop=require_dpop,
         dpop_nonce=dpop_nonce,
         exit_on_stdin_eof=exit_on_stdin_eof,
+        registration=registration,
+        registration_token=registration_token,
     )
 
     def announce(where: "Where") -> None:
@@ -188,6 +208,29 @@ def serve(
             output.note(f"  {name + ':':<11}{value}")
 
     run_server(options, announce)
+
+
+def _registration_options(mode: str | None, token_file: Path | None) -> str | None:
+    """The initial access token of ``--registration token``, from its 0600 file."""
+    from oauthcli.errors import ConfigError, UsageError
+    from oauthcli.fileio import read_private
+
+    if mode not in (None, "open", "token"):
+        raise UsageError("--registration must be open or token")
+    if (mode == "token") != (token_file is not None):
+        raise UsageError("--registration token and --registration-token-file go together")
+    if token_file is None:
+        return None
+    try:
+        token = read_private(token_file, "registration token file").decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"cannot read registration token file {token_file}: {reason}") from None
+    if len(token) < 16:
+        raise ConfigError(
+            f"registration token file {token_file} must hold a token of 16 characters or more"
+        )
+    return token
 
 
 def _state_options(state: str | None, password_file: Path | None) -> tuple[str | None, str | None]:

@@ -36,6 +36,7 @@ from oauthcli.server import (
     endpoints,
     grants,
     oidc,
+    registration,
     users_me,
 )
 from oauthcli.server.accesslog import AccessLogMiddleware
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(discovery.router(ctx, ctx.public_base, discovery_metadata))
     docs.install(app, ctx.live)
     authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
+    registration.install(app, ctx)  # /register (RFC 7591), when serve --registration
     return app
 
 
@@ -138,6 +140,7 @@ def discovery_metadata(ctx: ServerContext, base: str) -> dict[str, Any]:
         "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 5.1
         "service_documentation": base + docs.DOCS_PATH,
         **oidc.discovery_fields(base, ctx.key.algorithm, ctx.live.scopes()),
+        **registration.discovery_fields(ctx, base),
     }
 
 

@@ -352,7 +352,8 @@ async def authorize(http: Request, ctx: ServerContext) -> Response:
     post = http.method == "POST"
     try:
         params, repeated, resources = await _params(http)
-        request = validate(params, repeated, ctx, resources)
+        # The client may be a registered one, in the server state: off the event loop.
+        request = await run_in_threadpool(validate, params, repeated, ctx, resources)
     except PageError as exc:
         return login_page.error_page(str(exc))
     except ToClient as exc:

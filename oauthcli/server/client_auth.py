@@ -186,6 +186,9 @@ async def authenticate(
     """
     found = presented(request, form)
     data = ctx.live.current()
+    if ctx.provider.registration is not None and found.client_id not in data.clients:
+        # A client registered at /register (RFC 7591) is in the state: the one lookup.
+        data = await run_in_threadpool(ctx.with_registered, data, found.client_id)
     if found.method == NONE:
         client = data.clients.get(found.client_id) if found.client_id else None
         if client is None:

@@ -90,11 +90,23 @@ class ServerContext:
         return env.bcrypt_rounds(data.bcrypt_rounds)
 
     def find_client(self, client_id: str | None, data: StoreData | None = None) -> Client | None:
-        """The client of this id, enabled or not: the one lookup every endpoint uses."""
+        """Blocking (a registered client is in the state): the client of this id, enabled or
+        not; the one lookup every endpoint uses (client_auth through ``with_registered``)."""
         if not client_id:
             return None
-        data = data if data is not None else self.live.current()
-        return data.clients.get(client_id)
+        return self.with_registered(data or self.live.current(), client_id).clients.get(client_id)
+
+    def with_registered(self, data: StoreData, client_id: str | None) -> StoreData:
+        """Blocking: ``data``, or a copy naming the client registered at ``/register`` (RFC
+        7591) under ``client_id`` when the store has none of that id."""
+        if not client_id or client_id in data.clients or self.provider.registration is None:
+            return data
+        from oauthcli.server.registered import REGISTERED, client_of
+
+        record = self.records.get(REGISTERED, client_id)
+        if record is None:
+            return data
+        return dataclasses.replace(data, clients={**data.clients, client_id: client_of(record)})
 
     def user_claims(self, username: str, data: StoreData | None = None) -> dict[str, Any]:
         """A user's chosen claims: the store's, with the run-time ones over them."""
@@ -112,7 +124,8 @@ class ServerContext:
         from oauthcli.claims import scoped_claims
 
         data = self.live.current()
-        client = self.find_client(client_id, data)
+        # A registered client (RFC 7591) has no chosen claims or audience: the store's only.
+        client = data.clients.get(client_id) if client_id else None
         found: dict[str, Any] = dict(client.claims) if client is not None else {}
         if sub in data.users:
             found.update(scoped_claims(self.user_claims(sub, data), scopes))

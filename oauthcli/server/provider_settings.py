@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,4 +20,9 @@ class ProviderSettings:
     require_dpop: bool = False  # every token request needs a DPoP proof (serve --require-dpop)
     dpop_nonce: bool = False  # DPoP proofs must carry the server's nonce (serve --dpop-nonce)
     dpop_nonce_period: int = 300  # seconds between nonce rotations
+    # Dynamic client registration (RFC 7591, serve --registration): None (off), "open", or
+    # "token" (an initial access token, ``registration_token``, read from a 0600 file).
+    registration: str | None = None
+    registration_token: str | None = field(default=None, repr=False)
+    registration_ttl: int = 365 * 24 * 3600  # how long a registered client is kept
     clock: Callable[[], float] = time.time

@@ -56,6 +56,10 @@ class ServeOptions:
     state_password: str | None = field(default=None, repr=False)
     # Stop when stdin reaches EOF: the parent's end of the pipe closed (it exited or died).
     exit_on_stdin_eof: bool = False
+    # --registration (RFC 7591): None, "open" or "token"; the initial access token of
+    # "token" was read from --registration-token-file (never argv).
+    registration: str | None = None
+    registration_token: str | None = field(default=None, repr=False)
 
 
 def base_url(host: str, port: int) -> str:
@@ -98,6 +102,8 @@ def build_app(options: ServeOptions) -> Any:
             consent=options.consent,
             require_dpop=options.require_dpop,
             dpop_nonce=options.dpop_nonce,
+            registration=options.registration,
+            registration_token=options.registration_token,
         ),
         state=state,
     )

@@ -38,6 +38,7 @@ KINDS = {
     "login_session": "a browser login session, keyed by the SHA-256 of its cookie",
     "login_pending": "a login form waiting to be submitted, keyed by the SHA-256 of its id",
     "consent": "a user's consent to a client's scopes (grant_consent/has_consent)",
+    "registered_client": "a client registered at /register (RFC 7591), keyed by its id",
     "dpop_jti": "a DPoP proof seen, keyed by the SHA-256 of its key's jkt and jti (add)",
 }
 
@@ -141,6 +142,10 @@ class Records(Protocol):
 
     def delete(self, kind: str, key: str) -> None:
         """Forget a record (no error when absent)."""
+
+    def items(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every live record of ``kind`` by key: for listings of kinds that stay few
+        (registered clients), never for codes or sessions."""
 
 
 class State(FamilyBackend, RevocationBackend, ThrottleBackend, Records, Protocol):

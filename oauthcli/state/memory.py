@@ -243,3 +243,12 @@ class MemoryState:
     def delete(self, kind: str, key: str) -> None:
         with self._lock:
             self._records.pop((kind, key), None)
+
+    def items(self, kind: str) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            now = self.clock()
+            return {
+                k: dict(v)
+                for (kd, k), (exp, v) in self._records.items()
+                if kd == kind and exp > now
+            }

@@ -589,6 +589,18 @@ class RedisState:
         with self._calls():
             _int(self.client.delete(self._record_key(kind, key)))
 
+    def items(self, kind: str) -> dict[str, dict[str, Any]]:
+        prefix = self._record_key(kind, "")
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        found: dict[str, dict[str, Any]] = {}
+        with self._calls():
+            for name in self.client.scan_iter(match=pattern, count=500):
+                raw = name if isinstance(name, bytes) else str(name).encode()
+                value = self._decode(self.client.get(raw))
+                if value is not None:
+                    found[raw.decode()[len(prefix) :]] = value
+        return dict(sorted(found.items()))
+
 
 def _executed(replies: Any, count: int) -> list[Any]:
     """The replies of a MULTI/EXEC of ``count`` commands."""

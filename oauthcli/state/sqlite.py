@@ -494,6 +494,13 @@ class SqliteState:
         with self._write() as db:
             db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
 
+    def items(self, kind: str) -> dict[str, dict[str, Any]]:
+        rows = self._read(
+            "SELECT key, value FROM records WHERE kind = ? AND expires_at > ? ORDER BY key",
+            (kind, self.clock()),
+        )
+        return {row[0]: json.loads(row[1]) for row in rows}
+
 
 # ------------------------------------------------------------------ helpers shared with Redis
 

@@ -75,14 +75,18 @@ class Provider:
 
 @contextmanager
 def provider_server(
-    store_path: Path, consent: bool = True, **create_kwargs: Any
+    store_path: Path,
+    consent: bool = True,
+    provider_options: dict[str, Any] | None = None,
+    **create_kwargs: Any,
 ) -> Iterator[Provider]:
     add_flow_clients(UserStore(store_path))
     clock = Clock()
     records = MemoryState(clock)
     settings = ProviderSettings(
-        session_ttl=3600, code_ttl=60, device_ttl=600, clock=clock, consent=consent
-    )
+        session_ttl=3600, code_ttl=60, device_ttl=600, clock=clock, consent=consent,
+        **(provider_options or {}),
+    )  # fmt: skip
     with live_server(store_path, records=records, provider=settings, **create_kwargs) as live:
         yield Provider(live, clock, records, settings)
 

@@ -105,6 +105,20 @@ def test_add_writes_only_when_no_live_record_is_there(one_state):
     assert store.get("dpop_jti", "k") == {"n": 3}
 
 
+def test_items_lists_the_live_records_of_one_kind(one_state):
+    store, clock = one_state
+    assert store.items("registered_client") == {}
+    store.put("registered_client", "c-2", {"n": 2}, ttl=60)
+    store.put("registered_client", "c-1", {"n": 1}, ttl=10)
+    store.put("registered_client*", "x", {"n": 3}, ttl=60)  # a kind that globs the first
+    store.put("code", "c-3", {"n": 4}, ttl=60)
+    assert store.items("registered_client") == {"c-1": {"n": 1}, "c-2": {"n": 2}}
+    clock.now += 10
+    assert store.items("registered_client") == {"c-2": {"n": 2}}
+    store.delete("registered_client", "c-2")
+    assert store.items("registered_client") == {}
+
+
 # ---------------------------------------------------------------- across handles
 
 
