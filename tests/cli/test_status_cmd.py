@@ -3,13 +3,25 @@ and a profile marked dead by the server's last answer (revoke, a refused refresh
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import shlex
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from oauthcli import settings
 from oauthcli.client.cache import TokenCache
-from tests.cli.test_init_cmd import PASSWORD, serve_for
+from tests.cli.test_init_cmd import PASSWORD
+from tests.cli.test_serve_cmd import end_group, wait_for_url, wait_until_ready
 from tests.conftest import assert_one_line_error
+from tests.test_login_page_browser import allow, chromium_driver, sign_in, wait_for
+
+HANDOFF = Path(__file__).resolve().parent.parent / "oidc" / "handoff.py"
 
 
 def local_login(cli, user="alice", password="secret", *extra):
@@ -76,17 +88,55 @@ def test_a_refused_refresh_marks_the_profile(cli, store_path):
 
 
 def test_first_ten_minutes_init_serve_browser_login_status_call_revoke(
-    cli, isolated_env, standin_browser, monkeypatch
+    run_oauthcli, isolated_env, tmp_path, monkeypatch
 ):
-    """issue 22's walk: init, serve, a browser login, status, call, revoke, status."""
-    with serve_for(cli, isolated_env) as issuer:
-        monkeypatch.setenv("OIDC_STANDIN_LOGIN", "alice")
-        monkeypatch.setenv("OIDC_STANDIN_PASSWORD", PASSWORD)
-        login = cli("login", "--issuer-url", issuer, "--client-id", "cli", "--scope", "openid me")
-        assert login.exit_code == 0, login.output
-        assert login.stdout.startswith("Logged in as alice ("), login.stdout
-        assert "  client:   cli" in login.stdout
-        status = cli("status", "--json")
+    """issue 22's walk, as a person does it, in an empty folder with a clean HOME: init,
+    serve, a browser login through the login page in headless Chromium, status, call,
+    revoke, status. Every step is the installed ``oauthcli`` in a process of its own;
+    ``$BROWSER`` hands the authorization URL to this test's Chromium."""
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.delenv("OAUTHCLI_CACHE_DIR")  # the cache goes where a person's goes
+    home = Path(os.environ["HOME"])
+    assert not any(isolated_env.iterdir()) and not any(home.iterdir())
+    handoff = tmp_path / "browser-url"
+    env = {
+        "BROWSER": f"{shlex.quote(sys.executable)} {shlex.quote(str(HANDOFF))} %s",
+        "BROWSER_HANDOFF_FILE": str(handoff),
+    }
+    made = run_oauthcli("init", "--user", "alice", "--password-stdin", input=f"{PASSWORD}\n")
+    assert made.exit_code == 0, made.output
+    assert "Added user alice" in made.stdout and "Added public client cli" in made.stdout
+    assert "oauthcli login --issuer-url http://127.0.0.1:8000 --client-id cli" in made.stdout
+    with serving(isolated_env) as issuer, chromium_driver() as chromium:
+        login = subprocess.Popen(
+            [sys.executable, "-m", "oauthcli", "login", "--issuer-url", issuer,
+             "--client-id", "cli", "--scope", "openid me"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **env},
+        )  # fmt: skip
+        try:
+            url = wait_for_file(handoff, login)
+            chromium.get(url)
+            wait_for(chromium, lambda d: d.find_elements(By.ID, "password"))
+            assert chromium.title == "Sign in · oauthcli"
+            sign_in(chromium, "alice", PASSWORD)
+            wait_for(chromium, lambda d: d.title == "Allow access? · oauthcli")
+            assert "cli" in chromium.find_element(By.TAG_NAME, "main").text
+            allow(chromium)
+            # the loopback listener's page says so only once the code was redeemed
+            wait_for(chromium, lambda d: d.find_elements(By.TAG_NAME, "h1"), 60)
+            wait_for(chromium, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Logged in", 60)
+            out, err = login.communicate(timeout=60)
+        finally:
+            if login.poll() is None:
+                login.kill()
+                login.communicate()
+        assert login.returncode == 0, out + err
+        assert out.startswith("Logged in as alice ("), out
+        assert "  client:   cli" in out
+        assert url.split("?")[0] in err  # the URL was shown too, for a browser elsewhere
+        status = run_oauthcli("status", "--json")
         assert status.exit_code == 0, status.output
         [profile] = json.loads(status.stdout)["profiles"]
         assert (profile["subject"], profile["provider"], profile["client_id"]) == (
@@ -95,11 +145,46 @@ def test_first_ten_minutes_init_serve_browser_login_status_call_revoke(
             "cli",
         )
         assert profile["grant"] == "authorization_code" and profile["usable"] is True
-        me = cli("call", "GET", f"{issuer}/users/me")
-        assert me.exit_code == 0 and json.loads(me.stdout)["username"] == "alice"
-        revoked = cli("revoke")
+        assert profile["scopes"] == ["openid", "me"]
+        assert (home / ".cache" / "oauthcli").is_dir()
+        me = run_oauthcli("call", "GET", f"{issuer}/users/me")
+        assert me.exit_code == 0, me.output
+        assert json.loads(me.stdout)["username"] == "alice"
+        revoked = run_oauthcli("revoke")
         assert revoked.exit_code == 0, revoked.output
-        after = cli("status")
-        assert after.exit_code == 3
+        assert "revoked" in revoked.stderr
+        after = run_oauthcli("status")
+        assert after.exit_code == 3, after.output
+        assert "alice at " + issuer in after.stdout
         assert "revoked at the provider" in after.stdout
-        assert_one_line_error(cli("token"), 3, "revoked at the provider", "log in again")
+        assert_one_line_error(run_oauthcli("token"), 3, "revoked at the provider", "log in again")
+
+
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """``oauthcli serve --port 0`` in ``folder``; the issuer URL it announces."""
+    log = folder.parent / "serve.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "oauthcli", "serve", "--port", "0"],
+            stdout=subprocess.DEVNULL, stderr=stderr, cwd=folder, env=os.environ.copy(),
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        url = wait_for_url(proc, log)
+        issuer = re.search(r"issuer:\s+(\S+)", log.read_text())
+        assert issuer and issuer.group(1) == url, log.read_text()
+        wait_until_ready(url)
+        yield url
+    finally:
+        end_group(proc)
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen) -> str:
+    """What ``$BROWSER`` handed over (generous bound: a loaded machine starts Python slowly)."""
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the login never opened a browser"
+        time.sleep(0.05)
+    return path.read_text()
