@@ -16,10 +16,17 @@ of them through the same suite:
   is atomic too, so a DPoP proof's ``jti`` is accepted once across workers and instances;
 - **sessions and consent**: records of the kinds in ``KINDS`` (login sessions are
   ``login_session`` records; a user's consent to a client's scopes is a ``consent``
-  record, read and written only through ``grant_consent``/``has_consent`` below).
+  record, read and written only through ``grant_consent``/``has_consent`` below);
+- **control** (``control_get``/``control_update``, ``log_append``/``log_entries``/
+  ``log_clear``): what ``serve --control`` changes at run time (queued faults, the clock's
+  offset, rotated keys) as one JSON document updated atomically, and its request log, a
+  list bounded by the caller; so every worker and instance sees the same (the rules are
+  ``oauthcli.server.control``).
 
 Every entry expires on its own in every backend (no entry is evicted to make room
-for another). A backend that cannot be reached raises ``StateUnavailable``.
+for another), except the control document and log: they live until changed or cleared,
+and the log keeps only its newest entries. A backend that cannot be reached raises
+``StateUnavailable``.
 Leaf module: imports nothing of oauthcli.
 """
 
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 # Record kinds in use, and who writes them (``oauthcli.server``):
 KINDS = {
@@ -43,6 +50,7 @@ KINDS = {
 }
 
 THROTTLE_OUTCOMES = ("failed", "succeeded", "finished")
+T = TypeVar("T")
 
 
 class FamilyBackend(Protocol):
@@ -148,7 +156,31 @@ class Records(Protocol):
         (registered clients), never for codes or sessions."""
 
 
-class State(FamilyBackend, RevocationBackend, ThrottleBackend, Records, Protocol):
+class ControlBackend(Protocol):
+    """``serve --control``'s shared document and request log (JSON-compatible values)."""
+
+    def control_get(self) -> dict[str, Any]:
+        """The control document (``{}`` when nothing was set)."""
+        ...
+
+    def control_update(self, change: Callable[[dict[str, Any]], T]) -> T:
+        """Atomically: read the document, let ``change`` modify it in place, write it back;
+        ``change``'s result is returned (an exception from it writes nothing). ``change``
+        may run more than once (an optimistic backend retries when another wrote first)."""
+        ...
+
+    def log_append(self, entry: dict[str, Any], limit: int) -> None:
+        """Add ``entry`` to the request log, keeping only the newest ``limit`` entries."""
+        ...
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The request log, oldest first."""
+        ...
+
+    def log_clear(self) -> None: ...
+
+
+class State(FamilyBackend, RevocationBackend, ThrottleBackend, Records, ControlBackend, Protocol):
     """Everything the server keeps that is not the user store, in one backend."""
 
     def describe(self) -> str:

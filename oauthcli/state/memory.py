@@ -8,16 +8,18 @@ every read; expired entries are swept now and then (never a live one evicted).
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from oauthcli.families import check_redeemable, reused_error
 
+T = TypeVar("T")
 _SWEEP_EVERY = 1024  # writes between sweeps of expired entries
 
 
@@ -46,6 +48,8 @@ class MemoryState:
         self._attempts: dict[str, _Attempts] = {}
         self._records: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._writes = 0
+        self._control: dict[str, Any] = {}
+        self._log: list[dict[str, Any]] = []
 
     def describe(self) -> str:
         return "in-memory state (this process only)"
@@ -252,3 +256,30 @@ class MemoryState:
                 for (kd, k), (exp, v) in self._records.items()
                 if kd == kind and exp > now
             }
+
+    # ---------------------------------------------------------------- control
+
+    def control_get(self) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self._control))
+
+    def control_update(self, change: Callable[[dict[str, Any]], T]) -> T:
+        with self._lock:
+            # A copy (as the other backends decode one): a failing change writes nothing.
+            document = json.loads(json.dumps(self._control))
+            result = change(document)
+            self._control = json.loads(json.dumps(document))
+            return result
+
+    def log_append(self, entry: dict[str, Any], limit: int) -> None:
+        with self._lock:
+            self._log.append(json.loads(json.dumps(entry)))
+            del self._log[: max(0, len(self._log) - limit)]
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return json.loads(json.dumps(self._log))
+
+    def log_clear(self) -> None:
+        with self._lock:
+            self._log.clear()

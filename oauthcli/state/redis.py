@@ -34,7 +34,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from oauthcli.errors import StateUnavailable, UsageError
@@ -42,6 +42,7 @@ from oauthcli.families import check_redeemable, reused_error
 from oauthcli.text import clean
 
 PREFIX = "oauthcli:"
+T = TypeVar("T")
 SCHEMES = ("redis", "rediss")
 CONNECT_TIMEOUT_S = 2.0
 COMMAND_TIMEOUT_S = 5.0
@@ -600,6 +601,70 @@ class RedisState:
                 if value is not None:
                     found[raw.decode()[len(prefix) :]] = value
         return dict(sorted(found.items()))
+
+    # ---------------------------------------------------------------- control
+
+    _CONTROL = f"{PREFIX}control"
+    _LOG = f"{PREFIX}control:log"
+
+    @staticmethod
+    def _document(raw: Any) -> dict[str, Any]:
+        raw = _bulk(raw)
+        if raw is None:
+            return {}
+        value = json.loads(raw)
+        if not isinstance(value, dict):
+            raise _WrongReply("a control document that is not a JSON object")
+        return value
+
+    def control_get(self) -> dict[str, Any]:
+        with self._calls():
+            return self._document(self.client.get(self._CONTROL))
+
+    def control_update(self, change: Callable[[dict[str, Any]], T]) -> T:
+        import redis
+
+        refused: BaseException | None = None
+        with self._calls():
+            while True:
+                with self.client.pipeline() as pipe:
+                    try:
+                        pipe.watch(self._CONTROL)
+                        document = self._document(pipe.get(self._CONTROL))
+                        try:
+                            result = change(document)
+                        except Exception as exc:  # the caller's refusal, not Redis failing
+                            refused = exc
+                            break
+                        pipe.multi()
+                        pipe.set(self._CONTROL, json.dumps(document))
+                        _ok(_executed(pipe.execute(), 1)[0])
+                    except redis.WatchError:
+                        continue  # another worker wrote first: read it again
+                return result
+        raise refused
+
+    def log_append(self, entry: dict[str, Any], limit: int) -> None:
+        with self._calls(), self.client.pipeline() as pipe:
+            pipe.rpush(self._LOG, json.dumps(entry))
+            pipe.ltrim(self._LOG, -limit, -1)
+            length, trimmed = _executed(pipe.execute(), 2)
+            _int(length)
+            _ok(trimmed)
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        with self._calls():
+            reply = self.client.lrange(self._LOG, 0, -1)
+            if not isinstance(reply, list):
+                raise _WrongReply(f"a list was expected, not {type(reply).__name__}")
+            entries = [json.loads(_bulk(item) or b"null") for item in reply]
+        if not all(isinstance(e, dict) for e in entries):
+            raise _WrongReply("a request log entry that is not a JSON object")
+        return entries
+
+    def log_clear(self) -> None:
+        with self._calls():
+            _int(self.client.delete(self._LOG))
 
 
 def _executed(replies: Any, count: int) -> list[Any]:

@@ -34,13 +34,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from oauthcli.errors import StateUnavailable, StoreError
 from oauthcli.families import check_redeemable, reused_error
 from oauthcli.fileio import PRIVATE_FILE
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 BUSY_TIMEOUT_S = 10.0
 SWEEP_EVERY_S = 60.0
 
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL, key TEXT NOT NULL, expires_at REAL NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at);
+CREATE TABLE IF NOT EXISTS control (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS control_log (id INTEGER PRIMARY KEY AUTOINCREMENT, value TEXT NOT NULL);
 """
 
 
@@ -500,6 +503,37 @@ class SqliteState:
             (kind, self.clock()),
         )
         return {row[0]: json.loads(row[1]) for row in rows}
+
+    # ---------------------------------------------------------------- control
+
+    def control_get(self) -> dict[str, Any]:
+        rows = self._read("SELECT value FROM control WHERE name = 'control'", ())
+        return json.loads(rows[0][0]) if rows else {}
+
+    def control_update(self, change: Callable[[dict[str, Any]], T]) -> T:
+        with self._write() as db:
+            row = db.execute("SELECT value FROM control WHERE name = 'control'").fetchone()
+            document = json.loads(row[0]) if row else {}
+            result = change(document)
+            db.execute(
+                "INSERT OR REPLACE INTO control VALUES ('control', ?)", (json.dumps(document),)
+            )
+            return result
+
+    def log_append(self, entry: dict[str, Any], limit: int) -> None:
+        with self._write() as db:
+            new_id = db.execute(
+                "INSERT INTO control_log (value) VALUES (?)", (json.dumps(entry),)
+            ).lastrowid
+            db.execute("DELETE FROM control_log WHERE id <= ?", ((new_id or 0) - limit,))
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        rows = self._read("SELECT value FROM control_log ORDER BY id", ())
+        return [json.loads(row[0]) for row in rows]
+
+    def log_clear(self) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM control_log")
 
 
 # ------------------------------------------------------------------ helpers shared with Redis

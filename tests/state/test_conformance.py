@@ -463,3 +463,55 @@ def test_successes_racing_failures_across_handles_leave_sound_counters(pair):
     throttles[0].settle("client:race", False)
     assert other.throttle_peek("client:race", clock(), 60) == 60
     assert [t.settle("client:race", True) for t in throttles] == [60, 60]
+
+
+# ---------------------------------------------------------------- control (serve --control)
+
+
+def test_the_control_document_is_shared_and_a_failing_change_writes_nothing(pair):
+    one, other, _ = pair
+    assert one.control_get() == {}
+
+    def advance(doc: dict[str, Any]) -> float:
+        doc["offset"] = doc.get("offset", 0) + 30
+        return doc["offset"]
+
+    assert one.control_update(advance) == 30
+    assert other.control_update(advance) == 60
+    assert one.control_get() == {"offset": 60}
+
+    def broken(doc: dict[str, Any]) -> None:
+        doc["offset"] = 0
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError):
+        other.control_update(broken)
+    assert other.control_get() == {"offset": 60}
+
+
+def test_20_concurrent_control_updates_lose_none(pair):
+    one, other, _ = pair
+    barrier = threading.Barrier(20)
+
+    def bump(i: int) -> None:
+        barrier.wait()
+
+        def change(doc: dict[str, Any]) -> None:
+            doc["n"] = doc.get("n", 0) + 1
+
+        (one, other)[i % 2].control_update(change)
+
+    with ThreadPoolExecutor(20) as pool:
+        list(pool.map(bump, range(20)))
+    assert one.control_get() == {"n": 20}
+
+
+def test_the_request_log_keeps_the_newest_entries_in_order_and_clears(pair):
+    one, other, _ = pair
+    for i in range(7):
+        (one, other)[i % 2].log_append({"n": i}, limit=5)
+    assert other.log_entries() == [{"n": i} for i in range(2, 7)]
+    one.log_clear()
+    assert other.log_entries() == []
+    one.control_update(lambda doc: doc.update(kept=True))
+    assert other.control_get() == {"kept": True}  # the log's clearing leaves the document
