@@ -47,12 +47,18 @@ def real_path(path: Path) -> Path:
     return target
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes, mode: int | None = None, *, follow_symlinks: bool = True
+) -> None:
     """Replace ``path`` with ``data``: temp file in the same directory, fsync, rename.
 
     New files get ``mode`` (default 0600); an existing file keeps its mode. A
-    symbolic link is written through (see the module docstring), never replaced.
+    symbolic link is written through (see the module docstring), never replaced;
+    with ``follow_symlinks=False`` it is refused (``StoreError``): for a file created
+    afresh each time (``serve --control``'s token), where a link can only be planted.
     """
+    if not follow_symlinks and Path(path).is_symlink():
+        raise StoreError(f"{path} is a symbolic link; refusing to write through it")
     path = real_path(Path(path))
     if mode is None:
         try:

@@ -13,7 +13,9 @@ Fixtures:
 - ``oauthcli_provider``: ``oauthcli serve`` in a subprocess on a free 127.0.0.1 port
   over that store: ``url``/``issuer_url``, ``token_url``, ``jwks_url``, ``login()``.
   It runs with throttling off and ``--no-consent``: a test that drives the login page
-  signs in and gets its code, with no consent page in between.
+  signs in and gets its code, with no consent page in between. With ``--control``:
+  ``fail_next()``, ``clear_faults()``, ``issue_bad_token()``, ``rotate_keys()``,
+  ``advance()``, ``requests``/``requests_to()``/``clear_requests()``.
 - ``oauthcli_session_store`` / ``oauthcli_session_provider``: the same, once per run.
 - ``oauthcli_token(sub=..., scopes=..., ttl=..., claims=...)``: an access token signed
   with the store's key, no HTTP; ``ttl <= 0`` gives an expired token.
@@ -189,13 +191,115 @@ class OAuthCliStore:
 
 
 class OAuthCliProvider:
-    """``oauthcli serve`` running in a subprocess over an ``OAuthCliStore``."""
+    """``oauthcli serve --control`` running in a subprocess over an ``OAuthCliStore``.
 
-    def __init__(self, store: OAuthCliStore, process: subprocess.Popen[bytes], url: str, log: Path):
+    Besides its URLs, the control API (``oauthcli.control``) as methods: ``fail_next``,
+    ``clear_faults``, ``issue_bad_token``, ``rotate_keys``, ``advance``, ``requests``,
+    ``clear_requests``; ``control(name, **params)`` runs any operation.
+    """
+
+    def __init__(
+        self,
+        store: OAuthCliStore,
+        process: subprocess.Popen[bytes],
+        url: str,
+        log: Path,
+        token_file: Path | None = None,
+    ):
         self.store = store
         self.process = process
         self.url = url
         self.log = log
+        self.token_file = token_file
+
+    # -- the control API
+
+    def control(self, name: str, **params: Any) -> dict[str, Any]:
+        """Run the control operation ``name`` (``oauthcli.control.OPERATIONS``); its answer."""
+        from oauthcli.client.control import ControlClient, read_token_file
+
+        if self.token_file is None:
+            raise RuntimeError("this provider runs without --control")
+        with self.client() as http:
+            return ControlClient(self.url, read_token_file(self.token_file), http).call(
+                name, **params
+            )
+
+    def fail_next(
+        self,
+        endpoint: str,
+        error: str | None = None,
+        *,
+        status: int | None = None,
+        times: int = 1,
+        delay: float | None = None,
+        body: str | None = None,
+        drop: bool = False,
+        token_kind: str | None = None,
+        claim: str | None = None,
+        description: str | None = None,
+        retry_after: int | None = None,
+        client: str | None = None,
+        user: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a fault for the next ``times`` requests to ``endpoint`` (0: until cleared):
+        an OAuth ``error``, an HTTP ``status``, a ``delay``, a non-JSON ``body``, a
+        dropped connection, or (``token_kind``) a bad access token from the token endpoint.
+        ``client``/``user`` narrow it to one client or user. Returns the queued fault."""
+        params = {
+            "endpoint": endpoint,
+            "error": error,
+            "status": status,
+            "times": times,
+            "delay": delay,
+            "body": body,
+            "drop": drop or None,
+            "token_kind": token_kind,
+            "claim": claim,
+            "description": description,
+            "retry_after": retry_after,
+            "client": client,
+            "user": user,
+        }
+        return self.control("fail_next", **params)["fault"]
+
+    def clear_faults(self) -> int:
+        """Forget every queued fault; how many there were."""
+        return int(self.control("clear_faults")["cleared"])
+
+    def issue_bad_token(
+        self,
+        kind: str,
+        sub: str = "alice",
+        *,
+        scopes: Iterable[str] = (),
+        claim: str | None = None,
+    ) -> str:
+        """An access token from this provider that is wrong in one way: ``expired``,
+        ``not_yet_valid``, ``wrong_iss``, ``wrong_aud``, ``unknown_key``,
+        ``bad_signature``, ``missing_claim`` (``claim``, default ``exp``) or ``alg_none``."""
+        scope = " ".join(scopes) or None
+        return str(
+            self.control("issue_bad_token", kind=kind, sub=sub, scope=scope, claim=claim)["token"]
+        )
+
+    def advance(self, seconds: float) -> float:
+        """Move the provider's clock forward by ``seconds``; the total offset."""
+        return float(self.control("advance", seconds=seconds)["offset"])
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request the provider received (oldest first), secrets as short hashes."""
+        return list(self.control("requests")["requests"])
+
+    def requests_to(self, endpoint: str, grant_type: str | None = None) -> list[dict[str, Any]]:
+        """The logged requests to one endpoint (``token``...), optionally of one grant type."""
+        answer = self.control("requests", endpoint=endpoint, grant_type=grant_type)
+        return list(answer["requests"])
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        self.control("clear_requests")
 
     @property
     def issuer_url(self) -> str:
@@ -246,13 +350,18 @@ def _server_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]:
-    """Start ``oauthcli serve`` on a free port over ``store``; stop it when the block ends."""
+def run_provider(
+    store: OAuthCliStore, *args: str, control: bool = True
+) -> Iterator[OAuthCliProvider]:
+    """Start ``oauthcli serve`` on a free port over ``store``; stop it when the block ends.
+
+    ``control``: with ``--control`` (the provider's control methods), the default."""
     import secrets
 
     import httpx
 
     log = store.directory / f"serve-{secrets.token_hex(4)}.log"
+    token_file = store.directory / f"control-{secrets.token_hex(4)}.token"
     command = [
         sys.executable,
         "-m",
@@ -273,6 +382,8 @@ def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]
         # when pytest ends in any way (a CI timeout's SIGTERM, SIGKILL) the kernel closes
         # it and serve stops, instead of serving on with throttling off.
         "--exit-on-stdin-eof",
+        # The control API (faults, clock, request log) for the fixture's methods.
+        *(("--control", "--control-token-file", str(token_file)) if control else ()),
         *args,
     ]
     with open(log, "wb") as sink:
@@ -288,7 +399,7 @@ def run_provider(store: OAuthCliStore, *args: str) -> Iterator[OAuthCliProvider]
     provider = None
     try:
         url = _wait_for_announce(process, log)
-        provider = OAuthCliProvider(store, process, url, log)
+        provider = OAuthCliProvider(store, process, url, log, token_file if control else None)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         with provider.client() as http:
             while True:

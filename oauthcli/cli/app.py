@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "introspect": "provider_cmd",
     "userinfo": "provider_cmd",
     "serve": "serve_cmd",
+    "control": "control_cmd",
     "audit": "audit_cmd",
     "user": "user_cmd",
     "client": "client_cmd",
@@ -76,6 +77,7 @@ SUMMARIES: dict[str, str] = {
     "introspect": "Ask the provider whether a token is active (RFC 7662).",
     "userinfo": "Show the provider's userinfo (OpenID Connect).",
     "serve": "Serve the store's users as an OAuth2/OpenID provider.",
+    "control": "Drive a running 'serve --control': faults, clock, request log.",
     "audit": "List what is risky about a token.",
     "user": "Manage users in the TOML user store.",
     "client": "Manage OAuth clients in the user store.",
@@ -111,6 +113,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
     ("call",): "oauthcli call http://127.0.0.1:8000/users/me/",
     ("header",): 'curl -H "$(oauthcli header)" http://127.0.0.1:8000/users/me/',
     ("serve",): "oauthcli serve --port 8000",
+    ("control",): "oauthcli control fail-next endpoint=token error=invalid_grant",
     ("token",): 'curl -H "Authorization: Bearer $(oauthcli token)" https://api.example/me',
     (
         "kubeconfig",

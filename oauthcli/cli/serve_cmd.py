@@ -142,6 +142,23 @@ def serve(
             "(the pytest plugin does) takes serve with it when it dies, even by SIGKILL.",
         ),
     ] = False,
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control",
+            help="Enable the control API under /_oauthcli/ (faults, clock, request log; "
+            "loopback only, for tests): see 'oauthcli control'.",
+        ),
+    ] = False,
+    control_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--control-token-file",
+            help="Where --control writes its new bearer token (0600). "
+            "Default: <store>.control-token beside the store.",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Serve the store's users over OAuth2: /token, /users/me, discovery, JWKS, /docs.
@@ -159,9 +176,14 @@ def serve(
 
     state_url, state_password = _state_options(state, state_password_file)
     registration_token = _registration_options(registration, registration_token_file)
+    store_path = resolve_store_path(store)
+    if control_token_file is not None and not control:
+        from oauthcli.errors import UsageError
+
+        raise UsageError("--control-token-file needs --control")
 
     options = ServeOptions(
-        store_path=resolve_store_path(store),
+        store_path=store_path,
         host=host,
         port=port,
         workers=workers,
@@ -181,6 +203,17 @@ def serve(
         registration=registration,
         registration_token=registration_token,
     )
+    token_file = None
+    if control:
+        import dataclasses
+
+        from oauthcli.control import token_file_for_store
+        from oauthcli.server.control import new_token_file
+        from oauthcli.server.run import check_control
+
+        check_control(options.host)  # before a token is written
+        token_file = control_token_file or token_file_for_store(store_path)
+        options = dataclasses.replace(options, control_token=new_token_file(token_file))
 
     def announce(where: "Where") -> None:
         # Only once the store, key and socket are fine: a failed start prints one line.
@@ -206,6 +239,8 @@ def serve(
             ("state", where.state),
         ):
             output.note(f"  {name + ':':<11}{value}")
+        if token_file is not None:
+            output.note(f"  {'control:':<11}{url}/_oauthcli/   (token in {token_file})")
 
     run_server(options, announce)
 

@@ -15,8 +15,9 @@ shared context, includes the routers and states the discovery metadata.
 ``Security(app.state.get_current_user, scopes=["items"])``.
 """
 
+import dataclasses
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -50,6 +51,9 @@ from oauthcli.state.contract import Records, State
 from oauthcli.state.denylist import Denylist
 from oauthcli.store import UserStore
 
+if TYPE_CHECKING:
+    from oauthcli.server.control import ControlOptions
+
 log = logging.getLogger("oauthcli.server")
 AUTH_METHODS = list(client_auth.AUTH_METHODS)
 
@@ -67,6 +71,7 @@ def create_app(
     records: Records | None = None,
     provider: ProviderSettings | None = None,
     state: State | None = None,
+    control: "ControlOptions | None" = None,
 ) -> FastAPI:
     """Build the token server. Loads the store and the signing key now (errors raise here).
 
@@ -77,11 +82,17 @@ def create_app(
     ``X-Forwarded-Proto``) set that base instead; otherwise request headers never do.
     ``state`` is the backend of everything that is not the user store (refresh
     sessions, revocations, throttling, records); default: ``<store>.state.db``.
+    ``control`` (``serve --control``) mounts the control API under ``/_oauthcli/`` and
+    makes its clock the provider's: a ``state`` or ``throttle`` passed in must use the
+    same clock (``control.clock``).
     """
+    provider = provider if provider is not None else ProviderSettings()
+    if control is not None:
+        provider = dataclasses.replace(provider, clock=control.clock)
     if state is None:
         from oauthcli.state.sqlite import SqliteState
 
-        state = SqliteState.for_store(store.path)
+        state = SqliteState.for_store(store.path, clock=provider.clock)
     ctx = _context(
         store, settings, key, state, sessions, issuer_url, throttle, denylist, records, provider
     )
@@ -98,6 +109,10 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.server_state = state
+    if control is not None:
+        from oauthcli.server.control import ControlMiddleware
+
+        app.add_middleware(ControlMiddleware, ctx=ctx, options=control, backend=state)
     app.add_middleware(BrowserGuard, ctx=ctx)
     app.add_middleware(AccessLogMiddleware)
     _install_error_handlers(app)
@@ -154,7 +169,7 @@ def _context(
     throttle: LoginThrottle | None,
     denylist: Denylist | None,
     records: Records | None,
-    provider: ProviderSettings | None,
+    provider: ProviderSettings,
 ) -> ServerContext:
     signing_key = key if key is not None else settings.signing_key()
     check_signing_key(signing_key)
@@ -163,11 +178,13 @@ def _context(
         settings=settings,
         key=signing_key,
         sessions=sessions if sessions is not None else SessionStore(state),
-        denylist=denylist if denylist is not None else Denylist(state),
-        throttle=throttle if throttle is not None else LoginThrottle(backend=state),
+        denylist=denylist if denylist is not None else Denylist(state, clock=provider.clock),
+        throttle=throttle
+        if throttle is not None
+        else LoginThrottle(clock=provider.clock, backend=state),
         issuer=settings.issuer or (issuer_url.rstrip("/") if issuer_url else None),
         records=records if records is not None else state,
-        provider=provider if provider is not None else ProviderSettings(),
+        provider=provider,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,12 +58,14 @@ class ServerContext:
     def __post_init__(self) -> None:
         self._verified: dict[str, dict[str, Any]] = {}
         issuing = dataclasses.replace(self.settings, issuer=self.issuer)
+        # One clock decides everything by time (serve --control moves it: control.ProviderClock).
+        clock = self.provider.clock
         self.service = TokenService(
-            issuing, self.key, self.sessions, chosen=self.chosen_access_claims
+            issuing, self.key, self.sessions, clock=clock, chosen=self.chosen_access_claims
         )
         # Verifies with the store's own settings: when the store names no issuer,
         # tokens minted locally by `oauthcli login`/`issue` (no iss) are accepted too.
-        self.verifier = TokenService(self.settings, self.key)
+        self.verifier = TokenService(self.settings, self.key, clock=clock)
         # DPoP nonces (serve --dpop-nonce): derived from the signing key, so every worker
         # and instance of one server issues and accepts the same ones.
         self.dpop_nonces: NonceSource | None = None
@@ -158,7 +159,7 @@ class ServerContext:
         ``/userinfo``), so one issued for another resource (RFC 8707 ``aud``) is refused;
         introspection, which answers for every resource server, passes False."""
         claims = self._verified.get(token)
-        if claims is None or claims["exp"] <= time.time():
+        if claims is None or claims["exp"] <= self.provider.clock():
             self._verified.pop(token, None)
             claims = self.decode(token, ACCESS_TYP)
             if len(self._verified) >= self.verified_cache_size:
@@ -192,7 +193,7 @@ class ServerContext:
         family = self.sessions.family(str(claims.get("fam")))
         if (
             family is None
-            or not families.is_live(family, time.time())
+            or not families.is_live(family, self.provider.clock())
             or family["current_jti"] != claims.get("jti")
         ):
             raise TokenError("refresh token is no longer valid", Reason.REVOKED)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from oauthcli.errors import ConfigError, UsageError
 from oauthcli.server.throttle import DEFAULT_LOCKOUT, DEFAULT_MAX_FAILURES
+from oauthcli.urls import is_loopback_host
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -60,6 +61,8 @@ class ServeOptions:
     # "token" was read from --registration-token-file (never argv).
     registration: str | None = None
     registration_token: str | None = field(default=None, repr=False)
+    # --control: the control API's bearer token (travels to workers pickled, never on argv).
+    control_token: str | None = field(default=None, repr=False)
 
 
 def base_url(host: str, port: int) -> str:
@@ -78,6 +81,8 @@ def _log_outage(down: bool, message: str) -> None:
 
 def build_app(options: ServeOptions) -> Any:
     """The app factory each worker calls (also the single-process path)."""
+    import dataclasses
+
     from oauthcli.issuer import settings_for_store
     from oauthcli.server.app import create_app
     from oauthcli.server.provider_settings import ProviderSettings
@@ -88,24 +93,38 @@ def build_app(options: ServeOptions) -> Any:
     store = UserStore(options.store_path)
     data = store.load()
     settings = settings_for_store(options.store_path, data.issuer)
+    control = None
+    provider = ProviderSettings(
+        session_ttl=options.session_ttl,
+        consent=options.consent,
+        require_dpop=options.require_dpop,
+        dpop_nonce=options.dpop_nonce,
+        registration=options.registration,
+        registration_token=options.registration_token,
+    )
+    if options.control_token is not None:
+        from oauthcli.server.control import ControlOptions
+
+        control = ControlOptions(options.control_token)
+        provider = dataclasses.replace(provider, clock=control.clock)
     state = open_state(
-        options.state, options.store_path, options.state_password, on_outage=_log_outage
+        options.state,
+        options.store_path,
+        options.state_password,
+        on_outage=_log_outage,
+        clock=provider.clock,
     )
     return create_app(
         store,
         settings,
         issuer_url=options.base_url,
-        throttle=LoginThrottle(options.max_failures, options.lockout, backend=state),
-        trust_forwarded=options.forwarded_allow_ips is not None,
-        provider=ProviderSettings(
-            session_ttl=options.session_ttl,
-            consent=options.consent,
-            require_dpop=options.require_dpop,
-            dpop_nonce=options.dpop_nonce,
-            registration=options.registration,
-            registration_token=options.registration_token,
+        throttle=LoginThrottle(
+            options.max_failures, options.lockout, clock=provider.clock, backend=state
         ),
+        trust_forwarded=options.forwarded_allow_ips is not None,
+        provider=provider,
         state=state,
+        control=control,
     )
 
 
@@ -139,6 +158,8 @@ def check(options: ServeOptions) -> tuple[str | None, str]:
         raise UsageError("--session-ttl must be at least 1s")
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    if options.control_token is not None:
+        check_control(options.host)
     # Loads the store, the [issuer] settings and the signing key; then the state must answer.
     app = build_app(options)
     state = app.state.server_state
@@ -147,6 +168,15 @@ def check(options: ServeOptions) -> tuple[str | None, str]:
         return app.state.ctx.settings.issuer, state.describe()
     finally:
         state.close()
+
+
+def check_control(host: str) -> None:
+    """``--control`` only on a loopback address (each request's peer is checked too)."""
+    if not is_loopback_host(host):
+        raise UsageError(
+            f"--control needs a loopback --host (127.0.0.1, ::1 or localhost), not {host!r}: "
+            "the control API must never be reachable from the network"
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -12,6 +12,7 @@ package) is imported only when a Redis URL is given.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,15 +26,16 @@ def open_state(
     store_path: str | Path,
     password: str | None = None,
     on_outage: Callable[[bool, str], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> State:
     """The backend named by ``--state``: ``None`` is the SQLite file beside the store.
 
     ``on_outage(down, message)`` hears when a remote backend stops and starts answering
-    (``serve`` logs it); a backend itself never logs."""
+    (``serve`` logs it); a backend itself never logs. ``clock`` dates every expiry."""
     if url is None:
         from oauthcli.state.sqlite import SqliteState
 
-        return SqliteState.for_store(store_path)
+        return SqliteState.for_store(store_path, clock=clock)
     from oauthcli.state.redis import RedisState
 
-    return RedisState.from_url(url, password=password, on_outage=on_outage)
+    return RedisState.from_url(url, password=password, clock=clock, on_outage=on_outage)

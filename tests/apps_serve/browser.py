@@ -7,6 +7,7 @@ import hashlib
 import html
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,10 +33,11 @@ CONF_CB = "https://conf.example/cb"
 
 
 class Clock:
-    """A hand-moved clock (seconds since the epoch) for code expiry and device polling."""
+    """A hand-moved clock (seconds since the epoch), from now: the provider's one clock
+    (tokens, codes, device polling), so a client checking tokens by real time agrees."""
 
-    def __init__(self, now: float = 1_900_000_000.0) -> None:
-        self.now = now
+    def __init__(self, now: float | None = None) -> None:
+        self.now = float(int(time.time())) if now is None else now
 
     def __call__(self) -> float:
         return self.now

@@ -1,0 +1,234 @@
+"""serve --control: the control API's guards, its CLI, and faults seen by real clients.
+
+The provider is a real ``oauthcli serve --control`` (the plugin's ``run_provider``),
+driven over HTTP (httpx), by ``oauthcli control`` and by the fixture's methods.
+"""
+
+from __future__ import annotations
+
+import stat
+
+import httpx
+import pytest
+
+from oauthcli import pytest_plugin
+from oauthcli.control import OPERATIONS, token_file_for_store
+from oauthcli.server.control import HANDLERS
+from tests.conftest import assert_one_line_error
+
+
+@pytest.fixture
+def users(oauthcli_store):
+    oauthcli_store.add_user("alice", "wonderland", scopes=["me"])
+    oauthcli_store.add_client("svc", "svc-secret-value", scopes=["me"])
+    return oauthcli_store
+
+
+def password_login(http: httpx.Client, url: str, password: str = "wonderland") -> httpx.Response:
+    form = {"grant_type": "password", "username": "alice", "password": password}
+    return http.post(url + "/token", data=form)
+
+
+def test_every_operation_has_a_server_handler():
+    assert set(HANDLERS) == set(OPERATIONS)
+
+
+def test_the_control_api_is_404_when_off(users):
+    with pytest_plugin.run_provider(users, control=False) as provider, provider.client() as http:
+        assert http.post("/_oauthcli/fail_next", json={"endpoint": "token"}).status_code == 404
+        assert http.get("/_oauthcli/requests").status_code == 404
+        assert password_login(http, provider.url).status_code == 200
+
+
+def test_the_control_api_is_401_without_its_token(users, oauthcli_provider):
+    with oauthcli_provider.client() as http:
+        for headers in (
+            {},
+            {"Authorization": "Bearer not-the-token"},
+            {"Authorization": "Basic x"},
+        ):
+            answer = http.post(
+                "/_oauthcli/fail_next", json={"endpoint": "token", "error": "x"}, headers=headers
+            )
+            assert answer.status_code == 401
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+        assert http.get("/_oauthcli/requests").status_code == 401
+        # nothing was queued: the next login works
+        assert password_login(http, oauthcli_provider.url).status_code == 200
+    assert oauthcli_provider.control("faults") == {"faults": []}
+
+
+def test_the_token_file_is_private_and_new_each_start(users):
+    token_file = token_file_for_store(users.path)
+    with pytest_plugin.run_provider(users, "--control", control=False) as provider:
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        first = token_file.read_text().strip()
+        assert (
+            "/_oauthcli/" in provider.log.read_text()
+            and str(token_file) in provider.log.read_text()
+        )
+    with pytest_plugin.run_provider(users, "--control", control=False):
+        assert token_file.read_text().strip() != first
+
+
+def test_a_symlink_planted_at_the_token_file_is_not_followed(users, run_oauthcli, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    link = tmp_path / "planted.token"
+    link.symlink_to(victim)
+    result = run_oauthcli(
+        "serve", "--store", str(users.path), "--port", "0", "--control",
+        "--control-token-file", str(link),
+    )  # fmt: skip
+    assert_one_line_error(result, 7, "symbolic link")
+    assert victim.read_text() == "precious\n" and link.is_symlink()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"])
+def test_control_is_refused_on_a_non_loopback_host(users, run_oauthcli, host):
+    result = run_oauthcli("serve", "--store", str(users.path), "--host", host, "--control")
+    assert_one_line_error(result, 2, "--control needs a loopback --host")
+    assert not token_file_for_store(users.path).exists()
+
+
+def test_a_request_from_a_non_loopback_peer_is_refused(users):
+    """Serve never binds elsewhere; the per-request check is tested with the one peer
+    address a loopback socket cannot give (ASGITransport's ``client``)."""
+    import asyncio
+
+    from oauthcli.server import create_app
+    from oauthcli.server.control import ControlOptions
+
+    app = create_app(users.store, users.settings, control=ControlOptions("t" * 43))
+
+    async def ask(peer: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=(peer, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            answer = await http.get(
+                "/_oauthcli/faults", headers={"Authorization": "Bearer " + "t" * 43}
+            )
+            return answer.status_code
+
+    assert asyncio.run(ask("203.0.113.5")) == 403
+    assert asyncio.run(ask("127.0.0.1")) == 200
+
+
+def test_the_cli_drives_it_with_the_token_file(users, cli):
+    with pytest_plugin.run_provider(users, "--control", control=False) as provider:
+        args = ("--url", provider.url, "--store", str(users.path))
+        queued = cli(
+            "control",
+            "fail-next",
+            "endpoint=token",
+            "error=invalid_grant",
+            "times=2",
+            *args,
+            "--json",
+        )
+        assert queued.exit_code == 0, queued.stderr
+        import json
+
+        fault = json.loads(queued.stdout)["fault"]
+        assert fault["endpoint"] == "token" and fault["times"] == 2
+        with provider.client() as http:
+            for _ in range(2):
+                refused = password_login(http, provider.url)
+                assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+            assert password_login(http, provider.url).status_code == 200
+        assert "fail_next endpoint='token'" in provider.log.read_text()
+        listed = cli("control", "requests", "endpoint=token", *args)
+        assert listed.exit_code == 0
+        assert listed.stdout.count("POST /token password - alice") == 3
+        assert "wonderland" not in listed.stdout
+        bad = cli("control", "fail-next", "endpoint=nowhere", *args)
+        assert_one_line_error(bad, 2, "endpoint must be one of")
+    wrong = cli("control", "faults", "--url", provider.url, "--store", str(users.path))
+    assert_one_line_error(wrong, 6, "could not connect")
+
+
+def test_the_cli_with_a_token_of_another_run_is_refused(users, cli, tmp_path):
+    stale = tmp_path / "stale.token"
+    stale.write_text("not-this-servers-token\n")
+    stale.chmod(0o600)
+    with pytest_plugin.run_provider(users, "--control", control=False) as provider:
+        result = cli("control", "faults", "--url", provider.url, "--token-file", str(stale))
+        assert_one_line_error(result, 3, "refused the token")
+
+
+def test_an_oauth_error_fault_has_the_status_of_rfc_6749(users, oauthcli_provider):
+    provider = oauthcli_provider
+    provider.fail_next("token", "invalid_client")
+    provider.fail_next("token", "temporarily_unavailable", retry_after=7)
+    provider.fail_next("token", "invalid_grant", description="the code was used")
+    with provider.client() as http:
+        answer = password_login(http, provider.url)
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+        assert answer.headers["www-authenticate"].startswith("Basic")
+        answer = password_login(http, provider.url)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "7"
+        answer = password_login(http, provider.url)
+        assert answer.status_code == 400
+        assert answer.json()["error_description"] == "the code was used"
+        assert password_login(http, provider.url).status_code == 200
+
+
+def test_status_body_delay_and_drop_faults_as_httpx_sees_them(users, oauthcli_provider):
+    provider = oauthcli_provider
+    provider.fail_next("jwks", status=503, retry_after=2, times=2)
+    provider.fail_next("discovery", body="<html>proxy error</html>")
+    provider.fail_next("token", drop=True)
+    with provider.client() as http:
+        for _ in range(2):
+            answer = http.get("/.well-known/jwks.json")
+            assert answer.status_code == 503 and answer.headers["retry-after"] == "2"
+        assert http.get("/.well-known/jwks.json").status_code == 200
+        page = http.get("/.well-known/openid-configuration")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        with pytest.raises(ValueError):
+            page.json()
+        with pytest.raises(httpx.RemoteProtocolError):
+            password_login(http, provider.url)
+        assert password_login(http, provider.url).status_code == 200
+    dropped = provider.requests_to("token")[0]
+    assert dropped["outcome"] == "dropped" and dropped["fault"]["drop"] is True
+    assert "Traceback" not in provider.log.read_text()  # asked for, not a crash
+
+
+def test_a_delay_fault_holds_the_answer_until_the_client_gives_up(users, oauthcli_provider):
+    oauthcli_provider.fail_next("token", delay=30)
+    slow = httpx.Client(base_url=oauthcli_provider.url, timeout=0.5, trust_env=False)
+    with slow as http, pytest.raises(httpx.ReadTimeout):
+        password_login(http, oauthcli_provider.url)
+    with oauthcli_provider.client() as http:
+        assert password_login(http, oauthcli_provider.url).status_code == 200
+
+
+def test_a_fault_for_one_client_leaves_the_others_alone(users, oauthcli_provider):
+    oauthcli_provider.fail_next("token", "invalid_client", client="svc", times=0)
+    with oauthcli_provider.client() as http:
+        assert password_login(http, oauthcli_provider.url).status_code == 200
+        for _ in range(3):
+            denied = http.post(
+                "/token",
+                data={"grant_type": "client_credentials"},
+                auth=("svc", "svc-secret-value"),
+            )
+            assert denied.status_code == 401
+    assert oauthcli_provider.clear_faults() == 1
+    with oauthcli_provider.client() as http:
+        granted = http.post(
+            "/token", data={"grant_type": "client_credentials"}, auth=("svc", "svc-secret-value")
+        )
+        assert granted.status_code == 200
+
+
+def test_oauthcli_login_against_a_503_fault_says_one_line(users, oauthcli_provider, run_oauthcli):
+    oauthcli_provider.fail_next("token", "temporarily_unavailable", retry_after=1)
+    result = run_oauthcli(
+        "login", "alice", "--url", oauthcli_provider.token_url, "--password-stdin",
+        input="wonderland\n",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "temporarily_unavailable" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
