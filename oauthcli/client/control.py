@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.control import check_params, find
-from oauthcli.errors import AuthenticationError, ConfigError, RemoteError, UsageError
+from oauthcli.errors import AuthenticationError, ConfigError, Reason, RemoteError, UsageError
 from oauthcli.text import clean
 from oauthcli.urls import is_loopback_url
 
@@ -86,19 +86,19 @@ class ControlClient:
             raise AuthenticationError(
                 f"the control API at {self.url} refused the token (a token file of another "
                 "serve, or of an earlier run?)",
-                reason="invalid_token",
+                reason=Reason.STATUS_401,
             )
         if response.status_code == 400:
             raise UsageError(said or f"the control API refused {op.name}")
         if response.status_code == 404 and not said:
             raise RemoteError(
                 f"{self.url} has no control API (start it with 'oauthcli serve --control')",
-                reason="not_found",
+                reason=Reason.HTTP_STATUS,
             )
         raise RemoteError(
             f"the control API answered {response.status_code} to {op.name}"
             + (f": {said}" if said else ""),
-            reason="http_status",
+            reason=Reason.HTTP_STATUS,
         )
 
 

@@ -212,7 +212,7 @@ def _authorize_redirect(
 
     checked: AuthRequest | None
     try:
-        checked = validate(dict(request.params), set(), ctx.live.current())
+        checked = validate(dict(request.params), set(), ctx)
     except RedirectError as exc:
         checked = getattr(exc, "request", None)
     except PageError:
