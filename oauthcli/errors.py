@@ -74,6 +74,8 @@ class Reason(StrEnum):
     NO_SECRET = "no_secret"
     REFRESH_REJECTED = "refresh_rejected"
     REPLACED = "replaced"
+    INTERACTION_REQUIRED = "interaction_required"  # a login needs a person, none is here
+    LOCKED = "locked"  # another process held the profile (its login) past --timeout
     STATUS_401 = "status_401"
     STATUS_403 = "status_403"
     # Token checks (oauthcli.verify.verifier's codes, and the server's own).

@@ -102,11 +102,13 @@ def lock_path(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path, wait: float | None = None) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<path>.lock`` (created 0600, never through a link).
 
     A lock file is never unlinked, by anyone: a process waiting on the old file would then
     hold it "exclusively" while a newcomer locks a fresh one under the same name.
+    ``wait``: at most this many seconds for a holder to let go, then ``LockTimeout``
+    (None: as long as it takes).
     """
     import errno
     import fcntl
@@ -121,10 +123,36 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             ) from None
         raise
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if wait is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            _flock_within(fd, lock, wait)
         yield
     finally:
         os.close(fd)
+
+
+class LockTimeout(TimeoutError):
+    """Another process held the lock longer than the caller would wait."""
+
+
+def _flock_within(fd: int, lock: Path, wait: float) -> None:
+    """``flock`` that gives up after ``wait`` seconds (polled: flock itself has no timeout)."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + wait
+    pause = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LockTimeout(f"{lock} is held by another process") from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.2)
 
 
 def is_private(path: Path) -> bool:

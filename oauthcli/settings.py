@@ -27,6 +27,12 @@ ENV_STATE = "OAUTHCLI_STATE"
 ENV_STATE_PASSWORD = "OAUTHCLI_STATE_PASSWORD"
 # Set to "true" by GitHub Actions on its runners: printed tokens are masked first.
 ENV_GITHUB_ACTIONS = "GITHUB_ACTIONS"
+# Whether a person is at hand to log in (a browser, a device code, a password prompt):
+# "1"/"true" or "0"/"false"; unset, a terminal on stdin and no CI decide (--interactive /
+# --non-interactive override both).
+ENV_INTERACTIVE = "OAUTHCLI_INTERACTIVE"
+# Set by CI services to "true" (GitHub Actions, GitLab CI, CircleCI, Travis, Buildkite ...).
+ENV_CI = "CI"
 # Set by kubectl for a credential plugin: the ExecCredential apiVersion it wants (JSON).
 ENV_KUBERNETES_EXEC_INFO = "KUBERNETES_EXEC_INFO"
 
@@ -117,6 +123,29 @@ def state_password() -> str | None:
 def github_actions() -> bool:
     """True on a GitHub Actions runner (``GITHUB_ACTIONS=true``)."""
     return os.environ.get(ENV_GITHUB_ACTIONS) == "true"
+
+
+def interactive() -> bool | None:
+    """``$OAUTHCLI_INTERACTIVE``: True or False when set, None to decide by the terminal."""
+    raw = _env(ENV_INTERACTIVE)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise ConfigError(f"{ENV_INTERACTIVE} must be 1 or 0 (true or false), not {raw!r}")
+
+
+def ci() -> str | None:
+    """The variable that says this runs in CI (``CI=true``, ``GITHUB_ACTIONS=true``), else None."""
+    value = (_env(ENV_CI) or "").strip().lower()
+    if value and value not in ("0", "false", "no"):
+        return f"{ENV_CI}={value}"
+    if github_actions():
+        return f"{ENV_GITHUB_ACTIONS}=true"
+    return None
 
 
 def kubernetes_exec_info() -> str | None:

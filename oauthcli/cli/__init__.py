@@ -49,8 +49,9 @@ def _main(argv: Sequence[str] | None) -> int:
     debug = "--debug" in args or settings.debug_enabled()
     if args == ["--version"]:
         return _print_version()
-    from oauthcli.cli import fastpath
+    from oauthcli.cli import common, fastpath
 
+    common.invocation[:] = args
     run = fastpath.match(args) or _typer_run(args)
     handler = _debug_log_handler() if debug else None
     try:

@@ -146,6 +146,8 @@ EXAMPLES: dict[tuple[str, ...], str] = {
 
 # Root options that take a value: skipped when looking for the command name.
 _VALUE_OPTIONS = {"--store", "--profile"}
+# Root options that take none.
+_FLAG_OPTIONS = {"--debug", "--interactive", "--non-interactive"}
 
 
 def _version(value: bool) -> None:
@@ -175,6 +177,16 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
     ] = False,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--interactive/--non-interactive",
+            help="Whether a person is here to log in (browser, device code, password prompt). "
+            "Default: yes at a terminal, no in CI (CI=true) or without a terminal on stdin "
+            "(env OAUTHCLI_INTERACTIVE=1/0). Without one, what needs a person exits 3 at once.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -188,7 +200,7 @@ def root(
     4 token invalid, 5 token expired or not yet valid, 6 network or remote
     server error, 7 store or configuration error, 130 interrupted (Ctrl-C).
     """
-    common.set_global_options(store=store, profile=profile, debug=debug)
+    common.set_global_options(store=store, profile=profile, debug=debug, interactive=interactive)
 
 
 def _new_app(*, completion: bool) -> typer.Typer:
@@ -238,11 +250,11 @@ def listing_app() -> typer.Typer:
 
 
 def is_root_help(args: Sequence[str]) -> bool:
-    """``oauthcli [--store X] [--profile P] [--debug] --help``: root help and nothing else."""
+    """``oauthcli [--store X] [--profile P] [--debug] [--non-interactive] --help``: root help and nothing else."""
     index = 0
     while index < len(args) - 1:
         option = args[index].split("=", 1)[0]
-        if option not in (*_VALUE_OPTIONS, "--debug"):
+        if option not in (*_VALUE_OPTIONS, *_FLAG_OPTIONS):
             return False
         index += 2 if args[index] in _VALUE_OPTIONS else 1
     return index == len(args) - 1 and args[index] in ("--help", "-h")
@@ -278,7 +290,7 @@ def app_for(args: Sequence[str]) -> typer.Typer:
     index = 0
     while index < len(args) and args[index].startswith("-"):
         option = args[index].split("=", 1)[0]
-        if option not in (*_VALUE_OPTIONS, "--debug"):
+        if option not in (*_VALUE_OPTIONS, *_FLAG_OPTIONS):
             return full_app()  # --help, --version, "--" or an unknown option: the root handles it
         index += 2 if args[index] in _VALUE_OPTIONS else 1
     if index >= len(args) or args[index] not in COMMANDS:

@@ -19,10 +19,12 @@ if TYPE_CHECKING:  # pathlib is imported where a path is used: decode needs none
 global_options: dict[str, object] = {}
 
 
-def set_global_options(*, store: Path | None, profile: str | None, debug: bool) -> None:
+def set_global_options(
+    *, store: Path | None, profile: str | None, debug: bool, interactive: bool | None = None
+) -> None:
     """The root callback's work (Typer's, or the fast path's for ``decode``/``verify``)."""
     global_options.clear()
-    global_options.update(store=store, profile=profile, debug=debug)
+    global_options.update(store=store, profile=profile, debug=debug, interactive=interactive)
 
 
 def _global_path(name: str) -> Path | None:
@@ -51,6 +53,80 @@ def resolve_profile(profile: str | None) -> str:
     return settings.profile_name(profile or _global_str("profile"))
 
 
+def no_person() -> str | None:
+    """Why no person can be asked here (a browser or device login, a password prompt), or
+    None when one can: ``--interactive``/``--non-interactive``, else
+    ``$OAUTHCLI_INTERACTIVE``, else no CI (``CI=true``) and a terminal on stdin.
+
+    The one place the CLI decides it; a command that would need a person calls
+    :func:`require_person` before it starts anything a person would have to finish."""
+    chosen = global_options.get("interactive")
+    if chosen is None:
+        chosen = settings.interactive()
+    if chosen is True:
+        return None
+    if chosen is False:
+        return (
+            "--non-interactive"
+            if global_options.get("interactive") is False
+            else (f"{settings.ENV_INTERACTIVE}=0")
+        )
+    ci = settings.ci()
+    if ci is not None:
+        return ci
+    if not sys.stdin.isatty():
+        return "standard input is not a terminal"
+    return None
+
+
+def require_person(what: str, command: list[str] | None = None) -> None:
+    """Exit 3 at once, in one line naming the command to run at a terminal, when no person
+    can be asked for ``what`` (a CI job must fail, not hang on a browser nobody opens).
+
+    ``command``: the arguments of what to run there; default this very command."""
+    why = no_person()
+    if why is None:
+        return
+    from oauthcli.errors import AuthenticationError, Reason
+
+    raise AuthenticationError(
+        f"{what} needs a person, and there is none here ({why}): {run_at_terminal(command)}",
+        reason=Reason.INTERACTION_REQUIRED,
+    )
+
+
+def require_prompt(what: str = "password") -> None:
+    """Exit 3 at once when the ``what`` cannot be typed at a hidden prompt: no person (see
+    :func:`no_person`), or no terminal to prompt on. Called before anything else is done
+    (no request is sent for a password that cannot be asked for)."""
+    why = no_person() or (None if sys.stdin.isatty() else "standard input is not a terminal")
+    if why is None:
+        return
+    from oauthcli.errors import AuthenticationError, Reason
+
+    raise AuthenticationError(
+        f"typing the {what} needs a person, and there is none here ({why}): pass it "
+        f"with --password-stdin, or {run_at_terminal()}",
+        reason=Reason.INTERACTION_REQUIRED,
+    )
+
+
+# The arguments of this run (set by ``cli.main``): what to run at a terminal instead.
+invocation: list[str] = []
+
+
+def run_at_terminal(command: list[str] | None = None) -> str:
+    """``at a terminal, run: oauthcli ...``: ``command``, else this run's arguments without
+    the options that chose no person (secrets are never on argv), quoted for a shell."""
+    import shlex
+
+    from oauthcli.text import clean
+
+    args = invocation if command is None else command
+    shown = [a for a in args if a not in ("--non-interactive", "--interactive")]
+    return f"at a terminal, run: {clean(shlex.join(['oauthcli', *shown]), 300)}"
+
+
 def read_stdin_line(what: str) -> str:
     line = sys.stdin.readline()
     if not line:
@@ -69,10 +145,7 @@ def read_password(password_stdin: bool, *, confirm: bool = False, what: str = "p
 
     if password_stdin:
         return register(read_stdin_line(what))
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"cannot prompt for the {what}: standard input is not a terminal (use --password-stdin)"
-        )
+    require_prompt(what)
     import getpass
 
     for attempt in range(1, CONFIRM_TRIES + 1):

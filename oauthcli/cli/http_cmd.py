@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 import typer
 
 from oauthcli.cli import output
-from oauthcli.cli.common import resolve_profile
 from oauthcli.cli.hints import with_flag_hints
-from oauthcli.cli.options import ProfileOption
+from oauthcli.cli.options import ProfileOption, ProfileTimeoutOption
 from oauthcli.errors import ExitCode, Reason, exit_code_for_status
 from oauthcli.text import clean
 
@@ -26,17 +25,12 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-def _profile_token(profile: str | None, cacert: Path | None, timeout: float) -> "ProfileToken":
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
-    from oauthcli.client.profile import ProfileToken
+def _profile_token(
+    profile: str | None, cacert: Path | None, timeout: float | None
+) -> "ProfileToken":
+    from oauthcli.cli.provider_cmd import profile_token
 
-    def client() -> "httpx.Client":
-        from oauthcli.http import make_client  # httpx only when a refresh needs the network
-
-        return make_client(timeout, str(cacert) if cacert else None)
-
-    return ProfileToken(TokenCache(settings.cache_dir()), resolve_profile(profile), client)
+    return profile_token(profile, timeout, cacert)
 
 
 def _parse_headers(raw: list[str]) -> list[tuple[bytes, bytes]]:
@@ -337,9 +331,7 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds to wait for the server.", min=0.1)
-        ] = 10.0,
+        timeout: ProfileTimeoutOption = None,
         cacert: Annotated[
             Path | None,
             typer.Option("--cacert", help="CA bundle for a private CA.", show_default=False),
@@ -420,7 +412,7 @@ def register(app: typer.Typer) -> None:
         from oauthcli.http import make_client, transport_error
 
         hops = 0
-        with make_client(timeout, cafile) as client:
+        with make_client(10.0 if timeout is None else timeout, cafile) as client:
             while True:
                 try:
                     with client.stream(
@@ -478,9 +470,7 @@ def register(app: typer.Typer) -> None:
     @app.command("header")
     @with_flag_hints
     def header_cmd(
-        timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds to wait when refreshing.", min=0.1)
-        ] = 10.0,
+        timeout: ProfileTimeoutOption = None,
         cacert: Annotated[
             Path | None,
             typer.Option("--cacert", help="CA bundle for a private CA.", show_default=False),

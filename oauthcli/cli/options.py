@@ -41,3 +41,13 @@ ClaimOption = Annotated[
         show_default=False,
     ),
 ]
+ProfileTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for the provider (default 10); when the profile must log in "
+        "again, for the person to finish and for another oauthcli's login (default 300).",
+        min=0.1,
+        show_default=False,
+    ),
+]

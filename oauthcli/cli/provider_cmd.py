@@ -10,16 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from oauthcli.cli import complete, output
-from oauthcli.cli.common import read_password, resolve_profile
-from oauthcli.cli.options import JsonOption, ProfileOption
+from oauthcli.cli.common import read_password, require_person, require_prompt, resolve_profile
+from oauthcli.cli.options import JsonOption, ProfileOption, ProfileTimeoutOption
 from oauthcli.errors import Reason, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
 
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.cache import CacheEntry
     from oauthcli.client.profile import ProfileToken
+    from oauthcli.errors import AuthenticationError
 
 HTTP_TIMEOUT = 10.0
 
@@ -116,6 +119,10 @@ def login_provider(
     )
     # --timeout is the person's time in a browser or device login, else the provider's.
     interactive = login.is_interactive(grant, username)
+    if interactive:  # before anything a person would have to finish: no browser, no code
+        require_person("a device login" if grant == "device-code" else "a browser login")
+    elif grant in (None, "password") and not password_stdin:
+        require_prompt()  # before discovery: no request for a password nobody can type
     http_timeout = HTTP_TIMEOUT if timeout is None or interactive else timeout
     try:
         with _http(http_timeout, cacert) as http:
@@ -182,14 +189,69 @@ def register(app: typer.Typer) -> None:
 # ---------------------------------------------------------------- commands
 
 
-def _profile_token(profile: str | None, timeout: float, cacert: Path | None) -> "ProfileToken":
+def profile_token(
+    profile: str | None, timeout: float | None, cacert: Path | None
+) -> "ProfileToken":
+    """The profile's token for ``token``, ``call`` and ``header``: refreshed when it has
+    expired, logged in again (the way it was, one process at a time) when it is dead and a
+    person is here. ``timeout``: the provider's (default 10 s); for a person's login and for
+    another process's, default 300 s."""
     from oauthcli import settings
     from oauthcli.client.cache import TokenCache
+    from oauthcli.client.oidc_login import DEFAULT_LOGIN_TIMEOUT
     from oauthcli.client.profile import ProfileToken
 
+    name = resolve_profile(profile)
+    http_timeout = HTTP_TIMEOUT if timeout is None else timeout
+    person = DEFAULT_LOGIN_TIMEOUT if timeout is None else timeout
     return ProfileToken(
-        TokenCache(settings.cache_dir()), resolve_profile(profile), lambda: _http(timeout, cacert)
+        TokenCache(settings.cache_dir()),
+        name,
+        lambda: _http(http_timeout, cacert),
+        login=_login_again(name, cacert, person),
+        wait=person,
     )
+
+
+# Why a profile must log in again, by the reason of ProfileToken's error.
+_DEAD = {
+    "expired": "its token has expired and cannot be refreshed",
+    "revoked": "its tokens were refused or revoked",
+}
+
+
+def _login_again(
+    profile: str, cacert: Path | None, timeout: float
+) -> "Callable[[CacheEntry, AuthenticationError], CacheEntry | None]":
+    """A new ``login --issuer-url`` for a profile whose tokens are dead, as it was made;
+    exit 3 at once, naming that login, when no person is here (CI, no terminal)."""
+
+    def run(entry: "CacheEntry", dead: "AuthenticationError") -> "CacheEntry | None":
+        from oauthcli.client.oidc_profile import login_arguments, login_command
+
+        arguments = login_arguments(entry)
+        if arguments is None:
+            return None  # a local or password login: run again as the person ran it
+        why = entry.revoked or _DEAD.get(dead.reason or "", "its refresh token was refused")
+        require_person(
+            f"a new login for profile {profile!r} ({why})", login_command(profile, arguments)
+        )
+        output.note(f"profile {profile!r}: {why}; logging in again")
+        secret_file, key = arguments.pop("client_secret_file"), arguments.pop("client_key")
+        return login_provider(
+            **arguments,
+            username=None,
+            password_stdin=False,
+            client_secret_file=Path(secret_file) if secret_file else None,
+            client_key=Path(key) if key else None,
+            params=[],
+            redirect_uri=None,
+            no_browser=False,
+            cacert=cacert,
+            timeout=timeout,
+        )
+
+    return run
 
 
 def token_cmd(
@@ -197,7 +259,7 @@ def token_cmd(
         bool, typer.Option("--id-token", help="Print the ID token instead of the access token.")
     ] = False,
     profile: ProfileOption = None,
-    timeout: TimeoutOption = HTTP_TIMEOUT,
+    timeout: ProfileTimeoutOption = None,
     cacert: CacertOption = None,
     json_output: JsonOption = False,
     fmt: Annotated[
@@ -217,6 +279,8 @@ def token_cmd(
     For scripts: TOKEN=$(oauthcli token). --id-token prints the ID token of a login at an
     OpenID provider instead. Under GitHub Actions the token is registered for masking first.
     As a kubectl credential plugin: --format exec-credential (never prompts).
+    A profile from a browser or device login whose tokens are dead logs in again the same
+    way when a person is here (one process at a time), else exits 3 naming that login.
     """
     from oauthcli.cli import ci_output
     from oauthcli.client.answer import check_header_safe
@@ -226,9 +290,9 @@ def token_cmd(
         fmt, json_output=json_output, allowed=(*ci_output.TOKEN_FORMATS, "json")
     )
     if chosen == "exec-credential":
-        _print_exec_credential(_profile_token(profile, timeout, cacert), id_token)
+        _print_exec_credential(profile_token(profile, timeout, cacert), id_token)
         return
-    source = _profile_token(profile, timeout, cacert)
+    source = profile_token(profile, timeout, cacert)
     entry = source.fresh()
     access = check_header_safe(entry.access_token)
     if chosen == "env":
@@ -492,17 +556,17 @@ def _print_claims(data: dict[str, Any], skip: frozenset[str] = frozenset()) -> N
 def userinfo_cmd(
     json_output: JsonOption = False,
     profile: ProfileOption = None,
-    timeout: TimeoutOption = HTTP_TIMEOUT,
+    timeout: ProfileTimeoutOption = None,
     cacert: CacertOption = None,
 ) -> None:
     """Show the provider's userinfo (OpenID Connect) for the profile's access token."""
     from oauthcli.client.answer import check_header_safe
     from oauthcli.client.endpoints import profile_endpoint, userinfo
 
-    source = _profile_token(profile, timeout, cacert)
+    source = profile_token(profile, timeout, cacert)
     url = profile_endpoint(source.entry, "userinfo", source.profile)
     token = check_header_safe(source.fresh().access_token)
-    with _http(timeout, cacert) as http:
+    with _http(HTTP_TIMEOUT if timeout is None else timeout, cacert) as http:
         claims = userinfo(http, url, token)
     if json_output:
         output.print_json(claims)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from oauthcli.cli import complete, output
-from oauthcli.cli.common import read_password, resolve_profile, resolve_store_path
+from oauthcli.cli.common import read_password, require_prompt, resolve_profile, resolve_store_path
 from oauthcli.cli.options import JsonOption, PasswordStdinOption, ProfileOption, StoreOption
 from oauthcli.errors import Reason, UsageError
 
@@ -437,6 +437,7 @@ def login(
             cacert,
             10.0 if timeout is None else timeout,
             insecure_http,
+            prompt=bool(username) and not password_stdin,
         )
     elif app_scheme is not None:
         raise UsageError("--app-scheme only applies with --app")
@@ -510,8 +511,10 @@ def _app_token_url(
     cacert: Path | None,
     timeout: float,
     insecure_http: bool,
+    prompt: bool = False,
 ) -> tuple[str, dict[str, str]]:
-    """The token endpoint and known scopes from the app's OpenAPI document (``--app``)."""
+    """The token endpoint and known scopes from the app's OpenAPI document (``--app``);
+    ``prompt``: a password will be typed, so a person must be here before it is fetched."""
     from oauthcli.client.openapi import discover
     from oauthcli.client.policy import check_url_safe
     from oauthcli.http import display_url, make_client
@@ -520,6 +523,8 @@ def _app_token_url(
         raise UsageError(f"--grant must be 'password' or 'client-credentials', not {grant!r}")
     # The document decides where the password goes: fetch it only as safely as a token URL.
     check_url_safe(app_url, insecure_http=insecure_http)
+    if prompt and grant == "password":
+        require_prompt()
     with make_client(timeout, str(cacert) if cacert is not None else None) as client:
         found = discover(client, app_url, scheme)
     flow = found.scheme.flow_for(grant)

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oauthcli.errors import StoreError, UsageError
+from oauthcli.errors import AuthenticationError, Reason, StoreError, UsageError
 from oauthcli.fileio import (
+    LockTimeout,
     atomic_write,
     ensure_private_dir,
     exclusive_lock,
@@ -220,11 +221,18 @@ class TokenCache:
         atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
 
     @contextlib.contextmanager
-    def _locked(self, path: Path) -> Iterator[None]:
-        """The profile's lock, for writing: a cache we cannot write to is a clear ``StoreError``."""
+    def _locked(self, path: Path, wait: float | None = None) -> Iterator[None]:
+        """The profile's lock, for writing: a cache we cannot write to is a clear ``StoreError``;
+        one another process holds longer than ``wait`` seconds, exit 3 (``timeout``)."""
         try:
-            with exclusive_lock(path):
+            with exclusive_lock(path, wait):
                 yield
+        except LockTimeout:
+            raise AuthenticationError(
+                f"another oauthcli held profile {path.stem!r} for more than {wait:g} s "
+                "(a login there is not finished): try again, or raise --timeout",
+                reason=Reason.LOCKED,
+            ) from None
         except OSError as exc:  # permission denied, read-only file system, disk full
             raise StoreError(f"cannot write token cache {path}: {exc.strerror or exc}") from None
 
@@ -246,16 +254,22 @@ class TokenCache:
         return path
 
     def update(
-        self, profile: str, change: Callable[[CacheEntry | None], CacheEntry | None]
+        self,
+        profile: str,
+        change: Callable[[CacheEntry | None], CacheEntry | None],
+        wait: float | None = None,
     ) -> CacheEntry | None:
         """Load, ``change`` and save a profile under its lock; return what was saved.
 
         Refreshing inside ``change`` is what keeps two concurrent refreshes of one
         profile from presenting the same rotating refresh token twice (which
-        would revoke the session). ``change`` returning None leaves the file alone.
+        would revoke the session), and logging in inside it is what makes one
+        browser login serve every process that waited on the lock meanwhile.
+        ``change`` returning None leaves the file alone. ``wait``: at most this many
+        seconds for another process's hold (exit 3, ``timeout``); None, as long as it takes.
         """
         path = self._prepare(profile)
-        with self._locked(path):
+        with self._locked(path, wait):
             new = change(self.load(profile))
             if new is not None:
                 self._write(path, new)

@@ -111,3 +111,52 @@ def fresh_id_token(source: Any) -> str:
             "no new one: log in again"
         )
     return check_header_safe(entry.id_token, "ID token")
+
+
+def login_arguments(entry: CacheEntry) -> dict[str, Any] | None:
+    """The options of ``login --issuer-url`` that made ``entry``, to log in the same way
+    again when its tokens are dead; None for a profile no person logs in to again (a local
+    store, a password or client-credentials login: those are run as the person ran them)."""
+    if not (entry.source == "remote" and entry.issuer and entry.client_id):
+        return None
+    if entry.grant not in ("authorization_code", "device_code"):
+        return None
+    from oauthcli.urls import origin_of
+
+    token_url = entry.token_url or ""
+    return {
+        "issuer_url": entry.issuer,
+        "grant": entry.grant.replace("_", "-"),
+        "client_id": entry.client_id,
+        "client_auth": entry.client_auth,
+        "client_secret_file": entry.client_secret_file,
+        "client_key": entry.client_key_file,
+        "scopes": entry.scope.split(),
+        "resources": list(entry.resources),
+        "audience": entry.audience,
+        "insecure_http": bool(token_url) and origin_of(token_url) in entry.allowed_origins,
+    }
+
+
+def login_command(profile: str, arguments: dict[str, Any]) -> list[str]:
+    """``oauthcli --profile P login --issuer-url ...`` for :func:`login_arguments`: what a
+    person runs at a terminal (never a secret: files are named, not read)."""
+    command = ["--profile", profile, "login", "--issuer-url", str(arguments["issuer_url"])]
+    command += ["--client-id", str(arguments["client_id"])]
+    if arguments["grant"] != "authorization-code":
+        command += ["--grant", str(arguments["grant"])]
+    for option, key in (
+        ("--client-auth", "client_auth"),
+        ("--client-secret-file", "client_secret_file"),
+        ("--client-key", "client_key"),
+        ("--audience", "audience"),
+    ):
+        if arguments[key] and not (key == "client_auth" and arguments[key] in ("none", "basic")):
+            command += [option, str(arguments[key])]
+    if arguments["scopes"]:
+        command += ["--scope", " ".join(arguments["scopes"])]
+    for resource in arguments["resources"]:
+        command += ["--resource", resource]
+    if arguments["insecure_http"]:
+        command.append("--insecure-http")
+    return command

@@ -17,6 +17,13 @@ from tests.oidc.browser import FORGED_CODE
 from tests.oidc.harness import CONFIDENTIAL_POST_SECRET, CONFIDENTIAL_SECRET, secret_file
 
 
+@pytest.fixture(autouse=True)
+def a_person_is_here(monkeypatch):
+    """These logins have a person at hand (the stand-in browser, or the test itself),
+    though the in-process runner's stdin is no terminal."""
+    monkeypatch.setenv("OAUTHCLI_INTERACTIVE", "1")
+
+
 def cached(profile: str = "default"):
     return TokenCache(settings.cache_dir()).load(profile)
 

@@ -210,7 +210,8 @@ def test_a_verification_uri_that_is_not_http_is_refused(member, uri):
 
 
 def _cli_env() -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # the person approving in the test is at hand, though stdin is the test runner's
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "OAUTHCLI_INTERACTIVE": "1"}
 
 
 def test_cli_device_login_prints_the_verification_uri_and_caches_nothing_until_approved(

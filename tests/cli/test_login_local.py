@@ -180,7 +180,13 @@ def test_login_usage_errors(cli, store_path):
     assert_one_line_error(cli("login", "--password-stdin", input="x\n"), 2, "USERNAME")
     for option in (["--client-id", "x"], ["--grant", "client-credentials"], ["--insecure-http"]):
         assert_one_line_error(login(cli, "alice", "secret", *option), 2, "only applies with --url")
-    assert_one_line_error(cli("login", "alice", input=""), 2, "--password-stdin")
+    # no terminal to prompt on: exit 3 (a person is needed), naming both ways out
+    assert_one_line_error(
+        cli("login", "alice", input=""),
+        3,
+        "--password-stdin",
+        "at a terminal, run: oauthcli login alice",
+    )
     assert_one_line_error(cli("login", "alice", "--password-stdin", input=""), 2, "empty")
     assert_one_line_error(login(cli, "alice", "secret", "--profile", "../x"), 2, "profile name")
 

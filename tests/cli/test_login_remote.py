@@ -168,7 +168,7 @@ def test_failed_login_leaves_the_existing_profile_alone(cli, tutorial_server, is
 
 def test_password_is_never_taken_from_argv_and_prompting_needs_a_terminal(cli, tutorial_server):
     result = cli("login", "alice", "--url", tutorial_server.token_url, input="secret\n")
-    assert_one_line_error(result, 2, "--password-stdin")
+    assert_one_line_error(result, 3, "--password-stdin")  # no terminal: no person to type it
     assert requests_of(tutorial_server) == []
     result = cli("login", "alice", "--url", tutorial_server.token_url, "--password", "secret")
     assert result.exit_code == 2

@@ -149,7 +149,7 @@ def test_corrupt_store_exit_7_with_position_and_untouched(cli, isolated_env):
         (["user", "add", "bob", "--password"], 2, "no such option"),
         (["user", "frobnicate"], 2, "no such command"),
         (["user", "set", "alice"], 2, "nothing to change"),
-        (["user", "add", "bob"], 2, "--password-stdin"),
+        (["user", "add", "bob"], 3, "--password-stdin"),  # no person to type it
     ],
 )
 def test_bad_input_one_line_errors(cli, store_path, args, code, fragment):

@@ -83,7 +83,8 @@ def test_a_device_login_shows_the_time_left_and_the_last_status(serve):
     assert (LEFT.search(screen) and b"To log in, open" in screen) or b"/device" in screen
 
 
-def test_nothing_of_it_in_a_pipe(cli, serve):
+def test_nothing_of_it_in_a_pipe(cli, serve, monkeypatch):
+    monkeypatch.setenv("OAUTHCLI_INTERACTIVE", "1")  # a person, yet stderr is a pipe
     result = cli(
         "login", "--issuer-url", serve.url, "--client-id", PUBLIC, "--no-browser",
         "--timeout", "2",

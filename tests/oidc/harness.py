@@ -132,6 +132,8 @@ def standin_browser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'browser.py'))} %s"
     monkeypatch.setenv("BROWSER", command)
     monkeypatch.setenv("OIDC_STANDIN_REPORT", str(report))
+    # the stand-in is the person at the browser: one is at hand, though stdin is no terminal
+    monkeypatch.setenv("OAUTHCLI_INTERACTIVE", "1")
     for name in ("OIDC_STANDIN_LOGIN", "OIDC_STANDIN_PASSWORD", "OIDC_STANDIN_ACTION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("OIDC_STANDIN_FORGE", raising=False)
