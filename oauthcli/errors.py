@@ -79,7 +79,6 @@ class Reason(StrEnum):
     STATUS_401 = "status_401"
     STATUS_403 = "status_403"
     # Token checks (oauthcli.verify.verifier's codes, and the server's own).
-    INVALID = "invalid"
     TOO_LARGE = "too_large"
     OPAQUE = "opaque"
     ENCRYPTED = "encrypted"
@@ -106,6 +105,7 @@ class Reason(StrEnum):
     STALE = "stale"
     UNKNOWN_SUBJECT = "unknown_subject"
     INVALID_DPOP_PROOF = "invalid_dpop_proof"
+    BINDING = "binding"
     USE_DPOP_NONCE = "use_dpop_nonce"
     # Remote: the server failed us.
     TIMEOUT = "timeout"
@@ -213,7 +213,7 @@ class TokenError(OAuthCliError):
     exit_code = ExitCode.TOKEN_INVALID
     reason: Reason
 
-    def __init__(self, message: str, reason: Reason = Reason.INVALID) -> None:
+    def __init__(self, message: str, reason: Reason) -> None:
         super().__init__(message, reason=reason)
 
 

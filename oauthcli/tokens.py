@@ -12,15 +12,18 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthcli.claims import ACCESS_TYP, OPENID_SCOPES, REFRESH_TYP
 from oauthcli.dpop import confirmation, confirmation_jkt, token_type
-from oauthcli.errors import AuthenticationError, Reason, TokenError, TokenTimeError
+from oauthcli.errors import AuthenticationError, Reason, TokenError
 from oauthcli.issuer import Audience, IssuerSettings
 from oauthcli.keys import SigningKey
 from oauthcli.sessions import SessionStore
 from oauthcli.store import User
+
+if TYPE_CHECKING:
+    from oauthcli.verify.verifier import Verifier
 
 # The account generation a token was issued under (oauthcli.accounts); private claim.
 GENERATION_CLAIM = "gen"
@@ -76,6 +79,8 @@ class TokenService:
         self.sessions = sessions
         self.clock = clock
         self.chosen = chosen
+        # Per kind of token: the key and issuer it was made for, and the Verifier.
+        self._verifiers: dict[str, tuple[SigningKey, str | None, Verifier]] = {}
 
     def _encode(self, claims: dict[str, Any], typ: str) -> str:
         import jwt
@@ -269,81 +274,65 @@ class TokenService:
         self,
         token: str,
         expected_typ: str = ACCESS_TYP,
-        leeway: int = 0,
         audiences: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
-        """Verify one of our own tokens (signature, type, exp/nbf/iat, iss, aud).
+        """Verify one of our own tokens through ``oauthcli verify``'s checks (signature with
+        our key and algorithm only, exactly our ``typ``, exp/nbf/iat, iss, required claims),
+        then its audience (:func:`check_access_audience`); ``TokenError`` with verify's reasons.
 
         ``audiences``: more ``aud`` values an access token may name (the clients' own
         ``audience``); a token without ``aud`` still needs none configured."""
-        import jwt
-
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise TokenError("token is not a well-formed JWT", Reason.MALFORMED) from None
-        if header.get("typ") != expected_typ:
-            kind = "an access" if expected_typ == ACCESS_TYP else "a refresh"
-            raise TokenError(f"token is not {kind} token (typ {header.get('typ')!r})", Reason.TYPE)
-        # Times are checked below against the injected clock, not PyJWT's.
-        options: dict[str, Any] = {
-            "require": ["exp", "iat", "sub"],
-            "verify_exp": False,
-            "verify_nbf": False,
-            "verify_iat": False,
-        }
-        # With no audience configured, a token naming one is refused (as PyJWT and the
-        # tutorial do): it was meant for some other API.
-        audience = self.settings.audience if expected_typ == ACCESS_TYP else None
-        accepted = audiences if expected_typ == ACCESS_TYP else frozenset()
-        if accepted:
-            options["verify_aud"] = False  # checked below against every accepted value
-        try:
-            claims = jwt.decode(
-                token,
-                self.key.verification_key(),
-                algorithms=[self.key.algorithm],
-                audience=audience,
-                issuer=self.settings.issuer,
-                options=options,  # type: ignore[arg-type]  # PyJWT types options as a TypedDict
-            )
-        except jwt.InvalidSignatureError:
-            raise TokenError("token signature is invalid", Reason.SIGNATURE) from None
-        except jwt.PyJWTError as exc:
-            raise TokenError(f"token rejected: {exc}", Reason.INVALID) from None
-        if accepted:
-            check_access_audience(claims.get("aud"), audience, accepted)
-        self._check_times(claims, leeway)
+        claims = self.verifier(expected_typ).verify(token).payload
+        if expected_typ == ACCESS_TYP:
+            check_access_audience(claims.get("aud"), self.settings.audience, audiences)
+        else:  # a refresh token names no audience (its resources are a claim of their own)
+            check_access_audience(claims.get("aud"), None, frozenset())
         return claims
 
-    def _check_times(self, claims: dict[str, Any], leeway: int) -> None:
-        now = self.clock()
-        times = {}
-        for name in ("exp", "nbf", "iat"):
-            value = claims.get(name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TokenError(f"token claim {name!r} is not a number", Reason.CLAIM)
-            times[name] = value
-        if times["exp"] <= now - leeway:
-            raise TokenTimeError("token has expired", Reason.EXPIRED)
-        if times.get("nbf", now) > now + leeway or times["iat"] > now + leeway:
-            raise TokenTimeError("token is not yet valid", Reason.NOT_YET_VALID)
+    def verifier(self, expected_typ: str, *, expired_ok: bool = False) -> Verifier:
+        """The ``Verifier`` of our ``expected_typ`` tokens (``at+jwt``, ``rt+jwt``, ``JWT``: an
+        ID token), made once per key and issuer. ``expired_ok``: its times are not held
+        against it (an ``id_token_hint``, OpenID RP-Initiated Logout 1.0 section 2)."""
+        from oauthcli.verify.keyset import key_from_object
+        from oauthcli.verify.verifier import LATEST_EXP, Verifier
+
+        kind = {ACCESS_TYP: "access", REFRESH_TYP: "refresh"}.get(expected_typ, "id")
+        slot = kind + (" expired ok" if expired_ok else "")
+        made = self._verifiers.get(slot)
+        if made is not None and made[0] is self.key and made[1] == self.settings.issuer:
+            return made[2]
+        key = key_from_object(self.key.key, self.key.algorithm, "the issuer's signing key")
+        found = Verifier(
+            [key],
+            [self.key.algorithm],
+            issuer=self.settings.issuer,
+            # A leeway over every NumericDate the verifier accepts: no time is held against it.
+            leeway=LATEST_EXP if expired_ok else 0,
+            required_claims=("iat", "sub"),
+            token_type=kind,
+            exact_type=True,
+            now=self.clock,
+        )
+        self._verifiers[slot] = (self.key, self.settings.issuer, found)
+        return found
 
 
 def check_access_audience(
     aud: Any, configured: str | list[str] | None, accepted: frozenset[str]
 ) -> None:
-    """RFC 7519 4.1.3 as PyJWT applies it, over the configured audience and ``accepted``."""
-    if aud is None:
-        if configured:
-            raise TokenError('token rejected: Token is missing the "aud" claim', Reason.INVALID)
+    """RFC 7519 4.1.3 over the configured audience and ``accepted`` (verify's
+    ``check_audience``): a token without ``aud`` passes unless an audience is configured; one
+    naming an audience needs one of them (none allowed: refused, as PyJWT does)."""
+    from oauthcli.verify.verifier import check_audience
+
+    if aud is None and not configured:
         return
-    named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
     allowed = accepted | set([configured] if isinstance(configured, str) else configured or [])
-    if named is None or not any(isinstance(a, str) and a in allowed for a in named):
-        raise TokenError("token rejected: Audience doesn't match", Reason.INVALID)
+    if not allowed:
+        if aud in ("", []):
+            return
+        raise TokenError(f"token audience {aud!r:.200}; this server expects none", Reason.AUDIENCE)
+    check_audience({} if aud is None else {"aud": aud}, frozenset(allowed))
 
 
 def _bound(generation: str | None, client_id: str | None) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def test_a_reason_is_its_string_in_json():
 
     error = AuthenticationError("no", Reason.INVALID_SCOPE)
     assert json.dumps({"error": error.reason}) == '{"error": "invalid_scope"}'
-    assert TokenError("x").reason == "invalid"
+    assert TokenError("x", Reason.EXPIRED).reason == "expired"
     assert family_reason(ExitCode.REMOTE) == "remote"
 
 

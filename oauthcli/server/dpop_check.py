@@ -30,7 +30,7 @@ from oauthcli.dpop import (
     check_proof,
     confirmation_jkt,
 )
-from oauthcli.errors import TokenError
+from oauthcli.errors import Reason, TokenError
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import OAuthError
 from oauthcli.store import Client
@@ -109,7 +109,7 @@ async def token_binding(request: Request, ctx: ServerContext, client: Client | N
     try:
         proof = await _check(ctx, proofs, "POST", request_urls(ctx, request), None)
     except ProofError as exc:
-        headers = nonce_headers(ctx) if exc.reason == "use_dpop_nonce" else {}
+        headers = nonce_headers(ctx) if exc.reason == Reason.USE_DPOP_NONCE else {}
         raise OAuthError(exc.reason, str(exc), 400, headers) from None
     request.state.dpop_jkt = proof.jkt
     return proof.jkt
@@ -127,10 +127,12 @@ async def resource_binding(
     if presented.scheme != "dpop":
         if jkt is not None:
             # RFC 9449 7.2: a DPoP-bound token is never accepted as a bearer token.
-            raise TokenError("the token is DPoP-bound: send it with the DPoP scheme and a proof")
+            raise TokenError(
+                "the token is DPoP-bound: send it with the DPoP scheme and a proof", Reason.BINDING
+            )
         return
     if jkt is None:
-        raise TokenError("the token is not DPoP-bound: send it as Bearer")
+        raise TokenError("the token is not DPoP-bound: send it as Bearer", Reason.BINDING)
     urls = request_urls(ctx, presented.conn) if presented.conn is not None else ()
     proof = await _check(ctx, presented.proofs, presented.method, urls, presented.token)
     if proof.jkt != jkt:

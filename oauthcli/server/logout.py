@@ -49,28 +49,21 @@ class _Refused(Exception):
 
 
 def _hint_claims(ctx: ServerContext, http: Request, hint: str) -> dict[str, Any]:
-    """The claims of an ID token this server issued; expired is fine (section 2)."""
-    import jwt
+    """The claims of an ID token this server issued, checked as ``oauthcli verify`` checks
+    (``TokenService.verifier``; its issuer is the one this request reaches); expired is fine
+    (section 2)."""
+    from oauthcli.errors import OAuthCliError, Reason
+    from oauthcli.verify.verifier import check_issuer, check_required_claims
 
     try:
-        if jwt.get_unverified_header(hint).get("typ") != "JWT":
-            raise _Refused("The id_token_hint is not an ID token.")
-        claims = jwt.decode(
-            hint,
-            ctx.key.verification_key(),
-            algorithms=[ctx.key.algorithm],
-            issuer=issuer_of(ctx, http),
-            options={
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-                "verify_aud": False,
-                "require": ["iss", "sub", "aud"],
-            },
-        )
-    except jwt.PyJWTError:
+        claims = ctx.verifier.verifier("JWT", expired_ok=True).verify(hint).payload
+        check_required_claims(claims, ("iss", "aud"))
+        check_issuer(claims, issuer_of(ctx, http))
+    except OAuthCliError as exc:
+        if getattr(exc, "reason", None) == Reason.TYPE:
+            raise _Refused("The id_token_hint is not an ID token.") from None
         raise _Refused("The id_token_hint is not an ID token this server issued.") from None
-    if not isinstance(claims["aud"], str) or not isinstance(claims["sub"], str):
+    if not isinstance(claims["aud"], str):
         raise _Refused("The id_token_hint is not an ID token this server issued.")
     return claims
 

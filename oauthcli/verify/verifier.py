@@ -53,6 +53,13 @@ _ACCEPTED_TYP: dict[str, frozenset[str | None]] = {
     "access": frozenset({None, "jwt", ACCESS_TYP}),
     "refresh": frozenset({REFRESH_TYP}),
 }
+# exact_type: the one typ an issuer checking its own tokens accepts (RFC 9068 4: a resource
+# server MUST check at+jwt; an OpenID ID token is typ JWT, never at+jwt or rt+jwt).
+_EXACT_TYP: dict[str, frozenset[str | None]] = {
+    "access": frozenset({ACCESS_TYP}),
+    "refresh": frozenset({REFRESH_TYP}),
+    "id": frozenset({"jwt"}),
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class Verifier:
     ``algorithms``: explicit allow-list; by default each key's own algorithms.
     ``audience``: one or several accepted values; the token must carry one of them.
     ``now``: the clock (``time.time``), injectable for tests.
+    ``exact_type``: ``typ`` must be exactly the kind's own (``at+jwt``, ``rt+jwt``; ``id``:
+    ``JWT``), as ``serve`` checks the tokens it issued itself.
     """
 
     def __init__(
@@ -115,9 +124,10 @@ class Verifier:
         required_claims: Sequence[str] = (),
         allow_no_exp: bool = False,
         token_type: str = "access",  # noqa: S107 (a kind of token, not a password)
+        exact_type: bool = False,
         now: Callable[[], float] = time.time,
     ) -> None:
-        if token_type not in TOKEN_TYPES:
+        if token_type not in (_EXACT_TYP if exact_type else TOKEN_TYPES):
             raise UsageError(f"token type must be one of {', '.join(TOKEN_TYPES)}")
         if leeway < 0 or (max_age is not None and max_age < 0):
             raise UsageError("leeway and max age must not be negative")
@@ -153,6 +163,7 @@ class Verifier:
         self.required_claims = list(required_claims)
         self.allow_no_exp = allow_no_exp
         self.token_type = token_type
+        self.exact_type = exact_type
         self.now = now
         self._header_cache: dict[str, dict[str, Any]] = {}
         self._index: Any = None
@@ -264,7 +275,7 @@ class Verifier:
         header, payload = parsed.header, parsed.payload
         now = self.now()
         if self.token_type != "any":
-            check_type(header, self.token_type)
+            check_type(header, self.token_type, exact=self.exact_type)
         check_claim_types(payload)
         exp = check_exp(payload, now, self.leeway, self.allow_no_exp)
         check_nbf(payload, now, self.leeway)
@@ -357,11 +368,16 @@ def _typ(header: dict[str, Any]) -> str | None:
     return typ[len("application/") :] if typ.startswith("application/") else typ
 
 
-def check_type(header: dict[str, Any], token_type: str) -> None:
-    """``typ`` must fit the kind of token wanted: an access token is never a refresh token."""
+def check_type(header: dict[str, Any], token_type: str, *, exact: bool = False) -> None:
+    """``typ`` must fit the kind of token wanted: an access token is never a refresh token.
+
+    ``exact``: only the kind's own ``typ`` (no ``JWT`` or missing one for an access token)."""
     typ = _typ(header)
-    if typ in _ACCEPTED_TYP[token_type]:
+    if typ in (_EXACT_TYP if exact else _ACCEPTED_TYP)[token_type]:
         return
+    if exact:
+        kind = {"access": "an access", "refresh": "a refresh", "id": "an ID"}[token_type]
+        raise TokenError(f"token is not {kind} token (typ {header.get('typ')!r:.40})", Reason.TYPE)
     if typ == REFRESH_TYP:
         raise TokenError(
             "this is a refresh token (typ rt+jwt), not an access token "
