@@ -12,12 +12,13 @@ import typer
 from oauthcli.cli import output
 from oauthcli.cli.hints import with_flag_hints
 from oauthcli.cli.options import ProfileOption, ProfileTimeoutOption
-from oauthcli.errors import ExitCode, Reason, exit_code_for_status
+from oauthcli.errors import ExitCode, Reason, UsageError, exit_code_for_status
 from oauthcli.text import clean
 
 if TYPE_CHECKING:
     import httpx
 
+    from oauthcli.client.cache import CacheEntry
     from oauthcli.client.profile import ProfileToken
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -252,6 +253,23 @@ def _explicit_token(token: str | None, profile: str | None) -> str | None:
     return value
 
 
+def _dpop_proof(entry: "CacheEntry", htm: str | None, htu: str | None) -> str | None:
+    """A proof for ``htm htu`` with the profile's key when its token is DPoP-bound."""
+    from oauthcli.client.dpop_key import signer_for
+
+    signer = signer_for(entry, presenting=True)
+    if signer is None:
+        return None
+    if not htm or not htu:
+        raise UsageError(
+            "the profile's token is DPoP-bound (RFC 9449): give --htm METHOD and --htu URL "
+            "of the request, or use 'oauthcli call', which signs each request itself"
+        )
+    if "://" not in htu or not htm.isalpha():
+        raise UsageError("--htm must be an HTTP method and --htu an absolute http(s) URL")
+    return signer.proof(htm.upper(), htu.strip(), access_token=entry.access_token)
+
+
 def _split_target(target: list[str]) -> tuple[str | None, str]:
     from oauthcli.errors import UsageError
 
@@ -403,9 +421,13 @@ def register(app: typer.Typer) -> None:
             entry = source.fresh()
             check_header_safe(entry.access_token)
             refreshable = source.can_refresh
+            from oauthcli.client.dpop_key import signer_for
+
             auth = BearerAuth(
                 entry.access_token,
                 (lambda: source.refresh().access_token) if source.can_refresh else None,
+                # login --dpop: DPoP scheme, a proof for each request (RFC 9449 7.1)
+                dpop=signer_for(entry, presenting=True),
             )
 
         from oauthcli.client.policy import MAX_REDIRECTS, redirect_target
@@ -484,12 +506,30 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--json", help='Print {"name": "Authorization", "value": "Bearer ..."}.'),
         ] = False,
+        htm: Annotated[
+            str | None,
+            typer.Option(
+                "--htm",
+                help="DPoP-bound profile: the method of the request the proof is for (RFC 9449).",
+                show_default=False,
+            ),
+        ] = None,
+        htu: Annotated[
+            str | None,
+            typer.Option(
+                "--htu",
+                help="DPoP-bound profile: the URL of the request the proof is for.",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Print 'Authorization: Bearer <token>' for curl -H "$(oauthcli header)".
 
         The token is the profile's, refreshed first if it has expired, or
         OAUTHCLI_TOKEN as given (unless --profile is given). Prints nothing and
-        exits non-zero when no valid token can be had.
+        exits non-zero when no valid token can be had. A DPoP-bound profile (login
+        --dpop) prints 'Authorization: DPoP <token>' and a 'DPoP: <proof>' line for
+        the request named by --htm and --htu.
         """
         from oauthcli.cli import ci_output
         from oauthcli.client.answer import check_header_safe
@@ -500,9 +540,23 @@ def register(app: typer.Typer) -> None:
             token = fresh_id_token(_profile_token(profile, cacert, timeout))
         else:
             explicit = _explicit_token(None, profile)
-            token = explicit or check_header_safe(
-                _profile_token(profile, cacert, timeout).fresh().access_token
-            )
+            if explicit is None:
+                entry = _profile_token(profile, cacert, timeout).fresh()
+                token = check_header_safe(entry.access_token)
+                proof = _dpop_proof(entry, htm, htu)
+                if proof is not None:
+                    value = f"DPoP {token}"
+                    if json_output:
+                        ci_output.emit_json(
+                            {"name": "Authorization", "value": value, "dpop": proof}, [token]
+                        )
+                        return
+                    ci_output.emit(f"Authorization: {value}\nDPoP: {proof}", [token])
+                    return
+            else:
+                token = explicit
+        if htm is not None or htu is not None:
+            raise UsageError("--htm and --htu only apply to a DPoP-bound profile (login --dpop)")
         if json_output:
             ci_output.emit_json({"name": "Authorization", "value": f"Bearer {token}"}, [token])
             return

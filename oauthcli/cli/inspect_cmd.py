@@ -142,6 +142,24 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    dpop_proof: Annotated[
+        str | None,
+        typer.Option(
+            "--dpop-proof",
+            metavar="PROOF",
+            help="Also check this DPoP proof (RFC 9449) against the token: signed by the key "
+            "its cnf.jkt names, ath its hash, for --htm and --htu.",
+            show_default=False,
+        ),
+    ] = None,
+    htm: Annotated[
+        str | None,
+        typer.Option("--htm", help="With --dpop-proof: the request's method.", show_default=False),
+    ] = None,
+    htu: Annotated[
+        str | None,
+        typer.Option("--htu", help="With --dpop-proof: the request's URL.", show_default=False),
+    ] = None,
     json_output: JsonOption = False,
     store: StoreOption = None,
     profile: ProfileOption = None,
@@ -187,6 +205,7 @@ def verify(
         json_output=json_output,
         store=store,
         profile=profile,
+        dpop=(dpop_proof, htm, htu),
     )
 
 

@@ -104,6 +104,12 @@ def decode_lines(
     scopes = scopes_of(payload)
     if scopes:
         lines.append((f"Scopes    {output.clean(', '.join(scopes))}", ""))
+    from oauthcli.dpop import confirmation_jkt
+
+    jkt = confirmation_jkt(payload)
+    if jkt is not None:
+        # RFC 9449 6.1: usable only with proofs of the key of that thumbprint
+        lines.append((f"DPoP      bound to the key of thumbprint {output.clean(jkt, 100)}", ""))
     lines.append(
         (
             "Signature NOT verified: anyone can write these claims; check them with 'oauthcli verify'.",
@@ -221,8 +227,11 @@ def verify(
     json_output: bool,
     store: Path | None,
     profile: str | None,
+    dpop: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> None:
-    """Verify one token (or ``--batch``); raise the token's error when it is not valid."""
+    """Verify one token (or ``--batch``); raise the token's error when it is not valid.
+
+    ``dpop``: ``(proof, htm, htu)`` of ``--dpop-proof``, checked against the valid token."""
     import contextlib
 
     from oauthcli.durations import parse_duration
@@ -236,6 +245,7 @@ def verify(
     _check_not_empty(issuer, audience, require_scope, require_claim)
     if cacert is not None and not _is_url(jwks) and issuer_url is None:
         raise UsageError("--cacert is for a key set fetched over https (--jwks URL, --issuer-url)")
+    proof = _dpop_options(dpop, batch)
     raw = _read_single(token, profile, json_output) if batch is None else None
     try:
         with contextlib.ExitStack() as stack:
@@ -268,7 +278,7 @@ def verify(
                 _run_batch(verifier, batch)
             else:
                 assert raw is not None
-                _verify_single(verifier, raw, json_output)
+                _verify_single(verifier, raw, json_output, proof)
     except RemoteError as exc:
         from oauthcli.cli.hints import add_flag_hint
 
@@ -337,11 +347,58 @@ def _key_choice(
     )
 
 
-def _verify_single(verifier: Any, raw: str, json_output: bool) -> None:
-    from oauthcli.errors import TokenTimeError
+def _dpop_options(
+    dpop: tuple[str | None, str | None, str | None], batch: str | None
+) -> tuple[str, str, str] | None:
+    from oauthcli.errors import UsageError
+
+    proof, htm, htu = dpop
+    if proof is None:
+        if htm is not None or htu is not None:
+            raise UsageError("--htm and --htu go with --dpop-proof")
+        return None
+    if batch is not None:
+        raise UsageError("--dpop-proof checks one token: not with --batch")
+    if not htm or not htu:
+        raise UsageError("--dpop-proof needs --htm METHOD and --htu URL of the request")
+    return proof.strip(), htm, htu
+
+
+def _check_dpop(raw: str, payload: dict[str, Any], dpop: tuple[str, str, str]) -> str:
+    """RFC 9449 7.1 as a resource server: the proof checks (4.3, ``ath`` of this token) and
+    its key is the one ``cnf.jkt`` names (6.1). The key's thumbprint, else ``ProofError``."""
+    from oauthcli.dpop import ProofError, check_proof, confirmation_jkt
+
+    proof, htm, htu = dpop
+    jkt = confirmation_jkt(payload)
+    if jkt is None:
+        raise ProofError("the token is not DPoP-bound: it has no cnf.jkt")
+    checked = check_proof(proof, htm=htm, htu=htu, now=time.time(), access_token=raw)
+    if checked.jkt != jkt:
+        raise ProofError("the DPoP proof is signed by another key than the token's cnf.jkt")
+    return jkt
+
+
+def _verify_single(
+    verifier: Any, raw: str, json_output: bool, dpop: tuple[str, str, str] | None = None
+) -> None:
+    from oauthcli.errors import TokenError, TokenTimeError
     from oauthcli.verify.verifier import TIME_REASONS
 
     result, error, found = verifier.evaluate(raw)
+    if error is None and dpop is None:
+        from oauthcli.dpop import confirmation_jkt
+
+        bound = confirmation_jkt(found["payload"] or {})
+        if bound is not None:
+            found["message"] += f"; DPoP-bound to key {bound} (cnf.jkt)"
+    if error is None and dpop is not None:
+        try:
+            jkt = _check_dpop(raw, found["payload"], dpop)
+            found["message"] += f"; DPoP proof of key {jkt} checked"
+        except TokenError as exc:
+            error = exc
+            found.update({"valid": False, "error": str(exc.reason), "message": str(exc)})
     shown = set(verifier.warnings)  # printed before verifying
     notes = result.warnings if result is not None else verifier.usage_warnings()
     for note in notes:

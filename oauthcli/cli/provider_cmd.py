@@ -73,6 +73,7 @@ def login_provider(
     cacert: Path | None,
     timeout: float | None,
     insecure_http: bool,
+    dpop_key_file: Path | None = None,
 ) -> "CacheEntry":
     """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
     from oauthcli.cli.paste import terminal_reader
@@ -107,6 +108,7 @@ def login_provider(
         timeout=login.DEFAULT_LOGIN_TIMEOUT if timeout is None else timeout,
         redirect=parse_redirect_uri(redirect_uri) if redirect_uri is not None else None,
         insecure_http=insecure_http,
+        dpop_key_file=dpop_key_file,
     )
     io = login.Interaction(
         notify=output.note,
@@ -565,9 +567,12 @@ def userinfo_cmd(
 
     source = profile_token(profile, timeout, cacert)
     url = profile_endpoint(source.entry, "userinfo", source.profile)
+    from oauthcli.client.dpop_key import signer_for
+
     token = check_header_safe(source.fresh().access_token)
     with _http(HTTP_TIMEOUT if timeout is None else timeout, cacert) as http:
-        claims = userinfo(http, url, token)
+        # a DPoP-bound token goes with a proof (RFC 9449 7: userinfo is a protected resource)
+        claims = userinfo(http, url, token, signer_for(source.entry, presenting=True))
     if json_output:
         output.print_json(claims)
     else:

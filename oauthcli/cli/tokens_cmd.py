@@ -373,6 +373,14 @@ def login(
             show_default=False,
         ),
     ] = None,
+    dpop: Annotated[
+        bool,
+        typer.Option(
+            "--dpop",
+            help="With --url or --issuer-url: bind the tokens to this profile's DPoP key "
+            "(RFC 9449; ES256, made on first use, 0600 beside the cache).",
+        ),
+    ] = False,
     fmt: FormatOption = None,
 ) -> None:
     """Log in and cache the tokens in the profile.
@@ -390,6 +398,10 @@ def login(
     profile_name = resolve_profile(profile)
     cache = _cache()
     cache.check(profile_name)  # a bad profile or an unsafe cache fails before the password
+    remote = issuer_url is not None or url is not None or app_url is not None
+    dpop_key_file = _dpop_key(cache, profile_name) if dpop and remote else None
+    if dpop and not remote:
+        raise UsageError("--dpop only applies with --url, --app or --issuer-url")
     provider_only = {
         "--client-key": client_key is not None,
         "--resource": bool(resource),
@@ -421,6 +433,7 @@ def login(
             cacert=cacert,
             timeout=timeout,
             insecure_http=insecure_http,
+            dpop_key_file=dpop_key_file,
         )
         cache_path = _save_login(cache, profile_name, entry)
         _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
@@ -466,6 +479,7 @@ def login(
                 10.0 if timeout is None else timeout,
                 insecure_http,
                 app_url,
+                dpop_key_file,
             )
         except AuthenticationError as exc:
             if app_scopes is not None and (
@@ -480,6 +494,15 @@ def login(
             _list_app_scopes(app_scopes)
     cache_path = _save_login(cache, profile_name, entry)
     _report(entry, profile_name, cache_path, print_only, json_output, "Logged in as", fmt)
+
+
+def _dpop_key(cache: "TokenCache", profile: str) -> Path:
+    """The profile's DPoP key file (``login --dpop``), made on first use (RFC 9449)."""
+    from oauthcli.client.dpop_key import key_path, load_or_create
+
+    path = key_path(cache.directory, profile)
+    load_or_create(path)
+    return path
 
 
 def _refuse_remote_options(
@@ -567,6 +590,7 @@ def _login_remote(
     timeout: float,
     insecure_http: bool,
     app_url: str | None = None,
+    dpop_key_file: Path | None = None,
 ) -> "CacheEntry":
     """``login --url``/``--app``: option combinations checked here, the grant run by
     ``oauthcli.client.login``."""
@@ -602,6 +626,7 @@ def _login_remote(
             insecure_http=insecure_http,
             client_factory=_client_factory(cacert, timeout),
             app_url=app_url,
+            dpop_key_file=dpop_key_file,
         )
     except UsageError as exc:
         if exc.reason == Reason.NO_SECRET:
@@ -726,7 +751,15 @@ def logout(profile: ProfileOption = None) -> None:
         except OAuthCliError as exc:
             output.warn(f"could not revoke the tokens of profile {profile_name!r} {where}: {exc}")
 
-    if _cache().delete(profile_name, before=revoke):
+    cache = _cache()
+    forgot = cache.delete(profile_name, before=revoke)
+    from oauthcli.client.dpop_key import key_path, remove_key
+
+    # The profile's DPoP key goes with its tokens (RFC 9449: a new login, a new key).
+    if remove_key(key_path(cache.directory, profile_name)) and not forgot:
+        output.note(f"logged out: forgot the DPoP key of profile {profile_name!r}")
+        return
+    if forgot:
         output.note(f"logged out: forgot the tokens of profile {profile_name!r}")
     else:
         output.note(f"nothing to forget: no tokens cached for profile {profile_name!r}")

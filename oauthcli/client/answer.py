@@ -55,7 +55,9 @@ def interpret(
     *,
     grant: str,
     secrets: tuple[str, ...],
+    dpop: bool = False,
 ) -> TokenResponse:
+    """``dpop``: the request carried a DPoP proof, so ``token_type: DPoP`` is expected (RFC 9449 5)."""
     data = _parse_json_object(body)
     if 200 <= status < 300:
         if data is None:
@@ -66,7 +68,7 @@ def interpret(
             )
         # Some servers report errors with a 200; those go through the error mapping below.
         if "access_token" in data or not isinstance(data.get("error"), str):
-            return _token_response(data, secrets)
+            return _token_response(data, secrets, dpop)
     _raise_for_error(status, reason, data, body, content_type, grant=grant, secrets=secrets)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -99,7 +101,9 @@ def describe_body(body: bytes, content_type: str) -> str:
     return "JSON that is not an object"
 
 
-def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResponse:
+def _token_response(
+    data: dict[str, Any], secrets: tuple[str, ...], dpop: bool = False
+) -> TokenResponse:
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise RemoteError(
@@ -107,10 +111,15 @@ def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResp
         )
     check_header_safe(access_token)
     token_type = data.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    kind = token_type.lower() if isinstance(token_type, str) else None
+    # RFC 9449 5: a DPoP token is only had by sending a proof; a server that ignores the
+    # proof answers Bearer, which is then used as such.
+    if kind not in ("bearer", "dpop") or (kind == "dpop" and not dpop):
         shown = clean(token_type, secrets) if isinstance(token_type, str) else "(missing)"
+        supported = "Bearer and DPoP" if dpop else "Bearer"
         raise RemoteError(
-            f"unsupported token_type {shown!r}: only Bearer tokens are supported",
+            f"unsupported token_type {shown!r}: only {supported} tokens are supported"
+            + ("" if kind != "dpop" else " (a DPoP token was sent without asking: use --dpop)"),
             reason=Reason.BAD_ANSWER,
         )
     refresh_token = data.get("refresh_token")
@@ -125,7 +134,7 @@ def _token_response(data: dict[str, Any], secrets: tuple[str, ...]) -> TokenResp
         raise RemoteError("the token endpoint's scope is not a string", reason=Reason.BAD_ANSWER)
     return TokenResponse(
         access_token=access_token,
-        token_type="Bearer",
+        token_type="DPoP" if kind == "dpop" else "Bearer",
         expires_in=_expires_in(data.get("expires_in"), secrets),
         refresh_token=refresh_token or None,
         scope=scope,

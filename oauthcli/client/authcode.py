@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from oauthcli.client.answer import TokenResponse
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.discovery import ProviderMetadata
+    from oauthcli.client.dpop_key import DPoPSigner
 
 # Parameters oauthcli sets itself: --param may not replace them.
 RESERVED = frozenset(
@@ -168,6 +169,7 @@ def run(
     insecure_http: bool = False,
     verify: Callable[[TokenResponse, AuthorizationSecrets], None] | None = None,
     read_pasted: PasteReader | None = None,
+    dpop: DPoPSigner | None = None,
 ) -> AuthorizationResult:
     """The browser login; ``verify`` checks the token response (the ID token) while the
     browser's page still waits, so the page says "Logged in" only when all of it held."""
@@ -194,6 +196,9 @@ def run(
         query["scope"] = scope
     if "openid" in scope.split():
         query["nonce"] = values.nonce
+    if dpop is not None:
+        # RFC 9449 10: the code is bound to the key; a thief's code is useless without it.
+        query["dpop_jkt"] = dpop.jkt
     # RFC 9207 / RFC 9700 4.4: an authorization endpoint on another origin than the issuer
     # is where a mix-up hides (the answer may come from another provider's endpoint), so
     # there the answer must carry iss even when the provider does not promise it.
@@ -245,6 +250,7 @@ def run(
                 grant="authorization_code",
                 secrets=(code, values.code_verifier),
                 insecure_http=insecure_http,
+                dpop=dpop,
             )
             if verify is not None:
                 verify(response, values)

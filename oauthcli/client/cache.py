@@ -67,6 +67,8 @@ class CacheEntry:
     # Why the profile's tokens are known to be dead ("revoked at the provider ...", "refresh
     # refused ..."), set by the command that learnt it; a new login clears it.
     revoked: str | None = None
+    # login --dpop: the profile's DPoP key file (RFC 9449); refresh and call sign with it.
+    dpop_key_file: str | None = None
 
     def expired(self, now: float | None = None, margin: int = 0) -> bool:
         if self.expires_at is None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from oauthcli.client.answer import TokenResponse
     from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.dpop_key import DPoPSigner
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5
@@ -152,8 +153,10 @@ def poll(
     clock: Callable[[], float] = time.monotonic,
     timeout: float | None = None,
     waiting: Callable[[float, str], None] | None = None,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
-    """Poll the token endpoint until the user approves, denies, or the code expires."""
+    """Poll the token endpoint until the user approves, denies, or the code expires; with
+    ``dpop`` each poll carries a proof (RFC 9449 5: every token request)."""
     from oauthcli.client import grants as remote
     from oauthcli.client.answer import interpret
     from oauthcli.client.authcode import token_resource
@@ -185,7 +188,7 @@ def poll(
         headers = {"Accept": "application/json"}
         secrets = (device.device_code, *auth.apply(form, headers, token_endpoint))
         status, reason, body, content_type = remote.post_form(
-            http, token_endpoint, form, headers, secrets
+            http, token_endpoint, form, headers, secrets, dpop
         )
         data = _json_object(body)
         code = data.get("error") if data is not None and status >= 400 else None
@@ -202,4 +205,7 @@ def poll(
             if isinstance(described, str) and described.strip() and code == "access_denied":
                 text += f" ({clean(described, secrets)})"
             raise AuthenticationError(text)
-        return interpret(status, reason, body, content_type, grant="device_code", secrets=secrets)
+        return interpret(
+            status, reason, body, content_type, grant="device_code", secrets=secrets,
+            dpop=dpop is not None,
+        )  # fmt: skip

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.dpop_key import DPoPSigner
 
 
 class UnsupportedTokenType(RemoteError):
@@ -120,10 +121,14 @@ def introspect(
     raise RemoteError(f"introspection at {display_url(url)} failed: {said}")
 
 
-def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
-    """The userinfo claims for ``access_token`` (a JSON object; signed answers are not read)."""
+def userinfo(
+    http: httpx.Client, url: str, access_token: str, dpop: DPoPSigner | None = None
+) -> dict[str, Any]:
+    """The userinfo claims for ``access_token`` (a JSON object; signed answers are not read);
+    a DPoP-bound token is presented with a proof of ``dpop``'s key (RFC 9449 7.1)."""
     import httpx
 
+    from oauthcli.client.bearer import BearerAuth
     from oauthcli.client.policy import check_url_safe
     from oauthcli.http import transport_error
 
@@ -133,7 +138,8 @@ def userinfo(http: httpx.Client, url: str, access_token: str) -> dict[str, Any]:
         with http.stream(
             "GET",
             url,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            headers={"Accept": "application/json"},
+            auth=BearerAuth(access_token, dpop=dpop),
             follow_redirects=False,
         ) as response:
             body = response.read()

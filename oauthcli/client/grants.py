@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 from oauthcli.claims import scope_string
-from oauthcli.client.answer import TokenResponse, interpret
+from oauthcli.client.answer import TokenResponse, interpret, loads
 from oauthcli.client.policy import check_url_safe
+from oauthcli.dpop import HEADER
 from oauthcli.errors import Reason, RemoteError, UsageError
 from oauthcli.http import display_url, read_capped, transport_error
 from oauthcli.jose import basic_authorization
 
 if TYPE_CHECKING:
     from oauthcli.client.assertion import ClientAuthentication
+    from oauthcli.client.dpop_key import DPoPSigner
 
 ClientAuth = Literal["basic", "post"]
 
@@ -38,6 +40,7 @@ def password_grant(
     client_auth: ClientAuth = "basic",
     *,
     insecure_http: bool = False,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
     """Resource owner password grant (RFC 6749 4.3), as FastAPI's ``OAuth2PasswordRequestForm`` reads it."""
     form: dict[str, str | list[str]] = {
@@ -56,6 +59,7 @@ def password_grant(
         grant="password",
         secrets=(password,),
         insecure_http=insecure_http,
+        dpop=dpop,
     )
 
 
@@ -68,6 +72,7 @@ def client_credentials_grant(
     client_auth: ClientAuth = "basic",
     *,
     insecure_http: bool = False,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
     """Client credentials grant (RFC 6749 4.4)."""
     return _token_request(
@@ -81,6 +86,7 @@ def client_credentials_grant(
         grant="client_credentials",
         secrets=(),
         insecure_http=insecure_http,
+        dpop=dpop,
     )
 
 
@@ -96,6 +102,7 @@ def refresh_grant(
     insecure_http: bool = False,
     auth: ClientAuthentication | None = None,
     extra: Mapping[str, str | list[str]] | None = None,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
     """Refresh grant (RFC 6749 6); no ``scopes`` keeps the originally granted scope.
 
@@ -117,6 +124,7 @@ def refresh_grant(
             grant="refresh_token",
             secrets=(refresh_token,),
             insecure_http=insecure_http,
+            dpop=dpop,
         )
     return _token_request(
         client,
@@ -129,6 +137,7 @@ def refresh_grant(
         grant="refresh_token",
         secrets=(refresh_token,),
         insecure_http=insecure_http,
+        dpop=dpop,
     )
 
 
@@ -144,6 +153,7 @@ def _token_request(
     grant: str,
     secrets: tuple[str, ...],
     insecure_http: bool,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
     check_url_safe(token_url, insecure_http=insecure_http)
     if client_auth not in ("basic", "post"):
@@ -160,8 +170,10 @@ def _token_request(
         if client_secret is not None:
             form["client_secret"] = client_secret
     secrets = tuple(s for s in (*secrets, client_secret) if s)
-    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets)
-    return interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
+    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets, dpop)
+    return interpret(
+        status, reason, body, content_type, grant=grant, secrets=secrets, dpop=dpop is not None
+    )
 
 
 def token_request(
@@ -174,11 +186,13 @@ def token_request(
     grant: str,
     secrets: tuple[str, ...] = (),
     insecure_http: bool = False,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
     """POST any grant's ``form`` to the token endpoint, authenticated as ``auth`` says
     (basic, post, private-key-jwt or none; ``oauthcli.client.assertion``).
 
-    List values (``resource``, RFC 8707) are sent as repeated parameters.
+    List values (``resource``, RFC 8707) are sent as repeated parameters. With ``dpop``
+    the request carries a proof of its key (RFC 9449 5).
     """
     check_url_safe(token_url, insecure_http=insecure_http)
     scope = scope_string(scopes)
@@ -186,8 +200,10 @@ def token_request(
         form["scope"] = scope
     headers = {"Accept": "application/json"}
     secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, token_url)) if s)
-    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets)
-    return interpret(status, reason, body, content_type, grant=grant, secrets=secrets)
+    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets, dpop)
+    return interpret(
+        status, reason, body, content_type, grant=grant, secrets=secrets, dpop=dpop is not None
+    )
 
 
 def post_form(
@@ -196,9 +212,10 @@ def post_form(
     form: Mapping[str, str | list[str]],
     headers: Mapping[str, str],
     secrets: tuple[str, ...],
+    dpop: DPoPSigner | None = None,
 ) -> tuple[int, str, bytes, str]:
     """POST a form once, never following a redirect: ``(status, reason, body, content type)``."""
-    return _post_form(client, url, form, headers, secrets)
+    return _post_form(client, url, form, headers, secrets, dpop)
 
 
 def _post_form(
@@ -207,8 +224,39 @@ def _post_form(
     form: Mapping[str, str | list[str]],
     headers: Mapping[str, str],
     secrets: tuple[str, ...],
+    dpop: DPoPSigner | None = None,
 ) -> tuple[int, str, bytes, str]:
-    """POST once (no retry, no redirect) and read at most ``MAX_BODY_BYTES`` of the answer."""
+    """POST (no redirect) and read at most ``MAX_BODY_BYTES`` of the answer.
+
+    With ``dpop``, each attempt carries a fresh proof, and a ``use_dpop_nonce`` refusal
+    with a new ``DPoP-Nonce`` is retried once with that nonce (RFC 9449 8); else once."""
+    if dpop is None:
+        return _post_once(client, url, form, headers, secrets)[:4]
+    for _ in range(2):
+        sent = {**headers, HEADER: dpop.proof("POST", url)}
+        status, reason, body, content_type, nonce_changed = _post_once(
+            client, url, form, sent, secrets, dpop
+        )
+        if not (nonce_changed and status in (400, 401) and _oauth_error(body) == "use_dpop_nonce"):
+            break
+    return status, reason, body, content_type
+
+
+def _oauth_error(body: bytes) -> str | None:
+    data = loads(body)
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, str) else None
+
+
+def _post_once(
+    client: httpx.Client,
+    url: str,
+    form: Mapping[str, str | list[str]],
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...],
+    dpop: DPoPSigner | None = None,
+) -> tuple[int, str, bytes, str, bool]:
+    """POST once; the last item: the answer gave ``dpop`` a new nonce."""
     shown = display_url(url)
     try:
         with client.stream(
@@ -224,7 +272,8 @@ def _post_form(
                 )
             body = read_capped(response, url)
             content_type = response.headers.get("content-type", "")
-            return response.status_code, response.reason_phrase, body, content_type
+            learnt = dpop.learn(url, response.headers) if dpop is not None else False
+            return response.status_code, response.reason_phrase, body, content_type, learnt
     except httpx.InvalidURL as exc:
         raise UsageError(f"not a valid URL: {shown}") from exc
     except httpx.RequestError as exc:

@@ -41,11 +41,13 @@ def login_remote(
     insecure_http: bool,
     client_factory: Callable[[], httpx.Client],
     app_url: str | None = None,
+    dpop_key_file: Path | None = None,
 ) -> CacheEntry:
     """Log in at ``token_url``; return the entry to cache (nothing is saved here).
 
     ``app_url`` (``login --app``): the app whose OpenAPI document named ``token_url``; its
     origin is where the token is meant to go, so it is trusted as the token URL's is.
+    ``dpop_key_file`` (``login --dpop``): the request carries a proof of that key (RFC 9449).
     """
     from oauthcli.client import grants
 
@@ -59,6 +61,11 @@ def login_remote(
             "the client-credentials grant needs a client id and its secret", reason=Reason.NO_SECRET
         )
     scope_param = scope_string(scopes)
+    dpop = None
+    if dpop_key_file is not None:
+        from oauthcli.client.dpop_key import DPoPSigner, load_key
+
+        dpop = DPoPSigner(load_key(dpop_key_file))
 
     with client_factory() as client:
         if grant == "password":
@@ -74,6 +81,7 @@ def login_remote(
                     client_secret,
                     client_auth,
                     insecure_http=insecure_http,
+                    dpop=dpop,
                 )
             finally:
                 del password
@@ -87,8 +95,9 @@ def login_remote(
                 scope_param or None,
                 client_auth,
                 insecure_http=insecure_http,
+                dpop=dpop,
             )
-    return entry_for(
+    entry = entry_for(
         response,
         token_url=token_url,
         asked_scope=scope_param,
@@ -99,6 +108,8 @@ def login_remote(
         insecure_http=insecure_http,
         trusted_origins=[origin_of(app_url)] if app_url is not None else [],
     )
+    entry.dpop_key_file = str(dpop_key_file) if dpop_key_file is not None else None
+    return entry
 
 
 def entry_for(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.cache import CacheEntry
     from oauthcli.client.discovery import ProviderMetadata
+    from oauthcli.client.dpop_key import DPoPSigner
     from oauthcli.client.loopback import RedirectTarget
     from oauthcli.client.pkce import AuthorizationSecrets
 
@@ -55,6 +56,9 @@ class ProviderLogin:
     timeout: float = DEFAULT_LOGIN_TIMEOUT
     redirect: RedirectTarget | None = None
     insecure_http: bool = False
+    # login --dpop: the profile's DPoP key (oauthcli.client.dpop_key); every token request
+    # carries a proof of it and the tokens are bound to it (RFC 9449).
+    dpop_key_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
     token_url = metadata.require("token", "to get tokens")
     auth = auth.for_provider(metadata.issuer, token_url)
     grant = choose_grant(request, metadata)
+    dpop = _signer(request)
     if grant != "password" and request.username:
         raise UsageError(f"--grant {grant} logs in through the provider's page: drop USERNAME")
     if grant == "password" and not request.username:
@@ -179,6 +184,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             waiting=io.waiting,
             target=request.redirect,
             insecure_http=request.insecure_http,
+            dpop=dpop,
             verify=verify,
             read_pasted=io.read_pasted,
         )
@@ -198,9 +204,10 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             clock=io.clock,
             timeout=request.timeout,
             waiting=io.waiting,
+            dpop=dpop,
         )
     else:
-        response = _direct_grant(http, token_url, grant, request, auth, scope, extra, io)
+        response = _direct_grant(http, token_url, grant, request, auth, scope, extra, io, dpop)
     if claims is None:
         claims = _id_token_claims(metadata, auth, response, nonce, http)
     return _entry(request, metadata, auth, grant, scope, response, claims)
@@ -215,6 +222,7 @@ def _direct_grant(
     scope: str,
     extra: dict[str, str | list[str]],
     io: Interaction,
+    dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
     from oauthcli.client import grants as remote
     from oauthcli.client.authcode import token_resource
@@ -235,6 +243,7 @@ def _direct_grant(
             scopes=scope or None,
             grant="client_credentials",
             insecure_http=request.insecure_http,
+            dpop=dpop,
         )
     password = io.read_password()
     try:
@@ -253,6 +262,7 @@ def _direct_grant(
             grant="password",
             secrets=(password,),
             insecure_http=request.insecure_http,
+            dpop=dpop,
         )
     finally:
         del password
@@ -358,7 +368,16 @@ def _entry(
         ),
         resources=list(request.resources),
         audience=request.audience,
+        dpop_key_file=str(request.dpop_key_file) if request.dpop_key_file else None,
     )
+
+
+def _signer(request: ProviderLogin) -> DPoPSigner | None:
+    if request.dpop_key_file is None:
+        return None
+    from oauthcli.client.dpop_key import DPoPSigner, load_key
+
+    return DPoPSigner(load_key(request.dpop_key_file))
 
 
 def _is_http(url: str) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from oauthcli.claims import scope_string
 from oauthcli.client.cache import CacheEntry
+from oauthcli.client.dpop_key import signer_for
 from oauthcli.client.secret import read_client_secret
 from oauthcli.errors import AuthenticationError, ConfigError, Reason, TokenError
 from oauthcli.urls import origin_of
@@ -113,6 +114,7 @@ def _refresh_remote(
             # a login at an OpenID provider: its client authentication, resource and audience
             auth=oidc_profile.client_authentication(entry),
             extra=oidc_profile.refresh_parameters(entry),
+            dpop=signer_for(entry),
         )
         id_token = oidc_profile.refreshed_id_token(entry, response, client)
     return CacheEntry.from_token_response(
@@ -179,6 +181,7 @@ def _renew_client_credentials(
             asked or None,
             entry.client_auth or "basic",  # type: ignore[arg-type]  # cached as str; grants checks the value
             insecure_http=origin_of(entry.token_url) in entry.allowed_origins,
+            dpop=signer_for(entry),
         )
     return CacheEntry.from_token_response(
         response, now=time.time(), asked_scope=asked, previous=entry

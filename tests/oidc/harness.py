@@ -76,6 +76,16 @@ def _modules_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    yield from _run_provider(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="session")
+def oidc_provider_dpop_nonce(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """The same provider requiring DPoP nonces (RFC 9449 8, 9) at /token and userinfo."""
+    yield from _run_provider(tmp_path_factory, {"dpop_nonce": True})
+
+
+def _run_provider(tmp_path_factory: pytest.TempPathFactory, extra: dict) -> Iterator[OidcProvider]:
     from oauthcli.keys import generate, jwks_from_files
 
     node = shutil.which("node")
@@ -87,7 +97,7 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
     key.write_bytes(generate("ES256"))
     key.chmod(0o600)
     log = work / "token-requests.jsonl"
-    config = {"log": str(log), "pkjwt_jwks": jwks_from_files([key])}
+    config = {"log": str(log), "pkjwt_jwks": jwks_from_files([key]), **extra}
     proc = subprocess.Popen(
         [node, str(HERE / "provider.mjs"), str(modules), json.dumps(config)],
         stdout=subprocess.PIPE,

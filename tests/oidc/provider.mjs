@@ -2,18 +2,20 @@
 //
 // node provider.mjs MODULES_DIR CONFIG_JSON
 //   MODULES_DIR  a node_modules directory holding oidc-provider
-//   CONFIG_JSON  {"log": path of a JSON-lines log of token requests, "pkjwt_jwks": {...}}
+//   CONFIG_JSON  {"log": path of a JSON-lines log of token requests, "pkjwt_jwks": {...},
+//                 "dpop_nonce": true to require DPoP nonces (RFC 9449 8, 9) everywhere}
 // Prints one JSON line {"issuer": ...} on stdout once it listens.
 //
 // Besides the stock features (devInteractions login/consent pages, device flow, revocation,
 // introspection, userinfo, resource indicators with JWT access tokens, refresh tokens with
-// offline_access), three small middlewares make the faults the tests need:
+// offline_access, DPoP: tokens bound when a proof is sent), three small middlewares make the faults the tests need:
 //   - the login form checks the password (devInteractions accept anything): a wrong one shows
 //     "Invalid login or password" with a Cancel link, as a real provider would;
 //   - every token request is logged (grant, code, client, auth), so a test can prove that a
 //     code was never redeemed;
 //   - client "device-slow" is told "slow_down" on its first two polls of each device code
 //     (oidc-provider never sends slow_down itself); "device-expiring" gets 1 s device codes.
+import crypto from 'node:crypto';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -99,6 +101,11 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     userinfo: { enabled: true },
+    dPoP: {
+      enabled: true,
+      nonceSecret: config.dpop_nonce ? crypto.randomBytes(32) : undefined,
+      requireNonce: () => Boolean(config.dpop_nonce),
+    },
     resourceIndicators: {
       enabled: true,
       defaultResource: async (ctx, client, oneOf) => oneOf,
