@@ -205,7 +205,9 @@ def verify(
         json_output=json_output,
         store=store,
         profile=profile,
-        dpop=(dpop_proof, htm, htu),
+        dpop_proof=dpop_proof,
+        htm=htm,
+        htu=htu,
     )
 
 

@@ -227,11 +227,13 @@ def verify(
     json_output: bool,
     store: Path | None,
     profile: str | None,
-    dpop: tuple[str | None, str | None, str | None] = (None, None, None),
+    dpop_proof: str | None = None,
+    htm: str | None = None,
+    htu: str | None = None,
 ) -> None:
     """Verify one token (or ``--batch``); raise the token's error when it is not valid.
 
-    ``dpop``: ``(proof, htm, htu)`` of ``--dpop-proof``, checked against the valid token."""
+    ``dpop_proof`` (with ``htm``, ``htu``): a DPoP proof checked against the valid token."""
     import contextlib
 
     from oauthcli.durations import parse_duration
@@ -245,7 +247,7 @@ def verify(
     _check_not_empty(issuer, audience, require_scope, require_claim)
     if cacert is not None and not _is_url(jwks) and issuer_url is None:
         raise UsageError("--cacert is for a key set fetched over https (--jwks URL, --issuer-url)")
-    proof = _dpop_options(dpop, batch)
+    proof = _dpop_options((dpop_proof, htm, htu), batch)
     raw = _read_single(token, profile, json_output) if batch is None else None
     try:
         with contextlib.ExitStack() as stack:
