@@ -274,6 +274,8 @@ class Client:
     claims: dict[str, Any] = field(default_factory=dict)
     # Its token requests must carry a DPoP proof (RFC 9449; client add --require-dpop).
     require_dpop: bool = False
+    # RFC 9126 6: /authorize takes this client's requests only through /par.
+    require_pushed_authorization_requests: bool = False
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -295,6 +297,8 @@ class Client:
             data["claims"] = dict(self.claims)
         if self.require_dpop:
             data["require_dpop"] = True
+        if self.require_pushed_authorization_requests:
+            data["require_pushed_authorization_requests"] = True
         return data
 
 
@@ -541,6 +545,7 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "audience": (str, list),
     "claims": dict,
     "require_dpop": bool,
+    "require_pushed_authorization_requests": bool,
 }
 
 

@@ -119,6 +119,13 @@ def add(
             help="Its token requests must carry a DPoP proof (RFC 9449): bound tokens only.",
         ),
     ] = False,
+    require_par: Annotated[
+        bool,
+        typer.Option(
+            "--require-par",
+            help="/authorize takes this client's requests only when pushed to /par (RFC 9126).",
+        ),
+    ] = False,
     store: StoreOption = None,
 ) -> None:
     """Add a client; a confidential client's secret is stored hashed (bcrypt for a chosen one)."""
@@ -166,6 +173,7 @@ def add(
             audience=(audiences[0] if len(audiences) == 1 else audiences) or None,
             claims=claims,
             require_dpop=require_dpop,
+            require_pushed_authorization_requests=require_par,
         )
     where = f"; secret in {secret_out}" if secret_out else ""
     output.note(f"added client {client_id!r} to {user_store.path}{where}")

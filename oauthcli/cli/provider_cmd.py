@@ -74,6 +74,7 @@ def login_provider(
     timeout: float | None,
     insecure_http: bool,
     dpop_key_file: Path | None = None,
+    par: bool = False,
 ) -> "CacheEntry":
     """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
     from oauthcli.cli.paste import terminal_reader
@@ -109,6 +110,7 @@ def login_provider(
         redirect=parse_redirect_uri(redirect_uri) if redirect_uri is not None else None,
         insecure_http=insecure_http,
         dpop_key_file=dpop_key_file,
+        par=par,
     )
     io = login.Interaction(
         notify=output.note,

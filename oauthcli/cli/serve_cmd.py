@@ -134,6 +134,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    require_par: Annotated[
+        bool,
+        typer.Option(
+            "--require-par",
+            help="Every client must push its authorization request to /par first (RFC 9126).",
+        ),
+    ] = False,
     exit_on_stdin_eof: Annotated[
         bool,
         typer.Option(
@@ -199,6 +206,7 @@ def serve(
         consent=not no_consent,
         require_dpop=require_dpop,
         dpop_nonce=dpop_nonce,
+        require_par=require_par,
         exit_on_stdin_eof=exit_on_stdin_eof,
         registration=registration,
         registration_token=registration_token,

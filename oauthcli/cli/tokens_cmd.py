@@ -355,6 +355,14 @@ def login(
             "was sent to may be pasted back (SSH).",
         ),
     ] = False,
+    par: Annotated[
+        bool,
+        typer.Option(
+            "--par",
+            help="Browser login: push the request to the provider's /par first (RFC 9126); "
+            "automatic when its discovery requires it.",
+        ),
+    ] = False,
     app_url: Annotated[
         str | None,
         typer.Option(
@@ -409,6 +417,7 @@ def login(
         "--param": bool(param),
         "--redirect-uri": redirect_uri is not None,
         "--no-browser": no_browser,
+        "--par": par,
     }
     if issuer_url is not None:
         if url is not None or app_url is not None:
@@ -430,6 +439,7 @@ def login(
             params=param or [],
             redirect_uri=redirect_uri,
             no_browser=no_browser,
+            par=par,
             cacert=cacert,
             timeout=timeout,
             insecure_http=insecure_http,

@@ -55,6 +55,7 @@ RESERVED = frozenset(
         "code",
         "code_verifier",
         "device_code",
+        "request_uri",
     }
 )
 
@@ -110,6 +111,28 @@ class AuthorizationResult:
     response: TokenResponse
     secrets: AuthorizationSecrets
     redirect_uri: str
+
+
+def _pushed_url(
+    http: httpx.Client,
+    metadata: ProviderMetadata,
+    endpoint: str,
+    auth: ClientAuthentication,
+    request: dict[str, str | list[str]],
+    insecure_http: bool,
+) -> str:
+    """The authorization URL of a pushed request (RFC 9126 4): client_id and request_uri."""
+    from oauthcli.client.endpoints import push_authorization_request
+
+    why = "to push the authorization request (RFC 9126)"
+    if metadata.require_par:
+        why += ", which it requires"
+    par_url = metadata.require("par", why)
+    request_uri = push_authorization_request(
+        http, par_url, request, auth, insecure_http=insecure_http
+    )
+    assert auth.client_id is not None
+    return authorization_url(endpoint, {"client_id": auth.client_id, "request_uri": request_uri})
 
 
 OPENER_GRACE = 2.0  # seconds to learn whether a browser started before waiting for it
@@ -170,9 +193,16 @@ def run(
     verify: Callable[[TokenResponse, AuthorizationSecrets], None] | None = None,
     read_pasted: PasteReader | None = None,
     dpop: DPoPSigner | None = None,
+    par: bool = False,
 ) -> AuthorizationResult:
     """The browser login; ``verify`` checks the token response (the ID token) while the
-    browser's page still waits, so the page says "Logged in" only when all of it held."""
+    browser's page still waits, so the page says "Logged in" only when all of it held.
+
+    With ``par``, or when the provider's discovery says
+    ``require_pushed_authorization_requests``, the parameters are pushed to its
+    ``pushed_authorization_request_endpoint`` first, authenticated as at the token
+    endpoint (RFC 9126 2), and the browser gets only ``client_id`` and ``request_uri`` (4).
+    """
     from oauthcli.client import grants as remote
 
     endpoint = metadata.require("authorization", "for --grant authorization-code")
@@ -210,7 +240,10 @@ def run(
         target=target,
     ) as listener:
         query["redirect_uri"] = listener.redirect_uri
-        url = authorization_url(endpoint, {**query, **extra})
+        if par or metadata.require_par:
+            url = _pushed_url(http, metadata, endpoint, auth, {**query, **extra}, insecure_http)
+        else:
+            url = authorization_url(endpoint, {**query, **extra})
         # the provider's endpoint came from outside: shown cleaned, but whole
         notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
         _open_in_background(opener, url, notify)

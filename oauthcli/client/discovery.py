@@ -48,6 +48,7 @@ ENDPOINTS = {
     "introspection_endpoint": "introspection",
     "userinfo_endpoint": "userinfo",
     "jwks_uri": "jwks",
+    "pushed_authorization_request_endpoint": "par",  # RFC 9126 5
 }
 
 
@@ -137,6 +138,8 @@ class ProviderMetadata:
     auth_methods: tuple[str, ...] = ()
     iss_parameter_supported: bool = False
     document_url: str = ""  # where the (first) document was found
+    # RFC 9126 5: the authorization endpoint takes pushed requests only
+    require_par: bool = False
 
     def endpoint(self, name: str) -> str | None:
         return self.endpoints.get(name)
@@ -174,6 +177,7 @@ class ProviderMetadata:
             auth_methods=tuple(data.get("auth_methods") or ()),
             iss_parameter_supported=bool(data.get("iss_parameter_supported")),
             document_url=str(data.get("document_url") or ""),
+            require_par=bool(data.get("require_par")),
         )
 
 
@@ -225,6 +229,7 @@ def parse_metadata(doc: Any, issuer: str, where: str) -> ProviderMetadata:
         auth_methods=_strings(doc, "token_endpoint_auth_methods_supported"),
         iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported") is True,
         document_url=where,
+        require_par=doc.get("require_pushed_authorization_requests") is True,
     )
 
 

@@ -1,4 +1,5 @@
-"""The provider's other endpoints: revocation (RFC 7009), introspection (RFC 7662), userinfo (OIDC Core 5.3).
+"""The provider's other endpoints: revocation (RFC 7009), introspection (RFC 7662), userinfo
+(OIDC Core 5.3), pushed authorization requests (RFC 9126).
 
 Requests go once, redirects are never followed (credentials are in them), and
 whatever the server says is cleaned before it reaches a message.
@@ -93,6 +94,37 @@ def revoke(
     if exit_code_for_status(status, code, refusals=(401,)) == ExitCode.AUTH:
         raise AuthenticationError(f"revocation refused the client's authentication: {said}")
     raise RemoteError(f"revocation at {display_url(url)} failed: {said}")
+
+
+def push_authorization_request(
+    http: httpx.Client,
+    url: str,
+    form: dict[str, str | list[str]],
+    auth: ClientAuthentication,
+    *,
+    insecure_http: bool = False,
+) -> str:
+    """RFC 9126 2: push an authorization request's parameters, authenticated as at the token
+    endpoint; the ``request_uri`` that stands for them at the authorization endpoint."""
+    from oauthcli.client.answer import interpret
+
+    status, reason, body, content_type, secrets = _authenticated_post(
+        http, url, dict(form), auth, (), insecure_http
+    )
+    data = _json(body)
+    if status not in (200, 201) or data is None or "error" in data:
+        # the token endpoint's wording (RFC 9126 2.3 answers as it does: invalid_client ...)
+        interpret(status, reason, body, content_type, grant="authorization_code", secrets=secrets)
+        raise RemoteError(
+            f"the pushed authorization request endpoint {display_url(url)} answered {status} "
+            f"with {describe_body(body, content_type)}"
+        )
+    request_uri = data.get("request_uri")
+    if not isinstance(request_uri, str) or not request_uri or len(request_uri) > 2000:
+        raise RemoteError(f"the answer of {display_url(url)} has no request_uri (RFC 9126 2.2)")
+    if any(c.isspace() or ord(c) < 0x20 for c in request_uri):
+        raise RemoteError(f"the request_uri of {display_url(url)} is not a URI")
+    return request_uri
 
 
 def introspect(

@@ -59,6 +59,7 @@ class ProviderLogin:
     # login --dpop: the profile's DPoP key (oauthcli.client.dpop_key); every token request
     # carries a proof of it and the tokens are bound to it (RFC 9449).
     dpop_key_file: Path | None = None
+    par: bool = False  # push the browser login's request first (RFC 9126)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,10 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         raise UsageError(f"--grant {grant} logs in through the provider's page: drop USERNAME")
     if grant == "password" and not request.username:
         raise UsageError("missing USERNAME: the password grant logs a user in")
+    if request.par and grant != "authorization-code":
+        raise UsageError(
+            "--par pushes a browser login's request: it needs the authorization-code grant"
+        )
     scopes = request.scopes or (["openid"] if is_interactive(grant) else [])
     scope = scope_string(scopes)
     extra = authcode.extra_parameters(request.resources, request.audience, request.params, scope)
@@ -187,6 +192,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
             dpop=dpop,
             verify=verify,
             read_pasted=io.read_pasted,
+            par=request.par,
         )
         response = result.response
         claims = checked

@@ -37,12 +37,14 @@ from oauthcli.server import (
     endpoints,
     grants,
     oidc,
+    par,
     registration,
     users_me,
 )
 from oauthcli.server.accesslog import AccessLogMiddleware
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import NO_STORE, OAuthError
+from oauthcli.server.provider import PAR_PATH
 from oauthcli.server.provider_settings import ProviderSettings
 from oauthcli.server.state import LiveStore
 from oauthcli.server.throttle import LoginThrottle
@@ -135,6 +137,7 @@ def create_app(
     docs.install(app, ctx.live)
     authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     registration.install(app, ctx)  # /register (RFC 7591), when serve --registration
+    app.include_router(par.router(ctx))  # /par (RFC 9126)
     return app
 
 
@@ -154,6 +157,9 @@ def discovery_metadata(ctx: ServerContext, base: str) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": list(client_auth.ASSERTION_ALGORITHMS),
         "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 5.1
         "service_documentation": base + docs.DOCS_PATH,
+        # RFC 9126 5: where to push, and whether /authorize takes anything else
+        "pushed_authorization_request_endpoint": base + PAR_PATH,
+        "require_pushed_authorization_requests": ctx.provider.require_par,
         **oidc.discovery_fields(base, ctx.key.algorithm, ctx.live.scopes()),
         **registration.discovery_fields(ctx, base),
     }

@@ -48,6 +48,8 @@ from oauthcli.server.provider import (
     CONSENT_PATH,
     LOGIN_PATH,
     PENDING,
+    PUSHED,
+    REQUEST_URI_PREFIX,
     USERINFO_PATH,
     active_user,
     check_client_scopes,
@@ -348,12 +350,67 @@ def _consent_page(ctx: ServerContext, request: AuthRequest, user: User, auth_tim
     )
 
 
+def pushed_request(ctx: ServerContext, params: dict[str, str], repeated: set[str]) -> AuthRequest:
+    """Blocking (the server state): the request pushed to ``/par`` that ``request_uri`` names,
+    taken once (RFC 9126 4). Every other parameter but ``client_id`` is ignored: the pushed
+    ones were validated and are the request; a reference that is unknown, used, expired or
+    another client's gets the error page (there is no trusted redirect URI to send it to)."""
+    for name in ("client_id", "request_uri"):
+        if name in repeated:
+            raise PageError(f"The parameter {name} was given more than once.")
+    client_id = params.get("client_id") or None
+    if client_id is None:
+        raise PageError("The request has no client_id.")
+    if enabled_client(ctx, client_id) is None:
+        raise PageError(f"Unknown or disabled client {client_id!r}.")
+    uri = params.get("request_uri", "")
+    record = None
+    if uri.startswith(REQUEST_URI_PREFIX) and len(uri) <= 200:
+        record = ctx.records.take(PUSHED, digest(uri.removeprefix(REQUEST_URI_PREFIX)))
+    if (
+        record is None
+        or float(record.get("exp", 0)) <= ctx.provider.clock()
+        or record["request"].get("client_id") != client_id
+    ):
+        raise PageError(
+            "The request_uri is unknown, expired or already used (invalid_request_uri): "
+            "push the authorization request again."
+        )
+    return AuthRequest(**record["request"])
+
+
+def requires_par(ctx: ServerContext, client_id: str) -> bool:
+    """``serve --require-par``, or the client's ``require_pushed_authorization_requests``."""
+    client = ctx.find_client(client_id)
+    return ctx.provider.require_par or bool(
+        client is not None and client.require_pushed_authorization_requests
+    )
+
+
+def _request_of(
+    ctx: ServerContext, params: dict[str, str], repeated: set[str], resources: list[str]
+) -> AuthRequest:
+    """Blocking (the server state): the request pushed earlier (``request_uri``), or the one
+    in the parameters, refused when its client must push (RFC 9126 5, 6)."""
+    if "request_uri" in params:
+        return pushed_request(ctx, params, repeated)
+    request = validate(params, repeated, ctx, resources)
+    if requires_par(ctx, request.client_id):
+        raise ToClient(
+            request,
+            "invalid_request",
+            "this client must push its authorization request to the "
+            "pushed_authorization_request_endpoint (RFC 9126)",
+        )
+    return request
+
+
 async def authorize(http: Request, ctx: ServerContext) -> Response:
     post = http.method == "POST"
     try:
         params, repeated, resources = await _params(http)
         # The client may be a registered one, in the server state: off the event loop.
-        request = await run_in_threadpool(validate, params, repeated, ctx, resources)
+        request = await run_in_threadpool(_request_of, ctx, params, repeated, resources)
     except PageError as exc:
         return login_page.error_page(str(exc))
     except ToClient as exc:

@@ -39,6 +39,8 @@ DEVICE_PATH = "/device"
 USERINFO_PATH = "/userinfo"
 LOGOUT_PATH = "/logout"  # RP-initiated logout (oauthcli.server.logout)
 LOGOUT_CONFIRM_PATH = "/logout/confirm"
+PAR_PATH = "/par"
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"  # RFC 9126 2.2
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 OIDC_SCOPES = OPENID_SCOPES  # open to every client and user
@@ -50,6 +52,7 @@ DEVICE = "device_code"
 USER_CODE = "device_user_code"
 SESSION = "login_session"
 PENDING = "login_pending"
+PUSHED = "par_request"
 
 SESSION_COOKIE = "oauthcli_session"  # a prefix: see session_cookie
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")

@@ -25,4 +25,6 @@ class ProviderSettings:
     registration: str | None = None
     registration_token: str | None = field(default=None, repr=False)
     registration_ttl: int = 365 * 24 * 3600  # how long a registered client is kept
+    par_ttl: int = 60  # a pushed request's request_uri (RFC 9126 2.2 expires_in)
+    require_par: bool = False  # serve --require-par: /authorize takes pushed requests only
     clock: Callable[[], float] = time.time

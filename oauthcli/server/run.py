@@ -39,6 +39,7 @@ class ServeOptions:
     consent: bool = True  # --no-consent: no consent page, every client trusted (CI)
     require_dpop: bool = False  # --require-dpop: every token request carries a DPoP proof
     dpop_nonce: bool = False  # --dpop-nonce: DPoP proofs carry the server's nonce (RFC 9449 8)
+    require_par: bool = False  # --require-par: /authorize takes pushed requests only (RFC 9126)
     # uvicorn's event loop and HTTP parser ("auto": uvloop and httptools when installed)
     loop: str = "auto"
     http: str = "auto"
@@ -101,6 +102,7 @@ def build_app(options: ServeOptions) -> Any:
         dpop_nonce=options.dpop_nonce,
         registration=options.registration,
         registration_token=options.registration_token,
+        require_par=options.require_par,
     )
     if options.control_token is not None:
         from oauthcli.server.control import ControlOptions

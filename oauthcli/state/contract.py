@@ -47,6 +47,8 @@ KINDS = {
     "consent": "a user's consent to a client's scopes (grant_consent/has_consent)",
     "registered_client": "a client registered at /register (RFC 7591), keyed by its id",
     "dpop_jti": "a DPoP proof seen, keyed by the SHA-256 of its key's jkt and jti (add)",
+    "par_request": "a pushed authorization request (RFC 9126), keyed by the SHA-256 of its "
+    "request_uri, taken once by /authorize",
 }
 
 THROTTLE_OUTCOMES = ("failed", "succeeded", "finished")

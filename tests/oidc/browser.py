@@ -62,12 +62,16 @@ def drive(
     """Follow ``url`` through login, consent (and device confirmation) pages like a person.
 
     Stops at the first redirect to a URL starting with ``stop_at`` (the loopback
-    redirect URI), following it once; else returns the last page.
+    redirect URI; ``""``: any redirect off the provider's origin, when a pushed request's
+    URL does not show it), following it once; else returns the last page.
     """
     response = client.get(url)
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(url))
     for _ in range(30):
         if response.is_redirect:
             target = urljoin(str(response.url), response.headers["location"])
+            if stop_at == "" and not target.startswith(origin):
+                return client.get(target)
             if stop_at and target.startswith(stop_at):
                 return client.get(target)
             response = client.get(target)
@@ -112,7 +116,8 @@ def main() -> int:
     url = sys.argv[1]
     env = os.environ
     report: dict = {}
-    redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    # a pushed request's URL (RFC 9126) has only client_id and request_uri
+    redirect_uri = parse_qs(urlsplit(url).query).get("redirect_uri", [""])[0]
     with httpx.Client(trust_env=False, follow_redirects=False, timeout=20) as client:
         if env.get("OIDC_STANDIN_FORGE") == "1":
             forged = client.get(redirect_uri, params={"code": FORGED_CODE, "state": "forged"})

@@ -85,6 +85,13 @@ def oidc_provider_dpop_nonce(tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield from _run_provider(tmp_path_factory, {"dpop_nonce": True})
 
 
+@pytest.fixture(scope="session")
+def oidc_provider_par(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """A second provider that requires pushed authorization requests of every client
+    (``features.pushedAuthorizationRequests.requirePushedAuthorizationRequests``)."""
+    yield from _run_provider(tmp_path_factory, {"require_par": True})
+
+
 def _run_provider(tmp_path_factory: pytest.TempPathFactory, extra: dict) -> Iterator[OidcProvider]:
     from oauthcli.keys import generate, jwks_from_files
 

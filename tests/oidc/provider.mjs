@@ -3,7 +3,8 @@
 // node provider.mjs MODULES_DIR CONFIG_JSON
 //   MODULES_DIR  a node_modules directory holding oidc-provider
 //   CONFIG_JSON  {"log": path of a JSON-lines log of token requests, "pkjwt_jwks": {...},
-//                 "dpop_nonce": true to require DPoP nonces (RFC 9449 8, 9) everywhere}
+//                 "dpop_nonce": true to require DPoP nonces (RFC 9449 8, 9) everywhere,
+//                 "require_par": true to require pushed authorization requests (RFC 9126)}
 // Prints one JSON line {"issuer": ...} on stdout once it listens.
 //
 // Besides the stock features (devInteractions login/consent pages, device flow, revocation,
@@ -105,6 +106,10 @@ const provider = new Provider(issuer, {
       enabled: true,
       nonceSecret: config.dpop_nonce ? crypto.randomBytes(32) : undefined,
       requireNonce: () => Boolean(config.dpop_nonce),
+    },
+    pushedAuthorizationRequests: {
+      enabled: true,
+      requirePushedAuthorizationRequests: config.require_par === true,
     },
     resourceIndicators: {
       enabled: true,

@@ -143,6 +143,19 @@ def test_a_record_issued_by_one_is_taken_once_by_the_other(pair):
     assert one.take("code", "c1") is None
 
 
+def test_a_pushed_request_is_redeemed_once_at_either_instance_until_it_expires(pair):
+    """RFC 9126: a request_uri pushed at one worker is taken once, at any worker, and is
+    gone at its ``expires_in`` (the record the provider writes, ``par_request``)."""
+    one, other, clock = pair
+    assert "par_request" in KINDS
+    one.put("par_request", "r1", {"request": {"client_id": "cli"}}, ttl=60)
+    one.put("par_request", "r2", {"request": {"client_id": "cli"}}, ttl=60)
+    assert other.take("par_request", "r1") == {"request": {"client_id": "cli"}}
+    assert one.take("par_request", "r1") is None
+    clock.now += 61
+    assert other.take("par_request", "r2") is None
+
+
 def test_20_concurrent_takes_of_one_record_give_it_to_exactly_one(pair):
     one, other, _ = pair
     one.put("code", "race", {"sub": "alice"}, ttl=60)
