@@ -135,6 +135,7 @@ def test_client_authentication_is_the_token_endpoints(op):
         ({"response_type": "token"}, "unsupported_response_type", "response_type=code"),
         ({"code_challenge_method": "plain"}, "invalid_request", "S256"),
         ({"request_uri": REQUEST_URI_PREFIX + "x" * 40}, "invalid_request", "request_uri"),
+        ({"resource": "https://unknown.example/api"}, "invalid_target", "unknown.example"),
     ],
 )
 def test_pushed_requests_get_the_checks_of_authorize_as_json(op, change, error, fragment):
