@@ -113,16 +113,22 @@ class AuthorizationResult:
     redirect_uri: str
 
 
-def _pushed_url(
+def _browser_url(
     http: httpx.Client,
     metadata: ProviderMetadata,
     endpoint: str,
     auth: ClientAuthentication,
     request: dict[str, str | list[str]],
     insecure_http: bool,
+    *,
+    par: bool,
 ) -> str:
-    """The authorization URL of a pushed request (RFC 9126 4): client_id and request_uri."""
+    """The URL the browser opens: the request in its query, or, pushed first (``par``, or
+    the provider requires it), only client_id and request_uri (RFC 9126 4)."""
     from oauthcli.client.endpoints import push_authorization_request
+
+    if not (par or metadata.require_par):
+        return authorization_url(endpoint, request)
 
     why = "to push the authorization request (RFC 9126)"
     if metadata.require_par:
@@ -240,10 +246,9 @@ def run(
         target=target,
     ) as listener:
         query["redirect_uri"] = listener.redirect_uri
-        if par or metadata.require_par:
-            url = _pushed_url(http, metadata, endpoint, auth, {**query, **extra}, insecure_http)
-        else:
-            url = authorization_url(endpoint, {**query, **extra})
+        url = _browser_url(
+            http, metadata, endpoint, auth, {**query, **extra}, insecure_http, par=par
+        )
         # the provider's endpoint came from outside: shown cleaned, but whole
         notify(f"Open this URL in a browser to log in:\n{clean(url, limit=None)}")
         _open_in_background(opener, url, notify)
