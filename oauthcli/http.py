@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from oauthcli.progress import SlowNotice
+
 MAX_TIMEOUT = 24 * 3600.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SERVER_TEXT = 200
@@ -37,7 +39,11 @@ Clock = Callable[[], float]
 
 
 def make_client(
-    timeout: float = 10.0, cacert: str | None = None, *, clock: Clock | None = None
+    timeout: float = 10.0,
+    cacert: str | None = None,
+    *,
+    clock: Clock | None = None,
+    notice: SlowNotice | None = None,
 ) -> httpx.Client:
     """An ``httpx.Client`` that verifies TLS (against ``cacert`` alone if given) and never follows redirects.
 
@@ -45,7 +51,8 @@ def make_client(
     read: a server trickling one byte a second cannot keep us waiting. Proxies
     come from the environment, but never for loopback hosts nor for plain http
     requests that carry credentials (see :func:`proxy_for`). ``clock`` (seconds,
-    monotonic) is for tests.
+    monotonic) is for tests. ``notice``: told when an exchange outlasts its ``after``
+    seconds ("waiting for URL"), and when it ends (the CLI draws it on a terminal).
     """
     # inf, nan and absurd values would crash deep in the socket layer instead.
     if not (0 < timeout <= MAX_TIMEOUT):
@@ -67,7 +74,7 @@ def make_client(
         except (OSError, ssl.SSLError) as exc:
             raise UsageError(f"cannot use CA bundle {cacert!r}: {clean(str(exc))}") from exc
     transport = _transport_class()(
-        verify, timeout, clock or time.monotonic, settings.proxy_environment()
+        verify, timeout, clock or time.monotonic, settings.proxy_environment(), notice
     )
     return httpx.Client(
         timeout=timeout,
@@ -348,17 +355,21 @@ def _build_transport_class() -> type:
             raise
 
     class Body(httpx.SyncByteStream):
-        def __init__(self, inner: Iterable[bytes]) -> None:
+        def __init__(self, inner: Iterable[bytes], done: Callable[[], None]) -> None:
             self.inner = inner
+            self.done = done  # the exchange is over: its slow notice ends
 
         def __iter__(self) -> Iterator[bytes]:
             with httpx_errors():
                 yield from self.inner
 
         def close(self) -> None:
-            close = getattr(self.inner, "close", None)
-            if close is not None:
-                close()
+            try:
+                close = getattr(self.inner, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                self.done()
 
     def raw_url(url: httpx.URL) -> httpcore.URL:
         return httpcore.URL(
@@ -378,10 +389,12 @@ def _build_transport_class() -> type:
             timeout: float,
             clock: Clock,
             proxies: dict[str, str],
+            notice: SlowNotice | None = None,
         ) -> None:
             # trust_env here only lets SSL_CERT_FILE/SSL_CERT_DIR pick the CA bundle.
             self.ssl_context = httpx.create_ssl_context(verify=verify, trust_env=True)
             self.proxies = proxies
+            self.notice = notice
             self.deadline = Deadline(clock, timeout)
             self.direct = self._make(None)
             self.via: dict[str, httpcore.ConnectionPool] = {}
@@ -447,15 +460,28 @@ def _build_transport_class() -> type:
                 content=request.stream,
                 extensions=request.extensions,
             )
-            with httpx_errors():
-                answer = pool.handle_request(sent)
+            done = self._watch(request.url)
+            try:
+                with httpx_errors():
+                    answer = pool.handle_request(sent)
+            except BaseException:
+                done()
+                raise
             assert isinstance(answer.stream, Iterable)
             return httpx.Response(
                 status_code=answer.status,
                 headers=answer.headers,
-                stream=Body(answer.stream),
+                stream=Body(answer.stream, done),
                 extensions=answer.extensions,
             )
+
+        def _watch(self, url: httpx.URL) -> Callable[[], None]:
+            """The slow notice of one exchange (until its body is closed): the URL without
+            its query, which may carry secrets."""
+            if self.notice is None:
+                return lambda: None
+            where = display_url(str(url.copy_with(query=None, fragment=None)))
+            return self.notice.start(f"waiting for {where}")
 
         def close(self) -> None:
             with httpx_errors():

@@ -44,7 +44,8 @@ def _new_secret_hash(secret_stdin: bool, secret_out: Path | None, rounds: int) -
         secret = read_stdin_line("client secret")
         if len(secret) < 16:
             raise UsageError("the client secret must be at least 16 characters")
-        return hash_password(secret, rounds)
+        with output.working(f"hashing the secret with bcrypt at cost {rounds}"):
+            return hash_password(secret, rounds)
     from oauthcli.fileio import atomic_write
 
     assert secret_out is not None

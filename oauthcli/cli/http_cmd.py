@@ -434,7 +434,9 @@ def register(app: typer.Typer) -> None:
         from oauthcli.http import make_client, transport_error
 
         hops = 0
-        with make_client(10.0 if timeout is None else timeout, cafile) as client:
+        with make_client(
+            10.0 if timeout is None else timeout, cafile, notice=output.slow_notice()
+        ) as client:
             while True:
                 try:
                     with client.stream(

@@ -84,7 +84,9 @@ def init(
 
         password = read_password(password_stdin, confirm=True, what=f"password for {user}")
         check_password_policy(password)
-        plan = replace(plan, hashed_password=hash_password(password, settings.bcrypt_rounds()))
+        rounds = settings.bcrypt_rounds()
+        with output.working(f"hashing the password with bcrypt at cost {rounds}"):
+            plan = replace(plan, hashed_password=hash_password(password, rounds))
     result = bootstrap.initialise(plan)
     named = store_is_named(store)
     commands = bootstrap.next_commands(result, store_named=named)

@@ -255,7 +255,10 @@ def verify(
             if _is_url(jwks) or issuer_url is not None:
                 from oauthcli.http import make_client
 
-                client = make_client(cacert=str(cacert) if cacert is not None else None)
+                client = make_client(
+                    cacert=str(cacert) if cacert is not None else None,
+                    notice=output.slow_notice(),
+                )
                 stack.callback(client.close)
             choice = _key_choice(secret_file, key, jwks, issuer_url, store, client, allow_oct)
             if issuer_url is not None and issuer is not None and issuer != choice.issuer:

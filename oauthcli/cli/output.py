@@ -14,7 +14,11 @@ from oauthcli.errors import Reason
 from oauthcli.text import clean as _clean
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from rich.console import Console
+
+    from oauthcli.progress import SlowNotice
 
 
 def clean(text: str, limit: int | None = 500) -> str:
@@ -86,6 +90,36 @@ def waiting(left: float, what: str) -> None:
     sys.stderr.write(f"\r\x1b[K{clean(what, 80)}... {minutes}:{seconds:02d} left, Ctrl-C to cancel")
     sys.stderr.flush()
     _waiting_shown = True
+
+
+def slow(what: str, seconds: float) -> None:
+    """Something slow is still going on (an HTTP exchange, a bcrypt hash): one line on
+    stderr, redrawn in place, cleared by the next line or ``end_waiting``; only on a
+    terminal."""
+    global _waiting_shown
+    if not stderr_is_terminal():
+        return
+    sys.stderr.write(f"\r\x1b[K{clean(what, 120)} ({int(seconds)} s)")
+    sys.stderr.flush()
+    _waiting_shown = True
+
+
+def slow_notice() -> SlowNotice | None:
+    """What the core is handed to say it is slow: drawn by ``slow`` on a terminal; None
+    (nothing watched, nothing drawn) when stderr is a pipe or a file."""
+    if not stderr_is_terminal():
+        return None
+    from oauthcli.progress import SlowNotice
+
+    return SlowNotice(show=slow, clear=end_waiting)
+
+
+def working(what: str) -> AbstractContextManager[None]:
+    """Around slow local work (a bcrypt hash at a high cost): said on a terminal once it
+    takes more than a second, cleared when it ends."""
+    from oauthcli.progress import watched
+
+    return watched(slow_notice(), what)
 
 
 def end_waiting() -> None:

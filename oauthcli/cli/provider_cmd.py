@@ -38,7 +38,9 @@ CacertOption = Annotated[
 def _http(timeout: float, cacert: Path | None) -> "httpx.Client":
     from oauthcli.http import make_client
 
-    return make_client(timeout, str(cacert) if cacert is not None else None)
+    return make_client(
+        timeout, str(cacert) if cacert is not None else None, notice=output.slow_notice()
+    )
 
 
 def _params(values: list[str]) -> dict[str, str]:

@@ -558,7 +558,8 @@ def _app_token_url(
     check_url_safe(app_url, insecure_http=insecure_http)
     if prompt and grant == "password":
         require_prompt()
-    with make_client(timeout, str(cacert) if cacert is not None else None) as client:
+    cafile = str(cacert) if cacert is not None else None
+    with make_client(timeout, cafile, notice=output.slow_notice()) as client:
         found = discover(client, app_url, scheme)
     flow = found.scheme.flow_for(grant)
     assert flow.token_url is not None
@@ -584,7 +585,7 @@ def _client_factory(cacert: Path | None, timeout: float) -> "Callable[[], httpx.
     from oauthcli.http import make_client
 
     cafile = str(cacert) if cacert is not None else None
-    return lambda: make_client(timeout, cafile)
+    return lambda: make_client(timeout, cafile, notice=output.slow_notice())
 
 
 def _login_remote(

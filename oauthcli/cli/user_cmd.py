@@ -46,7 +46,8 @@ def _new_hash(store_obj, password_stdin: bool) -> str:
     password = read_password(password_stdin, confirm=True)
     check_password_policy(password)
     rounds = _rounds(store_obj.load()) if store_obj.exists() else _rounds_default()
-    return hash_password(password, rounds)
+    with output.working(f"hashing the password with bcrypt at cost {rounds}"):
+        return hash_password(password, rounds)
 
 
 def _rounds_default() -> int:
