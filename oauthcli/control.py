@@ -68,7 +68,7 @@ def endpoint_of(path: str) -> str | None:
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: type  # str, int, float or bool
+    kind: type  # str, int, float, bool or dict (a JSON object)
     help: str
     choices: tuple[str, ...] = ()
     required: bool = False
@@ -156,6 +156,30 @@ operation(
     )
 )
 operation(Operation("clear_requests", "Empty the request log."))
+operation(
+    Operation(
+        "set_claims",
+        "Give a user chosen claims from now on, over the store's (README: Claims you choose).",
+        (
+            Param("user", str, "the username", required=True),
+            Param("claims", dict, 'the claims, a JSON object: {"roles": ["admin"]}', required=True),
+        ),
+    )
+)
+operation(
+    Operation(
+        "clear_claims",
+        "Forget the claims set_claims gave (one user's, or everyone's).",
+        (Param("user", str, "only this user's"),),
+    )
+)
+operation(
+    Operation(
+        "auto_login",
+        "Complete the next /authorize as this user, without the login or consent page.",
+        (Param("user", str, "the username", required=True),),
+    )
+)
 
 
 def check_params(op: Operation, given: Any) -> dict[str, Any]:
@@ -175,6 +199,8 @@ def check_params(op: Operation, given: Any) -> dict[str, Any]:
             continue
         if param.kind is bool:
             kind_ok = isinstance(value, bool)
+        elif param.kind is dict:
+            kind_ok = isinstance(value, dict)
         else:
             types = (int, float) if param.kind is float else (param.kind,)
             kind_ok = isinstance(value, types) and not isinstance(value, bool)
@@ -201,6 +227,16 @@ def parse_value(op: Operation, name: str, text: str) -> Any:
             return param.kind(text)
         except ValueError:
             raise UsageError(f"{op.name}: {name} must be {_kind_name(param.kind)}") from None
+    if param.kind is dict:
+        import json
+
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise UsageError(f"{op.name}: {name} must be {_kind_name(dict)}")
+        return value
     return text
 
 
@@ -212,4 +248,5 @@ def find(name: str) -> Operation:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}[kind]
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    return names.get(kind, 'a JSON object ({"roles": ["admin"]})')

@@ -15,7 +15,8 @@ Fixtures:
   It runs with throttling off and ``--no-consent``: a test that drives the login page
   signs in and gets its code, with no consent page in between. With ``--control``:
   ``fail_next()``, ``clear_faults()``, ``issue_bad_token()``, ``rotate_keys()``,
-  ``advance()``, ``requests``/``requests_to()``/``clear_requests()``.
+  ``advance()``, ``requests``/``requests_to()``/``clear_requests()``, ``set_claims()``,
+  ``clear_claims()``, ``auto_login()``.
 - ``oauthcli_session_store`` / ``oauthcli_session_provider``: the same, once per run.
 - ``oauthcli_token(sub=..., scopes=..., ttl=..., claims=...)``: an access token signed
   with the store's key, no HTTP; ``ttl <= 0`` gives an expired token.
@@ -128,10 +129,12 @@ class OAuthCliStore:
         disabled: bool = False,
         full_name: str | None = None,
         email: str | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> None:
+        """A user; ``claims``: chosen claims (README: Claims you choose)."""
         from oauthcli import accounts
         from oauthcli.passwords import hash_password
-        from oauthcli.store import User, validate_scopes
+        from oauthcli.store import User, check_chosen_claims, validate_scopes
 
         accounts.add_user(
             self.store,
@@ -142,22 +145,46 @@ class OAuthCliStore:
                 email=email,
                 disabled=disabled,
                 scopes=validate_scopes(list(scopes)),
+                claims=check_chosen_claims(claims or {}),
             ),
         )
 
     def add_client(
-        self, client_id: str, secret: str, scopes: Iterable[str] = (), *, disabled: bool = False
+        self,
+        client_id: str,
+        secret: str | None,
+        scopes: Iterable[str] = (),
+        *,
+        disabled: bool = False,
+        redirect_uris: Iterable[str] = (),
+        post_logout_redirect_uris: Iterable[str] = (),
+        audience: str | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> None:
+        """A confidential client, or a public one (``secret=None``: PKCE, no secret)."""
         from oauthcli.passwords import hash_password
-        from oauthcli.store import Client, validate_name, validate_scopes
+        from oauthcli.store import (
+            Client,
+            check_chosen_claims,
+            validate_name,
+            validate_redirect_uri,
+            validate_scopes,
+        )
 
         validate_name(client_id, "client id")
         with self.store.edit() as data:
             data.clients[client_id] = Client(
                 client_id,
-                hash_password(secret, self.rounds),
+                "" if secret is None else hash_password(secret, self.rounds),
                 validate_scopes(list(scopes)),
                 disabled,
+                public=secret is None,
+                redirect_uris=[validate_redirect_uri(u) for u in redirect_uris],
+                post_logout_redirect_uris=[
+                    validate_redirect_uri(u) for u in post_logout_redirect_uris
+                ],
+                audience=audience,
+                claims=check_chosen_claims(claims or {}),
             )
 
     def disable_user(self, username: str) -> None:
@@ -300,6 +327,20 @@ class OAuthCliProvider:
     def clear_requests(self) -> None:
         """Empty the request log."""
         self.control("clear_requests")
+
+    def set_claims(self, user: str, **claims: Any) -> dict[str, Any]:
+        """Give ``user`` chosen claims from now on (over the store's; ``roles=["admin"]``),
+        in the access tokens, ID tokens and /userinfo issued after; all its run-time claims."""
+        return dict(self.control("set_claims", user=user, claims=claims)["claims"])
+
+    def clear_claims(self, user: str | None = None) -> None:
+        """Forget the claims ``set_claims`` gave (``user``'s, or everyone's)."""
+        self.control("clear_claims", user=user)
+
+    def auto_login(self, user: str) -> None:
+        """Complete the next ``/authorize`` as ``user``, with no login or consent page: a
+        web app's end-to-end test follows the redirects and needs no browser."""
+        self.control("auto_login", user=user)
 
     @property
     def issuer_url(self) -> str:
@@ -486,19 +527,28 @@ def oauthcli_session_store(
     return OAuthCliStore(tmp_path_factory.mktemp("oauthcli-session"), oauthcli_issuer_settings)
 
 
+@pytest.fixture(scope="session")
+def oauthcli_serve_args() -> tuple[str, ...]:
+    """More ``oauthcli serve`` options for the providers below; override it (session-scoped),
+    e.g. ``("--registration", "open")`` for dynamic client registration."""
+    return ()
+
+
 @pytest.fixture
-def oauthcli_provider(oauthcli_store: OAuthCliStore) -> Iterator[OAuthCliProvider]:
+def oauthcli_provider(
+    oauthcli_store: OAuthCliStore, oauthcli_serve_args: tuple[str, ...]
+) -> Iterator[OAuthCliProvider]:
     """``oauthcli serve`` over ``oauthcli_store`` on a free 127.0.0.1 port, for one test."""
-    with run_provider(oauthcli_store) as provider:
+    with run_provider(oauthcli_store, *oauthcli_serve_args) as provider:
         yield provider
 
 
 @pytest.fixture(scope="session")
 def oauthcli_session_provider(
-    oauthcli_session_store: OAuthCliStore,
+    oauthcli_session_store: OAuthCliStore, oauthcli_serve_args: tuple[str, ...]
 ) -> Iterator[OAuthCliProvider]:
     """``oauthcli serve`` over ``oauthcli_session_store``, started once per run."""
-    with run_provider(oauthcli_session_store) as provider:
+    with run_provider(oauthcli_session_store, *oauthcli_serve_args) as provider:
         yield provider
 
 

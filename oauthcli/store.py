@@ -572,6 +572,16 @@ def _parse_client(where: str, cid: str, table: Any) -> Client:
     return Client(client_id=cid, **fields)
 
 
+def check_chosen_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """``claims`` when they may be chosen claims, else ``UsageError`` saying why."""
+    from oauthcli.claims import chosen_claims_problem
+
+    problem = chosen_claims_problem(claims)
+    if problem:
+        raise UsageError(f"invalid claims: {problem}")
+    return claims
+
+
 def _check_claims(where: str, claims: dict[str, Any] | None) -> None:
     from oauthcli.claims import chosen_claims_problem
 

@@ -420,9 +420,30 @@ async def authorize(http: Request, ctx: ServerContext) -> Response:
     return await run_in_threadpool(_authorize_blocking, http, ctx, request, post)
 
 
+def _auto_logged_in(
+    http: Request, ctx: ServerContext, request: AuthRequest, post: bool
+) -> Response | None:
+    """Blocking: ``serve --control``'s ``auto_login``: the code for its user, a session
+    started as a password login would, no page at all; ``None`` when none is queued (or
+    its user is gone or disabled since)."""
+    name = ctx.auto_login() if ctx.auto_login is not None else None
+    user = active_user(ctx.live.current(), name) if name else None
+    if user is None:
+        return None
+    log.warning("control: auto_login completed /authorize as %s", user.username)
+    response = _redirect("", post)
+    auth_time = start_session(ctx, response, http, user)
+    code = issue_code(ctx, request, user.username, auth_time)
+    response.headers["location"] = _to_client(ctx, http, request, {"code": code})
+    return response
+
+
 def _authorize_blocking(
     http: Request, ctx: ServerContext, request: AuthRequest, post: bool
 ) -> Response:
+    automatic = _auto_logged_in(http, ctx, request, post)
+    if automatic is not None:
+        return automatic
     session = current_session(http, ctx)
     if (
         session is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,9 @@ class ServerContext:
     # Chosen claims set at run time (the control API's set_claims), by username: they
     # replace the store's [users.NAME.claims] of the same name.
     claim_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # serve --control's auto_login: blocking; the user the next /authorize completes as
+    # (taken once), else None. None: no control API.
+    auto_login: Callable[[], str | None] | None = None
 
     def __post_init__(self) -> None:
         self._verified: dict[str, dict[str, Any]] = {}

@@ -165,6 +165,64 @@ def _clear_requests(
     return {"cleared": True}
 
 
+@handles("set_claims")
+def _set_claims(
+    ctx: ServerContext, backend: ControlBackend, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The claims go into the document; every request applies them (``_observe``) through
+    ``ServerContext.claim_overrides``, which the one claim computation reads."""
+    from oauthcli.claims import chosen_claims_problem
+
+    user, claims = params["user"], params["claims"]
+    if user not in ctx.live.current().users:
+        raise UsageError(f"set_claims: no user {user!r} in the store")
+    problem = chosen_claims_problem(claims)
+    if problem:
+        raise UsageError(f"set_claims: {problem}")
+
+    def change(doc: dict[str, Any]) -> dict[str, Any]:
+        merged = {**doc.setdefault("claims", {}).get(user, {}), **claims}
+        doc["claims"][user] = merged
+        return merged
+
+    return {"user": user, "claims": backend.control_update(change)}
+
+
+@handles("clear_claims")
+def _clear_claims(
+    ctx: ServerContext, backend: ControlBackend, params: dict[str, Any]
+) -> dict[str, Any]:
+    user = params.get("user")
+
+    def change(doc: dict[str, Any]) -> int:
+        found = doc.get("claims", {})
+        if user is None:
+            doc.pop("claims", None)
+            return len(found)
+        return 1 if found.pop(user, None) is not None else 0
+
+    return {"cleared": backend.control_update(change)}
+
+
+@handles("auto_login")
+def _auto_login(
+    ctx: ServerContext, backend: ControlBackend, params: dict[str, Any]
+) -> dict[str, Any]:
+    user = ctx.live.current().users.get(params["user"])
+    if user is None or user.disabled:
+        raise UsageError(f"auto_login: no active user {params['user']!r} in the store")
+    backend.control_update(lambda doc: doc.__setitem__("auto_login", user.username))
+    return {"user": user.username}
+
+
+def _take_auto_login(backend: ControlBackend) -> str | None:
+    """Blocking: the user the next /authorize completes as, once (then forgotten)."""
+    if not backend.control_get().get("auto_login"):
+        return None
+    name = backend.control_update(lambda doc: doc.pop("auto_login", None))
+    return str(name) if name else None
+
+
 # ------------------------------------------------------------------ the middleware
 
 
@@ -187,6 +245,7 @@ class ControlMiddleware:
     ) -> None:
         logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)  # once: filters are a set
         self.app, self.ctx, self.backend = app, ctx, backend
+        ctx.auto_login = lambda: _take_auto_login(backend)
         self.token = options.token.encode()
         self.clock = options.clock
 
@@ -260,6 +319,7 @@ class ControlMiddleware:
     async def _observe(self, scope: Any, receive: Any, send: Any) -> None:
         document = await asyncio.to_thread(self.backend.control_get)
         self.clock.offset = float(document.get("offset", 0.0))
+        self.ctx.claim_overrides = document.get("claims") or {}
         endpoint = endpoint_of(scope["path"].rstrip("/") or "/") or endpoint_of(scope["path"])
         body, more = await _buffer(receive, MAX_BODY)
         request = requestlog.describe(scope, b"" if more else body, endpoint)
