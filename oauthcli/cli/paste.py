@@ -8,6 +8,7 @@ so it is never echoed; the terminal's settings are restored however the wait end
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import sys
@@ -40,10 +41,13 @@ class PastedLines:
 
         from oauthcli.client.secret import register  # masked in --debug tracebacks
 
-        saved = termios.tcgetattr(self.fd)
-        quiet = list(saved)
-        quiet[3] &= ~termios.ECHO
-        termios.tcsetattr(self.fd, termios.TCSANOW, quiet)
+        try:
+            saved = termios.tcgetattr(self.fd)
+            quiet = list(saved)
+            quiet[3] &= ~termios.ECHO
+            termios.tcsetattr(self.fd, termios.TCSANOW, quiet)
+        except (termios.error, OSError):
+            return None  # not a terminal we may change after all: the listener alone waits
         try:
             while b"\n" not in self._buffer and b"\r" not in self._buffer:
                 if stop.is_set():
@@ -51,11 +55,15 @@ class PastedLines:
                 ready, _, _ = select.select([self.fd], [], [], POLL_SECONDS)
                 if not ready:
                     continue
-                chunk = os.read(self.fd, 4096)
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    return None
                 if not chunk:
                     return None
                 self._buffer = (self._buffer + chunk)[-MAX_LINE:]
         finally:
-            termios.tcsetattr(self.fd, termios.TCSANOW, saved)
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(self.fd, termios.TCSANOW, saved)
         line, _, self._buffer = self._buffer.replace(b"\r", b"\n").partition(b"\n")
         return register(line.decode("utf-8", "replace").strip())

@@ -127,7 +127,8 @@ async def _params(request: Request) -> tuple[dict[str, str], set[str], list[str]
     resources: list[str] = []
     for name, value in request.query_params.multi_items():
         if name in REPEATABLE:
-            resources.append(value)
+            if value:  # as read_form does: an empty resource is none
+                resources.append(value)
             continue
         if name in params:
             repeated.add(name)
