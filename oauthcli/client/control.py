@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oauthcli.control import check_params, find
-from oauthcli.errors import AuthenticationError, ConfigError, Reason, RemoteError, UsageError
+from oauthcli.errors import (
+    AuthenticationError,
+    ConfigError,
+    ExitCode,
+    Reason,
+    RemoteError,
+    UsageError,
+    exit_code_for_status,
+)
 from oauthcli.text import clean
 from oauthcli.urls import is_loopback_url
 
@@ -82,7 +90,7 @@ class ControlClient:
         said = ""
         if isinstance(answer, dict) and isinstance(answer.get("error_description"), str):
             said = clean(answer["error_description"], 300, [self._token])
-        if response.status_code == 401:
+        if exit_code_for_status(response.status_code, refusals=(401,)) == ExitCode.AUTH:
             raise AuthenticationError(
                 f"the control API at {self.url} refused the token (a token file of another "
                 "serve, or of an earlier run?)",
