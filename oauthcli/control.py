@@ -139,6 +139,13 @@ operation(
 )
 operation(
     Operation(
+        "rotate_keys",
+        "Sign with a new key from now on; keep the old one in the JWKS or drop it.",
+        (Param("keep_old", bool, "keep publishing and accepting the previous key (default true)"),),
+    )
+)
+operation(
+    Operation(
         "advance",
         "Move the provider's clock forward.",
         (Param("seconds", float, "how far (positive)", required=True),),

@@ -310,6 +310,11 @@ class OAuthCliProvider:
             self.control("issue_bad_token", kind=kind, sub=sub, scope=scope, claim=claim)["token"]
         )
 
+    def rotate_keys(self, keep_old: bool = True) -> dict[str, Any]:
+        """Sign with a new key from now on (``{"kid", ...}``); the previous one stays in
+        the JWKS, and is still accepted, if ``keep_old``, else it is dropped at once."""
+        return self.control("rotate_keys", keep_old=keep_old)
+
     def advance(self, seconds: float) -> float:
         """Move the provider's clock forward by ``seconds``; the total offset."""
         return float(self.control("advance", seconds=seconds)["offset"])

@@ -232,3 +232,80 @@ def test_oauthcli_login_against_a_503_fault_says_one_line(users, oauthcli_provid
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "temporarily_unavailable" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_rotate_keys_publishes_the_new_key_and_keeps_or_drops_the_old(tmp_path):
+    import jwt
+
+    store = pytest_plugin.OAuthCliStore(tmp_path, {"algorithm": "ES256"})
+    store.add_user("alice", "wonderland", scopes=["me"])
+    with pytest_plugin.run_provider(store, "--workers", "2") as provider, provider.client() as http:
+
+        def kids() -> list[str]:
+            return [k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]]
+
+        def me(token: str) -> int:
+            return http.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+        first = password_login(http, provider.url).json()["access_token"]
+        original = jwt.get_unverified_header(first)["kid"]
+        assert kids() == [original]
+        rotated = provider.rotate_keys(keep_old=True)
+        assert kids() == [rotated["kid"], original]
+        second = password_login(http, provider.url).json()["access_token"]
+        assert jwt.get_unverified_header(second)["kid"] == rotated["kid"]
+        jwks = jwt.PyJWKClient(provider.jwks_url)
+        for token in (first, second):  # a relying party verifies both through the JWKS
+            jwt.decode(token, jwks.get_signing_key_from_jwt(token).key, algorithms=["ES256"],
+                       options={"verify_aud": False})  # fmt: skip
+            assert me(token) == 200
+        dropped = provider.rotate_keys(keep_old=False)
+        assert kids() == [dropped["kid"]]
+        assert me(first) == 401 and me(second) == 401
+        assert me(password_login(http, provider.url).json()["access_token"]) == 200
+        assert "PRIVATE" not in provider.log.read_text()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["expired", "not_yet_valid", "wrong_iss", "wrong_aud", "unknown_key", "bad_signature",
+     "missing_claim", "alg_none"],
+)  # fmt: skip
+def test_each_bad_token_is_refused_by_the_provider_itself(users, oauthcli_provider, kind):
+    token = oauthcli_provider.issue_bad_token(kind, "alice", scopes=["me"])
+    with oauthcli_provider.client() as http:
+        answer = http.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401, (kind, answer.text)
+
+
+def test_the_token_endpoint_hands_out_a_bad_token_when_told(users, oauthcli_provider):
+    import jwt
+
+    oauthcli_provider.fail_next("token", token_kind="wrong_aud")
+    with oauthcli_provider.client() as http:
+        issued = password_login(http, oauthcli_provider.url).json()
+        assert jwt.decode(issued["access_token"], options={"verify_signature": False})["aud"] == (
+            "https://wrong-audience.invalid"
+        )
+        assert (
+            http.get(
+                "/users/me", headers={"Authorization": f"Bearer {issued['access_token']}"}
+            ).status_code
+            == 401
+        )
+        normal = password_login(http, oauthcli_provider.url).json()["access_token"]
+        assert "aud" not in jwt.decode(normal, options={"verify_signature": False})
+
+
+def test_a_new_run_forgets_the_last_runs_faults_clock_and_log(users):
+    with pytest_plugin.run_provider(users) as provider:
+        provider.fail_next("token", "invalid_grant", times=0)
+        provider.advance(3600)
+    with pytest_plugin.run_provider(users) as provider, provider.client() as http:
+        assert provider.control("faults") == {"faults": []}
+        assert password_login(http, provider.url).status_code == 200
+        assert [r["path"] for r in provider.requests] == [
+            "/.well-known/openid-configuration",
+            "/token",
+        ]
+        assert provider.advance(1) == 1

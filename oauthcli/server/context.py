@@ -79,6 +79,27 @@ class ServerContext:
                 nonce_secret(self.key), self.provider.dpop_nonce_period, self.provider.clock
             )
 
+        # serve --control's rotate_keys: keys still published and accepted, by kid, and the
+        # rotation applied here (the control document's key generation).
+        self.previous_keys: dict[str, TokenService] = {}
+        self.key_generation = 0
+
+    def use_keys(self, current: SigningKey, previous: list[SigningKey], generation: int) -> None:
+        """Sign with ``current`` from now on; accept and publish ``previous`` too."""
+        clock = self.provider.clock
+        self.previous_keys = {
+            k.kid: TokenService(self.settings, k, clock=clock)
+            for k in previous
+            if k.kid != current.kid
+        }
+        self.key = self.service.key = self.verifier.key = current
+        self._verified.clear()
+        self.key_generation = generation
+
+    def published_keys(self) -> list[SigningKey]:
+        """The keys the JWKS publishes: the signing key, then those kept after a rotation."""
+        return [self.key, *(v.key for v in self.previous_keys.values())]
+
     def public_base(self, request: Any) -> str:
         """Where clients reach this server (discovery's URLs, ``verification_uri``): the
         configured ``[issuer] issuer`` URL, else the bound address; never an untrusted
@@ -149,7 +170,16 @@ class ServerContext:
         """Verify one of our tokens (``TokenError`` if it is not valid here), access tokens
         for any of the store's RFC 8707 resources included (``own_api`` tells them apart)."""
         accepted = self.audiences(self.live.current()) | set(self.settings.resources)
-        claims = self.verifier.decode(token, typ, audiences=accepted)
+        verifier = self.verifier
+        if self.previous_keys:
+            import jwt
+
+            try:
+                kid = jwt.get_unverified_header(token).get("kid")
+            except jwt.PyJWTError:
+                kid = None
+            verifier = self.previous_keys.get(str(kid), verifier)
+        claims = verifier.decode(token, typ, audiences=accepted)
         if self.issuer is not None and "iss" in claims:
             check_issuer(claims, self.issuer)
         return claims

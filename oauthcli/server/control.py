@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 
 from oauthcli.control import OPERATIONS, PREFIX, check_params, endpoint_of, parse_value
 from oauthcli.errors import UsageError
+from oauthcli.keys import SigningKey
 from oauthcli.server import faults as fault_rules
 from oauthcli.server import requestlog
 from oauthcli.server.context import ServerContext
@@ -146,6 +147,37 @@ def _issue_bad_token(
     return {"kind": params["kind"], "token": token}
 
 
+@handles("rotate_keys")
+def _rotate_keys(
+    ctx: ServerContext, backend: ControlBackend, params: dict[str, Any]
+) -> dict[str, Any]:
+    from oauthcli import keys as keyfiles
+
+    keep_old = params.get("keep_old", True)
+    algorithm = ctx.key.algorithm
+    material = keyfiles.generate(algorithm).decode()
+    kid = keyfiles.key_id(material.encode(), algorithm)
+
+    def change(doc: dict[str, Any]) -> dict[str, Any]:
+        # The key read at start-up is {"original": true}: every worker has it already.
+        rotated = doc.get("keys") or {"generation": 0, "current": {"original": True}}
+        doc["keys"] = {
+            "generation": int(rotated["generation"]) + 1,
+            "current": {"material": material, "kid": kid},
+            "previous": [rotated["current"]] if keep_old else [],
+        }
+        return dict(doc["keys"])
+
+    rotated = backend.control_update(change)
+    published = [k.kid for k in ctx.published_keys()]
+    return {
+        "kid": kid,
+        "keep_old": keep_old,
+        "generation": rotated["generation"],
+        "was": published[0],
+    }
+
+
 @handles("requests")
 def _requests(
     ctx: ServerContext, backend: ControlBackend, params: dict[str, Any]
@@ -246,6 +278,7 @@ class ControlMiddleware:
         logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)  # once: filters are a set
         self.app, self.ctx, self.backend = app, ctx, backend
         ctx.auto_login = lambda: _take_auto_login(backend)
+        self.original_key = ctx.key
         self.token = options.token.encode()
         self.clock = options.clock
 
@@ -320,6 +353,9 @@ class ControlMiddleware:
         document = await asyncio.to_thread(self.backend.control_get)
         self.clock.offset = float(document.get("offset", 0.0))
         self.ctx.claim_overrides = document.get("claims") or {}
+        rotated = document.get("keys")
+        if rotated and rotated.get("generation") != self.ctx.key_generation:
+            self._use_keys(rotated)
         endpoint = endpoint_of(scope["path"].rstrip("/") or "/") or endpoint_of(scope["path"])
         body, more = await _buffer(receive, MAX_BODY)
         request = requestlog.describe(scope, b"" if more else body, endpoint)
@@ -344,6 +380,23 @@ class ControlMiddleware:
         finally:
             entry = requestlog.entry(request, answer, self.clock(), entry_fault)
             await asyncio.to_thread(self.backend.log_append, entry, LOG_LIMIT)
+
+    def _use_keys(self, rotated: dict[str, Any]) -> None:
+        """The keys of the control document's latest rotation (loaded once per worker)."""
+        from oauthcli import keys as keyfiles
+
+        algorithm = self.original_key.algorithm
+
+        def load(entry: dict[str, Any]) -> SigningKey:
+            if entry.get("original"):
+                return self.original_key
+            material = str(entry["material"]).encode()
+            if keyfiles.family_of(algorithm) == keyfiles.HMAC:
+                return keyfiles.hmac_signing_key(material.strip(), algorithm)
+            return SigningKey(algorithm, keyfiles.load_pem(material, "a rotated key"), entry["kid"])
+
+        previous = [load(entry) for entry in rotated.get("previous", [])]
+        self.ctx.use_keys(load(rotated["current"]), previous, int(rotated["generation"]))
 
 
 def _header(scope: Any, name: bytes) -> str | None:

@@ -47,8 +47,22 @@ JWKS_HEADERS = {"Cache-Control": "public, max-age=300"}
 
 
 def jwks_bytes(ctx: ServerContext) -> bytes:
-    jwk = ctx.key.public_jwk()
-    return lean.json_bytes({"keys": [jwk] if jwk else []})
+    jwks = [k.public_jwk() for k in ctx.published_keys()]
+    return lean.json_bytes({"keys": [jwk for jwk in jwks if jwk]})
+
+
+class JwksDocument:
+    """The JWKS's bytes, rebuilt only when the keys change (``serve --control``'s rotation)."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self._generation = ctx.key_generation
+        self._bytes = jwks_bytes(ctx)
+
+    def render(self) -> bytes:
+        if self.ctx.key_generation != self._generation:
+            self._generation, self._bytes = self.ctx.key_generation, jwks_bytes(self.ctx)
+        return self._bytes
 
 
 def lean_routes(
@@ -63,14 +77,14 @@ def lean_routes(
     async def metadata_document(scope: lean.Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         return metadata.render(public_base(Request(scope))), json_only
 
-    jwks = jwks_bytes(ctx)
+    jwks = JwksDocument(ctx)
     jwks_headers = [
         lean.JSON_TYPE,
         *((k.lower().encode(), v.encode()) for k, v in JWKS_HEADERS.items()),
     ]
 
     async def jwks_document(scope: lean.Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        return jwks, jwks_headers
+        return jwks.render(), jwks_headers
 
     return [
         *(lean.route(path, metadata_document) for path in METADATA_PATHS),
@@ -97,11 +111,11 @@ def router(
         """The same metadata where OpenID Connect discovery looks for it."""
         return Response(metadata.render(public_base(request)), media_type="application/json")
 
-    jwks = jwks_bytes(ctx)
+    jwks = JwksDocument(ctx)
 
     @routes.get(JWKS_PATH)
     async def jwks_endpoint() -> Any:
         """Public signing keys (RFC 7517); empty for HMAC, whose secret is never published."""
-        return Response(jwks, media_type="application/json", headers=JWKS_HEADERS)
+        return Response(jwks.render(), media_type="application/json", headers=JWKS_HEADERS)
 
     return routes

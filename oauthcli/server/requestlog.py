@@ -3,7 +3,8 @@
 One entry per request: ``time`` (the provider's clock), ``method``, ``path``,
 ``endpoint``, ``grant_type``, ``client_id``, ``user``, ``scope``, ``resource``,
 ``params`` (every form and query parameter), ``auth`` (``basic``/``bearer``/none),
-``status``, ``outcome`` (``ok``, ``error`` or ``dropped``), ``error`` and ``fault``.
+``status``, ``outcome`` (``ok``, ``error`` or ``dropped``), ``error``, ``fault`` and
+``worker`` (the process id of the ``serve`` worker that answered).
 
 Secrets never enter it: passwords, client secrets, codes, verifiers, tokens and
 assertions (``SECRET_PARAMS``) are shown as ``sha256:`` and the first 12 hex digits of
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -179,6 +181,7 @@ def entry(
         "outcome": outcome,
         "error": answer.error() if outcome == "error" else None,
         "fault": fault,
+        "worker": os.getpid(),
     }
 
 

@@ -167,6 +167,10 @@ def check(options: ServeOptions) -> tuple[str | None, str]:
     state = app.state.server_state
     try:
         state.ping()
+        if options.control_token is not None:
+            # A new run starts clean: no faults, rotated keys or clock offset of the last one.
+            state.control_update(lambda doc: doc.clear())
+            state.log_clear()
         return app.state.ctx.settings.issuer, state.describe()
     finally:
         state.close()
