@@ -99,15 +99,15 @@ def test_an_authorization_code_expires(users, oauthcli_provider):
 
 
 def test_a_lockout_ends_when_the_clock_passes_it(users):
-    with pytest_plugin.run_provider(users, "--max-failures", "2", "--lockout", "10m") as provider:
-        with provider.client() as http:
-            for _ in range(2):
-                wrong = {"grant_type": "password", "username": "alice", "password": "nope"}
-                assert http.post("/token", data=wrong).status_code == 400
-            locked = http.post("/token", data={**wrong, "password": "wonderland"})
-            assert locked.status_code == 429
-            provider.advance(601)
-            assert login(http)["token_type"].lower() == "bearer"
+    serving = pytest_plugin.run_provider(users, "--max-failures", "2", "--lockout", "10m")
+    with serving as provider, provider.client() as http:
+        wrong = {"grant_type": "password", "username": "alice", "password": "nope"}
+        for _ in range(2):
+            assert http.post("/token", data=wrong).status_code == 400
+        locked = http.post("/token", data={**wrong, "password": "wonderland"})
+        assert locked.status_code == 429
+        provider.advance(601)
+        assert login(http)["token_type"].lower() == "bearer"
 
 
 def test_the_clock_and_faults_hold_across_workers(users):
