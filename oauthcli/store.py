@@ -276,6 +276,11 @@ class Client:
     require_dpop: bool = False
     # RFC 9126 6: /authorize takes this client's requests only through /par.
     require_pushed_authorization_requests: bool = False
+    # The grants it registered for (RFC 7591 2 grant_types); None: any (a store client).
+    grant_types: list[str] | None = None
+
+    def may_use(self, grant_type: str) -> bool:
+        return self.grant_types is None or grant_type in self.grant_types
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {}

@@ -275,3 +275,25 @@ def test_oauth4webapi_registers_a_client_and_completes_a_code_flow(op):
     assert done["claims"]["sub"] == "alice" and done["claims"]["aud"] == client_id
     assert done["userinfo"]["sub"] == "alice"
     assert done["scope"] == "openid me"
+
+
+def test_a_registered_client_uses_only_the_grants_it_registered(op):
+    """RFC 7591 2 grant_types, enforced with RFC 6749's unauthorized_client (4.1.2.1, 5.2)."""
+    with op.client() as http:
+        code_only = register(http, {"redirect_uris": [CB]}).json()
+        auth = (code_only["client_id"], code_only["client_secret"])
+        for data in ({"grant_type": "client_credentials"},
+                     {"grant_type": "refresh_token", "refresh_token": "x"}):  # fmt: skip
+            answer = http.post("/token", data=data, auth=auth)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["error"] == "unauthorized_client"
+        device = http.post("/device_authorization", data={"scope": "openid"}, auth=auth)
+        assert device.status_code == 400 and device.json()["error"] == "unauthorized_client"
+
+        machine = register(http, {"grant_types": ["client_credentials"], "redirect_uris": [CB]})
+        body = machine.json()
+        _, params = public_params(CB, scope="openid")
+        params["client_id"] = body["client_id"]
+        answer = authorize(http, **params)
+        assert answer.status_code == 302, answer.text
+        assert query(answer.headers["location"])["error"] == "unauthorized_client"

@@ -52,6 +52,7 @@ from oauthcli.server.provider import (
     REQUEST_URI_PREFIX,
     USERINFO_PATH,
     active_user,
+    check_client_grant,
     check_client_scopes,
     current_session,
     digest,
@@ -215,6 +216,10 @@ def _check_params(
         raise RedirectError("invalid_request", "response_type is required")
     if response_type != "code":
         raise RedirectError("unsupported_response_type", "only response_type=code is supported")
+    try:
+        check_client_grant(client, "authorization_code")
+    except OAuthError as exc:
+        raise RedirectError(exc.error, exc.description) from None
     prompt = [p for p in params.get("prompt", "").split(" ") if p]
     if any(p not in _PROMPTS for p in prompt) or ("none" in prompt and len(prompt) > 1):
         raise RedirectError(

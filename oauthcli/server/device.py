@@ -32,11 +32,13 @@ from oauthcli.server.oauth import (
 from oauthcli.server.provider import (
     DEVICE,
     DEVICE_AUTHORIZATION_PATH,
+    DEVICE_GRANT,
     DEVICE_PATH,
     LOGIN_PATH,
     PENDING,
     USER_CODE,
     active_user,
+    check_client_grant,
     check_client_scopes,
     current_session,
     digest,
@@ -82,6 +84,7 @@ async def device_authorization(
     RFC 8628 3.1 authenticates a confidential client as at the token endpoint)."""
     client = call.client
     assert client is not None  # Policy.CLIENT
+    check_client_grant(client, DEVICE_GRANT)
     scopes = check_client_scopes(client, parse_scope(call.form.get("scope")))
     resources = target_audience(ctx.settings, call.form).resources  # RFC 8707
     body = await run_in_threadpool(_new_codes, request, ctx, client.client_id, scopes, resources)

@@ -128,6 +128,16 @@ def enabled_client(ctx: ServerContext, client_id: str | None) -> Client | None:
     return None if client is None or client.disabled else client
 
 
+def check_client_grant(client: Client, grant_type: str) -> None:
+    """``unauthorized_client`` (RFC 6749 4.1.2.1, 5.2) for a grant a registered client did not
+    register (RFC 7591 2 ``grant_types``); a store client may use every grant."""
+    if not client.may_use(grant_type):
+        raise OAuthError(
+            "unauthorized_client",
+            f"this client is not registered for the {grant_type} grant (grant_types)",
+        )
+
+
 # --- scopes --------------------------------------------------------------------------------
 
 

@@ -190,4 +190,5 @@ def client_of(record: dict[str, Any]) -> Client:
         redirect_uris=list(record.get("redirect_uris") or []),
         jwks=record.get("jwks") if method == "private_key_jwt" else None,
         post_logout_redirect_uris=list(record.get("post_logout_redirect_uris") or []),
+        grant_types=[str(g) for g in record.get("grant_types") or []],
     )

@@ -27,6 +27,7 @@ from oauthcli.server.grants import (
 )
 from oauthcli.server.grants.base import Grant
 from oauthcli.server.oauth import NO_STORE, Form, OAuthError, invalid_request
+from oauthcli.server.provider import check_client_grant
 
 GRANTS: dict[str, Grant] = {
     grant.grant_type: grant
@@ -69,6 +70,8 @@ async def token_endpoint(request: Request, ctx: ServerContext, call: ClientReque
     A DPoP proof (RFC 9449 5) is checked first, for every grant; the grant binds its tokens
     to the proof's key (``dpop_check.bound_jkt``)."""
     grant = grant_of(call.form)
+    if call.client is not None:
+        check_client_grant(call.client, grant.grant_type)
     await dpop_check.token_binding(request, ctx, call.client)
     body = await grant.handle(request, ctx, call.form, call.client)
     return JSONResponse(body, headers={**NO_STORE, **dpop_check.nonce_headers(ctx)})
