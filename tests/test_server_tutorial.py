@@ -112,7 +112,10 @@ def test_no_token(client):
     response = client.get("/users/me")
     assert response.status_code == 401, response.text
     assert response.json() == {"detail": "Not authenticated"}
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    # Upstream: == "Bearer"; serve names its protected resource metadata (RFC 9728 5.1).
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer resource_metadata="{str(client.base_url).rstrip("/")}/.well-known/oauth-protected-resource"'
+    )
 
 
 def test_token(client):
@@ -148,14 +151,19 @@ def test_incorrect_token(client, token):
     # names the error and its description, so OAuth clients learn why.
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer error="invalid_token", error_description="')
-    assert challenge.endswith(', scope="me"')
+    assert challenge.endswith(
+        f', scope="me", resource_metadata="{str(client.base_url).rstrip("/")}/.well-known/oauth-protected-resource"'
+    )
 
 
 def test_incorrect_token_type(client):
     response = client.get("/users/me", headers={"Authorization": "Notexistent testtoken"})
     assert response.status_code == 401, response.text
     assert response.json() == {"detail": "Not authenticated"}
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    # Upstream: == "Bearer"; serve names its protected resource metadata (RFC 9728 5.1).
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer resource_metadata="{str(client.base_url).rstrip("/")}/.well-known/oauth-protected-resource"'
+    )
 
 
 def test_token_no_scope(client):

@@ -39,6 +39,7 @@ from oauthcli.server import (
     oidc,
     par,
     registration,
+    resource_metadata,
     users_me,
 )
 from oauthcli.server.accesslog import AccessLogMiddleware
@@ -95,10 +96,15 @@ def create_app(
         from oauthcli.state.sqlite import SqliteState
 
         state = SqliteState.for_store(store.path, clock=provider.clock)
+    api = resource_metadata.own_resource(settings.issuer, issuer_url)
+    if api is not None and api not in settings.resources:
+        # RFC 9728/8707: the API's own identifier is a resource clients may ask tokens for
+        settings = dataclasses.replace(settings, resources=(*settings.resources, api))
     ctx = _context(
         store, settings, key, state, sessions, issuer_url, throttle, denylist, records, provider
     )
     ctx.server_url, ctx.trust_forwarded = issuer_url, trust_forwarded
+    ctx.api_resource = api
     app = FastAPI(
         title="oauthcli token server",
         version=__version__,
@@ -138,6 +144,7 @@ def create_app(
     authorize.install(app, ctx)  # /authorize, login page, device flow, /userinfo (OIDC)
     registration.install(app, ctx)  # /register (RFC 7591), when serve --registration
     app.include_router(par.router(ctx))  # /par (RFC 9126)
+    app.include_router(resource_metadata.router(ctx))  # RFC 9728, for /users/me and /userinfo
     return app
 
 

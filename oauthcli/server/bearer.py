@@ -21,6 +21,7 @@ from oauthcli.dpop import ALGORITHMS, ProofError
 from oauthcli.errors import TokenError
 from oauthcli.server import dpop_check
 from oauthcli.server.context import ServerContext, is_client_token
+from oauthcli.server.resource_metadata import metadata_url, with_metadata
 from oauthcli.store import User
 
 NOT_AUTHENTICATED = "Not authenticated"
@@ -46,16 +47,20 @@ class BearerError(Exception):
         self.error, self.description = error, description
         self.headers = headers or {}
 
-    def response(self) -> JSONResponse:
+    def response(self, resource_metadata: str | None = None) -> JSONResponse:
         # The body is exactly the tutorial's ({"detail": ...}, which FastAPI's own tests
         # compare whole); the OAuth error and its description travel in the challenge,
         # where RFC 6750 section 3 puts them for a protected resource. (The token
-        # endpoint's errors stay in its body: RFC 6749 section 5.2.)
+        # endpoint's errors stay in its body: RFC 6749 section 5.2.) A 401 also names the
+        # API's protected resource metadata (RFC 9728 5.1).
         body: dict[str, Any] = {"detail": self.detail}
+        challenge = self.challenge
+        if resource_metadata is not None and self.status == 401:
+            challenge = with_metadata(challenge, resource_metadata)
         return JSONResponse(
             body,
             status_code=self.status,
-            headers={"WWW-Authenticate": self.challenge, **self.headers},
+            headers={"WWW-Authenticate": challenge, **self.headers},
         )
 
 
@@ -110,7 +115,7 @@ def invalid_token(required: list[str], reason: str) -> BearerError:
 
 def install(app: FastAPI) -> None:
     async def _bearer_error(request: Request, exc: BearerError) -> JSONResponse:
-        return exc.response()
+        return exc.response(metadata_url(request.app.state.ctx, request))
 
     app.add_exception_handler(BearerError, _bearer_error)  # type: ignore[arg-type]  # Starlette types handlers for Exception, not subclasses
 

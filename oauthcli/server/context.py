@@ -59,6 +59,9 @@ class ServerContext:
     # serve --control's auto_login: blocking; the user the next /authorize completes as
     # (taken once), else None. None: no control API.
     auto_login: Callable[[], str | None] | None = None
+    # The resource identifier of this server's own API (RFC 9728, resource_metadata.py):
+    # a token whose aud is it is for /users/me and /userinfo.
+    api_resource: str | None = None
 
     def __post_init__(self) -> None:
         self._verified: dict[str, dict[str, Any]] = {}
@@ -200,7 +203,10 @@ class ServerContext:
                 self._verified.clear()
             self._verified[token] = claims
         if own_api:
-            check_access_audience(claims.get("aud"), self.settings.audience, self.audiences(data))
+            accepted = self.audiences(data)
+            if self.api_resource is not None:
+                accepted |= {self.api_resource}
+            check_access_audience(claims.get("aud"), self.settings.audience, accepted)
         jti = claims.get("jti")
         if isinstance(jti, str) and self.denylist.contains(jti):
             raise TokenError("token has been revoked", Reason.REVOKED)

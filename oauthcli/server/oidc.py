@@ -73,10 +73,12 @@ def id_token(
     return jwt.encode(claims, ctx.key.key, algorithm=ctx.key.algorithm, headers=headers)
 
 
-def _bearer_error(status: int, error: str, description: str) -> Response:
+def _bearer_error(status: int, error: str, description: str, metadata: str) -> Response:
     challenge = f'Bearer error="{error}", error_description="{description}"'
     if error == "insufficient_scope":
         challenge += ', scope="openid"'
+    if status == 401:
+        challenge += f', resource_metadata="{metadata}"'  # RFC 9728 5.1
     return JSONResponse(
         {"error": error, "error_description": description},
         status_code=status,
@@ -90,11 +92,14 @@ async def userinfo(request: Request, ctx: ServerContext) -> Response:
     A DPoP-bound token needs ``Authorization: DPoP`` and a proof of its key (RFC 9449 7.1)."""
     from oauthcli.errors import TokenError
     from oauthcli.server import bearer, dpop_check
+    from oauthcli.server.resource_metadata import metadata_url, with_metadata
 
+    metadata = metadata_url(ctx, request)
     presented = dpop_check.presented(request, request.method)
     token = presented.token
     if presented.scheme not in ("bearer", "dpop") or token is None:
-        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        challenge = with_metadata("Bearer", metadata)
+        return Response(status_code=401, headers={"WWW-Authenticate": challenge})
     data = ctx.live.current()
     try:
         if ctx.denylist.remote:  # a network round trip: off the event loop
@@ -104,10 +109,12 @@ async def userinfo(request: Request, ctx: ServerContext) -> Response:
         else:
             claims = ctx.active_access_claims(token, data)
     except TokenError:
-        return _bearer_error(401, "invalid_token", "The access token is not valid")
+        return _bearer_error(401, "invalid_token", "The access token is not valid", metadata)
     user = data.users.get(claims["sub"])
     if user is None or is_client_token(claims):
-        return _bearer_error(401, "invalid_token", "The access token does not belong to a user")
+        return _bearer_error(
+            401, "invalid_token", "The access token does not belong to a user", metadata
+        )
     try:
         await dpop_check.resource_binding(ctx, presented, claims)
     except TokenError as exc:
@@ -115,12 +122,15 @@ async def userinfo(request: Request, ctx: ServerContext) -> Response:
         return JSONResponse(
             {"error": refused.error, "error_description": refused.description},
             status_code=401,
-            headers={"WWW-Authenticate": refused.challenge, "Cache-Control": "no-store",
+            headers={"WWW-Authenticate": with_metadata(refused.challenge, metadata),
+                     "Cache-Control": "no-store",
                      **refused.headers},
         )  # fmt: skip
     scopes = scopes_of(claims)
     if "openid" not in scopes:
-        return _bearer_error(403, "insufficient_scope", "The access token lacks scope openid")
+        return _bearer_error(
+            403, "insufficient_scope", "The access token lacks scope openid", metadata
+        )
     body = {"sub": user.username, **identity_claims(ctx, user, scopes)}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
