@@ -156,6 +156,35 @@ def scope_hint(response: "httpx.Response", body: bytes, token_scope: str | None)
     )
 
 
+def resource_hint(
+    response: "httpx.Response", url: str, timeout: float | None, cafile: str | None
+) -> str | None:
+    """Which login would work, when a 401 names the API's protected resource metadata
+    (RFC 9728 5.1): the document is read (no token is sent to it) and checked as ``login
+    --resource-url`` checks it; ``None`` when there is none or it does not hold."""
+    from oauthcli.client.discovery import check_url
+    from oauthcli.client.resource import challenge_metadata_url, read_metadata, resource_identifier
+    from oauthcli.errors import OAuthCliError
+    from oauthcli.http import make_client
+
+    named = challenge_metadata_url(response.headers.get("www-authenticate", ""))
+    if named is None:
+        return None
+    try:
+        check_url(named, "resource_metadata")
+        with make_client(10.0 if timeout is None else timeout, cafile) as client:
+            found = read_metadata(named, client, expected=resource_identifier(url), prefix_ok=True)
+    except OAuthCliError:
+        return None
+    if found is None:
+        return None
+    servers = ", ".join(output.clean(a, 200) for a in found.authorization_servers) or "none"
+    return (
+        f"the API's metadata names the authorization server {servers}: log in for it with "
+        f"'oauthcli login --resource-url {output.clean(found.resource, 300)} --client-id ID'"
+    )
+
+
 def _print_json(content: bytes) -> bool:
     """Pretty-print a JSON body on the terminal; False when it is not JSON we can show.
 
@@ -471,8 +500,10 @@ def register(app: typer.Typer) -> None:
                 summary += " (also after refreshing the token)"
             elif not explicit and not refreshable and wanted is None:
                 summary += " (the token cannot be refreshed: log in again)"
-            if wanted is not None:
-                summary += f": {wanted}"
+            login = resource_hint(response, url, timeout, cafile) if status == 401 else None
+            hints = [h for h in (wanted, login) if h]
+            if hints:
+                summary += ": " + "; ".join(hints)
             raise AuthenticationError(
                 summary, reason=Reason.STATUS_403 if status == 403 else Reason.STATUS_401
             )

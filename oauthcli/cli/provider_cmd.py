@@ -77,6 +77,7 @@ def login_provider(
     insecure_http: bool,
     dpop_key_file: Path | None = None,
     par: bool = False,
+    resource_url: str | None = None,
 ) -> "CacheEntry":
     """``login --issuer-url``: the entry to cache (nothing is cached when this raises)."""
     from oauthcli.cli.paste import terminal_reader
@@ -113,6 +114,7 @@ def login_provider(
         insecure_http=insecure_http,
         dpop_key_file=dpop_key_file,
         par=par,
+        resource_url=resource_url,
     )
     io = login.Interaction(
         notify=output.note,

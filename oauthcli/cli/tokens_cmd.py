@@ -307,6 +307,16 @@ def login(
             show_default=False,
         ),
     ] = None,
+    resource_url: Annotated[
+        str | None,
+        typer.Option(
+            "--resource-url",
+            metavar="URL",
+            help="Log in for this API: its protected resource metadata (RFC 9728) names the "
+            "provider, and the token is asked for it (resource).",
+            show_default=False,
+        ),
+    ] = None,
     client_key: Annotated[
         Path | None,
         typer.Option(
@@ -419,13 +429,15 @@ def login(
         "--no-browser": no_browser,
         "--par": par,
     }
-    if issuer_url is not None:
+    if issuer_url is not None or resource_url is not None:
         if url is not None or app_url is not None:
-            raise UsageError("--issuer-url and --url / --app contradict each other: choose one")
+            given = "--issuer-url" if issuer_url is not None else "--resource-url"
+            raise UsageError(f"{given} and --url / --app contradict each other: choose one")
         from oauthcli.cli import provider_cmd
 
         entry = provider_cmd.login_provider(
-            issuer_url=issuer_url,
+            issuer_url=issuer_url or "",
+            resource_url=resource_url,
             username=username,
             scopes=scopes or [],
             password_stdin=password_stdin,

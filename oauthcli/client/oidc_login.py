@@ -60,6 +60,9 @@ class ProviderLogin:
     # carries a proof of it and the tokens are bound to it (RFC 9449).
     dpop_key_file: Path | None = None
     par: bool = False  # push the browser login's request first (RFC 9126)
+    # login --resource-url: the API whose metadata (RFC 9728) names the provider; then
+    # ``issuer`` (may be empty) only chooses among the authorization servers it names.
+    resource_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
     from oauthcli.client.discovery import discover_provider
     from oauthcli.client.policy import check_url_safe
 
+    if request.resource_url is not None:
+        request = _for_resource(http, request)
     check_url_safe(request.issuer, insecure_http=request.insecure_http)
     if not request.client_id:
         raise UsageError("--issuer-url needs --client-id: the client registered at the provider")
@@ -217,6 +222,22 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
     if claims is None:
         claims = _id_token_claims(metadata, auth, response, nonce, http)
     return _entry(request, metadata, auth, grant, scope, response, claims)
+
+
+def _for_resource(http: httpx.Client, request: ProviderLogin) -> ProviderLogin:
+    """``login --resource-url``: the provider and the ``resource`` (RFC 8707) its metadata
+    (RFC 9728) gives; the login then goes on as ``--issuer-url`` with ``--resource``."""
+    from dataclasses import replace
+
+    from oauthcli.client.resource import discover_resource
+
+    assert request.resource_url is not None
+    if not request.client_id:
+        raise UsageError("--resource-url needs --client-id: the client registered at the provider")
+    found = discover_resource(request.resource_url, http)
+    issuer = found.authorization_server(request.issuer or None)
+    resources = list(dict.fromkeys([found.resource, *request.resources]))
+    return replace(request, issuer=issuer, resources=resources)
 
 
 def _direct_grant(
