@@ -89,8 +89,18 @@ def test_metadata_for_another_resource_is_refused(cli, person):
 
 def test_a_401_naming_another_origins_resource_is_refused(cli, person):
     """The 401's document may name a resource the URL lies under, on the same origin only."""
-    with api({"/.well-known/oauth-protected-resource": (200, lambda base: {
-        "resource": "https://evil.example", "authorization_servers": ["https://idp"]}, {})}) as meta:
+    with api(
+        {
+            "/.well-known/oauth-protected-resource": (
+                200,
+                lambda base: {
+                    "resource": "https://evil.example",
+                    "authorization_servers": ["https://idp"],
+                },
+                {},
+            )
+        }
+    ) as meta:
         challenge = f'Bearer resource_metadata="{meta}/.well-known/oauth-protected-resource"'
         with api({"/v1/orders": (401, None, {"WWW-Authenticate": challenge})}) as url:
             result = cli("login", "--resource-url", url + "/v1/orders", "--client-id", "cli")
