@@ -116,3 +116,50 @@ def test_the_key_is_never_written_through_a_planted_link(cli, serve, tmp_path):
                  input="secret\n")  # fmt: skip
     assert_one_line_error(result, 7, "symbolic link")
     assert not target.exists()
+
+
+def test_device_login_with_dpop_polls_with_proofs(isolated_env, tmp_path):
+    """The device grant: each poll carries a proof (nonces on); the token is bound."""
+    import re
+    import time
+
+    import httpx
+
+    from oauthcli.client import oidc_login as login
+    from oauthcli.client.dpop_key import key_path, load_or_create
+    from oauthcli.http import make_client
+    from tests.oidc.browser import drive
+
+    write_new_key(isolated_env / "signing.pem", "ES256")
+    store = isolated_env / "users.toml"
+    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
+    add_flow_clients(UserStore(store))
+    provider = ProviderSettings(consent=False, dpop_nonce=True, device_interval=1)
+    seen: dict[str, str] = {}
+
+    def notify(message: str) -> None:
+        found = re.search(r"open (\S+) on any device", message)
+        if found:
+            seen["url"] = found.group(1)
+
+    def sleep(seconds: float) -> None:
+        if "approved" not in seen:
+            seen["approved"] = "yes"
+            with httpx.Client(trust_env=False, timeout=20) as browser:
+                drive(browser, seen["url"], password="secret", action="approve")
+        time.sleep(seconds)  # serve's polling interval (1 s) on its real clock
+
+    key = tmp_path / "device.dpop.pem"
+    load_or_create(key)
+    with live_server(store, provider=provider) as server:
+        request = login.ProviderLogin(
+            issuer=server.url, grant="device-code", client_id=PUBLIC, client_auth="none",
+            scopes=["openid", "me"], dpop_key_file=key,
+        )  # fmt: skip
+        io = login.Interaction(notify=notify, sleep=sleep)
+        with make_client(10) as http:
+            entry = login.login(http, request, io)
+    assert entry.token_type == "dpop" and entry.dpop_key_file == str(key)
+    claims = jwt.decode(entry.access_token, options={"verify_signature": False})
+    assert claims["cnf"] == {"jkt": load_or_create(key).jkt}
+    assert key_path(settings.cache_dir(), "x").name == "x.dpop.pem"
