@@ -31,6 +31,7 @@ INTEGER_REPLIES = {
     "throttle",
     "throttle end",
     "replace",
+    "add",
     "delete",
 }
 
@@ -50,6 +51,7 @@ def every_operation(state: RedisState):
     yield "get", lambda: state.get("authz_code", "k")
     yield "take", lambda: state.take("authz_code", "k")
     yield "replace", lambda: state.replace("authz_code", "k", {}, 60)
+    yield "add", lambda: state.add("dpop_jti", "k", {}, 60)
     yield "delete", lambda: state.delete("authz_code", "k")
 
 
