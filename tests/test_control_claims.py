@@ -120,3 +120,30 @@ def test_the_cli_sets_claims_with_a_json_object(users, cli):
         assert claims_of(password_token(provider))["roles"] == ["admin"]
         bad = cli("control", "set-claims", "user=alice", "claims=admin", *args)
         assert_one_line_error(bad, 2, "claims must be a JSON object")
+
+
+def test_logout_accepts_a_hint_signed_by_a_key_rotate_keys_kept(users, oauthcli_provider):
+    """RP-initiated logout after a key rotation: an ID token of the previous key is still
+    a hint while that key stays published (keep_old), and no more once it is dropped."""
+    provider = oauthcli_provider
+
+    def signed_in_id_token(http: httpx.Client) -> str:
+        provider.auto_login("alice")
+        verifier, params = pkce_params()
+        code = httpx.URL(http.get("/authorize", params=params).headers["location"]).params["code"]
+        tokens = http.post("/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+            "client_id": "web", "code_verifier": verifier,
+        })  # fmt: skip
+        return str(tokens.json()["id_token"])
+
+    with provider.client() as http:
+        hint = signed_in_id_token(http)
+        provider.rotate_keys(keep_old=True)
+        out = http.get("/logout", params={"id_token_hint": hint})
+        assert out.status_code == 200 and "Signed out" in out.text, out.text
+    with provider.client() as http:
+        hint = signed_in_id_token(http)
+        provider.rotate_keys(keep_old=False)
+        out = http.get("/logout", params={"id_token_hint": hint})
+        assert out.status_code == 400 and "not an ID token this server issued" in out.text

@@ -169,20 +169,24 @@ class ServerContext:
             found.update([aud] if isinstance(aud, str) else aud or [])
         return frozenset(found)
 
+    def verifier_for(self, token: str) -> TokenService:
+        """The verifier of the key that signed ``token`` (by ``kid``): the signing key's, or
+        that of a key ``rotate_keys`` kept published."""
+        if not self.previous_keys:
+            return self.verifier
+        import jwt
+
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            kid = None
+        return self.previous_keys.get(str(kid), self.verifier)
+
     def decode(self, token: str, typ: str) -> dict[str, Any]:
         """Verify one of our tokens (``TokenError`` if it is not valid here), access tokens
         for any of the store's RFC 8707 resources included (``own_api`` tells them apart)."""
         accepted = self.audiences(self.live.current()) | set(self.settings.resources)
-        verifier = self.verifier
-        if self.previous_keys:
-            import jwt
-
-            try:
-                kid = jwt.get_unverified_header(token).get("kid")
-            except jwt.PyJWTError:
-                kid = None
-            verifier = self.previous_keys.get(str(kid), verifier)
-        claims = verifier.decode(token, typ, audiences=accepted)
+        claims = self.verifier_for(token).decode(token, typ, audiences=accepted)
         if self.issuer is not None and "iss" in claims:
             check_issuer(claims, self.issuer)
         return claims

@@ -56,7 +56,8 @@ def _hint_claims(ctx: ServerContext, http: Request, hint: str) -> dict[str, Any]
     from oauthcli.verify.verifier import check_issuer, check_required_claims
 
     try:
-        claims = ctx.verifier.verifier("JWT", expired_ok=True).verify(hint).payload
+        # The key that signed it: the current one, or one rotate_keys keeps published.
+        claims = ctx.verifier_for(hint).verifier("JWT", expired_ok=True).verify(hint).payload
         check_required_claims(claims, ("iss", "aud"))
         check_issuer(claims, issuer_of(ctx, http))
     except OAuthCliError as exc:
