@@ -164,3 +164,22 @@ def test_a_client_id_equal_to_a_username_is_refused(cli, store_path, isolated_en
     assert added.exit_code == 0, added.stderr
     user = cli("user", "add", "ci-bot", "--password-stdin", input="pw-of-ci-bot\n")
     assert_one_line_error(user, 2, "must not be a username")
+
+
+def test_add_require_dpop_then_serve_refuses_its_requests_without_a_proof(
+    cli, store_path, isolated_env
+):
+    from oauthcli.dpop import ProofKey
+
+    added = cli("client", "add", "bound-bot", "--scope", "items", "--require-dpop",
+                "--new-secret-file", str(isolated_env / "bot.secret"), "--store", str(store_path))  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert UserStore(store_path).load().clients["bound-bot"].require_dpop is True
+    secret = (isolated_env / "bot.secret").read_text().strip()
+    form = {"grant_type": "client_credentials", "scope": "items"}
+    with live_server(store_path) as server, server.client() as http:
+        refused = http.post("/token", data=form, auth=("bound-bot", secret))
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_dpop_proof"
+        proof = ProofKey.generate().proof("POST", server.url + "/token")
+        bound = http.post("/token", data=form, auth=("bound-bot", secret), headers={"DPoP": proof})
+        assert bound.status_code == 200 and bound.json()["token_type"] == "DPoP"
