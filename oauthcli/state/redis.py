@@ -594,13 +594,28 @@ class RedisState:
         prefix = self._record_key(kind, "")
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
         found: dict[str, dict[str, Any]] = {}
+        cursor = 0
         with self._calls():
-            for name in self.client.scan_iter(match=pattern, count=500):
-                raw = name if isinstance(name, bytes) else str(name).encode()
-                value = self._decode(self.client.get(raw))
-                if value is not None:
-                    found[raw.decode()[len(prefix) :]] = value
-        return dict(sorted(found.items()))
+            while True:
+                try:  # redis-py unpacks SCAN's reply itself: a wrong one is a TypeError there
+                    reply = self.client.scan(cursor=cursor, match=pattern, count=500)
+                except TypeError:
+                    raise _WrongReply("a SCAN reply that is not a cursor and keys") from None
+                if not (
+                    isinstance(reply, list | tuple)
+                    and len(reply) == 2
+                    and isinstance(reply[0], int)
+                    and isinstance(reply[1], list)
+                    and all(isinstance(name, bytes) for name in reply[1])
+                ):
+                    raise _WrongReply("a SCAN reply that is not a cursor and keys")
+                cursor, names = reply
+                for name in names:
+                    value = self._decode(self.client.get(name))
+                    if value is not None:
+                        found[name.decode()[len(prefix) :]] = value
+                if cursor == 0:
+                    return dict(sorted(found.items()))
 
     # ---------------------------------------------------------------- control
 

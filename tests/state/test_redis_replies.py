@@ -53,6 +53,7 @@ def every_operation(state: RedisState):
     yield "replace", lambda: state.replace("authz_code", "k", {}, 60)
     yield "add", lambda: state.add("dpop_jti", "k", {}, 60)
     yield "delete", lambda: state.delete("authz_code", "k")
+    yield "items", lambda: state.items("registered_client")
 
 
 @pytest.mark.parametrize(
