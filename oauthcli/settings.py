@@ -33,6 +33,8 @@ ENV_GITHUB_ACTIONS = "GITHUB_ACTIONS"
 ENV_INTERACTIVE = "OAUTHCLI_INTERACTIVE"
 # Set by CI services to "true" (GitHub Actions, GitLab CI, CircleCI, Travis, Buildkite ...).
 ENV_CI = "CI"
+# Where tokens are kept: auto (the OS keyring when there is one), keyring or file.
+ENV_TOKEN_STORE = "OAUTHCLI_TOKEN_STORE"
 # Set by kubectl for a credential plugin: the ExecCredential apiVersion it wants (JSON).
 ENV_KUBERNETES_EXEC_INFO = "KUBERNETES_EXEC_INFO"
 
@@ -146,6 +148,11 @@ def ci() -> str | None:
     if github_actions():
         return f"{ENV_GITHUB_ACTIONS}=true"
     return None
+
+
+def token_store() -> str | None:
+    """``$OAUTHCLI_TOKEN_STORE`` as given (``--token-store`` wins; checked by the cache)."""
+    return _env(ENV_TOKEN_STORE)
 
 
 def kubernetes_exec_info() -> str | None:

@@ -67,6 +67,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("OAUTHCLI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("OAUTHCLI_BCRYPT_ROUNDS", str(TEST_ROUNDS))
+    # Tokens in the cache file: no test writes to the OS keyring of the person running it
+    # (tests/cli/test_token_store.py uses a private Secret Service of its own).
+    monkeypatch.setenv("OAUTHCLI_TOKEN_STORE", "file")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -34,6 +34,7 @@ def environment(provider, tmp_path: Path) -> dict[str, str]:
     env["BROWSER"] = f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'browser.py'))} %s"
     env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
     env["OAUTHCLI_INTERACTIVE"] = "1"  # the stand-in is the person, though stdin is no terminal
+    env["OAUTHCLI_TOKEN_STORE"] = "file"  # never the OS keyring of the person running the tests
     return env
 
 

@@ -145,7 +145,7 @@ EXAMPLES: dict[tuple[str, ...], str] = {
 }
 
 # Root options that take a value: skipped when looking for the command name.
-_VALUE_OPTIONS = {"--store", "--profile"}
+_VALUE_OPTIONS = {"--store", "--profile", "--token-store"}
 # Root options that take none.
 _FLAG_OPTIONS = {"--debug", "--interactive", "--non-interactive"}
 
@@ -177,6 +177,15 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for internal errors.")
     ] = False,
+    token_store: Annotated[
+        str | None,
+        typer.Option(
+            "--token-store",
+            help="Where tokens are kept: auto (the OS keyring when there is one, else the "
+            "0600 file, said once), keyring or file (env OAUTHCLI_TOKEN_STORE; default auto).",
+            show_default=False,
+        ),
+    ] = None,
     interactive: Annotated[
         bool | None,
         typer.Option(
@@ -200,7 +209,13 @@ def root(
     4 token invalid, 5 token expired or not yet valid, 6 network or remote
     server error, 7 store or configuration error, 130 interrupted (Ctrl-C).
     """
-    common.set_global_options(store=store, profile=profile, debug=debug, interactive=interactive)
+    common.set_global_options(
+        store=store,
+        profile=profile,
+        debug=debug,
+        interactive=interactive,
+        token_store=token_store,
+    )
 
 
 def _new_app(*, completion: bool) -> typer.Typer:

@@ -15,16 +15,25 @@ from oauthcli.errors import UsageError
 if TYPE_CHECKING:  # pathlib is imported where a path is used: decode needs none
     from pathlib import Path
 
+    from oauthcli.client.cache import TokenCache
+
 # Set by the root callback on every run: the options given before the command name.
 global_options: dict[str, object] = {}
 
 
 def set_global_options(
-    *, store: Path | None, profile: str | None, debug: bool, interactive: bool | None = None
+    *,
+    store: Path | None,
+    profile: str | None,
+    debug: bool,
+    interactive: bool | None = None,
+    token_store: str | None = None,
 ) -> None:
     """The root callback's work (Typer's, or the fast path's for ``decode``/``verify``)."""
     global_options.clear()
-    global_options.update(store=store, profile=profile, debug=debug, interactive=interactive)
+    global_options.update(
+        store=store, profile=profile, debug=debug, interactive=interactive, token_store=token_store
+    )
 
 
 def _global_path(name: str) -> Path | None:
@@ -47,6 +56,21 @@ def resolve_store_path(store: Path | None) -> Path:
 def store_is_named(store: Path | None) -> bool:
     """True when ``--store`` (here or before the command) or ``$OAUTHCLI_STORE`` chose it."""
     return settings.store_is_named(store or _global_path("store"))
+
+
+def token_cache() -> TokenCache:
+    """The token cache, its tokens kept where ``--token-store``, else
+    ``$OAUTHCLI_TOKEN_STORE``, else ``auto`` says (the OS keyring when there is one)."""
+    from oauthcli.client.cache import TokenCache
+    from oauthcli.client.secretstore import check_choice
+
+    option = _global_str("token_store")
+    if option is not None:
+        storage = check_choice(option, "--token-store", UsageError)
+    else:
+        env = settings.token_store()
+        storage = check_choice(env, settings.ENV_TOKEN_STORE) if env else "auto"
+    return TokenCache(settings.cache_dir(), storage)
 
 
 def resolve_profile(profile: str | None) -> str:

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from oauthcli.cli import complete, output
-from oauthcli.cli.common import read_password, require_person, require_prompt, resolve_profile
+from oauthcli.cli.common import (
+    read_password,
+    require_person,
+    require_prompt,
+    resolve_profile,
+    token_cache,
+)
 from oauthcli.cli.options import JsonOption, ProfileOption, ProfileTimeoutOption
 from oauthcli.errors import Reason, UsageError
 
@@ -204,8 +210,6 @@ def profile_token(
     expired, logged in again (the way it was, one process at a time) when it is dead and a
     person is here. ``timeout``: the provider's (default 10 s); for a person's login and for
     another process's, default 300 s."""
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
     from oauthcli.client.oidc_login import DEFAULT_LOGIN_TIMEOUT
     from oauthcli.client.profile import ProfileToken
 
@@ -213,7 +217,7 @@ def profile_token(
     http_timeout = HTTP_TIMEOUT if timeout is None else timeout
     person = DEFAULT_LOGIN_TIMEOUT if timeout is None else timeout
     return ProfileToken(
-        TokenCache(settings.cache_dir()),
+        token_cache(),
         name,
         lambda: _http(http_timeout, cacert),
         login=_login_again(name, cacert, person),
@@ -404,13 +408,11 @@ def revoke_cmd(
     A provider that will not revoke access tokens is a note, as long as the refresh token
     was revoked. The profile is kept; 'oauthcli logout' revokes and forgets it.
     """
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
     from oauthcli.client.endpoints import profile_endpoint
     from oauthcli.errors import AuthenticationError
 
     name = resolve_profile(profile)
-    cache = TokenCache(settings.cache_dir())
+    cache = token_cache()
     entry = cache.load(name)
     if entry is None:
         raise AuthenticationError(f"no tokens cached for profile {name!r}: nothing to revoke")
@@ -499,8 +501,6 @@ def introspect_cmd(
 
     Exit 0 when active, 4 when not; --json prints the provider's answer either way.
     """
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
     from oauthcli.client.endpoints import introspect, profile_endpoint
     from oauthcli.errors import TokenError
 
@@ -531,7 +531,7 @@ def introspect_cmd(
             if client_secret_file or client_auth or client_key:
                 raise UsageError("client options need --issuer-url and --client-id")
             name = resolve_profile(profile)
-            entry = TokenCache(settings.cache_dir()).load(name)
+            entry = token_cache().load(name)
             if entry is None:
                 raise UsageError(
                     f"no profile {name!r}: give --issuer-url and --client-id, or log in first"

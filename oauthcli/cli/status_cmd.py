@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from oauthcli.cli import complete, output
-from oauthcli.cli.common import resolve_profile
+from oauthcli.cli.common import resolve_profile, token_cache
 from oauthcli.cli.options import JsonOption, ProfileOption
 from oauthcli.errors import Reason
 
@@ -62,11 +62,9 @@ def describe(
 
 
 def _profiles(selected: str) -> list[dict[str, Any]]:
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
     from oauthcli.errors import OAuthCliError
 
-    cache = TokenCache(settings.cache_dir())
+    cache = token_cache()
     now = time.time()
     names = cache.profiles()
     if selected not in names:
@@ -174,11 +172,9 @@ def remove_profile(
     ],
 ) -> None:
     """Forget a profile's cached tokens here (without revoking them: 'logout' does both)."""
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
     from oauthcli.errors import UsageError
 
-    cache = TokenCache(settings.cache_dir())
+    cache = token_cache()
     if not cache.delete(name):
         raise UsageError(f"no profile {name!r} in the token cache")
     output.note(f"removed profile {name!r} (its tokens were not revoked: 'logout' revokes them)")

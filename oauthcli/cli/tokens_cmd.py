@@ -71,10 +71,9 @@ def scope_list(values: list[str] | None) -> list[str] | None:
 
 
 def _cache() -> "TokenCache":
-    from oauthcli import settings
-    from oauthcli.client.cache import TokenCache
+    from oauthcli.cli.common import token_cache
 
-    return TokenCache(settings.cache_dir())
+    return token_cache()
 
 
 def load_issuer(store_path: Path, data: "StoreData") -> "tuple[IssuerSettings, SigningKey]":

@@ -29,6 +29,12 @@ from oauthcli.fileio import (
 
 if TYPE_CHECKING:
     from oauthcli.client.answer import TokenResponse
+    from oauthcli.client.secretstore import Keyring
+
+# The cache file's field saying its tokens are in the OS keyring, and the fields kept
+# there (oauthcli.client.secretstore holds the same names).
+MARKER = "token_store"
+SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
 
 _PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -160,6 +166,15 @@ def _unverified_claims(token: str | None) -> dict[str, Any]:
         return {}
 
 
+def _in_keyring(path: Path) -> bool:
+    """Whether the file at ``path`` says its tokens are in the OS keyring."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get(MARKER) == "keyring"
+
+
 def validate_profile(name: str) -> str:
     if not _PROFILE.fullmatch(name):
         raise UsageError(f"invalid profile name {name!r}: use letters, digits, '.', '_' or '-'")
@@ -167,8 +182,16 @@ def validate_profile(name: str) -> str:
 
 
 class TokenCache:
-    def __init__(self, directory: Path) -> None:
+    """The profiles' entries: one file each, and with ``storage`` "keyring" (or "auto"
+    where there is one) their tokens in the OS keyring (``oauthcli.client.secretstore``).
+    ``storage`` decides where a save puts the tokens; a load reads them where its file
+    says they are (one cache API, wherever the secrets are)."""
+
+    def __init__(self, directory: Path, storage: str = "file") -> None:
+        from oauthcli.client.secretstore import check_choice
+
         self.directory = Path(directory)
+        self.storage = check_choice(storage)
 
     def path(self, profile: str) -> Path:
         return self.directory / f"{validate_profile(profile)}.json"
@@ -209,7 +232,11 @@ class TokenCache:
         self._check_private(path)
         try:
             data = json.loads(path.read_bytes())
-            if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+            if not isinstance(data, dict):
+                raise TypeError
+            if data.get(MARKER) == "keyring":
+                data.update(self._from_keyring(profile, path))
+            if not isinstance(data.get("access_token"), str):
                 raise TypeError
             return CacheEntry.from_dict(data)
         except (ValueError, TypeError):
@@ -219,8 +246,60 @@ class TokenCache:
         except PermissionError:
             raise StoreError(f"token cache {path} is not readable (permission denied)") from None
 
+    def _from_keyring(self, profile: str, path: Path) -> dict[str, Any]:
+        from oauthcli.client.secretstore import for_reading
+
+        tokens = for_reading().get(path)
+        if tokens is None:
+            raise StoreError(
+                f"the tokens of profile {profile!r} are gone from the OS keyring: "
+                f"run 'oauthcli logout --profile {profile}' and log in again"
+            )
+        return {k: tokens.get(k) for k in SECRET_FIELDS}
+
     def _write(self, path: Path, entry: CacheEntry) -> None:
-        atomic_write(path, json.dumps(asdict(entry), indent=1).encode(), mode=0o600)
+        """The entry to its file; its tokens to the OS keyring when that is the store."""
+        data = asdict(entry)
+        keyring = self._keyring_for_saving()
+        if keyring is not None:
+            # the keyring first: a file that says "keyring" always finds tokens there
+            keyring.put(path, {k: data.pop(k) for k in SECRET_FIELDS})
+            data[MARKER] = "keyring"
+        elif _in_keyring(path):
+            from oauthcli.client.secretstore import for_reading
+
+            for_reading().delete(path)  # no stale copy left behind in the keyring
+        atomic_write(path, json.dumps(data, indent=1).encode(), mode=0o600)
+
+    def _keyring_for_saving(self) -> Keyring | None:
+        """The OS keyring to save tokens in, or None for the file (``auto`` says so once)."""
+        if self.storage == "file":
+            return None
+        from oauthcli.client.secretstore import find_keyring
+
+        keyring, why = find_keyring()
+        if keyring is not None:
+            return keyring
+        if self.storage == "keyring":
+            raise StoreError(
+                f"the token store is the OS keyring, and there is {why}: "
+                "use --token-store file (or auto) to keep tokens in the 0600 cache file"
+            )
+        noted = self.directory / ".token-store-noted"
+        if not noted.exists():
+            import warnings
+
+            from oauthcli.errors import OAuthCliWarning
+
+            warnings.warn(
+                OAuthCliWarning(
+                    f"{why}: tokens are kept in {self.directory} (files 0600); said once "
+                    "(--token-store file: the file, without this note)"
+                ),
+                stacklevel=2,
+            )
+            atomic_write(noted, b"", mode=0o600)
+        return None
 
     @contextlib.contextmanager
     def _locked(self, path: Path, wait: float | None = None) -> Iterator[None]:
@@ -300,6 +379,10 @@ class TokenCache:
                 except StoreError:
                     found = None  # unreadable or unsafe: still deleted, just not revoked
                 before(found)
+            if _in_keyring(path):
+                from oauthcli.client.secretstore import for_reading
+
+                for_reading().delete(path)
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
