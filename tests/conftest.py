@@ -22,7 +22,7 @@ from oauthcli.store import User, UserStore
 pytest_plugins = ["tests.redis_server", "tests.oidc.harness"]
 
 # A user's project with its own pytest.ini; tests/test_pytest_plugin.py runs it in a subprocess.
-collect_ignore = ["plugin_project"]
+collect_ignore = ["plugin_project", "control_project"]
 
 # Hypothesis: no per-example deadline. A loaded CI machine (two cores, xdist workers and
 # servers) can take longer than 200 ms for one example; that is load, not a failure.

@@ -19,8 +19,9 @@ from oauthcli import pytest_plugin
 PROJECT = Path(__file__).resolve().parent / "plugin_project"
 
 
-def run_project(*args: str) -> subprocess.CompletedProcess[str]:
-    """pytest in tests/plugin_project, as its own project (its own rootdir and pytest.ini)."""
+def run_project(*args: str, project: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    """pytest in ``project`` (tests/plugin_project), as its own project (its own rootdir
+    and pytest.ini)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -28,7 +29,7 @@ def run_project(*args: str) -> subprocess.CompletedProcess[str]:
     }
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", *args],
-        cwd=PROJECT,
+        cwd=project,
         env=env,
         capture_output=True,
         text=True,
