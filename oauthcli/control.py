@@ -37,6 +37,8 @@ ENDPOINT_PATHS: dict[str, tuple[str, ...]] = {
         "/.well-known/oauth-authorization-server",
     ),
     "users_me": ("/users/me", "/users/me/"),
+    "registration": ("/register",),  # serve --registration (RFC 7591)
+    "end_session": ("/logout",),  # RP-initiated logout
 }
 ENDPOINTS = tuple(ENDPOINT_PATHS)
 

@@ -147,3 +147,25 @@ def test_logout_accepts_a_hint_signed_by_a_key_rotate_keys_kept(users, oauthcli_
         provider.rotate_keys(keep_old=False)
         out = http.get("/logout", params={"id_token_hint": hint})
         assert out.status_code == 400 and "not an ID token this server issued" in out.text
+
+
+@pytest.fixture(scope="session")
+def oauthcli_serve_args():
+    return ("--registration", "open")
+
+
+def test_faults_and_the_request_log_know_registration_and_logout(users, oauthcli_provider):
+    provider = oauthcli_provider
+    provider.fail_next("registration", "invalid_client_metadata", description="not today")
+    with provider.client() as http:
+        refused = http.post("/register", json={"redirect_uris": [CALLBACK]})
+        assert refused.status_code == 400
+        assert refused.json()["error_description"] == "not today"
+        registered = http.post("/register", json={"redirect_uris": [CALLBACK]})
+        assert registered.status_code == 201, registered.text
+        http.get("/logout", params={"id_token_hint": "eyJ.not.a-token"})
+    logged = provider.requests_to("registration")
+    assert [e["status"] for e in logged] == [400, 201]
+    assert logged[0]["fault"] is not None
+    (logout,) = provider.requests_to("end_session")
+    assert logout["params"]["id_token_hint"].startswith("sha256:")  # a token: hashed
