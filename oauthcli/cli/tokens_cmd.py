@@ -163,6 +163,11 @@ def _save_login(cache: "TokenCache", profile: str, entry: "CacheEntry") -> Path:
             f"replaced profile {profile!r}, which held {output.clean(who)} at "
             f"{output.clean(previous.provider())} (keep both with --profile NAME)"
         )
+    if entry.dpop_key_file and not entry.dpop_key:
+        from oauthcli.client.dpop_key import load_key
+
+        # with the keyring token store, the key goes there with the tokens
+        entry.dpop_key = load_key(Path(entry.dpop_key_file)).to_pem().decode()
     return cache.save(profile, entry)
 
 

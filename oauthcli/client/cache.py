@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # The cache file's field saying its tokens are in the OS keyring, and the fields kept
 # there (oauthcli.client.secretstore holds the same names).
 MARKER = "token_store"
-SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
+SECRET_FIELDS = ("access_token", "refresh_token", "id_token", "dpop_key")
 
 _PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -75,6 +75,9 @@ class CacheEntry:
     revoked: str | None = None
     # login --dpop: the profile's DPoP key file (RFC 9449); refresh and call sign with it.
     dpop_key_file: str | None = None
+    # That key itself (PEM) while its profile is in memory; never written to the cache file:
+    # with the keyring token store it is kept in the profile's keyring item, not in the file.
+    dpop_key: str | None = field(default=None, repr=False)
 
     def expired(self, now: float | None = None, margin: int = 0) -> bool:
         if self.expires_at is None:
@@ -261,14 +264,22 @@ class TokenCache:
         """The entry to its file; its tokens to the OS keyring when that is the store."""
         data = asdict(entry)
         keyring = self._keyring_for_saving()
+        key_file = Path(entry.dpop_key_file) if entry.dpop_key_file else None
         if keyring is not None:
             # the keyring first: a file that says "keyring" always finds tokens there
             keyring.put(path, {k: data.pop(k) for k in SECRET_FIELDS})
             data[MARKER] = "keyring"
-        elif _in_keyring(path):
+            atomic_write(path, json.dumps(data, indent=1).encode(), mode=0o600)
+            if key_file is not None and entry.dpop_key:
+                key_file.unlink(missing_ok=True)  # the DPoP key lives in the keyring now
+            return
+        if _in_keyring(path):
             from oauthcli.client.secretstore import for_reading
 
             for_reading().delete(path)  # no stale copy left behind in the keyring
+        dpop_key = data.pop("dpop_key")
+        if key_file is not None and dpop_key and not key_file.exists():
+            atomic_write(key_file, dpop_key.encode(), mode=0o600)  # back from the keyring
         atomic_write(path, json.dumps(data, indent=1).encode(), mode=0o600)
 
     def _keyring_for_saving(self) -> Keyring | None:

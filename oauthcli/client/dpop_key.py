@@ -122,4 +122,9 @@ def signer_for(entry: CacheEntry, *, presenting: bool = False) -> DPoPSigner | N
         return None
     if presenting and entry.token_type.lower() != "dpop":
         return None
+    if entry.dpop_key:  # read with the profile from the OS keyring (--token-store keyring)
+        try:
+            return DPoPSigner(ProofKey.from_pem(entry.dpop_key.encode()))
+        except ValueError:
+            raise ConfigError("the profile's DPoP key in the OS keyring is not usable") from None
     return DPoPSigner(load_key(Path(entry.dpop_key_file)))

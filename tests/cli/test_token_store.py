@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+# the fixture "serve": oauthcli serve with DPoP nonces required
+from tests.cli.test_login_dpop import serve  # noqa: F401
 from tests.conftest import assert_one_line_error
 
 pytest_plugins = ["tests.secret_service"]
@@ -135,3 +137,31 @@ def test_a_login_into_the_file_leaves_no_copy_in_the_keyring(
     entry = json.loads((cache_dir() / "default.json").read_text())
     assert entry["access_token"] == json.loads(again.stdout)["access_token"]
     assert "token_store" not in entry
+
+
+def test_a_dpop_key_goes_to_the_keyring_with_the_tokens(
+    run_oauthcli,
+    secret_service,
+    serve,  # noqa: F811 - the fixture imported above
+):
+    """login --dpop (RFC 9449): the profile's private key is kept in the keyring item, not in
+    a .dpop.pem file; call and refresh sign with it from there; logout forgets it."""
+    result = run_oauthcli(
+        "--token-store", "keyring", "login", "alice", "--url", serve.url + "/token", "--dpop",
+        "--password-stdin", "--json", input="secret\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["token_type"] == "dpop"
+    assert not (cache_dir() / "default.dpop.pem").exists()
+    assert files_holding("PRIVATE KEY", json.loads(result.stdout)["access_token"]) == []
+    assert "PRIVATE KEY" in json.loads(keyring_item() or "{}")["dpop_key"]
+    called = run_oauthcli("call", serve.url + "/users/me")
+    assert called.exit_code == 0, called.output
+    assert json.loads(called.stdout)["username"] == "alice"
+    refreshed = run_oauthcli("--token-store", "keyring", "refresh", "--json")
+    assert refreshed.exit_code == 0 and json.loads(refreshed.stdout)["token_type"] == "dpop"
+    assert files_holding("PRIVATE KEY") == []
+    assert run_oauthcli("logout").exit_code == 0
+    assert keyring_item() is None
+    assert not (cache_dir() / "default.json").exists()
+    assert not (cache_dir() / "default.dpop.pem").exists()
