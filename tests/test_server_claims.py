@@ -201,3 +201,22 @@ def test_user_and_client_add_take_claims_and_audience(cli, store_path):
     assert web.post_logout_redirect_uris == ["http://127.0.0.1/bye"]
     refused = cli("user", "add", "eve", "--password-stdin", "--claim", "iss=me", input="x\n")
     assert_one_line_error(refused, 2, "claim 'iss' is set by the provider")
+
+
+def test_user_set_changes_and_removes_chosen_claims(cli, store_path):
+    assert (
+        cli("user", "set", "alice", "--claim", 'roles=["admin"]', "--claim", "tier=1").exit_code
+        == 0
+    )
+    assert UserStore(store_path).load().users["alice"].claims == {"roles": ["admin"], "tier": 1}
+    result = cli("user", "set", "alice", "--claim", "tier=2", "--remove-claim", "roles",
+                 "--remove-claim", "nope")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "had no claim 'nope'" in result.stderr
+    assert UserStore(store_path).load().users["alice"].claims == {"tier": 2}
+    assert_one_line_error(
+        cli("user", "set", "alice", "--claim", "aud=x"), 2, "claim 'aud' is set by the provider"
+    )
+    assert_one_line_error(
+        cli("user", "set", "alice", "--claim", "a=1", "--remove-claim", "a"), 2, "both name 'a'"
+    )

@@ -188,26 +188,28 @@ def set_fields(
         typer.Option("--remove-scope", help="Withdraw a scope (repeatable).", show_default=False),
     ] = None,
     no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove every scope.")] = False,
+    claim: ClaimOption = None,
+    remove_claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove-claim", help="Remove a chosen claim (repeatable).", show_default=False
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Change a user's name, e-mail or scopes."""
+    """Change a user's name, e-mail, scopes or chosen claims."""
     from oauthcli.errors import UsageError
-    from oauthcli.store import validate_email, validate_full_name, validate_scopes
+    from oauthcli.store import validate_scopes
 
-    if full_name:
-        validate_full_name(full_name)
-    if email:
-        validate_email(email)
+    claims = _claim_changes(claim, remove_claim)
+    _check_identity(full_name, email)
     if scope is not None and no_scopes:
         raise UsageError("--scope and --no-scopes contradict each other")
-    if (
-        full_name is None
-        and email is None
-        and scope is None
-        and not (add_scope or remove_scope or no_scopes)
-    ):
+    given = (full_name, email, scope, add_scope, remove_scope, no_scopes, claims, remove_claim)
+    if all(value in (None, False, [], {}) for value in given):
         raise UsageError(
-            "nothing to change: give --full-name, --email, --scope, --add-scope, --remove-scope or --no-scopes"
+            "nothing to change: give --full-name, --email, --scope, --add-scope, --remove-scope, "
+            "--no-scopes, --claim or --remove-claim"
         )
     absent: list[str] = []
     with _store(store).edit() as data:
@@ -225,9 +227,39 @@ def set_fields(
         if remove_scope:
             absent = [s for s in dict.fromkeys(remove_scope) if s not in user.scopes]
             user.scopes = [s for s in user.scopes if s not in set(remove_scope)]
+        absent_claims = _change_claims(user, claims, remove_claim or [])
+    for missing in absent_claims:
+        output.note(f"user {name!r} had no claim {output.clean(missing)!r}; nothing to remove")
     for missing in absent:
         output.note(f"user {name!r} had no scope {output.clean(missing)!r}; nothing to remove")
     output.note(f"updated user {name!r}")
+
+
+def _check_identity(full_name: str | None, email: str | None) -> None:
+    from oauthcli.store import validate_email, validate_full_name
+
+    if full_name:
+        validate_full_name(full_name)
+    if email:
+        validate_email(email)
+
+
+def _claim_changes(claim: list[str] | None, remove: list[str] | None) -> dict:
+    """The ``--claim`` assignments, checked (none also named by ``--remove-claim``)."""
+    from oauthcli.claims import parse_claim_assignment
+    from oauthcli.errors import UsageError
+
+    claims = dict(parse_claim_assignment(c) for c in claim or [])
+    both = sorted(set(claims) & set(remove or []))
+    if both:
+        raise UsageError(f"--claim and --remove-claim both name {both[0]!r}")
+    return claims
+
+
+def _change_claims(user, claims: dict, remove: list[str]) -> list[str]:
+    """Set ``claims`` and drop ``remove`` on ``user``; the removed names it did not have."""
+    user.claims = {**user.claims, **claims}
+    return [gone for gone in dict.fromkeys(remove) if user.claims.pop(gone, None) is None]
 
 
 def _set_disabled(name: str, disabled: bool, store: Path | None) -> None:
