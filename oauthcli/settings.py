@@ -35,6 +35,13 @@ ENV_INTERACTIVE = "OAUTHCLI_INTERACTIVE"
 ENV_CI = "CI"
 # Where tokens are kept: auto (the OS keyring when there is one), keyring or file.
 ENV_TOKEN_STORE = "OAUTHCLI_TOKEN_STORE"
+# exchange: the subject and actor tokens (never on argv).
+ENV_SUBJECT_TOKEN = "OAUTHCLI_SUBJECT_TOKEN"
+ENV_ACTOR_TOKEN = "OAUTHCLI_ACTOR_TOKEN"
+# Set by GitHub Actions in a job with `permissions: id-token: write`: where and with what
+# bearer token to fetch the job's OIDC token (exchange --subject-token-source github-actions).
+ENV_ACTIONS_TOKEN_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"
+ENV_ACTIONS_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
 # Set by kubectl for a credential plugin: the ExecCredential apiVersion it wants (JSON).
 ENV_KUBERNETES_EXEC_INFO = "KUBERNETES_EXEC_INFO"
 
@@ -92,6 +99,19 @@ def env_token() -> str | None:
 
 def env_client_secret() -> str | None:
     return _env(ENV_CLIENT_SECRET)
+
+
+def env_subject_token() -> str | None:
+    return _env(ENV_SUBJECT_TOKEN)
+
+
+def env_actor_token() -> str | None:
+    return _env(ENV_ACTOR_TOKEN)
+
+
+def github_actions_id_token_request() -> tuple[str | None, str | None]:
+    """``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``."""
+    return _env(ENV_ACTIONS_TOKEN_URL), _env(ENV_ACTIONS_TOKEN)
 
 
 def bcrypt_rounds(configured: int | None = None) -> int:

@@ -43,11 +43,16 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauthcli.claims import split_scopes
 from oauthcli.errors import OAuthCliWarning, StoreError, UsageError
 from oauthcli.fileio import atomic_write, exclusive_lock, real_path
+
+if TYPE_CHECKING:
+    from oauthcli.trusted_issuers import TrustedIssuer
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # RFC 8693 2.1
 
 # One rule for names typed at `user add` and names found in a hand-edited store:
 # letters (any script) and digits, then also . _ @ + - ; NFC, so one name has one spelling.
@@ -278,8 +283,13 @@ class Client:
     require_pushed_authorization_requests: bool = False
     # The grants it registered for (RFC 7591 2 grant_types); None: any (a store client).
     grant_types: list[str] | None = None
+    # RFC 8693: it may exchange tokens (client add --token-exchange), for these audiences.
+    token_exchange: bool = False
+    exchange_audiences: list[str] = field(default_factory=list)
 
     def may_use(self, grant_type: str) -> bool:
+        if grant_type == TOKEN_EXCHANGE and not self.token_exchange:
+            return False  # token exchange only for clients allowed to use it
         return self.grant_types is None or grant_type in self.grant_types
 
     def to_toml(self) -> dict[str, Any]:
@@ -304,6 +314,10 @@ class Client:
             data["require_dpop"] = True
         if self.require_pushed_authorization_requests:
             data["require_pushed_authorization_requests"] = True
+        if self.token_exchange:
+            data["token_exchange"] = True
+        if self.exchange_audiences:
+            data["exchange_audiences"] = list(self.exchange_audiences)
         return data
 
 
@@ -318,6 +332,12 @@ class StoreData:
     def issuer(self) -> dict[str, Any]:
         table = self.other.get("issuer", {})
         return table if isinstance(table, dict) else {}
+
+    def trusted_issuers(self, store_path: Path) -> dict[str, TrustedIssuer]:
+        """``[trusted_issuers.NAME]``: issuers whose tokens serve takes in a token exchange."""
+        from oauthcli.trusted_issuers import parse_trusted_issuers
+
+        return parse_trusted_issuers(self.other.get("trusted_issuers", {}), store_path)
 
     @property
     def bcrypt_rounds(self) -> int | None:
@@ -430,13 +450,17 @@ class UserStore:
             raise StoreError(f"{self.path}: 'users' must be a table of [users.NAME] tables")
         if not isinstance(clients, dict):
             raise StoreError(f"{self.path}: 'clients' must be a table of [clients.ID] tables")
-        unknown = sorted(set(doc) - {"issuer", "passwords"})
+        unknown = sorted(set(doc) - {"issuer", "passwords", "trusted_issuers"})
         if unknown:
             # Most likely --store points at some other TOML file (pyproject.toml, ...).
             raise StoreError(
                 f"{self.path}: unknown table or key {unknown[0]!r}; a user store holds "
-                "[issuer], [passwords], [users.NAME] and [clients.ID] tables"
+                "[issuer], [passwords], [trusted_issuers.NAME], [users.NAME] and [clients.ID] "
+                "tables"
             )
+        from oauthcli.trusted_issuers import parse_trusted_issuers
+
+        parse_trusted_issuers(doc.get("trusted_issuers", {}), self.path)
         for name in ("issuer", "passwords"):
             if not isinstance(doc.get(name, {}), dict):
                 raise StoreError(f"{self.path}: '{name}' must be a table ([{name}])")
@@ -551,6 +575,8 @@ _CLIENT_FIELDS: dict[str, type | tuple[type, ...]] = {
     "claims": dict,
     "require_dpop": bool,
     "require_pushed_authorization_requests": bool,
+    "token_exchange": bool,
+    "exchange_audiences": list,
 }
 
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "login": "tokens_cmd",
     "refresh": "tokens_cmd",
     "logout": "tokens_cmd",
+    "exchange": "exchange_cmd",
     "status": "status_cmd",
     "whoami": "status_cmd",
     "issue": "issue_cmd",
@@ -64,6 +65,7 @@ SUMMARIES: dict[str, str] = {
     "login": "Log in and cache the tokens in the profile.",
     "refresh": "Trade the profile's refresh token for a new pair.",
     "logout": "Forget a profile's tokens (revoked first where possible).",
+    "exchange": "Exchange a token for the provider's (RFC 8693); cache it as a profile.",
     "status": "Show each profile: who, where, expiry, whether it is usable.",
     "whoami": "The same as 'status'.",
     "issue": "Mint an access token without a password, for tests and CI.",
@@ -90,6 +92,14 @@ SUMMARIES: dict[str, str] = {
 EXAMPLES: dict[tuple[str, ...], str] = {
     (): "oauthcli init --user alice && oauthcli login alice --print | oauthcli decode -",
     ("init",): "oauthcli init --user alice",
+    ("exchange",): "\n".join(
+        [
+            "oauthcli exchange --issuer-url https://idp.example --client-id ci "
+            "--client-secret-file ci.secret --subject-token-source github-actions",
+            "printf '%s\\n' \"$TOKEN\" | oauthcli exchange --issuer-url https://idp.example "
+            "--client-id ci --subject-token - --audience https://api.example",
+        ]
+    ),
     ("login",): "\n".join(
         [
             "printf 'secret\\n' | oauthcli login alice --password-stdin --print",

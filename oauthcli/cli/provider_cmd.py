@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.oidc_login import ProviderLogin
     from oauthcli.client.profile import ProfileToken
     from oauthcli.errors import AuthenticationError
 
@@ -143,6 +144,39 @@ def login_provider(
             return login.login(http, request, io)
     finally:
         output.end_waiting()
+
+
+def login_request(
+    *,
+    issuer_url: str,
+    client_id: str | None,
+    client_secret_file: Path | None,
+    client_auth: str | None,
+    client_key: Path | None,
+    scopes: list[str],
+    resources: list[str],
+) -> "ProviderLogin":
+    """The client part of a login at a provider (``exchange``): id, authentication, secret."""
+    from oauthcli.client.oidc_login import ProviderLogin
+    from oauthcli.client.secret import read_client_secret
+
+    if client_secret_file is not None and not client_id:
+        raise UsageError("--client-secret-file needs --client-id")
+    secret = None
+    if client_id and client_auth not in ("none", "private-key-jwt") and client_key is None:
+        secret = read_client_secret(client_secret_file)
+    return ProviderLogin(
+        issuer=issuer_url.strip(),
+        client_id=client_id,
+        client_auth=client_auth,
+        client_secret=secret,
+        client_secret_file=(
+            str(client_secret_file.resolve()) if client_secret_file is not None else None
+        ),
+        client_key_file=client_key,
+        scopes=scopes,
+        resources=resources,
+    )
 
 
 def _client_auth(entry: "CacheEntry") -> "ClientAuthentication":

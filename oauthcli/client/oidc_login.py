@@ -221,7 +221,7 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
         response = _direct_grant(http, token_url, grant, request, auth, scope, extra, io, dpop)
     if claims is None:
         claims = _id_token_claims(metadata, auth, response, nonce, http)
-    return _entry(request, metadata, auth, grant, scope, response, claims)
+    return cache_entry(request, metadata, auth, grant, scope, response, claims)
 
 
 def _for_resource(http: httpx.Client, request: ProviderLogin) -> ProviderLogin:
@@ -353,7 +353,7 @@ def _check_id_token_alg(id_token: str) -> None:
         )
 
 
-def _entry(
+def cache_entry(
     request: ProviderLogin,
     metadata: ProviderMetadata,
     auth: ClientAuthentication,

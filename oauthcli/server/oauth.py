@@ -24,7 +24,13 @@ MAX_BODY_BYTES = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TOKEN_PATH = "/token"  # the token endpoint (client_auth accepts it as an assertion's aud)
 CLIENT_REALM = 'Basic realm="oauthcli"'
-_TOKEN_FIELDS = ("refresh_token", "token", "client_assertion")  # JWTs: up to MAX_TOKEN_BYTES
+_TOKEN_FIELDS = (
+    "refresh_token",
+    "token",
+    "client_assertion",
+    "subject_token",
+    "actor_token",
+)  # JWTs: up to MAX_TOKEN_BYTES
 # Parameters a request may repeat: RFC 8707 2 (``resource``, one per target).
 REPEATABLE = frozenset({"resource"})
 

@@ -24,6 +24,7 @@ from oauthcli.server.grants import (
     device_code,
     password,
     refresh_token,
+    token_exchange,
 )
 from oauthcli.server.grants.base import Grant
 from oauthcli.server.oauth import NO_STORE, Form, OAuthError, invalid_request
@@ -37,6 +38,7 @@ GRANTS: dict[str, Grant] = {
         client_credentials.GRANT,
         authorization_code.GRANT,
         device_code.GRANT,
+        token_exchange.GRANT,
     )
 }
 GRANT_TYPES = tuple(GRANTS)
