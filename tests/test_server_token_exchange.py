@@ -47,7 +47,7 @@ def server(store_path: Path, ci_key: Path):
                 "jwks_file": "ci.jwks.json",
                 "algorithms": ["ES256"],
                 "user_claim": "actor",
-            }  # fmt: skip
+            }
         }
     with live_server(store_path) as live:
         yield live
@@ -70,7 +70,7 @@ def exchange(server, subject: str, kind: str = ACCESS, auth=EXCHANGER, **extra: 
                 "subject_token": subject,
                 "subject_token_type": kind,
                 **extra,
-            },  # fmt: skip
+            },
             auth=auth,
         )
 

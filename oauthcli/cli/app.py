@@ -65,7 +65,7 @@ SUMMARIES: dict[str, str] = {
     "login": "Log in and cache the tokens in the profile.",
     "refresh": "Trade the profile's refresh token for a new pair.",
     "logout": "Forget a profile's tokens (revoked first where possible).",
-    "exchange": "Exchange a token for the provider's (RFC 8693); cache it as a profile.",
+    "exchange": "Exchange a token for the provider's (RFC 8693) and cache it.",
     "status": "Show each profile: who, where, expiry, whether it is usable.",
     "whoami": "The same as 'status'.",
     "issue": "Mint an access token without a password, for tests and CI.",

@@ -127,6 +127,21 @@ def add(
             help="/authorize takes this client's requests only when pushed to /par (RFC 9126).",
         ),
     ] = False,
+    token_exchange: Annotated[
+        bool,
+        typer.Option(
+            "--token-exchange",
+            help="The client may exchange tokens at /token (RFC 8693).",
+        ),
+    ] = False,
+    exchange_audience: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exchange-audience",
+            help="An audience the client may ask exchanged tokens for (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
     """Add a client; a confidential client's secret is stored hashed (bcrypt for a chosen one)."""
@@ -175,6 +190,8 @@ def add(
             claims=claims,
             require_dpop=require_dpop,
             require_pushed_authorization_requests=require_par,
+            token_exchange=token_exchange or bool(exchange_audience),
+            exchange_audiences=list(exchange_audience or []),
         )
     where = f"; secret in {secret_out}" if secret_out else ""
     output.note(f"added client {client_id!r} to {user_store.path}{where}")

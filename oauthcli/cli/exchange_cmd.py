@@ -15,14 +15,12 @@ import typer
 
 from oauthcli.cli.common import resolve_profile
 from oauthcli.cli.options import JsonOption, ProfileOption
-from oauthcli.cli.provider_cmd import HTTP_TIMEOUT, CacertOption, _http
+from oauthcli.cli.provider_cmd import HTTP_TIMEOUT, CacertOption
 from oauthcli.cli.tokens_cmd import (
     PrintOption,
     ScopeOption,
-    _cache,
-    _output_mode,
-    _report,
-    _save_login,
+    cache_and_report,
+    check_profile,
     scope_list,
 )
 from oauthcli.errors import UsageError
@@ -193,10 +191,8 @@ def exchange(
     from oauthcli.client.exchange import Exchange, github_actions_token, token_type
     from oauthcli.client.exchange import exchange as run_exchange
 
-    _output_mode(print_only, json_output)
     profile_name = resolve_profile(profile)
-    cache = _cache()
-    cache.check(profile_name)
+    check_profile(profile_name, print_only, json_output)
     if subject_token_source is not None and subject_token_source not in SOURCES:
         raise UsageError(f"--subject-token-source must be {' or '.join(SOURCES)}")
     if subject_token_source is None and subject_audience is not None:
@@ -228,7 +224,11 @@ def exchange(
         scopes=scope_list(scope) or [],
         resources=resource or [],
     )
-    with _http(timeout, cacert) as http:
+    from oauthcli.cli import output
+    from oauthcli.http import make_client
+
+    cafile = str(cacert) if cacert is not None else None
+    with make_client(timeout, cafile, notice=output.slow_notice()) as http:
         if subject is None:
             subject = github_actions_token(http, subject_audience or issuer_url.rstrip("/"))
         request = Exchange(
@@ -240,8 +240,7 @@ def exchange(
         )
         entry = run_exchange(http, login, request)
     del subject, request
-    cache_path = _save_login(cache, profile_name, entry)
-    _report(entry, profile_name, cache_path, print_only, json_output, "Exchanged for")
+    cache_and_report(profile_name, entry, print_only, json_output, "Exchanged for")
 
 
 def register(app: typer.Typer) -> None:

@@ -76,6 +76,20 @@ def _cache() -> "TokenCache":
     return token_cache()
 
 
+def cache_and_report(
+    profile: str, entry: "CacheEntry", print_only: bool, json_output: bool, verb: str
+) -> None:
+    """Save ``entry`` as ``profile`` (``exchange`` too) and print it as a login does."""
+    cache_path = _save_login(_cache(), profile, entry)
+    _report(entry, profile, cache_path, print_only, json_output, verb)
+
+
+def check_profile(profile: str, print_only: bool, json_output: bool) -> None:
+    """The output options agree and the profile and cache are usable, before any request."""
+    _output_mode(print_only, json_output)
+    _cache().check(profile)
+
+
 def load_issuer(store_path: Path, data: "StoreData") -> "tuple[IssuerSettings, SigningKey]":
     from oauthcli.issuer import settings_for_store
 

@@ -37,7 +37,7 @@ NEVER_A_PERSON = {
     ("audit",), ("user", "list"), ("user", "show"), ("user", "set"), ("user", "disable"),
     ("user", "enable"), ("user", "remove"), ("client", "add"), ("client", "list"),
     ("client", "remove"), ("client", "disable"), ("client", "enable"), ("keys", "generate"),
-    ("keys", "jwks"), ("profile", "list"), ("profile", "rm"), ("control",),
+    ("keys", "jwks"), ("profile", "list"), ("profile", "rm"), ("control",), ("exchange",),
 }  # fmt: skip
 
 # Command path -> the invocations of it that need a person ({issuer}: the counting server).
