@@ -598,6 +598,7 @@ def test_discovery_documents(server):
         "client_credentials",
         "authorization_code",
         "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
     assert oidc["scopes_supported"] == [
         "openid",

@@ -33,6 +33,7 @@ def test_discovery_dispatch_and_the_openapi_form_list_the_same_grants(server):
             "client_credentials": (401, "invalid_client"),
             "authorization_code": (401, "invalid_client"),
             DEVICE_GRANT: (401, "invalid_client"),
+            "urn:ietf:params:oauth:grant-type:token-exchange": (401, "invalid_client"),
         }
         assert set(enum) == set(expected)
         for grant_type in enum:
