@@ -297,3 +297,27 @@ def test_a_registered_client_uses_only_the_grants_it_registered(op):
         answer = authorize(http, **params)
         assert answer.status_code == 302, answer.text
         assert query(answer.headers["location"])["error"] == "unauthorized_client"
+
+
+def test_serve_with_registration_token_says_where_and_takes_the_token(store_path, isolated_env):
+    """``oauthcli serve --registration token`` end to end: the token from a 0600 file (never
+    argv), the endpoint announced, a request without the token refused, one with it served."""
+    from tests.cli.test_serve_cmd import serve
+
+    token_file = isolated_env / "reg.token"
+    token_file.write_text(INITIAL + "\n")
+    token_file.chmod(0o600)
+    args = ("--store", str(store_path), "--registration", "token",
+            "--registration-token-file", str(token_file))  # fmt: skip
+    with serve(*args, cwd=store_path.parent) as (proc, url, log):
+        assert f"  register:  {url}/register   (with the initial access token, RFC 7591)" in (
+            log.read_text()
+        )
+        assert INITIAL not in " ".join(proc.args)
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            assert register(http, {"redirect_uris": [CB]}).status_code == 401
+            answer = register(
+                http, {"redirect_uris": [CB]}, headers={"Authorization": f"Bearer {INITIAL}"}
+            )
+            assert answer.status_code == 201, answer.text
+    assert INITIAL not in log.read_text()

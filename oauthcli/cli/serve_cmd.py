@@ -249,6 +249,9 @@ def serve(
             output.note(f"  {name + ':':<11}{value}")
         if token_file is not None:
             output.note(f"  {'control:':<11}{url}/_oauthcli/   (token in {token_file})")
+        if registration is not None:
+            who = "anyone" if registration == "open" else "with the initial access token"
+            output.note(f"  {'register:':<11}{url}/register   ({who}, RFC 7591)")
 
     run_server(options, announce)
 
