@@ -7,6 +7,8 @@ driven over HTTP (httpx), by ``oauthcli control`` and by the fixture's methods.
 from __future__ import annotations
 
 import stat
+import time
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -222,16 +224,115 @@ def test_a_fault_for_one_client_leaves_the_others_alone(users, oauthcli_provider
         assert granted.status_code == 200
 
 
-def test_oauthcli_login_against_a_503_fault_says_one_line(users, oauthcli_provider, run_oauthcli):
-    oauthcli_provider.fail_next("token", "temporarily_unavailable", retry_after=1)
+@pytest.mark.parametrize(
+    ("fault", "code", "said"),
+    [
+        ({"error": "temporarily_unavailable", "retry_after": 1}, 6, "503 service unavailable: temporarily_unavailable"),
+        ({"error": "invalid_client"}, 3, "client authentication failed: invalid_client"),
+        ({"status": 502}, 6, "answered 502 bad gateway with a non-json body"),
+        ({"body": "<html>a proxy's page</html>"}, 6, "answered 200 with an html page"),
+        ({"drop": True}, 6, "peer closed connection"),
+        ({"delay": 60}, 6, "timed out after 2 s"),
+    ],
+)  # fmt: skip
+def test_oauthcli_login_against_each_fault_says_one_line(
+    users, oauthcli_provider, run_oauthcli, fault, code, said
+):
+    oauthcli_provider.fail_next("token", **fault)
     result = run_oauthcli(
         "login", "alice", "--url", oauthcli_provider.token_url, "--password-stdin",
-        input="wonderland\n",
+        "--timeout", "2", input="wonderland\n",
     )  # fmt: skip
-    assert result.exit_code != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "temporarily_unavailable" in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
+    assert_one_line_error(result, code, said)
+    assert "wonderland" not in result.output
+    # logged once answered (a delay: once the client has left; a generous bound, no sleep)
+    with oauthcli_provider.client() as http:
+        deadline = time.monotonic() + 60
+        while not (logged := oauthcli_provider.requests_to("token")):
+            assert time.monotonic() < deadline
+            http.get("/.well-known/jwks.json")  # a round trip, not a sleep
+    assert logged[0]["fault"] is not None
+    outcomes = {"drop": "dropped", "delay": "abandoned", "body": "ok"}
+    assert logged[0]["outcome"] == outcomes.get(next(iter(fault)), "error")
+
+
+def test_an_authorize_fault_goes_back_to_the_registered_redirect_uri(users, oauthcli_provider):
+    from oauthcli.store import Client
+
+    callback = "http://127.0.0.1:53682/callback"
+    with users.store.edit() as data:
+        data.clients["web"] = Client("web", scopes=["me"], public=True, redirect_uris=[callback])
+    oauthcli_provider.fail_next("authorize", "access_denied", times=2)
+    params = {"response_type": "code", "client_id": "web", "redirect_uri": callback, "state": "xyz"}
+    with oauthcli_provider.client() as http:
+        back = http.get("/authorize", params=params)
+        assert back.status_code == 302
+        location = httpx.URL(back.headers["location"])
+        assert str(location).startswith(callback)
+        assert location.params["error"] == "access_denied" and location.params["state"] == "xyz"
+        assert location.params["iss"] == oauthcli_provider.issuer_url
+        # an unregistered redirect URI never receives it (RFC 6749 4.1.2.1)
+        elsewhere = http.get(
+            "/authorize", params={**params, "redirect_uri": "https://evil.example/"}
+        )
+        assert elsewhere.status_code == 400 and "evil" not in elsewhere.headers.get("location", "")
+
+
+def test_a_userinfo_fault_is_a_bearer_challenge(users, oauthcli_provider):
+    oauthcli_provider.fail_next("userinfo", "insufficient_scope")
+    oauthcli_provider.fail_next("users_me", "invalid_token", user="alice")
+    with oauthcli_provider.client() as http:
+        token = password_login(http, oauthcli_provider.url).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        info = http.get("/userinfo", headers=auth)
+        assert info.status_code == 403
+        assert 'error="insufficient_scope"' in info.headers["www-authenticate"]
+        me = http.get("/users/me", headers=auth)
+        assert me.status_code == 401 and 'error="invalid_token"' in me.headers["www-authenticate"]
+        assert http.get("/users/me", headers=auth).status_code == 200
+    logged = oauthcli_provider.requests_to("users_me")
+    assert [(r["user"], r["error"], r["auth"]) for r in logged] == [
+        ("alice", "invalid_token", "bearer"),
+        ("alice", None, "bearer"),
+    ]
+
+
+def test_the_log_records_scopes_resources_and_clients_and_hashes_secrets(users, oauthcli_provider):
+    from oauthcli.server.requestlog import short_hash
+
+    with oauthcli_provider.client() as http:
+        form = [("grant_type", "client_credentials"), ("scope", "me"),
+                ("resource", "https://a.example/"), ("resource", "https://b.example/")]  # fmt: skip
+        http.post(
+            "/token",
+            content=urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            auth=("svc", "svc-secret-value"),
+        )
+    [entry] = oauthcli_provider.requests_to("token", grant_type="client_credentials")
+    assert entry["client_id"] == "svc" and entry["auth"] == "basic" and entry["scope"] == ["me"]
+    assert entry["resource"] == ["https://a.example/", "https://b.example/"]
+    assert "svc-secret-value" not in str(oauthcli_provider.requests)
+    with oauthcli_provider.client() as http:
+        password_login(http, oauthcli_provider.url)
+    last = oauthcli_provider.requests[-1]
+    assert last["params"]["password"] == short_hash("wonderland") and last["user"] == "alice"
+
+
+def test_faults_clock_and_log_are_shared_through_redis(users, redis_server):
+    with pytest_plugin.run_provider(
+        users, "--state", redis_server.url, "--workers", "2"
+    ) as provider:
+        provider.fail_next("token", "invalid_grant")
+        with provider.client() as http:
+            assert password_login(http, provider.url).status_code == 400
+            token = password_login(http, provider.url).json()["access_token"]
+            provider.advance(users.settings.access_ttl + 1)
+            assert (
+                http.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+                == 401
+            )
+        assert [r["status"] for r in provider.requests_to("token")] == [400, 200]
 
 
 def test_rotate_keys_publishes_the_new_key_and_keeps_or_drops_the_old(tmp_path):

@@ -370,7 +370,15 @@ class ControlMiddleware:
         try:
             if fault is not None:
                 await fault_rules.apply(
-                    fault, self.ctx, scope, replay, send, answer, self.app, request
+                    fault,
+                    self.ctx,
+                    scope,
+                    replay,
+                    send,
+                    answer,
+                    self.app,
+                    request,
+                    None if more else _disconnected(receive),
                 )
             else:
                 await self.app(scope, replay, answer.watch(send))
@@ -397,6 +405,16 @@ class ControlMiddleware:
 
         previous = [load(entry) for entry in rotated.get("previous", [])]
         self.ctx.use_keys(load(rotated["current"]), previous, int(rotated["generation"]))
+
+
+def _disconnected(receive: Any) -> Any:
+    """Awaits the client leaving (the body was read whole: ``receive`` has nothing else)."""
+
+    async def wait() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    return wait
 
 
 def _header(scope: Any, name: bytes) -> str | None:

@@ -114,12 +114,16 @@ async def apply(
     answer: Answer,
     app: Any,
     request: Request,
+    disconnected: Any = None,
 ) -> None:
-    """Answer the request as ``fault`` says (``answer`` watches what is sent)."""
+    """Answer the request as ``fault`` says (``answer`` watches what is sent).
+
+    ``disconnected``: awaits the client leaving (``None`` when it cannot be told)."""
     watched = answer.watch(send)
     delay = float(fault.get("delay", 0))
-    if delay:
-        await asyncio.sleep(delay)
+    if delay and await _client_left_within(delay, disconnected):
+        answer.abandoned = True  # nobody to answer: the delay ends with the connection
+        return
     extra = {}
     if "retry_after" in fault:
         extra["Retry-After"] = str(int(fault["retry_after"]))
@@ -145,6 +149,21 @@ async def apply(
         await _bad_token_answer(fault, ctx, scope, receive, watched, app)
         return
     await app(scope, receive, watched)  # a delay alone
+
+
+async def _client_left_within(seconds: float, disconnected: Any) -> bool:
+    """Wait ``seconds``, or less if the client leaves (then ``True``)."""
+    if disconnected is None:
+        await asyncio.sleep(seconds)
+        return False
+    watcher = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait_for(asyncio.shield(watcher), seconds)
+    except TimeoutError:
+        return False
+    finally:
+        watcher.cancel()
+    return True
 
 
 def _phrase(status: int) -> str:

@@ -3,7 +3,8 @@
 One entry per request: ``time`` (the provider's clock), ``method``, ``path``,
 ``endpoint``, ``grant_type``, ``client_id``, ``user``, ``scope``, ``resource``,
 ``params`` (every form and query parameter), ``auth`` (``basic``/``bearer``/none),
-``status``, ``outcome`` (``ok``, ``error`` or ``dropped``), ``error``, ``fault`` and
+``status``, ``outcome`` (``ok``, ``error``, ``dropped``: the fault closed the connection,
+or ``abandoned``: the client left while a delay fault held it), ``error``, ``fault`` and
 ``worker`` (the process id of the ``serve`` worker that answered).
 
 Secrets never enter it: passwords, client secrets, codes, verifiers, tokens and
@@ -114,6 +115,7 @@ class Answer:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytearray = field(default_factory=bytearray)
     dropped: bool = False
+    abandoned: bool = False  # the client left before the answer (during a delay fault)
 
     def watch(self, send: Any) -> Any:
         async def watched(message: Any) -> None:
@@ -160,6 +162,8 @@ def entry(
     status = answer.status
     if answer.dropped:
         outcome = "dropped"
+    elif answer.abandoned:
+        outcome = "abandoned"
     elif status is not None and status < 400:
         outcome = "ok"
     else:
