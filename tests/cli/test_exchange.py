@@ -164,3 +164,32 @@ def test_a_refused_exchange_masks_the_subject_token(cli, setup):
     )  # fmt: skip
     assert_one_line_error(result, 3, "client authentication failed")
     assert mine not in result.output
+
+
+def test_exchange_at_oidc_provider(cli, oidc_provider):
+    """panva's oidc-provider with a token-exchange grant registered (tests/oidc/provider.mjs)."""
+    import httpx
+
+    from tests.oidc.harness import CONFIDENTIAL_SECRET, secret_file
+
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        answer = http.post(
+            oidc_provider.issuer + "/token",
+            data={"grant_type": "client_credentials", "scope": "api:read"},
+            auth=("confidential", CONFIDENTIAL_SECRET),
+        )
+    assert answer.status_code == 200, answer.text
+    subject = answer.json()["access_token"]
+    secret = secret_file(Path(str(oidc_provider.log.parent)), "exchanger-secret-0123456789")
+    result = cli(
+        "exchange", "--issuer-url", oidc_provider.issuer, "--client-id", "exchanger",
+        "--client-secret-file", str(secret), "--subject-token", "-", "--json",
+        input=subject + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    exchanged = json.loads(result.stdout)["access_token"]
+    assert exchanged and exchanged != subject and subject not in result.output
+    assert oidc_provider.token_requests()[-1]["grant_type"] == (
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    )
+    assert cli("token").stdout.strip() == exchanged

@@ -34,6 +34,7 @@ const ACCOUNTS = {
 };
 const LOOPBACK = ['http://127.0.0.1/callback'];
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const CODE_GRANTS = ['authorization_code', 'refresh_token', DEVICE, 'client_credentials'];
 
 const server = http.createServer();
@@ -82,6 +83,15 @@ const provider = new Provider(issuer, {
       response_types: [],
       token_endpoint_auth_method: 'none',
     })),
+    {
+      // token exchange (RFC 8693) through the custom grant registered below
+      client_id: 'exchanger',
+      client_secret: 'exchanger-secret-0123456789',
+      grant_types: [TOKEN_EXCHANGE],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
   ],
   scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -183,6 +193,33 @@ provider.use(async (ctx, next) => {
   }
   await next();
 });
+
+// A minimal RFC 8693 grant, as oidc-provider lets one be added (provider.registerGrantType):
+// a subject_token this provider issued (an access or client credentials token) is exchanged
+// for a token of the requesting client, answered with issued_token_type (2.2.1).
+provider.registerGrantType(
+  TOKEN_EXCHANGE,
+  async (ctx) => {
+    const { subject_token: subject, subject_token_type: type } = ctx.oidc.params;
+    if (!subject || type !== 'urn:ietf:params:oauth:token-type:access_token') {
+      throw new errors.InvalidRequest('an access_token subject_token is required');
+    }
+    const found = (await provider.AccessToken.find(subject))
+      || (await provider.ClientCredentials.find(subject));
+    if (!found || found.isExpired) throw new errors.InvalidRequest('subject_token is not valid');
+    const token = new provider.ClientCredentials({ client: ctx.oidc.client, scope: found.scope });
+    const value = await token.save();
+    ctx.body = {
+      access_token: value,
+      issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      token_type: 'Bearer',
+      expires_in: token.expiration,
+      scope: found.scope,
+    };
+  },
+  ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope',
+    'actor_token', 'actor_token_type'],
+);
 
 server.on('request', provider.callback());
 process.stdout.write(`${JSON.stringify({ issuer })}\n`);
