@@ -158,6 +158,17 @@ def test_native_clients_register_loopback_and_private_use_redirects(op):
         })  # fmt: skip
     assert answer.status_code == 201, answer.text
     assert "client_secret" not in answer.json()
+    # A public client: PKCE, its id alone at /token (client_auth's one lookup finds it).
+    client_id = answer.json()["client_id"]
+    with op.client() as http:
+        _, params = public_params("http://127.0.0.1:53682/cb", scope="openid")
+        params["client_id"] = client_id
+        page = authorize(http, **params)
+        code = query(submit_login(http, page, "alice", "secret").headers["location"])["code"]
+        tokens = redeem(
+            http, code, params_verifier(params), params["redirect_uri"], client_id=client_id
+        )
+    assert tokens.status_code == 200, tokens.text
 
 
 def test_a_body_that_is_not_json_is_refused(op):
