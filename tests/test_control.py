@@ -410,3 +410,23 @@ def test_a_new_run_forgets_the_last_runs_faults_clock_and_log(users):
             "/token",
         ]
         assert provider.advance(1) == 1
+
+
+def test_with_the_state_down_control_mode_answers_as_serve_does(users, own_redis):
+    """Redis stops: requests are the app's 503, not a crash of the control layer; back on,
+    the faults work again."""
+    with pytest_plugin.run_provider(users, "--state", own_redis.url) as provider:
+        with provider.client() as http:
+            assert password_login(http, provider.url).status_code == 200
+            own_redis.stop()
+            down = password_login(http, provider.url)
+            assert down.status_code == 503 and down.json()["error"] == "temporarily_unavailable"
+            assert http.get("/.well-known/jwks.json").status_code == 200  # needs no state
+            own_redis.start()
+            deadline = time.monotonic() + 60
+            while password_login(http, provider.url).status_code != 200:
+                assert time.monotonic() < deadline
+        provider.fail_next("token", "invalid_grant")
+        with provider.client() as http:
+            assert password_login(http, provider.url).status_code == 400
+        assert "Traceback" not in provider.log.read_text()

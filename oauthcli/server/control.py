@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from oauthcli.control import OPERATIONS, PREFIX, check_params, endpoint_of, parse_value
-from oauthcli.errors import UsageError
+from oauthcli.errors import StateUnavailable, UsageError
 from oauthcli.keys import SigningKey
 from oauthcli.server import faults as fault_rules
 from oauthcli.server import requestlog
@@ -350,7 +350,9 @@ class ControlMiddleware:
     # -- every other request
 
     async def _observe(self, scope: Any, receive: Any, send: Any) -> None:
-        document = await asyncio.to_thread(self.backend.control_get)
+        # The state unreachable (Redis down): the request goes on as if nothing were set
+        # (the app answers its own 503 where it needs the state), and is not logged.
+        document = await _unless_unavailable(self.backend.control_get, {})
         self.clock.offset = float(document.get("offset", 0.0))
         self.ctx.claim_overrides = document.get("claims") or {}
         rotated = document.get("keys")
@@ -361,8 +363,8 @@ class ControlMiddleware:
         request = requestlog.describe(scope, b"" if more else body, endpoint)
         fault = None
         if endpoint is not None and document.get("faults"):
-            fault = await asyncio.to_thread(
-                fault_rules.take, self.backend, endpoint, request.client_id, request.user
+            fault = await _unless_unavailable(
+                fault_rules.take, None, self.backend, endpoint, request.client_id, request.user
             )
         replay = _replayer(body, more, receive)
         answer = requestlog.Answer()
@@ -387,7 +389,7 @@ class ControlMiddleware:
             raise
         finally:
             entry = requestlog.entry(request, answer, self.clock(), entry_fault)
-            await asyncio.to_thread(self.backend.log_append, entry, LOG_LIMIT)
+            await _unless_unavailable(self.backend.log_append, None, entry, LOG_LIMIT)
 
     def _use_keys(self, rotated: dict[str, Any]) -> None:
         """The keys of the control document's latest rotation (loaded once per worker)."""
@@ -405,6 +407,14 @@ class ControlMiddleware:
 
         previous = [load(entry) for entry in rotated.get("previous", [])]
         self.ctx.use_keys(load(rotated["current"]), previous, int(rotated["generation"]))
+
+
+async def _unless_unavailable(call: Callable[..., Any], default: Any, *args: Any) -> Any:
+    """``call(*args)`` in a thread (it blocks on the state); ``default`` if the state is down."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except StateUnavailable:
+        return default
 
 
 def _disconnected(receive: Any) -> Any:
