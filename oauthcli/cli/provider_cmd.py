@@ -4,6 +4,7 @@
 Only parsing and printing: the protocol is in ``oauthcli.client``.
 """
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,12 +22,13 @@ from oauthcli.cli.options import JsonOption, ProfileOption, ProfileTimeoutOption
 from oauthcli.errors import Reason, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import httpx
 
     from oauthcli.client.assertion import ClientAuthentication
     from oauthcli.client.cache import CacheEntry
+    from oauthcli.client.loopback import RedirectTarget
     from oauthcli.client.oidc_login import ProviderLogin
     from oauthcli.client.profile import ProfileToken
     from oauthcli.errors import AuthenticationError
@@ -140,7 +142,7 @@ def login_provider(
         require_prompt()  # before discovery: no request for a password nobody can type
     http_timeout = HTTP_TIMEOUT if timeout is None or interactive else timeout
     try:
-        with _http(http_timeout, cacert) as http:
+        with _loopback_port(request.redirect, request.timeout), _http(http_timeout, cacert) as http:
             return login.login(http, request, io)
     finally:
         output.end_waiting()
@@ -177,6 +179,31 @@ def login_request(
         scopes=scopes,
         resources=resources,
     )
+
+
+@contextlib.contextmanager
+def _loopback_port(target: "RedirectTarget | None", wait: float) -> "Iterator[None]":
+    """A registered ``--redirect-uri``'s port, held for the whole login: parallel oauthcli
+    logins with that port (several profiles, scripts) take turns instead of clashing on the
+    listener (kubelogin #389); a free port (the default) is the system's to make unique."""
+    if target is None or not target.port:
+        yield
+        return
+    from oauthcli import settings
+    from oauthcli.errors import AuthenticationError
+    from oauthcli.fileio import LockTimeout, ensure_private_dir, exclusive_lock
+
+    directory = settings.cache_dir()
+    ensure_private_dir(directory)
+    try:
+        with exclusive_lock(directory / f"loopback-{target.port}", wait):
+            yield
+    except LockTimeout:
+        raise AuthenticationError(
+            f"another oauthcli login held the callback port {target.port} for more than "
+            f"{wait:g} s: try again when it is done",
+            reason=Reason.LOCKED,
+        ) from None
 
 
 def _client_auth(entry: "CacheEntry") -> "ClientAuthentication":
@@ -284,18 +311,31 @@ def _login_again(
         )
         output.note(f"profile {profile!r}: {why}; logging in again")
         secret_file, key = arguments.pop("client_secret_file"), arguments.pop("client_key")
-        return login_provider(
+        dpop_file = arguments.pop("dpop_key_file")
+        if dpop_file:
+            from oauthcli.client.dpop_key import load_or_create
+
+            # the same key when it is at hand (in the file, or read from the keyring)
+            if entry.dpop_key and not Path(dpop_file).exists():
+                from oauthcli.fileio import atomic_write
+
+                atomic_write(Path(dpop_file), entry.dpop_key.encode(), mode=0o600)
+            new_key = load_or_create(Path(dpop_file))
+        new = login_provider(
             **arguments,
             username=None,
             password_stdin=False,
             client_secret_file=Path(secret_file) if secret_file else None,
             client_key=Path(key) if key else None,
             params=[],
-            redirect_uri=None,
             no_browser=False,
             cacert=cacert,
             timeout=timeout,
+            dpop_key_file=Path(dpop_file) if dpop_file else None,
         )
+        if dpop_file:
+            new.dpop_key = new_key.to_pem().decode()  # saved where the tokens go
+        return new
 
     return run
 

@@ -75,6 +75,8 @@ class CacheEntry:
     revoked: str | None = None
     # login --dpop: the profile's DPoP key file (RFC 9449); refresh and call sign with it.
     dpop_key_file: str | None = None
+    # A browser login's registered --redirect-uri: a new login of the profile uses it again.
+    redirect_uri: str | None = None
     # That key itself (PEM) while its profile is in memory; never written to the cache file:
     # with the keyring token store it is kept in the profile's keyring item, not in the file.
     dpop_key: str | None = field(default=None, repr=False)

@@ -396,6 +396,11 @@ def cache_entry(
         resources=list(request.resources),
         audience=request.audience,
         dpop_key_file=str(request.dpop_key_file) if request.dpop_key_file else None,
+        redirect_uri=(
+            f"http://{request.redirect.name}:{request.redirect.port}{request.redirect.path}"
+            if request.redirect is not None and grant == "authorization-code"
+            else None
+        ),
     )
 
 

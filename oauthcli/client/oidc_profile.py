@@ -135,6 +135,8 @@ def login_arguments(entry: CacheEntry) -> dict[str, Any] | None:
         "resources": list(entry.resources),
         "audience": entry.audience,
         "insecure_http": bool(token_url) and origin_of(token_url) in entry.allowed_origins,
+        "redirect_uri": entry.redirect_uri,
+        "dpop_key_file": entry.dpop_key_file,
     }
 
 
@@ -150,6 +152,7 @@ def login_command(profile: str, arguments: dict[str, Any]) -> list[str]:
         ("--client-secret-file", "client_secret_file"),
         ("--client-key", "client_key"),
         ("--audience", "audience"),
+        ("--redirect-uri", "redirect_uri"),
     ):
         if arguments[key] and not (key == "client_auth" and arguments[key] in ("none", "basic")):
             command += [option, str(arguments[key])]
@@ -159,4 +162,6 @@ def login_command(profile: str, arguments: dict[str, Any]) -> list[str]:
         command += ["--resource", resource]
     if arguments["insecure_http"]:
         command.append("--insecure-http")
+    if arguments["dpop_key_file"]:
+        command.append("--dpop")
     return command

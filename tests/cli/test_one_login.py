@@ -139,3 +139,43 @@ def test_a_waiting_process_gives_up_at_its_timeout(cli, logged_in):
         result = cli("token", "--timeout", "1")
     assert result.exit_code == 3, result.output
     assert "another oauthcli held profile 'default'" in result.stderr
+
+
+def test_logins_on_one_registered_port_take_turns(cli, monkeypatch):
+    """Another oauthcli's login holds the registered callback port: this one waits for it
+    (at most --timeout) instead of failing to listen, and starts nothing meanwhile."""
+    from oauthcli.fileio import exclusive_lock
+    from tests.cli.test_non_interactive import Provider
+
+    provider = Provider()  # counts requests; never started: nothing may reach it
+    monkeypatch.setenv("OAUTHCLI_INTERACTIVE", "1")
+    settings.cache_dir().mkdir(mode=0o700, exist_ok=True)
+    with exclusive_lock(settings.cache_dir() / "loopback-8765"):
+        result = cli(
+            "login", "--issuer-url", provider.url, "--client-id", "cli",
+            "--redirect-uri", "http://127.0.0.1:8765/callback", "--timeout", "1",
+        )  # fmt: skip
+    provider.server.server_close()
+    assert result.exit_code == 3, result.output
+    assert "callback port 8765" in result.stderr
+    assert provider.requests == []
+
+
+def test_a_new_login_is_the_same_login(logged_in):
+    """What a dead profile runs again (and names in CI): its issuer, client, scopes, its
+    registered redirect URI and DPoP; never a secret, only the file that holds it."""
+    from oauthcli.client.oidc_profile import login_arguments, login_command
+
+    entry = replace(
+        logged_in, redirect_uri="http://127.0.0.1:8765/callback", dpop_key_file="/k.dpop.pem"
+    )
+    arguments = login_arguments(entry)
+    assert arguments is not None
+    command = login_command("dev", arguments)
+    assert command[:5] == ["--profile", "dev", "login", "--issuer-url", logged_in.issuer]
+    joined = " ".join(command)
+    assert "--client-id confidential" in joined and "--client-secret-file " in joined
+    assert "--redirect-uri http://127.0.0.1:8765/callback" in joined
+    assert "--scope openid offline_access" in joined and command[-1] == "--dpop"
+    assert CONFIDENTIAL_SECRET not in joined
+    assert login_arguments(replace(logged_in, grant="password")) is None
