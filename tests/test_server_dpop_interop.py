@@ -46,11 +46,11 @@ def es256_store(isolated_env: Path) -> Path:
     return path
 
 
-def run_flow(modules: Path, server_url: str) -> dict:
+def run_flow(modules: Path, server_url: str, *mode: str) -> dict:
     """oauth4webapi's flow; the login page is driven here, as a browser would."""
     script = HERE / "apps_serve" / "o4w_dpop_flow.mjs"
     with subprocess.Popen(
-        ["node", str(script), str(modules), server_url, PUBLIC, REDIRECT],
+        ["node", str(script), str(modules), server_url, PUBLIC, REDIRECT, *mode],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:  # fmt: skip
         assert proc.stdout is not None and proc.stdin is not None
@@ -107,3 +107,21 @@ def test_oauth4webapi_completes_a_dpop_bound_code_flow_and_its_proofs_cannot_be_
                 bare = http.get("/userinfo", headers={"Authorization": f"{scheme} {access}"})
                 assert bare.status_code == 401, scheme
                 assert bare.headers["www-authenticate"].startswith("DPoP ")
+
+
+def test_oauth4webapi_dpop_code_flow_with_a_pushed_request(es256_store, modules):
+    """The issue's Done-when in one flow: PAR (required by serve) with a DPoP proof at /par,
+    which binds the code to the key (RFC 9449 10.1), then the DPoP-bound token and /userinfo."""
+    from urllib.parse import parse_qs, urlsplit
+
+    provider = ProviderSettings(consent=False, dpop_nonce=True, require_par=True)
+    with live_server(es256_store, provider=provider) as server:
+        result = run_flow(modules, server.url, "par")
+    token = result["token"]
+    assert token["token_type"].lower() == "dpop"
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["cnf"] == {"jkt": result["jkt"]}
+    assert result["userinfo"]["sub"] == "alice"
+    pushed = [p for p in result["proofs"] if urlsplit(p["url"]).path == "/par"]
+    assert pushed, result["proofs"]
+    assert not any("dpop_jkt" in parse_qs(urlsplit(p["url"]).query) for p in result["proofs"])

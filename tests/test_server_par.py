@@ -184,3 +184,48 @@ def test_discovery_offers_par_without_requiring_it(op):
         meta = http.get("/.well-known/oauth-authorization-server").json()
     assert meta["pushed_authorization_request_endpoint"] == op.url + "/par"
     assert meta["require_pushed_authorization_requests"] is False
+
+
+def test_a_dpop_proof_at_par_binds_the_code_to_its_key(op):
+    """RFC 9449 10.1: the proof sent with the push binds the code as dpop_jkt would: it is
+    redeemed only with a proof of that key."""
+    from oauthcli.dpop import ProofKey
+
+    pushed_with, other = ProofKey.generate(), ProofKey.generate()
+    with op.client() as http:
+        verifier, params = public_params()
+        # the provider's clock is the hand-moved one: proofs are made at its time
+        proof = pushed_with.proof("POST", op.url + "/par", now=op.clock())
+        pushed = http.post(
+            "/par", data={"response_type": "code", **params}, headers={"DPoP": proof}
+        )
+        assert pushed.status_code == 201, pushed.text
+        page = by_reference(http, PUBLIC, pushed.json()["request_uri"])
+        code = query(submit_login(http, page, "alice", "secret").headers["location"])["code"]
+        wrong = other.proof("POST", op.url + "/token", now=op.clock())
+        refused = http.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": PUBLIC,
+                "redirect_uri": params["redirect_uri"],
+                "code_verifier": verifier,
+            },
+            headers={"DPoP": wrong},
+        )
+        assert refused.status_code == 400, refused.text
+        assert "another DPoP key" in refused.json()["error_description"]
+
+
+def test_a_bad_dpop_proof_at_par_is_refused(op):
+    from oauthcli.dpop import ProofKey
+
+    with op.client() as http:
+        _, params = public_params()
+        elsewhere = ProofKey.generate().proof("POST", op.url + "/token", now=op.clock())
+        answer = http.post(
+            "/par", data={"response_type": "code", **params}, headers={"DPoP": elsewhere}
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_dpop_proof"

@@ -20,9 +20,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from oauthcli.server import authorize
+from oauthcli.server import authorize, dpop_check
 from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import NO_STORE, OAuthError, invalid_request
@@ -61,8 +62,11 @@ PAR_FORM: dict[str, Any] = {
 }
 
 
-def push(ctx: ServerContext, call: ClientRequest) -> dict[str, Any]:
-    """Blocking (the server state): validate the pushed request, store it, name it."""
+def push(ctx: ServerContext, call: ClientRequest, jkt: str | None = None) -> dict[str, Any]:
+    """Blocking (the server state): validate the pushed request, store it, name it.
+
+    ``jkt``: the key of a DPoP proof sent with the push, which binds the code to it as
+    ``dpop_jkt`` does (RFC 9449 10.1); both given, they must name the same key."""
     client = call.client
     assert client is not None  # Policy.CLIENT
     params = {k: v for k, v in call.form.fields.items() if k not in _CLIENT_AUTH}
@@ -76,6 +80,10 @@ def push(ctx: ServerContext, call: ClientRequest) -> dict[str, Any]:
         raise invalid_request(str(exc)) from None
     except authorize.ToClient as exc:
         raise OAuthError(exc.error, exc.description) from None
+    if jkt is not None:
+        if request.dpop_jkt is not None and request.dpop_jkt != jkt:
+            raise OAuthError("invalid_dpop_proof", "dpop_jkt names another key than the proof")
+        request.dpop_jkt = jkt
     reference = new_token()
     ttl = ctx.provider.par_ttl
     record = {"request": asdict(request), "exp": ctx.provider.clock() + ttl}
@@ -88,9 +96,12 @@ def router(ctx: ServerContext) -> APIRouter:
     ParCall = Annotated[ClientRequest, Depends(client_request(ctx, Policy.CLIENT))]
 
     @routes.post(PAR_PATH, openapi_extra=PAR_FORM, status_code=201)
-    async def pushed_authorization_request(call: ParCall) -> Any:
+    async def pushed_authorization_request(request: Request, call: ParCall) -> Any:
         """Pushed authorization request (RFC 9126): the /authorize parameters, pushed."""
-        body = await run_in_threadpool(push, ctx, call)
-        return JSONResponse(body, status_code=201, headers=NO_STORE)
+        # RFC 9449 10.1: a DPoP proof here, checked as at /token, binds the code to its key.
+        jkt = await dpop_check.token_binding(request, ctx, call.client)
+        body = await run_in_threadpool(push, ctx, call, jkt)
+        headers = {**NO_STORE, **dpop_check.nonce_headers(ctx)}
+        return JSONResponse(body, status_code=201, headers=headers)
 
     return routes

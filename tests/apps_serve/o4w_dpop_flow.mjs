@@ -2,8 +2,11 @@
 // code flow with PKCE and dpop_jkt, a DPoP-bound token, /userinfo and a refresh with proofs,
 // each retried once on use_dpop_nonce as oauth4webapi's documentation shows.
 //
-//   node o4w_dpop_flow.mjs MODULES_DIR ISSUER CLIENT_ID REDIRECT_URI
+//   node o4w_dpop_flow.mjs MODULES_DIR ISSUER CLIENT_ID REDIRECT_URI [par]
 //
+// With "par" the authorization request is pushed first (RFC 9126) with a DPoP proof, which
+// binds the code to the key instead of dpop_jkt (RFC 9449 10.1); the URL then carries only
+// client_id and request_uri.
 // Prints {"authorization_url": ...} on a line, reads the redirect (callback URL) from stdin,
 // then prints one JSON object: the token response, the key's thumbprint, the userinfo answer,
 // the refreshed token type and every DPoP proof it sent ({url, method, proof}).
@@ -13,7 +16,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import readline from 'node:readline'
 
-const [modules, issuerUrl, clientId, redirectUri] = process.argv.slice(2)
+const [modules, issuerUrl, clientId, redirectUri, mode] = process.argv.slice(2)
 const require = createRequire(path.join(modules, 'noop.js'))
 const oauth = await import(require.resolve('oauth4webapi'))
 
@@ -55,6 +58,25 @@ async function authorizationUrl (verifier, state) {
   return url
 }
 
+async function pushedAuthorizationUrl (verifier, state) {
+  const params = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: 'code',
+    scope: 'openid profile offline_access',
+    state,
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  })
+  const pushed = await withNonceRetry(async () => oauth.processPushedAuthorizationResponse(
+    as, client, await oauth.pushedAuthorizationRequest(as, client, auth, params,
+      { ...options, DPoP })))
+  const url = new URL(as.authorization_endpoint)
+  url.searchParams.set('client_id', clientId)
+  url.searchParams.set('request_uri', pushed.request_uri)
+  return url
+}
+
 async function callback () {
   const lines = readline.createInterface({ input: process.stdin })
   for await (const line of lines) return new URL(line.trim())
@@ -63,7 +85,8 @@ async function callback () {
 
 const verifier = oauth.generateRandomCodeVerifier()
 const state = oauth.generateRandomState()
-process.stdout.write(JSON.stringify({ authorization_url: String(await authorizationUrl(verifier, state)) }) + '\n')
+const startUrl = mode === 'par' ? pushedAuthorizationUrl : authorizationUrl
+process.stdout.write(JSON.stringify({ authorization_url: String(await startUrl(verifier, state)) }) + '\n')
 const params = oauth.validateAuthResponse(as, client, await callback(), state)
 
 const tokens = await withNonceRetry(async () => oauth.processAuthorizationCodeResponse(
