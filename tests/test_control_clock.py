@@ -131,3 +131,21 @@ def test_the_clock_and_faults_hold_across_workers(users):
         assert provider.clear_faults() == 1
         with provider.client() as http:
             assert login(http)
+
+
+def test_a_login_session_expires(users, oauthcli_provider):
+    """The login page's session skips the form until --session-ttl (8 h) has passed."""
+    _, challenge = pkce()
+    params = {
+        "response_type": "code", "client_id": "web", "redirect_uri": CALLBACK, "scope": "me",
+        "state": "s1", "code_challenge": challenge, "code_challenge_method": "S256",
+    }  # fmt: skip
+    with oauthcli_provider.client() as browser:  # keeps the session cookie
+        page = browser.get("/authorize", params=params)
+        form = {**hidden_fields(page.text), "username": "alice", "password": "wonderland"}
+        assert "code" in query(browser.post("/login", data=form).headers["location"])
+        silent = {**params, "prompt": "none"}
+        assert "code" in query(browser.get("/authorize", params=silent).headers["location"])
+        oauthcli_provider.advance(8 * 3600 + 1)
+        ended = query(browser.get("/authorize", params=silent).headers["location"])
+        assert ended["error"] == "login_required"
