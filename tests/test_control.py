@@ -430,3 +430,22 @@ def test_with_the_state_down_control_mode_answers_as_serve_does(users, own_redis
         with provider.client() as http:
             assert password_login(http, provider.url).status_code == 400
         assert "Traceback" not in provider.log.read_text()
+
+
+def test_control_json_on_success_and_failure(users, cli, tmp_path):
+    import json
+
+    missing = cli("control", "faults", "--token-file", str(tmp_path / "none"), "--json")
+    assert missing.exit_code == 7
+    assert list(json.loads(missing.stdout)) == ["error", "message", "exit_code"]
+    assert missing.stderr.startswith("oauthcli: error: ") and "not found" in missing.stderr
+    with pytest_plugin.run_provider(users) as provider:
+        args = ("--url", provider.url, "--token-file", str(provider.token_file), "--json")
+        assert json.loads(cli("control", "advance", "seconds=5", *args).stdout)["offset"] == 5
+        bad = cli("control", "issue-bad-token", "kind=missing_claim", "claim=iss", *args)
+        import jwt
+
+        token = json.loads(bad.stdout)["token"]
+        assert "iss" not in jwt.decode(token, options={"verify_signature": False})
+        refused = cli("control", "advance", "seconds=-1", *args)
+        assert refused.exit_code == 2 and json.loads(refused.stdout)["error"] == "usage"
