@@ -149,3 +149,24 @@ def test_a_login_session_expires(users, oauthcli_provider):
         oauthcli_provider.advance(8 * 3600 + 1)
         ended = query(browser.get("/authorize", params=silent).headers["location"])
         assert ended["error"] == "login_required"
+
+
+def test_a_fault_for_n_requests_answers_exactly_n_of_a_concurrent_burst(users):
+    """Each fault is spent atomically in the shared state: two workers, 24 requests at
+    once, ``times=5``: exactly five are refused, whichever worker takes them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pytest_plugin.run_provider(users, "--workers", "2") as provider:
+        provider.fail_next("token", "invalid_grant", times=5)
+
+        def attempt(_: int) -> int:
+            with provider.client() as http:
+                form = {"username": "alice", "password": "wonderland"}
+                return http.post("/token", data=form).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(attempt, range(24)))
+        assert sorted(statuses).count(400) == 5 and statuses.count(200) == 19
+        assert provider.control("faults") == {"faults": []}
+        logged = provider.requests_to("token")
+        assert len(logged) == 24 and sum(1 for r in logged if r["fault"]) == 5
