@@ -4,7 +4,7 @@
 only reads. ``serve`` answers ``POST /_oauthcli/<name>`` (``GET`` for read-only ones)
 with a JSON object of parameters; ``oauthcli control <name> PARAM=VALUE ...`` and the
 pytest fixture's methods send the same. The server's handler of each is registered
-under the same name in ``oauthcli.server.control`` (a test checks both lists match).
+under the same name in ``oauthcli.server.control_ops`` (a test checks both lists match).
 
 To add an operation: an ``Operation`` here, a ``@handles(name)`` function there, a
 method on the fixture if it deserves one, and a line in the README reference.

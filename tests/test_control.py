@@ -15,7 +15,7 @@ import pytest
 
 from oauthcli import pytest_plugin
 from oauthcli.control import OPERATIONS, token_file_for_store
-from oauthcli.server.control import HANDLERS
+from oauthcli.server.control_ops import HANDLERS
 from tests.conftest import assert_one_line_error
 
 
