@@ -93,6 +93,14 @@ def test_control_is_refused_on_a_non_loopback_host(users, run_oauthcli, host):
     assert not token_file_for_store(users.path).exists()
 
 
+def test_control_is_refused_behind_a_proxy(users, run_oauthcli):
+    result = run_oauthcli(
+        "serve", "--store", str(users.path), "--control", "--forwarded-allow-ips", "127.0.0.1"
+    )
+    assert_one_line_error(result, 2, "--control cannot be used with --forwarded-allow-ips")
+    assert not token_file_for_store(users.path).exists()
+
+
 def test_a_request_from_a_non_loopback_peer_is_refused(users):
     """Serve never binds elsewhere; the per-request check is tested with the one peer
     address a loopback socket cannot give (ASGITransport's ``client``)."""

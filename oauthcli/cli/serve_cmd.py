@@ -219,7 +219,7 @@ def serve(
         from oauthcli.server.control import new_token_file
         from oauthcli.server.run import check_control
 
-        check_control(options.host)  # before a token is written
+        check_control(options.host, options.forwarded_allow_ips)  # before a token is written
         token_file = control_token_file or token_file_for_store(store_path)
         options = dataclasses.replace(options, control_token=new_token_file(token_file))
 

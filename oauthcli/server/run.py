@@ -161,7 +161,7 @@ def check(options: ServeOptions) -> tuple[str | None, str]:
     if options.log_level not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
     if options.control_token is not None:
-        check_control(options.host)
+        check_control(options.host, options.forwarded_allow_ips)
     # Loads the store, the [issuer] settings and the signing key; then the state must answer.
     app = build_app(options)
     state = app.state.server_state
@@ -176,12 +176,18 @@ def check(options: ServeOptions) -> tuple[str | None, str]:
         state.close()
 
 
-def check_control(host: str) -> None:
-    """``--control`` only on a loopback address (each request's peer is checked too)."""
+def check_control(host: str, forwarded_allow_ips: str | None = None) -> None:
+    """``--control`` only on a loopback address (each request's peer is checked too), and
+    never behind a proxy: one on loopback would carry the network's requests to it."""
     if not is_loopback_host(host):
         raise UsageError(
             f"--control needs a loopback --host (127.0.0.1, ::1 or localhost), not {host!r}: "
             "the control API must never be reachable from the network"
+        )
+    if forwarded_allow_ips is not None:
+        raise UsageError(
+            "--control cannot be used with --forwarded-allow-ips: behind a proxy the "
+            "control API would be reachable from the network"
         )
 
 
