@@ -28,6 +28,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from oauthcli.claims import scopes_of
 from oauthcli.dpop import confirmation, token_type
 from oauthcli.errors import OAuthCliError
 from oauthcli.server.client_auth import Policy
@@ -125,9 +126,8 @@ def _party(ctx: ServerContext, token: str, kind: str, what: str, data: StoreData
             claims = ctx.active_access_claims(token, data, own_api=False)
             if is_client_token(claims):
                 return Party(str(claims["sub"]), [], claims.get("act"))
-            scope = claims.get("scope")
-            scopes = scope.split() if isinstance(scope, str) else []
-            return Party(str(claims["sub"]), scopes, claims.get("act"), data.users[claims["sub"]])
+            owner = data.users[claims["sub"]]  # active_access_claims checked the account
+            return Party(str(claims["sub"]), scopes_of(claims), claims.get("act"), owner)
         if kind not in TRUSTED_TYPES:
             raise invalid_request(f"{what}_type must be jwt, id_token or access_token")
         claims, trusted = _trusted_claims(ctx, token, str(iss), data)
