@@ -39,6 +39,7 @@ from oauthcli.server.oauth import Form, OAuthError, invalid_request, parse_scope
 from oauthcli.server.provider import OIDC_SCOPES, active_user
 from oauthcli.store import TOKEN_EXCHANGE, Client, StoreData
 from oauthcli.tokens import GENERATION_CLAIM
+from oauthcli.trusted_issuers import TrustedIssuer
 
 log = logging.getLogger("oauthcli.server")
 
@@ -72,20 +73,23 @@ def _issuer_of(token: str) -> str | None:
 
 def _trusted_claims(ctx: ServerContext, token: str, iss: str, data: StoreData) -> Any:
     """The verified claims of a trusted issuer's token, and that issuer; ``None``: not trusted."""
-    from oauthcli.verify.verifier import Verifier
-
     issuers = data.trusted_issuers(ctx.live.store.path)
     trusted = next((t for t in issuers.values() if t.issuer == iss), None)
     if trusted is None:
         return None, None
     keys: Any
     if trusted.jwks_url is not None:
-        keys = _REMOTE.get(trusted.jwks_url)
-        if keys is None:
-            from oauthcli.http import make_client
-            from oauthcli.verify.fetch import RemoteJWKS
+        from oauthcli.http import make_client
+        from oauthcli.verify.fetch import RemoteJWKS
 
-            keys = _REMOTE[trusted.jwks_url] = RemoteJWKS(trusted.jwks_url, make_client(10.0))
+        # The key set is kept (and refetched for an unknown kid) across requests; the HTTP
+        # client that fetches it lives only for this one, so no connection outlives it.
+        with make_client(10.0) as http:
+            keys = _REMOTE.get(trusted.jwks_url)
+            if keys is None:
+                keys = _REMOTE[trusted.jwks_url] = RemoteJWKS(trusted.jwks_url, http)
+            keys.client = http
+            return _verify(ctx, trusted, keys, token), trusted
     else:
         from oauthcli.verify.keyset import keys_from_jwks, parse_json_document
 
@@ -98,6 +102,12 @@ def _trusted_claims(ctx: ServerContext, token: str, iss: str, data: StoreData) -
                 "server_error", "a trusted issuer's keys cannot be read", 500
             ) from None
         keys, _ = keys_from_jwks(parse_json_document(raw, str(trusted.jwks_file)), trusted.name)
+    return _verify(ctx, trusted, keys, token), trusted
+
+
+def _verify(ctx: ServerContext, trusted: TrustedIssuer, keys: Any, token: str) -> dict[str, Any]:
+    from oauthcli.verify.verifier import Verifier
+
     verifier = Verifier(
         keys,
         trusted.algorithms,
@@ -108,7 +118,7 @@ def _trusted_claims(ctx: ServerContext, token: str, iss: str, data: StoreData) -
         required_claims=(trusted.user_claim,),
         now=ctx.provider.clock,
     )
-    return verifier.verify(token).payload, trusted
+    return verifier.verify(token).payload
 
 
 def _party(ctx: ServerContext, token: str, kind: str, what: str, data: StoreData) -> Party:
