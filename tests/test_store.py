@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -394,3 +395,38 @@ def test_known_schemes_load_without_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(UserStore(path).load().users) == 3
+
+
+@pytest.mark.parametrize(
+    ("table", "fragment"),
+    [
+        ({"issuer": "https://ci.example", "algorithms": ["RS256"]}, "jwks_url' or 'jwks_file"),
+        ({"issuer": "https://ci.example", "jwks_file": "k.json", "algorithms": ["HS256"]},
+         "never accepted"),
+        ({"issuer": "https://ci.example", "jwks_file": "k.json", "algorithms": ["none"]},
+         "never accepted"),
+        ({"jwks_file": "k.json", "algorithms": ["RS256"]}, "'issuer'"),
+        ({"issuer": "x", "jwks_file": "k.json", "algorithms": ["RS256"], "extra": 1},
+         "unknown field 'extra'"),
+    ],
+)  # fmt: skip
+def test_trusted_issuers_are_checked_when_the_store_loads(tmp_path, table, fragment):
+    import tomli_w
+
+    path = tmp_path / "users.toml"
+    path.write_text(tomli_w.dumps({"trusted_issuers": {"ci": table}}))
+    path.chmod(0o600)
+    with pytest.raises(StoreError, match=re.escape(fragment)):
+        UserStore(path).load()
+
+
+def test_a_trusted_issuer_loads_with_its_defaults(tmp_path):
+    import tomli_w
+
+    path = tmp_path / "users.toml"
+    table = {"issuer": "https://ci.example", "jwks_file": "k.json", "algorithms": ["ES256"]}
+    path.write_text(tomli_w.dumps({"trusted_issuers": {"ci": table}}))
+    path.chmod(0o600)
+    (trusted,) = UserStore(path).load().trusted_issuers(path).values()
+    assert trusted.user_claim == "sub" and trusted.jwks_file == tmp_path / "k.json"
+    assert trusted.algorithms == ("ES256",) and trusted.audience is None

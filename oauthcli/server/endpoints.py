@@ -46,6 +46,13 @@ TOKEN_FORM: dict[str, Any] = {
             "refresh_token": {"type": "string"},
             "client_id": {"type": "string"},
             "client_secret": {"type": "string", "format": "password"},
+            # RFC 8693 2.1 (grant_type urn:ietf:params:oauth:grant-type:token-exchange)
+            "subject_token": {"type": "string"},
+            "subject_token_type": {"type": "string"},
+            "actor_token": {"type": "string"},
+            "actor_token_type": {"type": "string"},
+            "requested_token_type": {"type": "string"},
+            "audience": {"type": "string"},
         }
     ),
     "responses": {
