@@ -14,6 +14,7 @@ Leaf module: the standard library and ``oauthcli.errors`` only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,9 @@ def check_params(op: Operation, given: Any) -> dict[str, Any]:
             kind_ok = isinstance(value, types) and not isinstance(value, bool)
         if not kind_ok:
             raise UsageError(f"{op.name}: {param.name} must be {_kind_name(param.kind)}")
+        # float("nan") and "inf" parse, but no JSON number holds them (RFC 8259 6).
+        if param.kind is float and not math.isfinite(value):
+            raise UsageError(f"{op.name}: {param.name} must be a finite number")
         if param.choices and value not in param.choices:
             raise UsageError(f"{op.name}: {param.name} must be one of {', '.join(param.choices)}")
         checked[param.name] = float(value) if param.kind is float else value

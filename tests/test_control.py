@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 from oauthcli import pytest_plugin
+from oauthcli.client.control import ControlClient
 from oauthcli.control import OPERATIONS, token_file_for_store
+from oauthcli.errors import UsageError
 from oauthcli.server.control_ops import HANDLERS
 from tests.conftest import assert_one_line_error
 
@@ -154,6 +156,25 @@ def test_the_cli_drives_it_with_the_token_file(users, cli):
         assert_one_line_error(bad, 2, "endpoint must be one of")
     wrong = cli("control", "faults", "--url", provider.url, "--store", str(users.path))
     assert_one_line_error(wrong, 6, "could not connect")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_that_is_not_finite_is_one_line_not_a_crash(cli, tmp_path, value):
+    # float("nan") parses but is no JSON number: refused before anything is sent.
+    token = tmp_path / "control.token"
+    token.write_text("some-control-token\n")
+    token.chmod(0o600)
+    args = ("--url", "http://127.0.0.1:9", "--token-file", str(token))
+    result = cli("control", "advance", f"seconds={value}", *args)
+    assert_one_line_error(result, 2, "advance: seconds must be a finite number")
+    delayed = cli("control", "fail-next", "endpoint=token", f"delay={value}", *args)
+    assert_one_line_error(delayed, 2, "fail_next: delay must be a finite number")
+    client = ControlClient("http://127.0.0.1:9", "some-control-token")
+    try:
+        with pytest.raises(UsageError, match="finite"):
+            client.call("advance", seconds=float(value))
+    finally:
+        client.close()
 
 
 def test_the_cli_with_a_token_of_another_run_is_refused(users, cli, tmp_path):
