@@ -20,7 +20,6 @@ from oauthcli.client.policy import check_url_safe
 from oauthcli.dpop import HEADER
 from oauthcli.errors import Reason, RemoteError, UsageError
 from oauthcli.http import display_url, read_capped, transport_error
-from oauthcli.jose import basic_authorization
 
 if TYPE_CHECKING:
     from oauthcli.client.assertion import ClientAuthentication
@@ -155,24 +154,22 @@ def _token_request(
     insecure_http: bool,
     dpop: DPoPSigner | None = None,
 ) -> TokenResponse:
-    check_url_safe(token_url, insecure_http=insecure_http)
+    """``token_request`` for the grants that take a client id, secret and basic/post."""
+    from oauthcli.client.assertion import ClientAuthentication
+
     if client_auth not in ("basic", "post"):
         raise UsageError(f"client authentication must be 'basic' or 'post', not {client_auth!r}")
-    scope = scope_string(scopes)
-    if scope:
-        form["scope"] = scope
-    headers = {"Accept": "application/json"}
-    if client_id is not None and client_secret is not None and client_auth == "basic":
-        headers["Authorization"] = basic_authorization(client_id, client_secret)
-    elif client_id is not None:
-        # A public client (no secret) identifies itself in the form (RFC 6749 3.2.1).
-        form["client_id"] = client_id
-        if client_secret is not None:
-            form["client_secret"] = client_secret
-    secrets = tuple(s for s in (*secrets, client_secret) if s)
-    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets, dpop)
-    return interpret(
-        status, reason, body, content_type, grant=grant, secrets=secrets, dpop=dpop is not None
+    auth = ClientAuthentication(client_id, client_auth, client_secret)
+    return token_request(
+        client,
+        token_url,
+        form,
+        auth,
+        scopes=scopes,
+        grant=grant,
+        secrets=secrets,
+        insecure_http=insecure_http,
+        dpop=dpop,
     )
 
 
@@ -200,7 +197,7 @@ def token_request(
         form["scope"] = scope
     headers = {"Accept": "application/json"}
     secrets = tuple(s for s in (*secrets, *auth.apply(form, headers, token_url)) if s)
-    status, reason, body, content_type = _post_form(client, token_url, form, headers, secrets, dpop)
+    status, reason, body, content_type = post_form(client, token_url, form, headers, secrets, dpop)
     return interpret(
         status, reason, body, content_type, grant=grant, secrets=secrets, dpop=dpop is not None
     )
@@ -214,19 +211,8 @@ def post_form(
     secrets: tuple[str, ...],
     dpop: DPoPSigner | None = None,
 ) -> tuple[int, str, bytes, str]:
-    """POST a form once, never following a redirect: ``(status, reason, body, content type)``."""
-    return _post_form(client, url, form, headers, secrets, dpop)
-
-
-def _post_form(
-    client: httpx.Client,
-    url: str,
-    form: Mapping[str, str | list[str]],
-    headers: Mapping[str, str],
-    secrets: tuple[str, ...],
-    dpop: DPoPSigner | None = None,
-) -> tuple[int, str, bytes, str]:
-    """POST (no redirect) and read at most ``MAX_BODY_BYTES`` of the answer.
+    """POST a form, never following a redirect, and read at most ``MAX_BODY_BYTES`` of the
+    answer: ``(status, reason, body, content type)``.
 
     With ``dpop``, each attempt carries a fresh proof, and a ``use_dpop_nonce`` refusal
     with a new ``DPoP-Nonce`` is retried once with that nonce (RFC 9449 8); else once."""
