@@ -186,6 +186,18 @@ def test_an_actor_token_makes_a_delegation_with_act(server, ci_key):
     }
 
 
+def test_a_delegated_token_exchanged_without_an_actor_keeps_its_act(server, ci_key):
+    """A token that says johndoe acts for alice, exchanged with no actor_token, must still
+    say so: dropping ``act`` would turn the delegation into plain alice (RFC 8693 4.1)."""
+    actor = ci_token(ci_key, server.url, actor="johndoe")
+    delegated = exchange(server, alice_token(server), actor_token=actor, actor_token_type=JWT)
+    assert delegated.status_code == 200, delegated.text
+    again = exchange(server, delegated.json()["access_token"])
+    assert again.status_code == 200, again.text
+    assert claims(again.json()["access_token"])["sub"] == "alice"
+    assert claims(again.json()["access_token"])["act"] == {"sub": "johndoe"}
+
+
 def test_actor_token_without_its_type_is_invalid_request(server):
     answer = exchange(server, alice_token(server), actor_token=alice_token(server))
     assert answer.json()["error"] == "invalid_request"

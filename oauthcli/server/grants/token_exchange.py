@@ -12,9 +12,10 @@ For clients whose store table says ``token_exchange = true`` (``Client.may_use``
 
 An ``actor_token`` (with its ``actor_token_type``) is checked the same way and makes the
 new token a delegation: ``act: {"sub": <actor>}``, with the subject token's own ``act``
-nested inside (4.1). ``audience`` must be one of the client's ``exchange_audiences`` and
-``resource`` goes through the RFC 8707 rule of every grant (``target_audience``); either is
-the new token's ``aud`` (else ``invalid_target``, 2.2.2). ``scope`` may narrow what the
+nested inside (4.1); without one, the subject token's ``act`` is kept as it is.
+``audience`` must be one of the client's ``exchange_audiences`` and ``resource`` goes
+through the RFC 8707 rule of every grant (``target_audience``); either is the new token's
+``aud`` (else ``invalid_target``, 2.2.2). ``scope`` may narrow what the
 subject holds (the token's scope, or the trusted user's scopes) within the client's scopes.
 The answer carries ``issued_token_type`` (2.2.1): an access token. A subject or actor
 token that is not valid, or of a type not accepted, is ``invalid_request`` (2.2.2).
@@ -202,11 +203,12 @@ async def handle(
     extra: dict[str, Any] = {"client_id": client.client_id}
     if subject.user is not None and subject.user.generation is not None:
         extra[GENERATION_CLAIM] = subject.user.generation
+    # RFC 8693 4.1: the current actor, the earlier chain nested inside. Without an actor
+    # token the subject's own chain stays: exchanging never launders a delegation.
+    act = subject.act if isinstance(subject.act, dict) else None
     if actor is not None:
-        # RFC 8693 4.1: the current actor, the earlier chain nested inside
-        act: dict[str, Any] = {"sub": actor.sub}
-        if isinstance(subject.act, dict):
-            act["act"] = subject.act
+        act = {"sub": actor.sub, **({"act": act} if act is not None else {})}
+    if act is not None:
         extra["act"] = act
     jkt = bound_jkt(request)
     access, _ = ctx.service.access_token(
