@@ -177,6 +177,17 @@ def test_a_number_that_is_not_finite_is_one_line_not_a_crash(cli, tmp_path, valu
         client.close()
 
 
+@pytest.mark.parametrize("held", ["t\u00f6k\u00e9n-of-serve", "token\x01with-a-control"])
+def test_a_token_file_holding_no_header_value_is_one_line(cli, tmp_path, held):
+    # the token goes into an Authorization header: anything else was an internal error
+    token = tmp_path / "control.token"
+    token.write_text(held + "\n", encoding="utf-8")
+    token.chmod(0o600)
+    result = cli("control", "faults", "--url", "http://127.0.0.1:9", "--token-file", str(token))
+    assert_one_line_error(result, 7, "does not hold a token")
+    assert held not in result.stderr
+
+
 def test_the_cli_with_a_token_of_another_run_is_refused(users, cli, tmp_path):
     stale = tmp_path / "stale.token"
     stale.write_text("not-this-servers-token\n")

@@ -21,7 +21,7 @@ from oauthcli.errors import (
     UsageError,
     exit_code_for_status,
 )
-from oauthcli.text import clean
+from oauthcli.text import clean, is_header_safe
 from oauthcli.urls import is_loopback_url
 
 if TYPE_CHECKING:
@@ -43,7 +43,12 @@ def read_token_file(path: Path) -> str:
         raise ConfigError(f"cannot read control token file {path}: {reason}") from None
     if not token:
         raise ConfigError(f"control token file {path} is empty")
-    return token
+    if not is_header_safe(token):
+        # it goes in an Authorization header: visible ASCII only (serve writes no other)
+        raise ConfigError(f"control token file {path} does not hold a token (visible ASCII)")
+    from oauthcli.client.secret import register
+
+    return register(token)  # masked in --debug tracebacks as every secret read
 
 
 class ControlClient:
