@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 
 from oauthcli.cli.common import resolve_profile
-from oauthcli.cli.options import JsonOption, ProfileOption
+from oauthcli.cli.options import (
+    ClientAuthOption,
+    ClientKeyOption,
+    ClientSecretFileOption,
+    JsonOption,
+    ProfileOption,
+)
 from oauthcli.cli.provider_cmd import HTTP_TIMEOUT, CacertOption
 from oauthcli.cli.tokens_cmd import (
     PrintOption,
@@ -74,28 +80,9 @@ def exchange(
     client_id: Annotated[
         str | None, typer.Option("--client-id", help="The client registered at the provider.")
     ] = None,
-    client_secret_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--client-secret-file",
-            help="File holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
-            show_default=False,
-        ),
-    ] = None,
-    client_auth: Annotated[
-        str | None,
-        typer.Option(
-            "--client-auth",
-            help="basic, post, private-key-jwt (--client-key) or none.",
-            show_default=False,
-        ),
-    ] = None,
-    client_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--client-key", help="PEM private key for private-key-jwt.", show_default=False
-        ),
-    ] = None,
+    client_secret_file: ClientSecretFileOption = None,
+    client_auth: ClientAuthOption = None,
+    client_key: ClientKeyOption = None,
     subject_token: Annotated[
         str | None,
         typer.Option(

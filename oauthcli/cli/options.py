@@ -41,6 +41,28 @@ ClaimOption = Annotated[
         show_default=False,
     ),
 ]
+# How a command that talks to a provider authenticates as a client (exchange, introspect).
+ClientSecretFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--client-secret-file",
+        help="File holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
+        show_default=False,
+    ),
+]
+ClientAuthOption = Annotated[
+    str | None,
+    typer.Option(
+        "--client-auth",
+        help="basic, post, private-key-jwt (--client-key) or none.",
+        show_default=False,
+        autocompletion=complete.client_auth_methods,
+    ),
+]
+ClientKeyOption = Annotated[
+    Path | None,
+    typer.Option("--client-key", help="PEM private key for private-key-jwt.", show_default=False),
+]
 ProfileTimeoutOption = Annotated[
     float | None,
     typer.Option(

@@ -18,7 +18,14 @@ from oauthcli.cli.common import (
     resolve_profile,
     token_cache,
 )
-from oauthcli.cli.options import JsonOption, ProfileOption, ProfileTimeoutOption
+from oauthcli.cli.options import (
+    ClientAuthOption,
+    ClientKeyOption,
+    ClientSecretFileOption,
+    JsonOption,
+    ProfileOption,
+    ProfileTimeoutOption,
+)
 from oauthcli.errors import Reason, UsageError
 
 if TYPE_CHECKING:
@@ -545,27 +552,9 @@ def introspect_cmd(
             show_default=False,
         ),
     ] = None,
-    client_secret_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--client-secret-file",
-            help="File holding the client secret (or env OAUTHCLI_CLIENT_SECRET).",
-            show_default=False,
-        ),
-    ] = None,
-    client_auth: Annotated[
-        str | None,
-        typer.Option(
-            "--client-auth",
-            help="basic, post, private-key-jwt or none.",
-            show_default=False,
-            autocompletion=complete.client_auth_methods,
-        ),
-    ] = None,
-    client_key: Annotated[
-        Path | None,
-        typer.Option("--client-key", help="PEM key for private-key-jwt.", show_default=False),
-    ] = None,
+    client_secret_file: ClientSecretFileOption = None,
+    client_auth: ClientAuthOption = None,
+    client_key: ClientKeyOption = None,
     json_output: JsonOption = False,
     profile: ProfileOption = None,
     timeout: TimeoutOption = HTTP_TIMEOUT,
