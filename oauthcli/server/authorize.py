@@ -65,6 +65,7 @@ from oauthcli.server.provider import (
     redirect_matches,
     remember_consent,
     start_session,
+    take_decision,
     user_scopes,
     with_query,
 )
@@ -577,12 +578,10 @@ async def consent(http: Request, ctx: ServerContext) -> Response:
 
 
 def _consent_blocking(http: Request, ctx: ServerContext, form: Any) -> Response:
-    pending = pending_of(http, ctx, form)
-    decision = form.get("decision")
-    if pending is None or pending.get("kind") != "consent" or decision not in ("approve", "deny"):
+    decided = take_decision(http, ctx, form, "consent", ("approve", "deny"))
+    if decided is None:
         return login_page.error_page(login_page.EXPIRED_FORM)
-    if ctx.records.take(PENDING, digest(str(pending["id"]))) is None:
-        return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
+    pending, decision = decided
     request = AuthRequest(**pending["auth"])
     sub = str(pending["sub"])
     if decision == "deny":

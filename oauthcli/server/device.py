@@ -35,7 +35,6 @@ from oauthcli.server.provider import (
     DEVICE_GRANT,
     DEVICE_PATH,
     LOGIN_PATH,
-    PENDING,
     USER_CODE,
     active_user,
     check_client_grant,
@@ -48,6 +47,7 @@ from oauthcli.server.provider import (
     new_token,
     pending_of,
     remember_consent,
+    take_decision,
     user_scopes,
 )
 from oauthcli.store import User
@@ -274,19 +274,10 @@ async def confirm(request: Request, ctx: ServerContext) -> Response:
 
 
 def _confirm_blocking(request: Request, ctx: ServerContext, form: Form) -> Response:
-    pending = pending_of(request, ctx, form)
-    decision = form.get("decision")
-    if (
-        pending is None
-        or pending.get("kind") != "device_confirm"
-        or decision
-        not in (
-            "approve",
-            "deny",
-        )
-    ):
+    decided = take_decision(request, ctx, form, "device_confirm", ("approve", "deny"))
+    if decided is None:
         return login_page.error_page(login_page.EXPIRED_FORM)
-    ctx.records.delete(PENDING, digest(str(pending["id"])))
+    pending, decision = decided
     key = str(pending["device"])
     record = _live_device(ctx, key)
     if record is None:

@@ -33,13 +33,11 @@ from oauthcli.server.oauth import MAX_FIELD_BYTES, MAX_TOKEN_BYTES, OAuthError, 
 from oauthcli.server.provider import (
     LOGOUT_CONFIRM_PATH,
     LOGOUT_PATH,
-    PENDING,
     current_session,
-    digest,
     end_session,
     issuer_of,
     new_pending,
-    pending_of,
+    take_decision,
     with_query,
 )
 
@@ -147,12 +145,10 @@ async def logout(http: Request, ctx: ServerContext) -> Response:
 
 
 def _confirm_blocking(ctx: ServerContext, http: Request, form: Any) -> Response:
-    pending = pending_of(http, ctx, form)
-    decision = form.get("decision")
-    if pending is None or pending.get("kind") != "logout" or decision not in ("logout", "stay"):
+    decided = take_decision(http, ctx, form, "logout", ("logout", "stay"))
+    if decided is None:
         return login_page.error_page(login_page.EXPIRED_FORM)
-    if ctx.records.take(PENDING, digest(str(pending["id"]))) is None:
-        return login_page.error_page(login_page.EXPIRED_FORM)  # submitted twice
+    pending, decision = decided
     if decision == "stay":
         return login_page.still_signed_in()
     return _signed_out(ctx, http, pending.get("redirect"), pending.get("state"))

@@ -296,3 +296,19 @@ def pending_of(request: Request, ctx: ServerContext, form: Any) -> dict[str, Any
         return None
     record["id"] = pending_id
     return record
+
+
+def take_decision(
+    request: Request, ctx: ServerContext, form: Any, kind: str, decisions: tuple[str, ...]
+) -> tuple[dict[str, Any], str] | None:
+    """Blocking (the server state): the pending form of ``kind`` a POST decides (consent,
+    device confirmation, logout) and its ``decision``, one of ``decisions``; the form is
+    taken once, so a second submission, even a concurrent one, gets ``None`` as an expired
+    or forged form does."""
+    pending = pending_of(request, ctx, form)
+    decision = form.get("decision")
+    if pending is None or pending.get("kind") != kind or decision not in decisions:
+        return None
+    if ctx.records.take(PENDING, digest(str(pending["id"]))) is None:
+        return None  # submitted twice
+    return pending, decision
