@@ -5,6 +5,7 @@ Only parsing and printing: the protocol is in ``oauthcli.client``.
 """
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,28 +102,22 @@ def login_provider(
     from oauthcli.client.browser import no_browser as do_not_open
     from oauthcli.client.browser import system_browser
     from oauthcli.client.loopback import parse_redirect_uri
-    from oauthcli.client.secret import read_client_secret
 
     if password_stdin and grant not in (None, "password"):
         raise UsageError(f"--password-stdin does not apply to --grant {grant}")
-    if client_secret_file is not None and not client_id:
-        raise UsageError("--client-secret-file needs --client-id")
-    secret = None
-    if client_id and client_auth not in ("none", "private-key-jwt") and client_key is None:
-        secret = read_client_secret(client_secret_file)
-    request = login.ProviderLogin(
-        issuer=issuer_url.strip(),
-        grant=grant,
-        username=username,
+    client = login_request(
+        issuer_url=issuer_url,
         client_id=client_id,
+        client_secret_file=client_secret_file,
         client_auth=client_auth,
-        client_secret=secret,
-        client_secret_file=(
-            str(client_secret_file.resolve()) if client_secret_file is not None else None
-        ),
-        client_key_file=client_key,
+        client_key=client_key,
         scopes=scopes,
         resources=resources,
+    )
+    request = dataclasses.replace(
+        client,
+        grant=grant,
+        username=username,
         audience=audience,
         params=_params(params),
         timeout=login.DEFAULT_LOGIN_TIMEOUT if timeout is None else timeout,
@@ -165,7 +160,8 @@ def login_request(
     scopes: list[str],
     resources: list[str],
 ) -> "ProviderLogin":
-    """The client part of a login at a provider (``exchange``): id, authentication, secret."""
+    """The client part of a login at a provider (``login --issuer-url``, ``exchange``): id,
+    authentication, secret."""
     from oauthcli.client.oidc_login import ProviderLogin
     from oauthcli.client.secret import read_client_secret
 
