@@ -38,8 +38,7 @@ def _read_token(
     given: str | None, file: Path | None, env: str | None, option: str, stdin_taken: bool
 ) -> tuple[str | None, bool]:
     """The token from ``-`` (stdin), a file, or the environment; never a literal on argv."""
-    from oauthcli.client.secret import register
-    from oauthcli.errors import ConfigError
+    from oauthcli.client.secret import read_secret_file, register
 
     if given is not None and file is not None:
         raise UsageError(f"{option} and {option}-file contradict each other: choose one")
@@ -58,14 +57,7 @@ def _read_token(
             raise UsageError(f"{option} -: stdin is empty")
         return register(value), True
     if file is not None:
-        try:
-            value = file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise ConfigError(f"cannot read {option}-file {file}: {reason}") from None
-        if not value:
-            raise ConfigError(f"{option}-file {file} is empty")
-        return register(value), stdin_taken
+        return read_secret_file(file, f"{option}-file"), stdin_taken
     return (register(env) if env else None), stdin_taken
 
 

@@ -12,14 +12,19 @@ def read_client_secret(path: str | Path | None) -> str | None:
     """The secret in ``path`` (first line, stripped) when given, else ``$OAUTHCLI_CLIENT_SECRET``, else None."""
     if path is None or str(path) == "":
         return settings.env_client_secret()
-    path = Path(path)
+    return read_secret_file(Path(path), "client secret file")
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """The secret held in ``path`` (stripped), registered for masking; a ``ConfigError``
+    naming ``what`` ("client secret file", "--subject-token-file") when it cannot be."""
     try:
         secret = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"cannot read client secret file {path}: {reason}") from None
+        raise ConfigError(f"cannot read {what} {path}: {reason}") from None
     if not secret:
-        raise ConfigError(f"client secret file {path} is empty")
+        raise ConfigError(f"{what} {path} is empty")
     return register(secret)
 
 
