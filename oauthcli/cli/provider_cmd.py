@@ -160,8 +160,8 @@ def login_request(
     scopes: list[str],
     resources: list[str],
 ) -> "ProviderLogin":
-    """The client part of a login at a provider (``login --issuer-url``, ``exchange``): id,
-    authentication, secret."""
+    """The client part of a request at a provider (``login --issuer-url``, ``exchange``,
+    ``introspect``): id, authentication, secret."""
     from oauthcli.client.oidc_login import ProviderLogin
     from oauthcli.client.secret import read_client_secret
 
@@ -570,17 +570,15 @@ def introspect_cmd(
                 raise UsageError("--issuer-url and --client-id go together")
             from oauthcli.client import oidc_login as login
             from oauthcli.client.discovery import discover_provider
-            from oauthcli.client.secret import read_client_secret
 
-            secret = None
-            if client_auth not in ("none", "private-key-jwt") and client_key is None:
-                secret = read_client_secret(client_secret_file)
-            request = login.ProviderLogin(
-                issuer=issuer_url.strip(),
+            request = login_request(
+                issuer_url=issuer_url,
                 client_id=client_id,
+                client_secret_file=client_secret_file,
                 client_auth=client_auth,
-                client_secret=secret,
-                client_key_file=client_key,
+                client_key=client_key,
+                scopes=[],
+                resources=[],
             )
             metadata = discover_provider(request.issuer, http)
             url = metadata.require("introspection", "to introspect tokens")

@@ -55,17 +55,9 @@ def exchange(http: httpx.Client, login: ProviderLogin, request: Exchange) -> Cac
     from oauthcli.claims import scope_string
     from oauthcli.client import grants as remote
     from oauthcli.client.authcode import token_resource
-    from oauthcli.client.discovery import discover_provider
-    from oauthcli.client.oidc_login import cache_entry, client_authentication
-    from oauthcli.client.policy import check_url_safe
+    from oauthcli.client.oidc_login import at_provider, cache_entry
 
-    check_url_safe(login.issuer, insecure_http=login.insecure_http)
-    if not login.client_id:
-        raise UsageError("exchange needs --client-id: the client registered at the provider")
-    auth = client_authentication(login)
-    metadata = discover_provider(login.issuer, http)
-    token_url = metadata.require("token", "to exchange the token")
-    auth = auth.for_provider(metadata.issuer, token_url)
+    metadata, token_url, auth = at_provider(http, login, "exchange", "to exchange the token")
     form: dict[str, str | list[str]] = {
         "grant_type": GRANT,
         "subject_token": request.subject_token,

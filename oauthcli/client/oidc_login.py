@@ -113,6 +113,25 @@ def client_authentication(request: ProviderLogin) -> ClientAuthentication:
     return ClientAuthentication(request.client_id, method, secret, key)
 
 
+def at_provider(
+    http: httpx.Client, request: ProviderLogin, needs: str, purpose: str
+) -> tuple[ProviderMetadata, str, ClientAuthentication]:
+    """What every grant at a provider starts with (``login --issuer-url``, ``exchange``): its
+    URL checked, a client id (``needs``: the option that wants one), the provider discovered,
+    and the client's authentication at its token endpoint (``purpose``: what it is for).
+    ``(metadata, token endpoint, authentication)``."""
+    from oauthcli.client.discovery import discover_provider
+    from oauthcli.client.policy import check_url_safe
+
+    check_url_safe(request.issuer, insecure_http=request.insecure_http)
+    if not request.client_id:
+        raise UsageError(f"{needs} needs --client-id: the client registered at the provider")
+    auth = client_authentication(request)
+    metadata = discover_provider(request.issuer, http)
+    token_url = metadata.require("token", purpose)
+    return metadata, token_url, auth.for_provider(metadata.issuer, token_url)
+
+
 def is_interactive(grant: str | None, username: str | None = None) -> bool:
     """Whether a person takes part: a browser or device grant, as is what ``choose_grant``
     picks with no ``--grant`` and no USERNAME. It gets the ``openid`` scope by default and
@@ -141,18 +160,10 @@ def login(http: httpx.Client, request: ProviderLogin, io: Interaction) -> CacheE
     """Discover the provider, run the grant, verify the ID token; the entry to cache."""
     from oauthcli.claims import scope_string
     from oauthcli.client import authcode, device
-    from oauthcli.client.discovery import discover_provider
-    from oauthcli.client.policy import check_url_safe
 
     if request.resource_url is not None:
         request = _for_resource(http, request)
-    check_url_safe(request.issuer, insecure_http=request.insecure_http)
-    if not request.client_id:
-        raise UsageError("--issuer-url needs --client-id: the client registered at the provider")
-    auth = client_authentication(request)
-    metadata = discover_provider(request.issuer, http)
-    token_url = metadata.require("token", "to get tokens")
-    auth = auth.for_provider(metadata.issuer, token_url)
+    metadata, token_url, auth = at_provider(http, request, "--issuer-url", "to get tokens")
     grant = choose_grant(request, metadata)
     dpop = _signer(request)
     if grant != "password" and request.username:
