@@ -99,6 +99,7 @@ def github_actions_token(http: httpx.Client, audience: str) -> str:
     from oauthcli.client.discovery import check_url
     from oauthcli.client.secret import register
     from oauthcli.http import display_url, read_capped, transport_error
+    from oauthcli.text import is_header_safe
 
     url, bearer = settings.github_actions_id_token_request()
     if not url or not bearer:
@@ -108,6 +109,8 @@ def github_actions_token(http: httpx.Client, audience: str) -> str:
             "'permissions: id-token: write'"
         )
     register(bearer)  # masked in --debug output too
+    if not is_header_safe(bearer):  # it goes into an Authorization header
+        raise ConfigError("ACTIONS_ID_TOKEN_REQUEST_TOKEN does not hold a token (visible ASCII)")
     check_url(url, "ACTIONS_ID_TOKEN_REQUEST_URL")
     full = url + ("&" if "?" in url else "?") + urlencode({"audience": audience})
     headers = {"Authorization": f"bearer {bearer}", "Accept": "application/json"}

@@ -152,6 +152,18 @@ def test_github_actions_source_needs_the_runners_variables(cli, monkeypatch):
     assert_one_line_error(result, 7, "ACTIONS_ID_TOKEN_REQUEST_URL", "id-token: write")
 
 
+def test_a_runner_token_that_is_no_header_value_is_one_line(cli, monkeypatch):
+    # it goes into an Authorization header: anything else was an internal error
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:9/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "t\u00f6k-runner-secret")
+    result = cli(
+        "exchange", "--issuer-url", "https://idp.example", "--client-id", "ci",
+        "--subject-token-source", "github-actions",
+    )  # fmt: skip
+    assert_one_line_error(result, 7, "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "visible ASCII")
+    assert "runner-secret" not in result.stderr
+
+
 def test_a_refused_exchange_masks_the_subject_token(cli, setup):
     server, _, _ = setup
     wrong = Path(str(setup[1]) + ".wrong")
