@@ -61,11 +61,11 @@ from oauthcli.server.provider import (
     issuer_of,
     new_pending,
     new_token,
+    on_decision,
     pending_of,
     redirect_matches,
     remember_consent,
     start_session,
-    take_decision,
     user_scopes,
     with_query,
 )
@@ -570,18 +570,15 @@ def _logged_in(
 async def consent(http: Request, ctx: ServerContext) -> Response:
     """The consent page's POST: Allow remembers the consent and sends the code; Deny sends
     ``access_denied`` (RFC 6749 4.1.2.1)."""
-    try:
-        form = await read_form(http)
-    except OAuthError:
-        return login_page.error_page(login_page.EXPIRED_FORM)
-    return await run_in_threadpool(_consent_blocking, http, ctx, form)
+    return await on_decision(
+        http, ctx, "consent", ("approve", "deny"),
+        lambda pending, decision: _consented_blocking(http, ctx, pending, decision),
+    )  # fmt: skip
 
 
-def _consent_blocking(http: Request, ctx: ServerContext, form: Any) -> Response:
-    decided = take_decision(http, ctx, form, "consent", ("approve", "deny"))
-    if decided is None:
-        return login_page.error_page(login_page.EXPIRED_FORM)
-    pending, decision = decided
+def _consented_blocking(
+    http: Request, ctx: ServerContext, pending: dict[str, Any], decision: str
+) -> Response:
     request = AuthRequest(**pending["auth"])
     sub = str(pending["sub"])
     if decision == "deny":

@@ -23,7 +23,6 @@ from oauthcli.server.client_auth import ClientRequest, Policy, client_request
 from oauthcli.server.context import ServerContext
 from oauthcli.server.oauth import (
     NO_STORE,
-    Form,
     OAuthError,
     parse_scope,
     read_form,
@@ -45,9 +44,9 @@ from oauthcli.server.provider import (
     has_consent,
     new_pending,
     new_token,
+    on_decision,
     pending_of,
     remember_consent,
-    take_decision,
     user_scopes,
 )
 from oauthcli.store import User
@@ -266,18 +265,13 @@ def _code_entered(
 
 async def confirm(request: Request, ctx: ServerContext) -> Response:
     """Approve or Deny: the device record learns the user (or the refusal); its poll ends."""
-    try:
-        form = await read_form(request)
-    except OAuthError:
-        return login_page.error_page(login_page.EXPIRED_FORM)
-    return await run_in_threadpool(_confirm_blocking, request, ctx, form)
+    return await on_decision(
+        request, ctx, "device_confirm", ("approve", "deny"),
+        lambda pending, decision: _confirmed_blocking(ctx, pending, decision),
+    )  # fmt: skip
 
 
-def _confirm_blocking(request: Request, ctx: ServerContext, form: Form) -> Response:
-    decided = take_decision(request, ctx, form, "device_confirm", ("approve", "deny"))
-    if decided is None:
-        return login_page.error_page(login_page.EXPIRED_FORM)
-    pending, decision = decided
+def _confirmed_blocking(ctx: ServerContext, pending: dict[str, Any], decision: str) -> Response:
     key = str(pending["device"])
     record = _live_device(ctx, key)
     if record is None:

@@ -37,7 +37,7 @@ from oauthcli.server.provider import (
     end_session,
     issuer_of,
     new_pending,
-    take_decision,
+    on_decision,
     with_query,
 )
 
@@ -144,11 +144,9 @@ async def logout(http: Request, ctx: ServerContext) -> Response:
     return await run_in_threadpool(_logout_blocking, ctx, http, params)
 
 
-def _confirm_blocking(ctx: ServerContext, http: Request, form: Any) -> Response:
-    decided = take_decision(http, ctx, form, "logout", ("logout", "stay"))
-    if decided is None:
-        return login_page.error_page(login_page.EXPIRED_FORM)
-    pending, decision = decided
+def _confirmed_blocking(
+    ctx: ServerContext, http: Request, pending: dict[str, Any], decision: str
+) -> Response:
     if decision == "stay":
         return login_page.still_signed_in()
     return _signed_out(ctx, http, pending.get("redirect"), pending.get("state"))
@@ -156,11 +154,10 @@ def _confirm_blocking(ctx: ServerContext, http: Request, form: Any) -> Response:
 
 async def confirm(http: Request, ctx: ServerContext) -> Response:
     """The confirmation page's POST: Sign out, or Stay signed in."""
-    try:
-        form = await read_form(http)
-    except OAuthError:
-        return login_page.error_page(login_page.EXPIRED_FORM)
-    return await run_in_threadpool(_confirm_blocking, ctx, http, form)
+    return await on_decision(
+        http, ctx, "logout", ("logout", "stay"),
+        lambda pending, decision: _confirmed_blocking(ctx, http, pending, decision),
+    )  # fmt: skip
 
 
 def add_routes(router: APIRouter, ctx: ServerContext) -> None:

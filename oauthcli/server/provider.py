@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -301,10 +301,9 @@ def pending_of(request: Request, ctx: ServerContext, form: Any) -> dict[str, Any
 def take_decision(
     request: Request, ctx: ServerContext, form: Any, kind: str, decisions: tuple[str, ...]
 ) -> tuple[dict[str, Any], str] | None:
-    """Blocking (the server state): the pending form of ``kind`` a POST decides (consent,
-    device confirmation, logout) and its ``decision``, one of ``decisions``; the form is
-    taken once, so a second submission, even a concurrent one, gets ``None`` as an expired
-    or forged form does."""
+    """Blocking (the server state): the pending form of ``kind`` a POST decides and its
+    ``decision``, one of ``decisions``; the form is taken once, so a second submission,
+    even a concurrent one, gets ``None`` as an expired or forged form does."""
     pending = pending_of(request, ctx, form)
     decision = form.get("decision")
     if pending is None or pending.get("kind") != kind or decision not in decisions:
@@ -312,3 +311,33 @@ def take_decision(
     if ctx.records.take(PENDING, digest(str(pending["id"]))) is None:
         return None  # submitted twice
     return pending, decision
+
+
+async def on_decision(
+    request: Request,
+    ctx: ServerContext,
+    kind: str,
+    decisions: tuple[str, ...],
+    act: Callable[[dict[str, Any], str], Response],
+) -> Response:
+    """A page's POSTed decision (consent, device confirmation, logout): the form read, its
+    pending form taken once (``take_decision``), then ``act(pending, decision)``, the
+    blocking part in the thread pool; a form that is unreadable, expired, forged or sent
+    twice gets the expired-form page."""
+    from starlette.concurrency import run_in_threadpool
+
+    from oauthcli.server import login_page
+    from oauthcli.server.oauth import read_form
+
+    try:
+        form = await read_form(request)
+    except OAuthError:
+        return login_page.error_page(login_page.EXPIRED_FORM)
+
+    def blocking() -> Response:
+        decided = take_decision(request, ctx, form, kind, decisions)
+        if decided is None:
+            return login_page.error_page(login_page.EXPIRED_FORM)
+        return act(*decided)
+
+    return await run_in_threadpool(blocking)
