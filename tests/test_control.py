@@ -188,6 +188,12 @@ def test_a_token_file_holding_no_header_value_is_one_line(cli, tmp_path, held):
     assert held not in result.stderr
 
 
+def test_the_cli_help_names_every_operation(cli):
+    shown = "".join(cli("control", "--help").stdout.split())  # however Rich wraps it
+    for name in OPERATIONS:
+        assert name.replace("_", "-") in shown
+
+
 def test_the_cli_with_a_token_of_another_run_is_refused(users, cli, tmp_path):
     stale = tmp_path / "stale.token"
     stale.write_text("not-this-servers-token\n")

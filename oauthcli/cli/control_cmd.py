@@ -25,7 +25,7 @@ def control_cmd(
         str,
         typer.Argument(
             help="fail-next, clear-faults, faults, issue-bad-token, rotate-keys, advance, "
-            "requests or clear-requests.",
+            "requests, clear-requests, set-claims, clear-claims or auto-login.",
             show_default=False,
         ),
     ],
@@ -55,7 +55,8 @@ def control_cmd(
     Operations: fail-next (queue a fault: error, status, retry_after, delay, body, drop,
     token_kind; times; client, user), clear-faults, faults, issue-bad-token (kind, sub),
     rotate-keys (keep_old), advance (seconds), requests (endpoint, grant_type),
-    clear-requests. Prints the server's answer.
+    clear-requests, set-claims (user, claims), clear-claims (user), auto-login (user).
+    Prints the server's answer.
     """
     from oauthcli.client.control import ControlClient, read_token_file
     from oauthcli.control import find, parse_value, token_file_for_store
