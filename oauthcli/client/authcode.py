@@ -157,17 +157,21 @@ def _paste_back(
     notify: Callable[[str], None],
     stop: threading.Event,
 ) -> None:
-    """Hand each pasted address to the listener until one ends the wait (or input ends)."""
-    while not stop.is_set():
+    """Hand each pasted address to the listener until one ends the wait. ``read`` is
+    called until it returns None (the wait is over, or input ended): the reader keeps the
+    terminal quiet for the whole wait and gives it back only then."""
+    accepted = False
+    while True:
         line = read(stop)
         if line is None:
             return
-        if not line.strip() or stop.is_set():
+        if accepted or not line.strip() or stop.is_set():
             continue
         refused = listener.accept(line)
         if refused is None:
-            return
-        notify(f"refused the pasted address: {refused}")
+            accepted = True
+        else:
+            notify(f"refused the pasted address: {refused}")
 
 
 def _open_in_background(opener: BrowserOpener, url: str, notify: Callable[[str], None]) -> None:
