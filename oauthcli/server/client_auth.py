@@ -300,10 +300,11 @@ def _check_assertion(
     if claims["sub"] != client_id or not isinstance(jti, str) or len(jti) > MAX_FIELD_BYTES:
         return None
     record = digest(f"{client_id}\x00{jti}")
-    if ctx.records.get(ASSERTION, record) is not None:
-        return None  # RFC 7523 3 (7): a jti seen before is a replay
     ttl = max(1.0, float(claims["exp"]) - ctx.service.clock())
-    ctx.records.put(ASSERTION, record, {"client_id": client_id}, ttl)
+    # RFC 7523 3 (7): a jti seen before is a replay. One atomic insert-if-absent, so two
+    # requests racing with one assertion (across workers too) cannot both get through.
+    if not ctx.records.add(ASSERTION, record, {"client_id": client_id}, ttl):
+        return None
     return client
 
 
