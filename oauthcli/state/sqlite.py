@@ -116,6 +116,27 @@ def _create_private(path: Path) -> None:
             return
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting as long as any other statement would.
+
+    Switching a new file to WAL needs the file to itself, and SQLite answers "database is
+    locked" at once, without the busy handler, while another connection holds it (several
+    workers or CLI runs opening a fresh state together). The mode is persistent: once one
+    of them has set it, the others' pragma returns at once.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 class SqliteState:
     """Families, revocations, throttle counters and records in one SQLite file.
 
@@ -169,7 +190,7 @@ class SqliteState:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
         except OSError as exc:
             raise StoreError(
