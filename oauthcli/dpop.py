@@ -96,7 +96,7 @@ class ProofKey:
     """The client's DPoP key pair (ES256 by default) and the proofs it signs (RFC 9449 4.2)."""
 
     def __init__(self, private_key: Any, algorithm: str = DEFAULT_ALGORITHM) -> None:
-        from oauthcli.keys import public_jwk
+        from oauthcli.keys import JwtSigner, public_jwk
 
         self.private_key, self.algorithm = private_key, algorithm
         full = public_jwk(private_key, algorithm)
@@ -104,6 +104,7 @@ class ProofKey:
         members = ("kty", "crv", "x", "y", "n", "e")
         self.jwk = {m: full[m] for m in members if m in full}
         self.jkt = thumbprint(self.jwk)
+        self._signer = JwtSigner(private_key, algorithm)
 
     @classmethod
     def generate(cls) -> ProofKey:
@@ -147,8 +148,6 @@ class ProofKey:
     ) -> str:
         """A fresh proof for one request: ``htm``, ``htu`` (no query or fragment), ``iat``, a
         new ``jti``; ``ath`` when presenting ``access_token``; the server's ``nonce``."""
-        import jwt
-
         claims: dict[str, Any] = {
             "jti": secrets.token_urlsafe(16),
             "htm": htm.upper(),
@@ -159,8 +158,7 @@ class ProofKey:
             claims["ath"] = access_token_hash(access_token)
         if nonce is not None:
             claims["nonce"] = nonce
-        headers = {"typ": TYP, "jwk": self.jwk}
-        return jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers=headers)
+        return self._signer.encode(claims, {"typ": TYP, "jwk": self.jwk})
 
 
 def strip_htu(url: str) -> str:

@@ -151,15 +151,25 @@ def hash_generated_secret(secret: str) -> str:
     return f"{FAST_HASH_PREFIX}{b64url_encode(salt)}${b64url_encode(_hmac_sha256(salt, secret))}"
 
 
-def _verify_fast(secret: str, hashed: str) -> bool:
+@lru_cache(maxsize=256)
+def _fast_hash_parts(hashed: str) -> tuple[bytes, bytes] | None:
+    """The salt and MAC of a stored fast hash (a client's, decoded once), ``None`` if malformed."""
     salt_text, sep, mac_text = hashed[len(FAST_HASH_PREFIX) :].partition("$")
     try:
         salt = b64url_decode(salt_text)
         mac = b64url_decode(mac_text)
     except ValueError:
-        return False
+        return None
     if not sep or not salt or len(mac) != hashlib.sha256().digest_size:
+        return None
+    return salt, mac
+
+
+def _verify_fast(secret: str, hashed: str) -> bool:
+    parts = _fast_hash_parts(hashed)
+    if parts is None:
         return False
+    salt, mac = parts
     return hmac.compare_digest(_hmac_sha256(salt, secret), mac)
 
 

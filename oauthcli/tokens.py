@@ -83,10 +83,7 @@ class TokenService:
         self._verifiers: dict[str, tuple[SigningKey, str | None, Verifier]] = {}
 
     def _encode(self, claims: dict[str, Any], typ: str) -> str:
-        import jwt
-
-        headers = {"typ": typ, "kid": self.key.kid}
-        return jwt.encode(claims, self.key.key, algorithm=self.key.algorithm, headers=headers)
+        return self.key.sign(claims, typ)
 
     def access_token(
         self,

@@ -276,3 +276,28 @@ def test_a_dsa_key_is_named_without_a_deprecation_warning(tmp_path):
         (tmp_path / "dsa.pem").write_bytes(pem(dsa_key))
     with pytest.raises(ConfigError, match="ES256 needs an EC key, not a DSA key"):
         keys.load_private_key_file(tmp_path / "dsa.pem", "ES256")
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512", *ASYMMETRIC])
+def test_a_signed_jwt_is_what_pyjwt_writes_and_verifies(tmp_path, alg):
+    """``SigningKey.sign`` (the one signer: tokens, ID tokens, assertions) writes the header
+    and payload as PyJWT does; deterministic algorithms give PyJWT's exact token, and
+    every signature verifies with PyJWT and the key's public half."""
+    from oauthcli.issuer import IssuerSettings
+
+    path = tmp_path / "key"
+    keys.write_new_key(path, alg)
+    key = IssuerSettings(algorithm=alg, key_file=path).signing_key()
+    claims = {"sub": "alice", "aud": ["a", "b"], "iat": 1, "scope": "me", "name": "Zoë"}
+    token = key.sign(claims, "at+jwt")
+    again = key.sign({**claims, "sub": "bob"}, "at+jwt")  # the header's segment, kept
+    expected = jwt.encode(claims, key.key, algorithm=alg, headers={"typ": "at+jwt", "kid": key.kid})
+    assert token.split(".")[:2] == expected.split(".")[:2]
+    assert again.split(".")[0] == token.split(".")[0]
+    if alg.startswith(("HS", "RS", "Ed")):
+        assert token == expected
+    options = {"verify_aud": False}
+    verifier = key.verification_key()
+    assert jwt.decode(token, verifier, algorithms=[alg], options=options) == claims
+    assert jwt.decode(again, verifier, algorithms=[alg], options=options)["sub"] == "bob"
+    assert jwt.get_unverified_header(token) == {"alg": alg, "kid": key.kid, "typ": "at+jwt"}

@@ -1068,6 +1068,42 @@ def test_half_open_connections_are_closed_and_the_server_keeps_answering(store_p
                 sock.close()
 
 
+@pytest.mark.parametrize("http_impl", ["httptools", "h11"])
+def test_pipelined_answers_arrive_whole_and_in_order_before_a_close(store_path, http_impl):
+    """Each answer is written once (head and body together, ``protocols._Coalescing``):
+    three pipelined requests sent in one packet get three whole answers, in order, and
+    ``Connection: close`` on the last still delivers it before the server closes."""
+    import socket
+
+    with live_server(store_path, serve_options={"http": http_impl}) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        jwks = httpx.get(live.url + "/.well-known/jwks.json", trust_env=False).content
+        config = httpx.get(live.url + "/.well-known/openid-configuration", trust_env=False)
+        head = "Host: 127.0.0.1\r\n"
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                (
+                    f"GET /.well-known/jwks.json HTTP/1.1\r\n{head}\r\n"
+                    f"GET /.well-known/openid-configuration HTTP/1.1\r\n{head}\r\n"
+                    f"GET /.well-known/jwks.json HTTP/1.1\r\n{head}Connection: close\r\n\r\n"
+                ).encode()
+            )
+            sock.settimeout(60)  # a deadline for the server's close, not a measurement
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+    bodies = []
+    rest = received
+    while rest:
+        status, _, rest = rest.partition(b"\r\n")
+        headers, _, rest = rest.partition(b"\r\n\r\n")
+        assert status == b"HTTP/1.1 200 OK", received
+        length = int(re.search(rb"(?im)^content-length: *(\d+)", headers)[1])
+        bodies.append(rest[:length])
+        rest = rest[length:]
+    assert bodies == [jwks, config.content, jwks]
+
+
 def test_a_public_client_naming_itself_owns_its_tokens(server):
     """A public client cannot authenticate; its client_id binds the tokens to it."""
     from oauthcli.store import Client

@@ -135,3 +135,31 @@ def test_a_generated_client_secret_is_throttled_without_queueing(server, monkeyp
             assert http.post("/token", data=form, auth=("fast", "x" * 43)).status_code == 401
         locked = http.post("/token", data=form, auth=("fast", secret))
     assert locked.status_code == 429 and "retry-after" in locked.headers
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_a_free_success_reads_a_local_state_inline_and_a_remote_one_off_the_loop(remote):
+    """``offload``: the one read a client's token request makes of the throttle (nothing to
+    forget, no lock) runs on the event loop for a local backend and in the thread pool
+    for a remote one (a network round trip must not hold every other request)."""
+    import threading
+
+    from oauthcli.state.memory import MemoryState
+
+    readers: list[int] = []
+
+    class Recording(MemoryState):
+        def throttle_peek(self, key: str, now: float, window: float) -> int | None:
+            readers.append(threading.get_ident())
+            return super().throttle_peek(key, now, window)
+
+    backend = Recording()
+    backend.remote = remote
+    throttle = LoginThrottle(backend=backend)
+
+    async def settle() -> tuple[int | None, int]:
+        return await throttle.settle("client:ci", True), threading.get_ident()
+
+    answer, loop_thread = asyncio.run(settle())
+    assert answer is None and len(readers) == 1
+    assert (readers[0] != loop_thread) is remote

@@ -55,8 +55,6 @@ def client_assertion(
     key: SigningKey, client_id: str, audience: str, now: float | None = None
 ) -> str:
     """An RFC 7523 client authentication JWT for one request."""
-    import jwt
-
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": client_id,
@@ -66,8 +64,7 @@ def client_assertion(
         "iat": issued,
         "exp": issued + ASSERTION_LIFETIME,
     }
-    headers = {"kid": key.kid, "typ": "JWT"}
-    return jwt.encode(claims, key.key, algorithm=key.algorithm, headers=headers)
+    return key.sign(claims, "JWT")
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,10 @@ def create_app(
         ),
         docs_url=None,  # served by docs.install from local assets
         redoc_url=None,
+        # The provider's requests are in its own access log and request log. FastAPI's
+        # native OpenTelemetry (0.16x; an unknown keyword before: kept in app.extra) asks
+        # the global providers and the environment on every request otherwise.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.server_state = state
@@ -135,6 +139,7 @@ def create_app(
     # The hot read-only paths: plain ASGI routes first, the documented ones after them.
     app.router.routes[:0] = [
         *users_me.lean_routes(ctx),
+        *endpoints.lean_routes(ctx),
         *discovery.lean_routes(ctx, ctx.public_base, discovery_metadata),
     ]
     app.include_router(endpoints.router(ctx))
@@ -236,12 +241,13 @@ class BrowserGuard:
     def __init__(self, app: Any, ctx: ServerContext) -> None:
         self.app = app
         self.hosts = allowed_hosts(ctx)
+        self.seen: dict[bytes, bool] = {}  # Host header -> answered, for the first 64 seen
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.hosts is not None and not _host_allowed(scope, self.hosts):
+        if self.hosts is not None and not self._host_allowed(scope, self.hosts):
             answer = JSONResponse(
                 {"error": "invalid_request", "detail": "this server does not answer for that host"},
                 status_code=421,
@@ -250,19 +256,35 @@ class BrowserGuard:
             return
 
         async def send_guarded(message: Any) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and _is_html(message):
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                html = any(k.lower() == b"content-type" and v.startswith(b"text/html")
-                           for k, v in headers)  # fmt: skip
-                if html and b"content-security-policy" not in names:
+                if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", b"frame-ancestors 'none'"))
-                if html and b"x-frame-options" not in names:
+                if b"x-frame-options" not in names:
                     headers.append((b"x-frame-options", b"DENY"))
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_guarded)
+
+    def _host_allowed(self, scope: Any, hosts: frozenset[str]) -> bool:
+        raw = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
+        if raw is None:
+            return True  # HTTP/1.0 without Host: no browser, no name to rebind
+        allowed = self.seen.get(raw)
+        if allowed is None:
+            allowed = _host_allowed(raw, hosts)
+            if len(self.seen) < 64:
+                self.seen[raw] = allowed
+        return allowed
+
+
+def _is_html(start: Any) -> bool:
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-type":
+            return bool(value.startswith(b"text/html"))
+    return False
 
 
 _WILDCARD = ("0.0.0.0", "::", "")  # noqa: S104 - names of the wildcard bind, not a bind
@@ -283,13 +305,11 @@ def allowed_hosts(ctx: ServerContext) -> frozenset[str] | None:
     return frozenset(hosts)
 
 
-def _host_allowed(scope: Any, hosts: frozenset[str]) -> bool:
+def _host_allowed(raw: bytes, hosts: frozenset[str]) -> bool:
+    """Whether a request's ``Host`` header names this server (``BrowserGuard``)."""
     import ipaddress
     from urllib.parse import urlsplit
 
-    raw = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
-    if raw is None:
-        return True  # HTTP/1.0 without Host: no browser, no name to rebind
     try:
         name = (urlsplit("//" + raw.decode("ascii")).hostname or "").rstrip(".")
     except (UnicodeDecodeError, ValueError):

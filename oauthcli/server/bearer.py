@@ -19,7 +19,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from oauthcli.claims import scopes_of
 from oauthcli.dpop import ALGORITHMS, ProofError
 from oauthcli.errors import TokenError
-from oauthcli.server import dpop_check
+from oauthcli.server import dpop_check, offload
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.resource_metadata import metadata_url, with_metadata
 from oauthcli.store import User
@@ -144,12 +144,7 @@ async def authenticate(
         raise BearerError(401, NOT_AUTHENTICATED, challenge(required))
     data = ctx.live.current()
     try:
-        if ctx.denylist.remote:  # a network round trip: off the event loop
-            from starlette.concurrency import run_in_threadpool
-
-            claims = await run_in_threadpool(ctx.active_access_claims, token, data)
-        else:
-            claims = ctx.active_access_claims(token, data)
+        claims = await offload.read(ctx.denylist.backend, ctx.active_access_claims, token, data)
     except TokenError as exc:
         raise invalid_token(required, str(exc)) from None
     if is_client_token(claims):

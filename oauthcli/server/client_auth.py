@@ -333,7 +333,7 @@ async def _check_cheap_secret(
     if not _cheap_to_check(found, data, cache):
         return None
     client = _check_secret(found, data, ctx.rounds(data), cache)
-    wait = await run_in_threadpool(ctx.throttle.settle, key, client is not None)
+    wait = await ctx.throttle.settle(key, client is not None)
     if wait:
         raise throttle.Throttled(wait)
     if client is None and wait is None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from oauthcli.claims import scoped_claims, scopes_of
 from oauthcli.jose import token_hash
+from oauthcli.server import offload
 from oauthcli.server.context import ServerContext, is_client_token
 from oauthcli.server.provider import (
     AUTHORIZE_PATH,
@@ -54,8 +55,6 @@ def id_token(
     nonce: str | None,
     access_token: str,
 ) -> str:
-    import jwt
-
     now = int(ctx.service.clock())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -69,8 +68,7 @@ def id_token(
         claims["nonce"] = nonce
     claims["at_hash"] = token_hash(access_token, ctx.key.algorithm)
     claims.update(identity_claims(ctx, user, scopes))
-    headers = {"typ": "JWT", "kid": ctx.key.kid}
-    return jwt.encode(claims, ctx.key.key, algorithm=ctx.key.algorithm, headers=headers)
+    return ctx.key.sign(claims, "JWT")
 
 
 def _bearer_error(status: int, error: str, description: str, metadata: str) -> Response:
@@ -102,12 +100,7 @@ async def userinfo(request: Request, ctx: ServerContext) -> Response:
         return Response(status_code=401, headers={"WWW-Authenticate": challenge})
     data = ctx.live.current()
     try:
-        if ctx.denylist.remote:  # a network round trip: off the event loop
-            from starlette.concurrency import run_in_threadpool
-
-            claims = await run_in_threadpool(ctx.active_access_claims, token, data)
-        else:
-            claims = ctx.active_access_claims(token, data)
+        claims = await offload.read(ctx.denylist.backend, ctx.active_access_claims, token, data)
     except TokenError:
         return _bearer_error(401, "invalid_token", "The access token is not valid", metadata)
     user = data.users.get(claims["sub"])

@@ -144,25 +144,36 @@ class LoginThrottle:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._end, key, attempt.outcome)
 
-    def settle(self, key: str, ok: bool) -> int | None:
-        """Blocking. Throttle a check already made because it cost nothing (a generated
-        client secret's HMAC, a verification remembered): no reservation has to bound the
-        work, yet a locked key is refused and a failure counts as any other.
+    async def settle(self, key: str, ok: bool) -> int | None:
+        """Throttle a check already made because it cost nothing (a generated client
+        secret's HMAC, a verification remembered): no reservation has to bound the work,
+        yet a locked key is refused and a failure counts as any other.
 
         ``None``: the outcome is recorded (a success may go ahead); ``> 0``: the key is
         locked for that many seconds; ``0``: reservations of other attempts fill the
         allowance (the key is not locked): a success may go ahead, a failure must be
         recorded through ``attempt`` instead.
+
+        A success with no failure to forget and no lock (the common case: a client
+        fetching tokens) is one read, inline unless the backend is remote
+        (``offload.read``); anything else is written off the event loop.
         """
+        from oauthcli.server import offload
+
         if not self.enabled:
             return None
         if ok:
-            # A success only forgets failures: with none to forget and no lock (one read, the
-            # common case: a client fetching tokens), there is nothing to write. A failure
-            # recorded after that read stays counted: the success took effect before it.
-            wait = self.backend.throttle_peek(key, self.clock(), self.window)
+            # A success only forgets failures: with none to forget and no lock there is
+            # nothing to write. A failure recorded after that read stays counted: the
+            # success took effect before it.
+            wait = await offload.read(
+                self.backend, self.backend.throttle_peek, key, self.clock(), self.window
+            )
             if wait != 0:
                 return wait
+        return await offload.write(self._record, key, ok)
+
+    def _record(self, key: str, ok: bool) -> int | None:
         wait = self.try_begin(key)
         if wait is None:
             # Reserved and released in one go: held for two statements, not for a check.

@@ -185,6 +185,10 @@ class ControlBackend(Protocol):
 class State(FamilyBackend, RevocationBackend, ThrottleBackend, Records, ControlBackend, Protocol):
     """Everything the server keeps that is not the user store, in one backend."""
 
+    # True when every call is a network round trip (Redis): the server makes even its
+    # reads off the event loop (``oauthcli.server.offload``); a local backend's are inline.
+    remote: bool
+
     def describe(self) -> str:
         """The backend for people and logs (never a password)."""
         ...

@@ -26,11 +26,6 @@ class Denylist:
         """The embedded state beside ``store_path`` (0.1's ``.revoked.json`` is imported)."""
         return cls(SqliteState.for_store(store_path))
 
-    @property
-    def remote(self) -> bool:
-        """True when a lookup is a network round trip (Redis), not a local file read."""
-        return bool(getattr(self.backend, "remote", False))
-
     def contains(self, jti: str) -> bool:
         """One indexed read per request (blocking only briefly; Redis: one round trip)."""
         return self.backend.is_access_revoked(jti, self.clock())

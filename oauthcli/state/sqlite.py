@@ -144,6 +144,8 @@ class SqliteState:
     (SQLite's file locks). ``clock`` gives "now" for every expiry check.
     """
 
+    remote = False  # a local file: a read is inline (WAL readers never wait for a writer)
+
     def __init__(
         self,
         path: str | Path,

@@ -10,6 +10,7 @@ shared by nothing else). Expiry is driven by an injected clock, never by waiting
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -368,21 +369,27 @@ def test_concurrent_reservations_never_exceed_the_allowance(pair):
     assert got.count(None) == 5 and got.count(0) == 15, got
 
 
+def settle(throttle: LoginThrottle, key: str, ok: bool) -> int | None:
+    """``LoginThrottle.settle`` (a coroutine: the server awaits it) from a test's thread."""
+    return asyncio.run(throttle.settle(key, ok))
+
+
 def test_settle_records_a_check_already_made(state):
     clock = Clock(1000.0)
     throttle = LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=state)
-    assert throttle.settle("client fast", True) is None
+
+    assert settle(throttle, "client fast", True) is None
     for _ in range(3):
-        assert throttle.settle("client fast", False) is None  # each failure counts
-    assert throttle.settle("client fast", True) == 60  # locked: even the right secret
+        assert settle(throttle, "client fast", False) is None  # each failure counts
+    assert settle(throttle, "client fast", True) == 60  # locked: even the right secret
     clock.now += 61
-    assert throttle.settle("client fast", True) is None
+    assert settle(throttle, "client fast", True) is None
     # A success forgets the failures before it, as for a reserved attempt.
     for _ in range(2):
-        throttle.settle("client fast", False)
-    throttle.settle("client fast", True)
+        settle(throttle, "client fast", False)
+    settle(throttle, "client fast", True)
     for _ in range(2):
-        throttle.settle("client fast", False)
+        settle(throttle, "client fast", False)
     assert throttle.begin("client fast") is None
 
 
@@ -429,18 +436,18 @@ def test_a_success_with_nothing_to_forget_writes_nothing(state):
     counting = CountingState(state)
     throttle = LoginThrottle(max_failures=3, lockout=60, clock=Clock(1000.0), backend=counting)
     for _ in range(50):
-        assert throttle.settle("client:ci", True) is None
+        assert settle(throttle, "client:ci", True) is None
     assert counting.calls == {"throttle_peek": 50}  # one read each, no reservation
-    assert throttle.settle("client:ci", False) is None
-    assert throttle.settle("client:ci", True) is None  # forgets that failure: writes
+    assert settle(throttle, "client:ci", False) is None
+    assert settle(throttle, "client:ci", True) is None  # forgets that failure: writes
     assert counting.calls["throttle_begin"] == 2 and counting.calls["throttle_end"] == 2
     for _ in range(2):
-        assert throttle.settle("client:ci", False) is None
-    assert throttle.settle("client:ci", True) is None  # forgets both: two more do not lock
+        assert settle(throttle, "client:ci", False) is None
+    assert settle(throttle, "client:ci", True) is None  # forgets both: two more do not lock
     for _ in range(2):
-        assert throttle.settle("client:ci", False) is None
-    assert throttle.settle("client:ci", False) is None  # the third since the success
-    assert throttle.settle("client:ci", True) == 60  # locked: even the right secret
+        assert settle(throttle, "client:ci", False) is None
+    assert settle(throttle, "client:ci", False) is None  # the third since the success
+    assert settle(throttle, "client:ci", True) == 60  # locked: even the right secret
 
 
 def test_successes_racing_failures_across_handles_leave_sound_counters(pair):
@@ -455,7 +462,7 @@ def test_successes_racing_failures_across_handles_leave_sound_counters(pair):
 
     def run(i: int) -> int | None:
         barrier.wait()
-        return throttles[i % 2].settle("client:race", i >= 4)  # 4 failures, 20 successes
+        return settle(throttles[i % 2], "client:race", i >= 4)  # 4 failures, 20 successes
 
     with ThreadPoolExecutor(24) as pool:
         got = list(pool.map(run, range(24)))
@@ -466,16 +473,16 @@ def test_successes_racing_failures_across_handles_leave_sound_counters(pair):
         throttles[0].finished("client:race")
     else:
         assert locked > 0  # never "busy": nothing is in flight any more
-        assert [t.settle("client:race", True) for t in throttles] == [locked, locked]
+        assert [settle(t, "client:race", True) for t in throttles] == [locked, locked]
         clock.now += 61
     for t in throttles:  # a clean start: three failures lock, not two, not four
-        assert t.settle("client:race", True) is None
+        assert settle(t, "client:race", True) is None
     for _ in range(2):
-        throttles[1].settle("client:race", False)
+        settle(throttles[1], "client:race", False)
     assert one.throttle_peek("client:race", clock(), 60) == 0
-    throttles[0].settle("client:race", False)
+    settle(throttles[0], "client:race", False)
     assert other.throttle_peek("client:race", clock(), 60) == 60
-    assert [t.settle("client:race", True) for t in throttles] == [60, 60]
+    assert [settle(t, "client:race", True) for t in throttles] == [60, 60]
 
 
 # ---------------------------------------------------------------- control (serve --control)
