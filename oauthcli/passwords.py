@@ -135,7 +135,7 @@ def generate_secret() -> str:
 
 
 def _hmac_sha256(salt: bytes, secret: str) -> bytes:
-    return hmac.new(salt, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return hmac.digest(salt, secret.encode("utf-8", "surrogatepass"), "sha256")
 
 
 def is_fast_hash(hashed: str) -> bool:

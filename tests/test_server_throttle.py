@@ -163,3 +163,51 @@ def test_a_free_success_reads_a_local_state_inline_and_a_remote_one_off_the_loop
     answer, loop_thread = asyncio.run(settle())
     assert answer is None and len(readers) == 1
     assert (readers[0] != loop_thread) is remote
+
+
+def test_an_unguessable_success_reads_the_throttle_once_a_lag_and_sees_a_lockout_here_at_once():
+    """A generated secret's success (``unguessable``) re-reads the throttle once per
+    ``CLEAR_LAG``: another worker's lockout refuses it within that time, a lockout
+    recorded by this worker at once; a chosen secret's success reads every time."""
+    from oauthcli.server.throttle import CLEAR_LAG
+    from oauthcli.state.memory import MemoryState
+
+    class Clock:
+        def __init__(self, now: float) -> None:
+            self.now = now
+
+        def __call__(self) -> float:
+            return self.now
+
+    reads: list[str] = []
+
+    class Counting(MemoryState):
+        def throttle_peek(self, key: str, now: float, window: float) -> int | None:
+            reads.append(key)
+            return super().throttle_peek(key, now, window)
+
+    clock, lag = Clock(1000.0), Clock(0.0)
+    backend = Counting(clock)
+    here, there = (
+        LoginThrottle(max_failures=3, lockout=60, clock=clock, backend=backend, monotonic=lag)
+        for _ in range(2)
+    )
+
+    def settle(throttle: LoginThrottle, ok: bool, unguessable: bool = True) -> int | None:
+        return asyncio.run(throttle.settle("client:ci", ok, unguessable=unguessable))
+
+    assert [settle(here, True) for _ in range(5)] == [None] * 5
+    assert len(reads) == 1
+    assert [settle(there, False) for _ in range(3)] == [None] * 3  # another worker locks it
+    assert settle(here, True) is None  # within the lag: not seen yet
+    lag.now += CLEAR_LAG
+    assert settle(here, True) == 60  # seen: even the right secret is refused
+    clock.now += 61  # the lockout ends
+    assert settle(here, True) is None and settle(here, True) is None
+    reads.clear()
+    assert [settle(here, False) for _ in range(3)] == [None] * 3  # locked here ...
+    assert settle(here, True) == 60  # ... and refused here at once, with no time passing
+    clock.now += 61
+    reads.clear()
+    assert [settle(here, True, unguessable=False) for _ in range(3)] == [None] * 3
+    assert len(reads) == 3  # a chosen secret's success reads every time

@@ -332,8 +332,13 @@ async def _check_cheap_secret(
     cache = ctx.live.secrets
     if not _cheap_to_check(found, data, cache):
         return None
+    from oauthcli.passwords import is_fast_hash
+
     client = _check_secret(found, data, ctx.rounds(data), cache)
-    wait = await ctx.throttle.settle(key, client is not None)
+    # A generated secret (256 random bits) is not guessed: its success may use a read of
+    # the throttle up to a second old (LoginThrottle.settle); a chosen one's never does.
+    unguessable = client is not None and is_fast_hash(client.hashed_secret)
+    wait = await ctx.throttle.settle(key, client is not None, unguessable=unguessable)
     if wait:
         raise throttle.Throttled(wait)
     if client is None and wait is None:

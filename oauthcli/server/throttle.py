@@ -35,6 +35,8 @@ from oauthcli.state.memory import MemoryState
 
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_LOCKOUT = 60
+CLEAR_LAG = 1.0  # seconds a read of "no failure, no lock" stands for an unguessable success
+_MAX_CLEAR = 4096
 # Namespaces of throttle keys: a username, a client id, the address typing user codes.
 USER = "user"
 CLIENT = "client"
@@ -82,6 +84,7 @@ class LoginThrottle:
         clock: Callable[[], float] = time.time,
         backend: ThrottleBackend | None = None,
         busy_wait: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.busy_wait = busy_wait
         self.max_failures = max_failures
@@ -89,6 +92,10 @@ class LoginThrottle:
         self.window = lockout if window is None else window
         self.clock = clock
         self.backend: ThrottleBackend = backend if backend is not None else MemoryState(clock)
+        self.monotonic = monotonic
+        # key -> until when (``monotonic``) a read of "no failure, no lock" stands for a
+        # success no guess can produce (``settle(unguessable=True)``); any write here ends it.
+        self._clear: dict[str, float] = {}
 
     @property
     def enabled(self) -> bool:
@@ -100,6 +107,7 @@ class LoginThrottle:
         """
         if not self.enabled:
             return None
+        self._clear.pop(key, None)
         return self.backend.throttle_begin(key, self.clock(), self.max_failures, self.window)
 
     def begin(self, key: str) -> int | None:
@@ -144,7 +152,7 @@ class LoginThrottle:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._end, key, attempt.outcome)
 
-    async def settle(self, key: str, ok: bool) -> int | None:
+    async def settle(self, key: str, ok: bool, *, unguessable: bool = False) -> int | None:
         """Throttle a check already made because it cost nothing (a generated client
         secret's HMAC, a verification remembered): no reservation has to bound the work,
         yet a locked key is refused and a failure counts as any other.
@@ -156,19 +164,29 @@ class LoginThrottle:
 
         A success with no failure to forget and no lock (the common case: a client
         fetching tokens) is one read, inline unless the backend is remote
-        (``offload.read``); anything else is written off the event loop.
+        (``offload.read``); anything else is written off the event loop. For a success
+        no guess can produce (``unguessable``: a generated 256-bit secret, which a
+        lockout does not protect) that read stands for ``CLEAR_LAG`` seconds: a lockout
+        recorded by another worker or instance refuses it within that time, one recorded
+        here at once. Even a read of the state costs a token request a sixth of its time.
         """
         from oauthcli.server import offload
 
         if not self.enabled:
             return None
         if ok:
+            if unguessable and self._clear.get(key, 0.0) > self.monotonic():
+                return None
             # A success only forgets failures: with none to forget and no lock there is
             # nothing to write. A failure recorded after that read stays counted: the
             # success took effect before it.
             wait = await offload.read(
                 self.backend, self.backend.throttle_peek, key, self.clock(), self.window
             )
+            if wait is None and unguessable:
+                if len(self._clear) >= _MAX_CLEAR:
+                    self._clear.clear()
+                self._clear[key] = self.monotonic() + CLEAR_LAG
             if wait != 0:
                 return wait
         return await offload.write(self._record, key, ok)
@@ -181,6 +199,7 @@ class LoginThrottle:
         return wait
 
     def _end(self, key: str, outcome: str) -> None:
+        self._clear.pop(key, None)
         if self.enabled:
             self.backend.throttle_end(
                 key, self.clock(), outcome, self.max_failures, self.window, self.lockout
