@@ -92,7 +92,10 @@ def revoke(
         raise UnsupportedTokenType(f"the provider does not revoke {hint.replace('_', ' ')}s")
     # RFC 7009 2.2.1: the errors of RFC 6749 5.2, a refused client authentication 401.
     if exit_code_for_status(status, code, refusals=(401,)) == ExitCode.AUTH:
-        raise AuthenticationError(f"revocation refused the client's authentication: {said}")
+        raise AuthenticationError(
+            f"revocation refused the client's authentication: {said}",
+            reason=Reason.INVALID_CLIENT,
+        )
     raise RemoteError(f"revocation at {display_url(url)} failed: {said}")
 
 
@@ -147,7 +150,10 @@ def introspect(
     code = data.get("error") if data is not None and status != 200 else None
     # RFC 7662 2.3: a refused client authentication is 401 (RFC 6749 5.2's invalid_client).
     if exit_code_for_status(status, code, refusals=(401,)) == ExitCode.AUTH:
-        raise AuthenticationError(f"introspection refused the client's authentication: {said}")
+        raise AuthenticationError(
+            f"introspection refused the client's authentication: {said}",
+            reason=Reason.INVALID_CLIENT,
+        )
     if status == 200:
         raise RemoteError(f"the introspection answer of {display_url(url)} has no boolean active")
     raise RemoteError(f"introspection at {display_url(url)} failed: {said}")

@@ -116,6 +116,10 @@ def test_introspection_with_a_wrong_client_secret_is_exit_3(
     result = introspect(cli, oidc_provider, secret_file(wrong, "not-the-secret"), "x")
     assert result.exit_code == 3, result.output
     assert "not-the-secret" not in result.output
+    # the client's authentication was refused, not a grant: the reason says so
+    as_json = introspect(cli, oidc_provider, secret_file(wrong, "not-the-secret"), "x", "--json")
+    assert as_json.exit_code == 3, as_json.output
+    assert json.loads(as_json.stdout)["error"] == "invalid_client"
 
 
 def test_userinfo_shows_the_users_claims(cli, logged_in):
