@@ -234,6 +234,7 @@ class User:
             "email": self.email,
             "disabled": self.disabled,
             "scopes": list(self.scopes),
+            "claims": dict(self.claims),  # chosen claims (user add/set --claim)
         }
         if include_hash:
             data["hashed_password"] = self.hashed_password

@@ -268,6 +268,13 @@ def list_clients(
             "scopes": list(c.scopes),
             "public": c.public,
             "redirect_uris": list(c.redirect_uris),
+            "post_logout_redirect_uris": list(c.post_logout_redirect_uris),
+            "audience": c.audience,
+            "claims": dict(c.claims),
+            "require_dpop": c.require_dpop,
+            "require_pushed_authorization_requests": c.require_pushed_authorization_requests,
+            "token_exchange": c.token_exchange,
+            "exchange_audiences": list(c.exchange_audiences),
         }
         for c in clients
     ]

@@ -1,5 +1,6 @@
 """``oauthcli user ...``: manage the TOML user store."""
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -148,6 +149,8 @@ def show(
     for key, value in data.items():
         if isinstance(value, list):
             value = " ".join(value) or "-"
+        elif isinstance(value, dict):
+            value = json.dumps(value, ensure_ascii=False) if value else "-"
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         shown = output.clean(str(value), None) if value is not None else "-"

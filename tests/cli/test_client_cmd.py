@@ -29,6 +29,13 @@ def test_add_with_a_generated_secret_then_log_in_through_serve(cli, store_path, 
             "scopes": ["items"],
             "public": False,
             "redirect_uris": [],
+            "post_logout_redirect_uris": [],
+            "audience": None,
+            "claims": {},
+            "require_dpop": False,
+            "require_pushed_authorization_requests": False,
+            "token_exchange": False,
+            "exchange_audiences": [],
         }
     ]
     assert "$2b$" not in listed.stdout
@@ -129,6 +136,13 @@ def test_add_a_public_client_with_redirect_uris(cli, store_path):
             "scopes": ["me"],
             "public": True,
             "redirect_uris": ["http://127.0.0.1/callback", "https://app.example/cb"],
+            "post_logout_redirect_uris": [],
+            "audience": None,
+            "claims": {},
+            "require_dpop": False,
+            "require_pushed_authorization_requests": False,
+            "token_exchange": False,
+            "exchange_audiences": [],
         }
     ]
     table = cli("client", "list").stdout

@@ -41,6 +41,7 @@ def test_add_then_list_and_show(cli, isolated_env):
             "email": "a@example.com",
             "disabled": False,
             "scopes": ["me", "items"],
+            "claims": {},
         }
     ]
     shown = cli("user", "show", "alice", "--json", "--store", "users.toml")
@@ -53,6 +54,19 @@ def test_add_then_list_and_show(cli, isolated_env):
     assert tomllib.loads(path.read_text())["users"]["alice"]["hashed_password"].startswith(
         "$2b$04$"
     )
+
+
+def test_show_and_list_show_a_users_chosen_claims(cli, store_path):
+    assert cli("user", "set", "alice", "--claim", 'roles=["admin"]').exit_code == 0
+    shown = cli("user", "show", "alice", "--json")
+    assert json.loads(shown.stdout)["claims"] == {"roles": ["admin"]}
+    listed = cli("user", "list", "--json")
+    claims = {u["username"]: u["claims"] for u in json.loads(listed.stdout)}
+    assert claims["alice"] == {"roles": ["admin"]} and not any(
+        found for name, found in claims.items() if name != "alice"
+    )
+    human = cli("user", "show", "alice").stdout
+    assert 'claims:          {"roles": ["admin"]}' in human
 
 
 def test_show_hash_only_when_asked(cli, store_path):
