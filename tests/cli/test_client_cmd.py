@@ -8,6 +8,17 @@ from oauthcli.store import UserStore
 from tests.apps_serve.live import live_server
 from tests.conftest import assert_one_line_error
 
+# What `client list --json` shows of a client added with none of those options.
+DEFAULTS = {
+    "post_logout_redirect_uris": [],
+    "audience": None,
+    "claims": {},
+    "require_dpop": False,
+    "require_pushed_authorization_requests": False,
+    "token_exchange": False,
+    "exchange_audiences": [],
+}
+
 
 def test_add_with_a_generated_secret_then_log_in_through_serve(cli, store_path, isolated_env):
     result = cli(
@@ -29,13 +40,7 @@ def test_add_with_a_generated_secret_then_log_in_through_serve(cli, store_path, 
             "scopes": ["items"],
             "public": False,
             "redirect_uris": [],
-            "post_logout_redirect_uris": [],
-            "audience": None,
-            "claims": {},
-            "require_dpop": False,
-            "require_pushed_authorization_requests": False,
-            "token_exchange": False,
-            "exchange_audiences": [],
+            **DEFAULTS,
         }
     ]
     assert "$2b$" not in listed.stdout
@@ -136,13 +141,7 @@ def test_add_a_public_client_with_redirect_uris(cli, store_path):
             "scopes": ["me"],
             "public": True,
             "redirect_uris": ["http://127.0.0.1/callback", "https://app.example/cb"],
-            "post_logout_redirect_uris": [],
-            "audience": None,
-            "claims": {},
-            "require_dpop": False,
-            "require_pushed_authorization_requests": False,
-            "token_exchange": False,
-            "exchange_audiences": [],
+            **DEFAULTS,
         }
     ]
     table = cli("client", "list").stdout
