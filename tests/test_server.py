@@ -1104,6 +1104,42 @@ def test_pipelined_answers_arrive_whole_and_in_order_before_a_close(store_path, 
     assert bodies == [jwks, config.content, jwks]
 
 
+def test_a_big_answer_reaches_the_transport_at_once_for_its_flow_control():
+    """``_Coalescing`` holds what one event-loop turn writes for one ``send``, but never a
+    big answer: from 64 KiB on it goes to the transport at once, so that the transport's
+    flow control (uvicorn's ``pause_writing``/``drain``) holds back a body written faster
+    than the client reads (a held 188 MiB body grew the server by 555 MiB)."""
+    import asyncio
+
+    from oauthcli.server.protocols import _Coalescing
+
+    class Transport:  # records what reaches the socket's side
+        def __init__(self) -> None:
+            self.written: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.written.append(data)
+
+        def is_closing(self) -> bool:
+            return False
+
+    async def turn() -> tuple[list[int], list[int]]:
+        transport = Transport()
+        coalescing = _Coalescing(transport, asyncio.get_running_loop())  # type: ignore[arg-type]
+        coalescing.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        coalescing.write(b"{}")
+        small = [len(d) for d in transport.written]  # nothing yet: held for the turn's end
+        for _ in range(3):
+            coalescing.write(b"x" * 40_000)
+        big = [len(d) for d in transport.written]  # the first 64 KiB went out at once
+        await asyncio.sleep(0)
+        return small, big + [len(d) for d in transport.written[len(big) :]]
+
+    small, big = asyncio.run(turn())
+    assert small == []
+    assert big[0] == 19 + 2 + 80_000 and sum(big) == 19 + 2 + 120_000
+
+
 def test_a_public_client_naming_itself_owns_its_tokens(server):
     """A public client cannot authenticate; its client_id binds the tokens to it."""
     from oauthcli.store import Client

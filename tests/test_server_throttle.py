@@ -211,3 +211,34 @@ def test_an_unguessable_success_reads_the_throttle_once_a_lag_and_sees_a_lockout
     reads.clear()
     assert [settle(here, True, unguessable=False) for _ in range(3)] == [None] * 3
     assert len(reads) == 3  # a chosen secret's success reads every time
+
+
+def test_a_success_read_while_this_worker_records_a_lockout_is_not_remembered():
+    """A "clear" read that races a write of this worker (a SQLite lock wait, a Redis round
+    trip) is not kept: once the lockout is recorded the right generated secret is refused
+    at once, as the README promises for a lockout recorded by the same worker."""
+    import threading
+
+    from oauthcli.state.memory import MemoryState
+
+    writing, go = threading.Event(), threading.Event()
+
+    class Slow(MemoryState):
+        def throttle_end(self, *args: object) -> None:
+            writing.set()
+            assert go.wait(30)  # a deadline for the test's own signal, not a measurement
+            super().throttle_end(*args)  # type: ignore[arg-type]
+
+    throttle = LoginThrottle(max_failures=1, lockout=60, backend=Slow())
+
+    async def race() -> tuple[int | None, int | None]:
+        failing = asyncio.ensure_future(throttle.settle("client:ci", False))
+        await asyncio.get_running_loop().run_in_executor(None, writing.wait)
+        during = await throttle.settle("client:ci", True, unguessable=True)
+        go.set()
+        await failing
+        return during, await throttle.settle("client:ci", True, unguessable=True)
+
+    during, after = asyncio.run(race())
+    assert during is None  # read before the lockout was written: the success went ahead
+    assert after == 60

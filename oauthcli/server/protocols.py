@@ -22,6 +22,7 @@ from typing import Any, cast
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 DEFAULT_HEADER_TIMEOUT = 10.0
+_FLUSH_AT = 64 * 1024  # bytes held for one write before they go to the transport at once
 
 
 class _Coalescing:
@@ -33,16 +34,23 @@ class _Coalescing:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(bytes(data))
+        self._size += len(data)
+        if self._size >= _FLUSH_AT:
+            # A big answer goes to the transport now, so that its flow control (uvicorn's
+            # pause_writing/drain) holds back a body written faster than the client reads.
+            self._flush()
 
     def _flush(self) -> None:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
+            self._size = 0
             if not self._transport.is_closing():
                 self._transport.write(data)
 
@@ -52,6 +60,7 @@ class _Coalescing:
 
     def abort(self) -> None:
         self._pending.clear()
+        self._size = 0
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:

@@ -27,8 +27,8 @@ records the verdict and releases, with each state call off the event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from oauthcli.state.contract import ThrottleBackend
 from oauthcli.state.memory import MemoryState
@@ -96,6 +96,7 @@ class LoginThrottle:
         # key -> until when (``monotonic``) a read of "no failure, no lock" stands for a
         # success no guess can produce (``settle(unguessable=True)``); any write here ends it.
         self._clear: dict[str, float] = {}
+        self._writes = 0  # writes made through this throttle (a read racing one is not kept)
 
     @property
     def enabled(self) -> bool:
@@ -107,8 +108,8 @@ class LoginThrottle:
         """
         if not self.enabled:
             return None
-        self._clear.pop(key, None)
-        return self.backend.throttle_begin(key, self.clock(), self.max_failures, self.window)
+        with self._writing(key):
+            return self.backend.throttle_begin(key, self.clock(), self.max_failures, self.window)
 
     def begin(self, key: str) -> int | None:
         """Reserve a login attempt without waiting: ``None`` to go ahead, else Retry-After."""
@@ -180,10 +181,11 @@ class LoginThrottle:
             # A success only forgets failures: with none to forget and no lock there is
             # nothing to write. A failure recorded after that read stays counted: the
             # success took effect before it.
+            writes = self._writes
             wait = await offload.read(
                 self.backend, self.backend.throttle_peek, key, self.clock(), self.window
             )
-            if wait is None and unguessable:
+            if wait is None and unguessable and writes == self._writes:
                 if len(self._clear) >= _MAX_CLEAR:
                     self._clear.clear()
                 self._clear[key] = self.monotonic() + CLEAR_LAG
@@ -199,11 +201,22 @@ class LoginThrottle:
         return wait
 
     def _end(self, key: str, outcome: str) -> None:
-        self._clear.pop(key, None)
         if self.enabled:
-            self.backend.throttle_end(
-                key, self.clock(), outcome, self.max_failures, self.window, self.lockout
-            )
+            with self._writing(key):
+                self.backend.throttle_end(
+                    key, self.clock(), outcome, self.max_failures, self.window, self.lockout
+                )
+
+    @contextmanager
+    def _writing(self, key: str) -> Iterator[None]:
+        """A write of ``key``'s counters ends any remembered "clear" read of it: one made
+        before the write, and (through ``_writes``) one whose read raced with it."""
+        self._clear.pop(key, None)
+        try:
+            yield
+        finally:
+            self._writes += 1
+            self._clear.pop(key, None)
 
     def failed(self, key: str) -> None:
         """The reserved attempt was a wrong password: it stays counted as a failure."""
