@@ -122,6 +122,7 @@ def test_store_helpers(oauthcli_store):
         "email": "a@example.com",
         "disabled": False,
         "scopes": ["me", "items"],
+        "claims": {},
     }
     assert alice.hashed_password.startswith("$2b$04$")  # bcrypt cost 4: fast tests
     assert data.users["bob"].disabled is True
