@@ -63,6 +63,9 @@ class _Coalescing:
         self._size = 0
         self._transport.abort()
 
+    def is_closing(self) -> bool:  # asked after every response: not through __getattr__
+        return self._transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
@@ -81,9 +84,13 @@ class _HeaderDeadline:
     def _coalesce(self) -> None:
         self.transport = cast(asyncio.Transport, _Coalescing(self.transport, self.loop))
 
+    _header_seconds: float | None = None
+
     def _header_timeout(self) -> float:
-        config = getattr(self, "config", None)
-        return float(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT))
+        if self._header_seconds is None:
+            config = getattr(self, "config", None)
+            self._header_seconds = float(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT))
+        return self._header_seconds
 
     def _arm(self) -> None:
         if self.transport is None or self.transport.is_closing():
