@@ -149,6 +149,29 @@ def write_store(
 
 
 @pytest.fixture
+def es256_provider(isolated_env: Path) -> Iterator[object]:
+    """``oauthcli serve``'s app on 127.0.0.1 over the demo users with an ES256 issuer (ID
+    tokens verifiable through its JWKS): ``tests.apps_serve.browser.provider_server``."""
+    from oauthcli.keys import write_new_key
+    from tests.apps_serve.browser import provider_server
+
+    write_new_key(isolated_env / "signing.pem", "ES256")
+    store = isolated_env / "users.toml"
+    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
+    with provider_server(store) as provider:
+        yield provider
+
+
+@pytest.fixture
+def browser_provider(
+    es256_provider: object, monkeypatch: pytest.MonkeyPatch, standin_browser: Path
+) -> object:
+    """``es256_provider`` with the stand-in browser signing in as alice."""
+    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")  # alice's password in the demo store
+    return es256_provider
+
+
+@pytest.fixture
 def store_path(isolated_env: Path) -> Path:
     """``users.toml`` in the working directory with the demo users and an HS256 issuer."""
     path = isolated_env / "users.toml"

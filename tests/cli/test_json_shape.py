@@ -8,10 +8,8 @@ import json
 
 import pytest
 
-from oauthcli.keys import write_new_key
 from oauthcli.verify.verdict import FIELDS as VERDICT
-from tests.apps_serve.browser import CONFIDENTIAL, CONFIDENTIAL_SECRET, PUBLIC, provider_server
-from tests.conftest import write_store
+from tests.apps_serve.browser import CONFIDENTIAL, CONFIDENTIAL_SECRET, PUBLIC
 from tests.oidc.harness import secret_file
 
 ERROR = ["error", "message", "exit_code"]
@@ -20,13 +18,8 @@ TOKEN_RESPONSE = {"access_token", "token_type", "expires_in", "refresh_token", "
 
 
 @pytest.fixture
-def serve(isolated_env, monkeypatch, standin_browser):
-    write_new_key(isolated_env / "signing.pem", "ES256")
-    store = isolated_env / "users.toml"
-    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
-    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")
-    with provider_server(store) as provider:
-        yield provider
+def serve(browser_provider):
+    return browser_provider  # tests/conftest.py
 
 
 def run_json(cli, *args, code: int, stdin: str | None = None) -> dict | list:

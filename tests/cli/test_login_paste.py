@@ -20,11 +20,9 @@ import pytest
 
 from oauthcli import settings
 from oauthcli.client.cache import TokenCache
-from oauthcli.keys import write_new_key
 from tests._jwks_server import JsonSite
-from tests.apps_serve.browser import PUBLIC, provider_server, submit_login
+from tests.apps_serve.browser import PUBLIC, submit_login
 from tests.cli.test_prompt import ON_TERMINAL
-from tests.conftest import write_store
 
 URL_LINE = re.compile(rb"Open this URL in a browser to log in:\r?\n(\S+)")
 PASTE = b"paste here the address it was sent to"
@@ -32,12 +30,8 @@ SUGGESTION = b"--grant device-code"
 
 
 @pytest.fixture
-def serve(isolated_env):
-    write_new_key(isolated_env / "signing.pem", "ES256")
-    store = isolated_env / "users.toml"
-    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
-    with provider_server(store) as provider:
-        yield provider
+def serve(es256_provider):
+    return es256_provider  # tests/conftest.py
 
 
 class Terminal:

@@ -16,21 +16,15 @@ from starlette.routing import Route
 
 from oauthcli import settings
 from oauthcli.client.cache import TokenCache
-from oauthcli.keys import write_new_key
 from oauthcli.server.run import base_url, bind
-from tests.apps_serve.browser import PUBLIC, provider_server
+from tests.apps_serve.browser import PUBLIC
 from tests.apps_serve.live import serve_socket
-from tests.conftest import assert_one_line_error, write_store
+from tests.conftest import assert_one_line_error
 
 
 @pytest.fixture
-def serve(isolated_env, monkeypatch, standin_browser):
-    write_new_key(isolated_env / "signing.pem", "ES256")
-    store = isolated_env / "users.toml"
-    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
-    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")  # alice's password in the demo store
-    with provider_server(store) as provider:
-        yield provider
+def serve(browser_provider):
+    return browser_provider  # tests/conftest.py
 
 
 @pytest.fixture

@@ -15,20 +15,13 @@ from oauthcli.client.cache import TokenCache
 from oauthcli.http import make_client
 from oauthcli.keys import write_new_key
 from tests.apps_serve.browser import CONFIDENTIAL, CONFIDENTIAL_SECRET, PUBLIC, provider_server
-from tests.conftest import write_store
 from tests.oidc.browser import drive
 from tests.oidc.harness import secret_file
 
 
 @pytest.fixture
-def serve(isolated_env, monkeypatch, standin_browser):
-    """``oauthcli serve``'s app on 127.0.0.1 with an ES256 issuer (ID tokens verifiable by JWKS)."""
-    write_new_key(isolated_env / "signing.pem", "ES256")
-    store = isolated_env / "users.toml"
-    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
-    monkeypatch.setenv("OIDC_STANDIN_PASSWORD", "secret")  # alice's password in the demo store
-    with provider_server(store) as provider:
-        yield provider
+def serve(browser_provider):
+    return browser_provider  # tests/conftest.py
 
 
 def cached():

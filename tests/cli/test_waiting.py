@@ -13,10 +13,8 @@ import time
 
 import pytest
 
-from oauthcli.keys import write_new_key
-from tests.apps_serve.browser import PUBLIC, provider_server
+from tests.apps_serve.browser import PUBLIC
 from tests.cli.test_prompt import ON_TERMINAL
-from tests.conftest import write_store
 
 LEFT = re.compile(
     rb"(waiting for the browser|waiting for approval|not approved yet)\.\.\. (\d+):(\d\d) left, Ctrl-C to cancel"
@@ -24,12 +22,8 @@ LEFT = re.compile(
 
 
 @pytest.fixture
-def serve(isolated_env):
-    write_new_key(isolated_env / "signing.pem", "ES256")
-    store = isolated_env / "users.toml"
-    write_store(store, issuer={"algorithm": "ES256", "key_file": "signing.pem"})
-    with provider_server(store) as provider:
-        yield provider
+def serve(es256_provider):
+    return es256_provider  # tests/conftest.py
 
 
 def watch_on_terminal(args: list[str], readings: int = 2) -> tuple[int, bytes]:
